@@ -1,0 +1,47 @@
+// A throw-away PostgreSQL database for one bench run, so the PostgreSQL store starts empty.
+import { execFileSync } from 'node:child_process';
+import pg from 'pg';
+import { onHarnessExit } from './child-processes.js';
+
+export interface ScratchDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+export async function createScratchDatabase(adminUrl: string): Promise<ScratchDatabase> {
+  const name = `latchkey_bench_${process.pid}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  // If the harness is interrupted, still try to drop it (synchronously, via psql, best effort).
+  onHarnessExit(() => {
+    if (dropped) return;
+    try {
+      execFileSync('psql', [adminUrl, '-c', `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`], { stdio: 'ignore', timeout: 10_000 });
+    } catch {
+      process.stderr.write(`bench: could not drop scratch database ${name}\n`);
+    }
+  });
+  return {
+    url: url.toString(),
+    name,
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        dropped = true;
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}

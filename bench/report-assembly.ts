@@ -1,0 +1,106 @@
+// Folds everything a run measured into one BenchReport (the source of the tables, RESULTS.md
+// and results.json).
+import type { BuildInfo } from './build-info.js';
+import { readMachineInfo } from './machine-info.js';
+import type { BenchOptions } from './options.js';
+import { readLoadAverage } from './proc-usage.js';
+import type { BenchReport } from './report-markdown.js';
+import { median, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
+import type { SeedingRecord, SummaryRow } from './results-model.js';
+import type { RoundsOutcome } from './rounds.js';
+import { NOT_YET_MEASURED } from './scenarios.js';
+import { LATCHKEY_BENCH_ENV } from './targets.js';
+import type { LatchkeyTarget, Target } from './targets.js';
+
+/** The command as typed, with any database password masked. */
+export function displayCommand(argv: readonly string[]): string {
+  const shown = argv.map((arg) => {
+    if (!/^postgres(ql)?:\/\//.test(arg)) return arg;
+    const url = new URL(arg);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  });
+  return `npm run bench${shown.length > 0 ? ` -- ${shown.join(' ')}` : ''}`;
+}
+
+function todoRows(targets: readonly LatchkeyTarget[]): SummaryRow[] {
+  return targets.flatMap((target) =>
+    NOT_YET_MEASURED.map(
+      (todo): SummaryRow => ({
+        targetId: target.id,
+        targetTitle: target.title,
+        scenarioId: todo.id,
+        label: todo.label,
+        kind: 'todo',
+        rounds: 0,
+        rps: null,
+        p50: null,
+        p99: null,
+        p999: null,
+        badAnswers: null,
+        rssMb: null,
+        cpuPercent: null,
+        databaseCpuPercent: null,
+        rpsPerCpuSecond: null,
+        otherCpuPercent: null,
+        ratioToHello: null,
+        sendLagP99Ms: null,
+        note: todo.why,
+      }),
+    ),
+  );
+}
+
+export interface ReportInputs {
+  options: BenchOptions;
+  startedAt: Date;
+  build: BuildInfo;
+  loadAverageAtStart: number;
+  measured: readonly Target[];
+  latchkeyTargets: readonly LatchkeyTarget[];
+  seeding: SeedingRecord[];
+  rounds: RoundsOutcome;
+  missing: string[];
+  failures: string[];
+}
+
+export function assembleReport(inputs: ReportInputs): BenchReport {
+  const { options, rounds } = inputs;
+  const titles = new Map(inputs.measured.map((t) => [t.id, t.title]));
+  const rows = [
+    ...summarizeRuns(rounds.runs, titles, rounds.notes),
+    ...todoRows(inputs.latchkeyTargets.filter((t) => inputs.measured.includes(t))),
+  ];
+  const others = rounds.runs.map((r) => r.otherCpuPercent);
+  return {
+    date: inputs.startedAt.toISOString(),
+    command: displayCommand(options.argv),
+    machine: readMachineInfo(),
+    build: inputs.build,
+    method: {
+      rounds: options.rounds,
+      durationSeconds: options.durationSeconds,
+      warmupSeconds: options.warmupSeconds,
+      connections: options.connections,
+      fixedRate: options.fixedRate,
+      serverCpu: options.serverCpu,
+      loadCpu: options.loadCpu,
+      nice: options.nice,
+      quick: options.quick,
+      latchkeyEnv: { ...LATCHKEY_BENCH_ENV, ...options.serverEnv },
+    },
+    rows,
+    floods: summarizeFloods(rows, rounds.runs),
+    startups: summarizeStartups(rounds.startupRuns, inputs.seeding),
+    seeding: inputs.seeding,
+    missing: [...inputs.missing, ...inputs.failures.map((f) => `failed: ${f.split('\n')[0] ?? f}`)],
+    noise: {
+      loadAverageAtStart: inputs.loadAverageAtStart,
+      loadAverageAtEnd: readLoadAverage(),
+      otherCpuMedian: others.length > 0 ? median(others) : 0,
+      otherCpuMax: others.length > 0 ? Math.max(...others) : 0,
+    },
+    runs: rounds.runs,
+    startupRuns: rounds.startupRuns,
+  };
+}

@@ -1,0 +1,87 @@
+// The measuring loop: for each round, each server in turn (order reversed every other round),
+// started fresh, every scenario of it run once. One failed run is recorded and skipped.
+import { runLoad } from './load-runner.js';
+import type { Placement } from './load-runner.js';
+import type { RunRecord, StartupRecord } from './results-model.js';
+import type { RunningServer } from './server-launch.js';
+import type { Target } from './targets.js';
+
+export interface RoundsOutcome {
+  runs: RunRecord[];
+  startupRuns: StartupRecord[];
+  /** Per-row notes, keyed by `${targetId}\0${scenarioId}`. */
+  notes: Map<string, string>;
+  failures: string[];
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+async function measureServer(target: Target, server: RunningServer, round: number, rounds: number, load: Placement, out: RoundsOutcome, log: (m: string) => void): Promise<void> {
+  const tag = `[round ${round}/${rounds}] ${target.id}`;
+  if (target.kind === 'latchkey') {
+    out.startupRuns.push({ targetId: target.id, round, spawnToListeningMs: server.spawnToListeningMs, spawnToReadyMs: server.spawnToReadyMs });
+    log(`${tag}: ready ${server.spawnToReadyMs?.toFixed(0) ?? '?'} ms after spawn`);
+  }
+  for (const scenario of await target.scenarios(server)) {
+    if (scenario.note !== undefined) out.notes.set(`${target.id}\u0000${scenario.id}`, scenario.note);
+    try {
+      const outcome = await runLoad(scenario.specs, { serverPid: server.pid, databaseCommand: target.databaseCommand }, load);
+      const [summary, ...background] = outcome.summaries;
+      if (summary === undefined) continue;
+      out.runs.push({
+        round,
+        targetId: target.id,
+        scenarioId: scenario.id,
+        label: scenario.label,
+        kind: scenario.kind,
+        summary,
+        background,
+        serverCpuPercent: outcome.cpu.processPercent,
+        databaseCpuPercent: target.databaseCommand === null ? null : outcome.cpu.databasePercent,
+        otherCpuPercent: outcome.cpu.otherPercent,
+        rssMb: outcome.rssMb,
+      });
+      log(
+        `${tag} ${scenario.label}: ${summary.rps.toFixed(0)} req/s, p99 ${summary.latencyMs.p99.toFixed(2)} ms, ` +
+          `bad ${summary.unexpected}, cpu ${outcome.cpu.processPercent.toFixed(0)} %` +
+          (summary.unexpected > 0 ? `, statuses ${JSON.stringify(summary.statusCounts)}` : ''),
+      );
+    } catch (err) {
+      const message = `round ${round}: ${target.id} ${scenario.label}: ${errorText(err)}`;
+      log(`bench: ${message}`);
+      out.failures.push(message);
+    }
+    const ended = server.exitStatus();
+    if (ended !== null) throw new Error(`server ${ended} during "${scenario.label}"; its other rows are skipped this round`);
+  }
+}
+
+export async function runRounds(targets: readonly Target[], rounds: number, load: Placement, log: (m: string) => void): Promise<RoundsOutcome> {
+  const out: RoundsOutcome = { runs: [], startupRuns: [], notes: new Map(), failures: [] };
+  for (let round = 1; round <= rounds; round += 1) {
+    const order = round % 2 === 1 ? targets : [...targets].reverse();
+    for (const target of order) {
+      let server: RunningServer;
+      try {
+        server = await target.start();
+      } catch (err) {
+        const message = `round ${round}: ${target.id} did not start: ${errorText(err)}`;
+        log(`bench: ${message}`);
+        out.failures.push(message);
+        continue;
+      }
+      try {
+        await measureServer(target, server, round, rounds, load, out, log);
+      } catch (err) {
+        const message = `round ${round}: ${target.id}: ${errorText(err)}\n${server.recentOutput()}`;
+        log(`bench: ${message}`);
+        out.failures.push(message);
+      } finally {
+        await server.stop();
+      }
+    }
+  }
+  return out;
+}

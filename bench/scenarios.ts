@@ -1,0 +1,216 @@
+// What is measured on each server: one Scenario per table row. A scenario is one load worker,
+// or several at once (the first is the one reported; the others are background load).
+import type { LoadSpec } from './load-spec.js';
+import type { SeededStore } from './latchkey-seed.js';
+import { smtpCredentialBody } from './latchkey-seed.js';
+import { JsonClient, optionalStringAt } from './http-json.js';
+
+export type ScenarioKind = 'saturate' | 'paced' | 'flood';
+
+export interface Scenario {
+  id: string;
+  label: string;
+  kind: ScenarioKind;
+  specs: LoadSpec[];
+  note?: string;
+}
+
+export interface LoadShape {
+  connections: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  fixedRate: number;
+}
+
+/** At most this many distinct paths per worker (they travel as one command-line argument). */
+const MAX_PATHS = 1000;
+
+function sample<T>(items: readonly T[], max: number): T[] {
+  if (items.length <= max) return [...items];
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(Math.random() * (i + 1));
+    const a = copy[i] as T;
+    copy[i] = copy[j] as T;
+    copy[j] = a;
+  }
+  return copy.slice(0, max);
+}
+
+function base(origin: string, shape: LoadShape): Pick<LoadSpec, 'origin' | 'connections' | 'durationSeconds' | 'warmupSeconds'> {
+  return { origin, connections: shape.connections, durationSeconds: shape.durationSeconds, warmupSeconds: shape.warmupSeconds };
+}
+
+export function helloScenarios(origin: string, shape: LoadShape): Scenario[] {
+  const get: LoadSpec = { ...base(origin, shape), label: 'GET / (hello world)', method: 'GET', paths: ['/'], headers: {}, expectStatus: 200 };
+  return [
+    { id: 'hello', label: get.label, kind: 'saturate', specs: [get] },
+    {
+      id: 'hello-paced',
+      label: `GET / @ ${shape.fixedRate}/s`,
+      kind: 'paced',
+      specs: [{ ...get, label: `GET / @ ${shape.fixedRate}/s`, pacedRate: shape.fixedRate }],
+    },
+  ];
+}
+
+export function sqliteReadScenarios(origin: string, shape: LoadShape): Scenario[] {
+  const ids = sample(
+    Array.from({ length: 10_000 }, (_, i) => i + 1),
+    MAX_PATHS,
+  );
+  const get: LoadSpec = {
+    ...base(origin, shape),
+    label: 'GET /rows/:id (SQLite PK read)',
+    method: 'GET',
+    paths: ids.map((id) => `/rows/${id}`),
+    headers: {},
+    expectStatus: 200,
+  };
+  return [{ id: 'sqlite-read', label: get.label, kind: 'saturate', specs: [get] }];
+}
+
+/** A key shaped like a real one (same prefix, same length and alphabet) that was never issued. */
+export function unknownKeyLike(realKey: string): string {
+  const cut = realKey.lastIndexOf('_') + 1;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  let tail = '';
+  for (let i = cut; i < realKey.length; i += 1) tail += alphabet[Math.floor(Math.random() * alphabet.length)] ?? 'x';
+  return `${realKey.slice(0, cut)}${tail}`;
+}
+
+export interface DeepCursor {
+  cursor: string;
+  depth: number;
+}
+
+/** Follows next_cursor from the first page, `pages` pages deep (or as deep as the list goes). */
+export async function findDeepCursor(origin: string, token: string, pages: number): Promise<DeepCursor | null> {
+  const client = new JsonClient(origin, 1);
+  try {
+    let body = await client.expect(200, { method: 'GET', path: '/v1/credentials?per_page=25', token });
+    let cursor = optionalStringAt(body, 'next_cursor');
+    let depth = 1;
+    if (cursor === null) return null;
+    while (depth < pages) {
+      body = await client.expect(200, { method: 'GET', path: `/v1/credentials?cursor=${encodeURIComponent(cursor)}`, token });
+      const next = optionalStringAt(body, 'next_cursor');
+      if (next === null) break;
+      cursor = next;
+      depth += 1;
+    }
+    return { cursor, depth: depth + 1 };
+  } finally {
+    client.close();
+  }
+}
+
+export function latchkeyScenarios(origin: string, shape: LoadShape, store: SeededStore, deep: DeepCursor | null): Scenario[] {
+  const b = base(origin, shape);
+  const auth = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+  const ids = sample(store.hot.credentialIds, MAX_PATHS);
+  const metadata: LoadSpec = {
+    ...b,
+    label: 'metadata GET /v1/credentials/{id}',
+    method: 'GET',
+    paths: ids.map((id) => `/v1/credentials/${id}`),
+    headers: auth(store.hot.ownerKey),
+    expectStatus: 200,
+  };
+  const reveal: LoadSpec = {
+    ...b,
+    label: 'reveal GET /v1/credentials/{id}/secret (service key)',
+    method: 'GET',
+    paths: ids.map((id) => `/v1/credentials/${id}/secret`),
+    headers: auth(store.hot.serviceKey),
+    expectStatus: 200,
+  };
+  const badKey: LoadSpec = {
+    ...metadata,
+    label: 'bad key → 401',
+    headers: auth(unknownKeyLike(store.hot.ownerKey)),
+    expectStatus: 401,
+  };
+  const scenarios: Scenario[] = [
+    { id: 'metadata', label: metadata.label, kind: 'saturate', specs: [metadata] },
+    { id: 'reveal', label: reveal.label, kind: 'saturate', specs: [reveal] },
+    {
+      id: 'list-first',
+      label: 'list first page GET /v1/credentials?per_page=25',
+      kind: 'saturate',
+      specs: [{ ...b, label: 'list first page', method: 'GET', paths: ['/v1/credentials?per_page=25'], headers: auth(store.hot.ownerKey), expectStatus: 200 }],
+      note: `tenant of ${store.hot.credentialCount} credentials`,
+    },
+  ];
+  if (deep !== null) {
+    scenarios.push({
+      id: 'list-deep',
+      label: `list deep cursor page (page ${deep.depth})`,
+      kind: 'saturate',
+      specs: [
+        {
+          ...b,
+          label: 'list deep cursor page',
+          method: 'GET',
+          paths: [`/v1/credentials?cursor=${encodeURIComponent(deep.cursor)}`],
+          headers: auth(store.hot.ownerKey),
+          expectStatus: 200,
+        },
+      ],
+    });
+  }
+  scenarios.push(
+    { id: 'bad-key', label: badKey.label, kind: 'saturate', specs: [badKey] },
+    {
+      id: 'metadata-paced',
+      label: `metadata GET @ ${shape.fixedRate}/s`,
+      kind: 'paced',
+      specs: [{ ...metadata, label: `metadata GET @ ${shape.fixedRate}/s`, pacedRate: shape.fixedRate }],
+    },
+    {
+      id: 'reveal-paced',
+      label: `reveal GET @ ${shape.fixedRate}/s`,
+      kind: 'paced',
+      specs: [{ ...reveal, label: `reveal GET @ ${shape.fixedRate}/s`, pacedRate: shape.fixedRate }],
+    },
+    {
+      id: 'metadata-under-flood',
+      label: 'metadata GET during a bad-key flood',
+      kind: 'flood',
+      // The flood runs a little longer than the measured run so it covers all of it.
+      specs: [
+        { ...metadata, label: 'metadata GET during a bad-key flood' },
+        { ...badKey, label: 'bad-key flood', durationSeconds: shape.durationSeconds + 1 },
+      ],
+      note: `flood: ${shape.connections} connections of unknown keys, as fast as they go`,
+    },
+    // Last: it grows the store (into another tenant, so the hot tenant's lists stay put).
+    {
+      id: 'create',
+      label: 'create POST /v1/credentials',
+      kind: 'saturate',
+      specs: [
+        {
+          ...b,
+          label: 'create POST /v1/credentials',
+          method: 'POST',
+          paths: ['/v1/credentials'],
+          headers: auth(store.write.ownerKey),
+          body: smtpCredentialBody('bench-create', 0),
+          uniqueName: true,
+          expectStatus: 201,
+        },
+      ],
+    },
+  );
+  return scenarios;
+}
+
+/** Rows the table must show even though nothing was measured, so they are not forgotten. */
+export const NOT_YET_MEASURED: ReadonlyArray<{ id: string; label: string; why: string }> = [
+  {
+    id: 'oauth-reveal',
+    label: 'OAuth2 reveal (token refresh on reveal)',
+    why: 'TODO: not yet measured — needs an OAuth2 credential and a local token endpoint peer',
+  },
+];

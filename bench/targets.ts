@@ -1,0 +1,205 @@
+// The servers being compared: two ceilings and Latchkey on one or more stores. Each is started
+// fresh in its own process, pinned to the server core, for every round.
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onHarnessExit } from './child-processes.js';
+import { seedStore } from './latchkey-seed.js';
+import type { SeededStore } from './latchkey-seed.js';
+import { findDeepCursor, helloScenarios, latchkeyScenarios, sqliteReadScenarios } from './scenarios.js';
+import type { LoadShape, Scenario } from './scenarios.js';
+import { CpuWindowMeter } from './proc-usage.js';
+import type { CpuWindow } from './proc-usage.js';
+import { freePort, launchServer } from './server-launch.js';
+import type { RunningServer } from './server-launch.js';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+const latchkeyBin = join(repoRoot, 'bin', 'latchkey.js');
+
+export interface TargetContext {
+  shape: LoadShape;
+  serverCpu: number;
+  /** nice for the servers under test (0 = normal). */
+  nice: number;
+  keep: boolean;
+  /** Extra settings for every Latchkey server (from --server-env). */
+  latchkeyEnv: Record<string, string>;
+}
+
+/**
+ * What every Latchkey server under test runs with, on top of the defaults. Logging at warn as
+ * deployed; no rate limit (the default, set explicitly: a per-caller limit would turn a
+ * throughput run into a count of 429s).
+ */
+export const LATCHKEY_BENCH_ENV: Readonly<Record<string, string>> = {
+  LATCHKEY_LOG_LEVEL: 'warn',
+  LATCHKEY_RATE_LIMIT: '0',
+};
+
+export interface Target {
+  id: string;
+  title: string;
+  kind: 'ceiling' | 'latchkey';
+  /** Command name of a separate database server whose CPU belongs to this target ("postgres"). */
+  databaseCommand: string | null;
+  prepare(): Promise<void>;
+  start(): Promise<RunningServer>;
+  scenarios(server: RunningServer): Promise<Scenario[]>;
+  cleanup(): Promise<void>;
+}
+
+function tempDir(prefix: string, keep: boolean): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  if (!keep) onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function ceilingTarget(id: string, title: string, script: string, ctx: TargetContext, makeScenarios: (origin: string) => Scenario[]): Target {
+  let dataDir: string | null = null;
+  return {
+    id,
+    title,
+    kind: 'ceiling',
+    databaseCommand: null,
+    prepare: async () => {
+      dataDir = tempDir(`bench-${id}-`, ctx.keep);
+    },
+    start: () =>
+      launchServer({
+        name: id,
+        command: process.execPath,
+        args: ['--import', 'tsx', join(repoRoot, 'bench', 'ceilings', script)],
+        env: { BENCH_HOST: '127.0.0.1', BENCH_PORT: '0', BENCH_DATA_DIR: dataDir ?? tmpdir(), NODE_ENV: 'production' },
+        cwd: repoRoot,
+        cpu: ctx.serverCpu,
+        nice: ctx.nice,
+        stdin: 'pipe',
+      }),
+    scenarios: async (server) => makeScenarios(server.origin),
+    cleanup: async () => {
+      if (dataDir !== null && !ctx.keep) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function helloTarget(ctx: TargetContext): Target {
+  return ceilingTarget('hello', 'bare Fastify 5 hello world', 'hello.ts', ctx, (origin) => helloScenarios(origin, ctx.shape));
+}
+
+export function sqliteReadTarget(ctx: TargetContext): Target {
+  return ceilingTarget('sqlite-read', 'bare Fastify + better-sqlite3 PK read (10k rows, WAL)', 'sqlite-read.ts', ctx, (origin) =>
+    sqliteReadScenarios(origin, ctx.shape),
+  );
+}
+
+export interface LatchkeyStoreSpec {
+  id: string;
+  title: string;
+  credentials: number;
+  /** postgres://… for the PostgreSQL store; null for SQLite in the data dir. */
+  databaseUrl: string | null;
+  seedConcurrency: number;
+  seedBudgetSeconds: number;
+  deepPages: number;
+  /** bin/latchkey.js to run (a snapshot of the build). */
+  binPath: string;
+}
+
+export interface LatchkeyTarget extends Target {
+  seeded(): SeededStore | null;
+  /** Server (and database) CPU while seeding: near 100 % = CPU-bound, lower = waiting on fsync. */
+  seedingCpu(): CpuWindow | null;
+}
+
+export function latchkeyBinaryPresent(): boolean {
+  return existsSync(latchkeyBin) && existsSync(join(repoRoot, 'dist'));
+}
+
+/**
+ * Copies bin/ and dist/ aside (under bench/out/, so node_modules still resolves) and returns the
+ * copied bin/latchkey.js: every round then runs the same build even if dist/ is rebuilt meanwhile.
+ */
+export function snapshotLatchkeyBuild(keep: boolean): string {
+  mkdirSync(join(repoRoot, 'bench', 'out'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, 'bench', 'out', 'server-build-'));
+  cpSync(join(repoRoot, 'bin'), join(dir, 'bin'), { recursive: true });
+  cpSync(join(repoRoot, 'dist'), join(dir, 'dist'), { recursive: true });
+  if (!keep) onHarnessExit(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'bin', 'latchkey.js');
+}
+
+export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): LatchkeyTarget {
+  let dataDir: string | null = null;
+  let seeded: SeededStore | null = null;
+  let seedingCpu: CpuWindow | null = null;
+  const databaseCommand = store.databaseUrl === null ? null : 'postgres';
+  const launch = async (firstStart: boolean): Promise<RunningServer> => {
+    if (dataDir === null) throw new Error(`${store.id}: not prepared`);
+    // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
+    // so give it a port we know and also accept /healthz answering there as "listening".
+    const port = await freePort();
+    const env: Record<string, string> = {
+      LATCHKEY_HOST: '127.0.0.1',
+      LATCHKEY_PORT: String(port),
+      LATCHKEY_DATA_DIR: dataDir,
+      ...LATCHKEY_BENCH_ENV,
+      ...ctx.latchkeyEnv,
+      NODE_ENV: 'production',
+    };
+    if (store.databaseUrl !== null) env.LATCHKEY_DATABASE_URL = store.databaseUrl;
+    return launchServer({
+      name: `latchkey (${store.id})`,
+      command: process.execPath,
+      args: [store.binPath, 'serve'],
+      env,
+      cwd: repoRoot,
+      cpu: ctx.serverCpu,
+      nice: ctx.nice,
+      readyPath: '/readyz',
+      knownPort: port,
+      livenessPath: '/healthz',
+      expectOwnerKey: firstStart,
+      stdin: 'ignore',
+      startTimeoutMs: 300_000,
+    });
+  };
+  return {
+    id: store.id,
+    title: store.title,
+    kind: 'latchkey',
+    databaseCommand,
+    seeded: () => seeded,
+    seedingCpu: () => seedingCpu,
+    prepare: async () => {
+      dataDir = tempDir(`bench-latchkey-${store.id}-`, ctx.keep);
+      const server = await launch(true);
+      try {
+        if (server.ownerKey === null) throw new Error('no owner key');
+        const meter = new CpuWindowMeter(server.pid, [], databaseCommand);
+        seeded = await seedStore(server.origin, server.ownerKey, {
+          label: store.id,
+          credentials: store.credentials,
+          concurrency: store.seedConcurrency,
+          budgetSeconds: store.seedBudgetSeconds,
+        });
+        seedingCpu = meter.finish();
+      } catch (err) {
+        const output = server.recentOutput().split('\n').slice(-15).join('\n');
+        const status = server.exitStatus() ?? 'still running';
+        throw new Error(`${err instanceof Error ? err.message : String(err)} (server: ${status})\n--- server output ---\n${output}`);
+      } finally {
+        await server.stop();
+      }
+    },
+    start: () => launch(false),
+    scenarios: async (server) => {
+      if (seeded === null) throw new Error(`${store.id}: not seeded`);
+      const deep = await findDeepCursor(server.origin, seeded.hot.ownerKey, store.deepPages);
+      return latchkeyScenarios(server.origin, ctx.shape, seeded, deep);
+    },
+    cleanup: async () => {
+      if (dataDir !== null && !ctx.keep) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+// Runs the test suite: unit tests once, the HTTP suite once per store (SQLite, then PostgreSQL
+// when LATCHKEY_TEST_DATABASE_URL answers), and prints one closing line with the totals.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import net from 'node:net';
+
+const UNIT = new Set(['catalog.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts']);
+// Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
+const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
+const only = process.argv.slice(2);
+const all = readdirSync('test').filter((f) => f.endsWith('.test.ts')).sort();
+const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
+const unit = all.filter((f) => UNIT.has(f) && pick(f)).map((f) => `test/${f}`);
+const http = all.filter((f) => !UNIT.has(f) && !PG_ONLY.has(f) && pick(f)).map((f) => `test/${f}`);
+const pgOnly = all.filter((f) => PG_ONLY.has(f) && pick(f)).map((f) => `test/${f}`);
+
+const totals = { pass: 0, fail: 0, skipped: 0 };
+
+function run(label, files, env) {
+  if (files.length === 0) return Promise.resolve(0);
+  process.stdout.write(`\n=== ${label}: ${files.length} file(s)\n`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-force-exit', ...files], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let tail = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      tail = (tail + chunk.toString()).slice(-4000);
+    });
+    child.on('exit', (code) => {
+      for (const key of ['pass', 'fail', 'skipped']) {
+        const m = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tail);
+        if (m) totals[key] += Number(m[1]);
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+
+function reachable(urlText) {
+  return new Promise((resolve) => {
+    let url;
+    try {
+      url = new URL(urlText);
+    } catch {
+      return resolve(false);
+    }
+    const socket = net.connect({ host: url.hostname, port: Number(url.port || 5432) });
+    socket.setTimeout(2000);
+    socket.on('connect', () => (socket.destroy(), resolve(true)));
+    socket.on('error', () => resolve(false));
+    socket.on('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+let failed = 0;
+failed += await run('unit tests', unit, {});
+failed += await run('HTTP suite on SQLite', http, { LATCHKEY_TEST_STORE: 'sqlite' });
+const pgUrl = process.env.LATCHKEY_TEST_DATABASE_URL;
+if (pgUrl && (await reachable(pgUrl))) {
+  failed += await run('HTTP suite on PostgreSQL', [...http, ...pgOnly], { LATCHKEY_TEST_STORE: 'postgres' });
+} else if (http.length + pgOnly.length > 0) {
+  const why = pgUrl ? `no server answers at ${new URL(pgUrl).host}` : 'LATCHKEY_TEST_DATABASE_URL is not set';
+  process.stdout.write(`\n!!! SKIPPED: the HTTP suite on PostgreSQL (${http.length + pgOnly.length} files) — ${why}\n`);
+  totals.skipped += http.length + pgOnly.length;
+  if (process.env.CI) failed += 1; // CI must run both stores.
+}
+process.stdout.write(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped\n`);
+process.exit(failed === 0 && totals.fail === 0 ? 0 : 1);

@@ -1,0 +1,105 @@
+import { readFileSync } from 'node:fs';
+import { InvalidArgumentError } from 'commander';
+import type { CredentialType, Json } from './api-client.js';
+import { UsageError } from './cli-errors.js';
+
+/**
+ * `--config k=v` / `--secret k=v` pairs (httpie's conventions):
+ *   `k=v`        a string — or, where the type's schema says integer/number/boolean, that;
+ *   `k:=<json>`  a raw JSON value (`scopes:='["read","write"]'`, `port:=587`);
+ *   `k=@path`    the file's content (one trailing newline dropped); `k=@-` reads stdin.
+ * `@` keeps secrets off the command line, where `ps` and the shell history would see them.
+ */
+export interface FieldPair {
+  key: string;
+  raw: string;
+  json: boolean;
+}
+
+const KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
+
+export function parsePair(flag: string) {
+  return (text: string, previous: FieldPair[] = []): FieldPair[] => {
+    const m = /^([^=:]+)(:?=)([\s\S]*)$/.exec(text);
+    if (!m || !KEY.test(m[1] ?? '')) throw new InvalidArgumentError('takes key=value, key:=<json> or key=@file');
+    return [...previous, { key: m[1] ?? '', raw: m[3] ?? '', json: m[2] === ':=' }];
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+let stdinTaken = false;
+
+/** All of stdin, once per process (two `@-` would both want it). */
+export function readStdin(what: string): string {
+  if (stdinTaken) throw new UsageError(`stdin is already used; ${what} cannot read it too`);
+  stdinTaken = true;
+  try {
+    return readFileSync(0, 'utf8');
+  } catch {
+    throw new UsageError(`cannot read stdin for ${what}`);
+  }
+}
+
+function fileText(path: string, what: string): string {
+  if (path === '-') return readStdin(what);
+  return readFileSync(path, 'utf8');
+}
+
+/** `--from-file body.json` or `-`: a JSON object. The parser's message is never shown (it would quote the content). */
+export function readJsonObject(path: string, what: string): Json {
+  const text = fileText(path, what);
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw new UsageError(`${what}: ${path === '-' ? 'stdin' : path} is not valid JSON`);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new UsageError(`${what}: ${path === '-' ? 'stdin' : path} must hold a JSON object`);
+  return v as Json;
+}
+
+/** The JSON Schema `type` of a property, when the schema names one. */
+function schemaTypeOf(schema: Json | undefined, key: string): string | undefined {
+  const props = schema?.properties;
+  if (typeof props !== 'object' || props === null) return undefined;
+  const t = (props as Record<string, { type?: unknown }>)[key]?.type;
+  return typeof t === 'string' ? t : undefined;
+}
+
+export function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): Json {
+  const obj: Json = {};
+  for (const p of pairs) {
+    if (Object.prototype.hasOwnProperty.call(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
+    let value: unknown;
+    if (p.json) {
+      try {
+        value = JSON.parse(p.raw);
+      } catch {
+        throw new UsageError(`${flag} ${p.key}:= needs a JSON value`);
+      }
+    } else if (p.raw.startsWith('@')) {
+      value = fileText(p.raw.slice(1), `${flag} ${p.key}`).replace(/\r?\n$/, '');
+    } else {
+      value = coerce(p.raw, schemaTypeOf(schema, p.key));
+    }
+    obj[p.key] = value;
+  }
+  return obj;
+}
+
+function coerce(raw: string, type: string | undefined): unknown {
+  if ((type === 'integer' && /^-?\d+$/.test(raw)) || (type === 'number' && /^-?\d+(\.\d+)?$/.test(raw))) return Number(raw);
+  if (type === 'boolean' && (raw === 'true' || raw === 'false')) return raw === 'true';
+  return raw;
+}
+
+/** The type's schemas, fetched only when a `k=v` pair needs them. */
+export function schemasOf(types: CredentialType[], typeId: string): { config?: Json; secret?: Json } {
+  const t = types.find((x) => x.id === typeId);
+  return { ...(t?.config_schema ? { config: t.config_schema } : {}), ...(t?.secret_schema ? { secret: t.secret_schema } : {}) };
+}
+
+export const needsSchema = (pairs: FieldPair[][]): boolean => pairs.some((ps) => ps.some((p) => !p.json && !p.raw.startsWith('@')));

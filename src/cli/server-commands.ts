@@ -1,0 +1,73 @@
+import type { Command } from 'commander';
+import { ConfigError, loadConfig } from '../config.js';
+import { RootKeyError } from '../crypto/key-providers/local.js';
+import { WrongRootKey } from '../crypto/keyring.js';
+import { openRuntime, startServer } from '../main.js';
+import { addKeysCommands } from './keys-command.js';
+
+/**
+ * The commands that run the server or open its store: `serve`, `migrate`, `init`, `keys …`.
+ * They import the whole composition root (about a second of module loading), so main.ts loads
+ * this file only when one of them (or the full help) is asked for.
+ */
+
+/** Exit codes: 0 ok, 1 failure, 2 usage. */
+export function fail(err: unknown): never {
+  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError) {
+    process.stderr.write(`latchkey: ${err.message}\n`);
+  } else {
+    process.stderr.write(`latchkey: ${(err as Error)?.name ?? 'Error'}: ${(err as { code?: string }).code ?? 'failed'}\n`);
+    if (process.env.LATCHKEY_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+  }
+  process.exit(1);
+}
+
+export function addServerCommands(program: Command): void {
+  program
+    .command('serve')
+    .description('Run the HTTP server (creates the store, root key, first tenant and owner key on first start)')
+    .action(async () => {
+      const rt = await openRuntime(loadConfig());
+      const boot = await rt.services.tenants.bootstrap();
+      if (boot) process.stdout.write(`owner access key: ${boot.key}\n`);
+      const app = await startServer(rt);
+      let stopping = false;
+      const stop = async (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        rt.logger.info({ signal }, 'shutting down');
+        await app.close();
+        await rt.close();
+        process.exit(0);
+      };
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
+    });
+
+  program
+    .command('migrate')
+    .description('Apply database migrations and exit')
+    .action(async () => {
+      const rt = await openRuntime(loadConfig());
+      rt.logger.info({ store: rt.store.kind }, 'migrations applied');
+      await rt.close();
+    });
+
+  program
+    .command('init')
+    .description('Create the first tenant and owner key on an empty store and print the key once')
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { json?: boolean }) => {
+      const rt = await openRuntime(loadConfig());
+      const boot = await rt.services.tenants.bootstrap();
+      await rt.close();
+      if (!boot) {
+        process.stderr.write('latchkey: the store already has a tenant; nothing to do\n');
+        process.exit(1);
+      }
+      if (opts.json) process.stdout.write(JSON.stringify({ tenant_id: boot.tenant.id, owner_access_key: boot.key }) + '\n');
+      else process.stdout.write(`owner access key: ${boot.key}\n`);
+    });
+
+  addKeysCommands(program);
+}

@@ -1,0 +1,191 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseIssuerConfigs, type OidcIssuerConfig } from './services/auth/oidc.js';
+import { parseAuditSinkTarget, type AuditSinkTarget } from './services/audit/sinks/sink-target.js';
+import { EgressAllowList } from './egress/address-policy.js';
+
+/** The whole configuration, read once from the environment (and an optional JSON file) at start. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | null;
+  rootKey: string | undefined;
+  /** The next root key during a rotation, when the root key comes from the environment. */
+  newRootKey: string | undefined;
+  rootKeyFile: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  keyEnv: string;
+  sqliteSynchronous: 'FULL' | 'NORMAL';
+  rateLimit: number;
+  rateLimitWindowSeconds: number;
+  authCacheTtlMs: number;
+  trustProxy: boolean;
+  auditSealIntervalMs: number;
+  /** Where the audit stream goes (LATCHKEY_AUDIT_SINK); null = no sink. */
+  auditSink: AuditSinkTarget | null;
+  /** Signs webhook deliveries; never logged. */
+  auditSinkSecret: string | null;
+  /** Audit events older than this are purged behind an anchor; 0 = kept forever. */
+  auditRetentionDays: number;
+  oidcIssuers: OidcIssuerConfig[];
+  deletedRetentionDays: number;
+  schedulerIntervalMs: number;
+  /** Destinations a tenant-aimed outbound call may reach although private, and over plain http. */
+  egressAllow: EgressAllowList;
+  egressTimeoutMs: number;
+  /** Where browsers reach this server (the OAuth callback); null = from each request's Host. */
+  publicUrl: string | null;
+  oauthRefreshIntervalMs: number;
+  oauthRefreshLeadMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Every variable the server reads, with its default and meaning: the README table comes from here. */
+export const CONFIG_VARIABLES = [
+  ['LATCHKEY_HOST', '127.0.0.1', 'address to listen on'],
+  ['LATCHKEY_PORT', '8080', 'port to listen on (0 = any free port; the bound address is logged)'],
+  ['LATCHKEY_DATA_DIR', './data', 'SQLite file and local root-key file live here'],
+  ['LATCHKEY_DATABASE_URL', '(unset)', 'postgres://… selects the PostgreSQL store; unset = SQLite in the data dir'],
+  ['LATCHKEY_ROOT_KEY', '(unset)', 'base64 32-byte root key for the local provider (else the key file)'],
+  ['LATCHKEY_NEW_ROOT_KEY', '(unset)', 'with LATCHKEY_ROOT_KEY: the next root key (base64, 32 bytes) while `latchkey keys rotate-root` moves the store to it'],
+  ['LATCHKEY_ROOT_KEY_FILE', '<data dir>/root.key', 'where the local provider keeps the root key (0600, made on first start)'],
+  ['LATCHKEY_LOG_LEVEL', 'info', 'fatal, error, warn, info, debug, trace or silent'],
+  ['LATCHKEY_KEY_ENV', 'live', 'the <env> marker in issued access keys (lk_<env>_…)'],
+  ['LATCHKEY_SQLITE_SYNCHRONOUS', 'FULL', 'FULL (an acknowledged write survives power loss) or NORMAL'],
+  ['LATCHKEY_RATE_LIMIT', '0', 'requests per caller per window before 429 (0 = no limit)'],
+  ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
+  ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
+  ['LATCHKEY_TRUST_PROXY', 'false', 'take the client address from X-Forwarded-For'],
+  ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
+  ['LATCHKEY_AUDIT_SINK', '(unset)', 'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)'],
+  ['LATCHKEY_AUDIT_SINK_SECRET', '(unset)', 'signs webhook deliveries: x-latchkey-signature: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<body>")'],
+  ['LATCHKEY_AUDIT_RETENTION_DAYS', '365', 'audit events older than this are purged, leaving an anchor event so the chain still verifies (0 = keep forever)'],
+  ['LATCHKEY_OIDC_ISSUERS', '(unset)', 'JSON array of trusted OIDC issuers: issuer, audience, jwks_uri?, algorithms?, tenant_id | tenant_claim, role_claim, role_map, default_role, teams_claim'],
+  ['LATCHKEY_DELETED_RETENTION_DAYS', '30', 'soft-deleted credentials are restorable this long, then purged'],
+  ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
+  ['LATCHKEY_EGRESS_ALLOW', '(none)', 'comma list of CIDRs (10.0.0.0/8, ::1/128), addresses and host names (idp.corp.example, *.corp.example) that OAuth token calls may reach although private/loopback, and over plain http; everything else must be public https'],
+  ['LATCHKEY_EGRESS_TIMEOUT_MS', '10000', 'deadline of one outbound call (token endpoint), redirects included'],
+  ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
+  ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
+  ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
+  ['LATCHKEY_CONFIG_FILE', '(unset)', 'a JSON file of these variables; the environment wins over it'],
+] as const;
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const v = raw.trim() as T;
+  if (!allowed.includes(v)) throw new ConfigError(`${name} must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return v;
+}
+
+function withFile(env: Env): Env {
+  const file = env.LATCHKEY_CONFIG_FILE;
+  if (!file) return env;
+  if (!existsSync(file)) throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file} does not exist`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file} is not valid JSON`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file} must hold a JSON object`);
+  const known = new Set<string>(CONFIG_VARIABLES.map(([n]) => n));
+  const fromFile: Env = {};
+  for (const [k, v] of Object.entries(parsed)) {
+    if (!known.has(k)) throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file}: unknown setting ${k}`);
+    fromFile[k] = String(v);
+  }
+  return { ...fromFile, ...env };
+}
+
+function auditSink(raw: string | undefined): AuditSinkTarget | null {
+  try {
+    return parseAuditSinkTarget(raw);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+function egressAllow(raw: string | undefined): EgressAllowList {
+  try {
+    return EgressAllowList.parse(raw);
+  } catch (err) {
+    throw new ConfigError(`LATCHKEY_EGRESS_ALLOW: ${(err as Error).message}`);
+  }
+}
+
+function publicUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('LATCHKEY_PUBLIC_URL must be an absolute http(s) URL');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('LATCHKEY_PUBLIC_URL must be an absolute http(s) URL');
+  return url.toString().replace(/\/+$/, '');
+}
+
+function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
+  try {
+    return parseIssuerConfigs(raw);
+  } catch (err) {
+    throw new ConfigError(err instanceof SyntaxError ? 'LATCHKEY_OIDC_ISSUERS is not valid JSON' : (err as Error).message);
+  }
+}
+
+export function loadConfig(rawEnv: Env = process.env): Config {
+  const env = withFile(rawEnv);
+  const dataDir = resolve(env.LATCHKEY_DATA_DIR || './data');
+  const databaseUrl = env.LATCHKEY_DATABASE_URL || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError('LATCHKEY_DATABASE_URL must start with postgres:// or postgresql://');
+  }
+  const keyEnv = env.LATCHKEY_KEY_ENV || 'live';
+  if (!/^[a-z0-9]{1,16}$/.test(keyEnv)) throw new ConfigError('LATCHKEY_KEY_ENV must be 1-16 lowercase letters or digits');
+  const trust = oneOf(env, 'LATCHKEY_TRUST_PROXY', 'false', ['true', 'false']);
+  return {
+    host: env.LATCHKEY_HOST || '127.0.0.1',
+    port: int(env, 'LATCHKEY_PORT', 8080, 0, 65535),
+    dataDir,
+    databaseUrl,
+    rootKey: env.LATCHKEY_ROOT_KEY,
+    newRootKey: env.LATCHKEY_NEW_ROOT_KEY,
+    rootKeyFile: resolve(env.LATCHKEY_ROOT_KEY_FILE || `${dataDir}/root.key`),
+    logLevel: oneOf(env, 'LATCHKEY_LOG_LEVEL', 'info', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+    keyEnv,
+    sqliteSynchronous: oneOf(env, 'LATCHKEY_SQLITE_SYNCHRONOUS', 'FULL', ['FULL', 'NORMAL']),
+    rateLimit: int(env, 'LATCHKEY_RATE_LIMIT', 0, 0, 10_000_000),
+    rateLimitWindowSeconds: int(env, 'LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
+    authCacheTtlMs: int(env, 'LATCHKEY_AUTH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
+    trustProxy: trust === 'true',
+    auditSealIntervalMs: int(env, 'LATCHKEY_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000),
+    auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),
+    auditSinkSecret: env.LATCHKEY_AUDIT_SINK_SECRET || null,
+    auditRetentionDays: int(env, 'LATCHKEY_AUDIT_RETENTION_DAYS', 365, 0, 36_500),
+    oidcIssuers: oidcIssuers(env.LATCHKEY_OIDC_ISSUERS),
+    deletedRetentionDays: int(env, 'LATCHKEY_DELETED_RETENTION_DAYS', 30, 0, 36_500),
+    schedulerIntervalMs: int(env, 'LATCHKEY_SCHEDULER_INTERVAL_MS', 10_000, 100, 3_600_000),
+    egressAllow: egressAllow(env.LATCHKEY_EGRESS_ALLOW),
+    egressTimeoutMs: int(env, 'LATCHKEY_EGRESS_TIMEOUT_MS', 10_000, 100, 120_000),
+    publicUrl: publicUrl(env.LATCHKEY_PUBLIC_URL),
+    oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
+    oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,
+  };
+}

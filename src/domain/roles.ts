@@ -1,0 +1,58 @@
+/** Roles per tenant and what each may do. One table; services ask `can()` and nothing else. */
+export const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  'credentials:read',
+  'credentials:write',
+  'credentials:delete',
+  'credentials:reveal',
+  'credentials:rotate',
+  'audit:read',
+  'access_keys:manage',
+  'teams:manage',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
+  owner: new Set(PERMISSIONS),
+  admin: new Set<Permission>([
+    'credentials:read',
+    'credentials:write',
+    'credentials:delete',
+    'credentials:rotate',
+    'audit:read',
+    'access_keys:manage',
+    'teams:manage',
+  ]),
+  // The source documents reserve decrypted secrets for integration admins and service accounts.
+  integration_admin: new Set<Permission>([
+    'credentials:read',
+    'credentials:write',
+    'credentials:delete',
+    'credentials:reveal',
+    'credentials:rotate',
+  ]),
+  member: new Set<Permission>(['credentials:read', 'credentials:write']),
+  viewer: new Set<Permission>(['credentials:read']),
+  service: new Set<Permission>(['credentials:read', 'credentials:reveal']),
+};
+
+export function can(role: Role, permission: Permission): boolean {
+  return ROLE_PERMISSIONS[role].has(permission);
+}
+
+export function permissionsOf(role: Role): ReadonlySet<Permission> {
+  return ROLE_PERMISSIONS[role];
+}
+
+/** A principal may hand out a role only if it holds every permission of that role itself. */
+export function canGrant(granter: Role, grantee: Role): boolean {
+  for (const p of ROLE_PERMISSIONS[grantee]) if (!ROLE_PERMISSIONS[granter].has(p)) return false;
+  return true;
+}
+
+/** Roles that see every credential of the tenant regardless of team scoping. */
+export function seesWholeTenant(role: Role): boolean {
+  return role === 'owner' || role === 'admin';
+}

@@ -1,0 +1,256 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
+
+/**
+ * The one way out for calls whose destination a tenant can choose (OAuth token, userinfo and
+ * verification endpoints). Every hop:
+ *  1. scheme is https — plain http only to a destination the operator allowed;
+ *  2. the host is resolved once and every address is checked (no loopback, private, link-local,
+ *     CGNAT, unique-local, IPv4-mapped, multicast, …) unless the operator allowed it;
+ *  3. the socket connects to exactly the addresses that were checked (a pinned `lookup`), so a
+ *     DNS answer that changes between check and connect (rebinding) cannot move the call;
+ *  4. redirects are not followed by the HTTP stack: each Location is a new hop that goes
+ *     through 1-3 again, at most `maxRedirects` of them;
+ *  5. the whole call has one deadline and the response body a size cap.
+ */
+
+export type LookupAll = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
+
+/** The destination is not allowed (policy). Nothing was sent. */
+export class EgressRefused extends Error {
+  override name = 'EgressRefused';
+  constructor(readonly reason: string) {
+    super(`egress refused: ${reason}`);
+  }
+}
+
+/** The call was allowed but did not complete: DNS, connection, timeout, size, redirects. */
+export class EgressFailed extends Error {
+  override name = 'EgressFailed';
+  constructor(
+    readonly kind: 'dns' | 'network' | 'timeout' | 'too_large' | 'too_many_redirects' | 'bad_redirect',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface EgressRequest {
+  method: 'GET' | 'POST';
+  url: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface EgressResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** The URL that answered (after redirects). */
+  url: string;
+}
+
+export interface EgressGuard {
+  /** Checks a URL without calling it: scheme, host and every address it resolves to. */
+  check(url: string): Promise<void>;
+  /**
+   * For protocols other than HTTP (SMTP): the checked addresses of a host. The caller connects to
+   * one of these, never to the name again, so DNS cannot change between check and connect.
+   */
+  resolveHost(host: string): Promise<string[]>;
+  request(req: EgressRequest): Promise<EgressResponse>;
+}
+
+export interface EgressOptions {
+  allow: EgressAllowList;
+  /** Deadline of a whole call, redirects included. */
+  timeoutMs: number;
+  maxResponseBytes: number;
+  maxRedirects: number;
+  /** Resolver; the system's (`dns.lookup`, which honours /etc/hosts) by default. */
+  lookupAll?: LookupAll;
+}
+
+const systemLookupAll: LookupAll = (hostname) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(hostname, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+  });
+
+interface Vetted {
+  url: URL;
+  /** Host name for the socket (no brackets). */
+  host: string;
+  addresses: IpAddress[];
+}
+
+function pinnedLookup(addresses: readonly IpAddress[]): LookupFunction {
+  return (_hostname, options, callback) => {
+    const all: LookupAddress[] = addresses.map((a) => ({ address: a.text, family: a.family }));
+    const wanted = (options as { family?: number | string }).family;
+    const fam = wanted === 4 || wanted === 'IPv4' ? 4 : wanted === 6 || wanted === 'IPv6' ? 6 : 0;
+    const pool = fam === 0 ? all : all.filter((a) => a.family === fam);
+    if (pool.length === 0) {
+      callback(Object.assign(new Error('no checked address of that family'), { code: 'ENOTFOUND' }), '', 0);
+      return;
+    }
+    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, pool);
+    else callback(null, pool[0]!.address, pool[0]!.family);
+  };
+}
+
+export function createEgressGuard(opts: EgressOptions): EgressGuard {
+  const lookupAll = opts.lookupAll ?? systemLookupAll;
+  const { allow } = opts;
+
+  async function vet(raw: string): Promise<Vetted> {
+    let url: URL;
+    try {
+      url = new URL(raw);
+    } catch {
+      throw new EgressRefused('not an absolute URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EgressRefused(`scheme ${url.protocol.replace(/:$/, '')} is not allowed`);
+    if (url.username !== '' || url.password !== '') throw new EgressRefused('URLs with credentials in them are not allowed');
+    // WHATWG parsing has already turned 2130706433, 0x7f.1 and 127.1 into 127.0.0.1.
+    const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+    const literal = parseIp(host);
+    let addresses: IpAddress[];
+    if (literal) addresses = [literal];
+    else {
+      let found: Array<{ address: string; family: number }>;
+      try {
+        found = await lookupAll(host);
+      } catch (err) {
+        throw new EgressFailed('dns', `${host} does not resolve (${(err as { code?: string }).code ?? 'error'})`);
+      }
+      addresses = found.map((a) => parseIp(a.address)).filter((a): a is IpAddress => a !== null);
+      if (addresses.length === 0) throw new EgressFailed('dns', `${host} has no address`);
+    }
+    const hostAllowed = !literal && allow.allowsHost(host);
+    // Every address must pass: a rebinding answer mixes a public and a private one.
+    for (const a of addresses) {
+      if (hostAllowed || allow.allowsAddress(a)) continue;
+      const reason = specialPurpose(a);
+      // The address itself is not repeated for a name: a tenant must not learn internal DNS from it.
+      if (reason) throw new EgressRefused(literal ? `${a.text} is a ${reason} address` : `${host} resolves to a ${reason} address`);
+    }
+    if (url.protocol === 'http:' && !(hostAllowed || addresses.every((a) => allow.allowsAddress(a)))) {
+      throw new EgressRefused('plain http is allowed only to destinations the operator allowed (LATCHKEY_EGRESS_ALLOW)');
+    }
+    return { url, host, addresses };
+  }
+
+  function once(v: Vetted, req: EgressRequest, headers: Record<string, string>, signal: AbortSignal): Promise<EgressResponse> {
+    return new Promise((resolve, reject) => {
+      const options: RequestOptions = {
+        method: req.method,
+        hostname: v.host,
+        port: v.url.port === '' ? undefined : Number(v.url.port),
+        path: `${v.url.pathname}${v.url.search}`,
+        headers,
+        lookup: pinnedLookup(v.addresses),
+        // A fresh connection per call: a pooled socket could be one opened for another hop.
+        agent: false,
+        signal,
+      };
+      const send = v.url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const r = send(options, (res: IncomingMessage) => {
+        const declared = Number(res.headers['content-length'] ?? NaN);
+        if (Number.isFinite(declared) && declared > opts.maxResponseBytes) {
+          res.destroy();
+          reject(new EgressFailed('too_large', `response of ${declared} bytes is over the ${opts.maxResponseBytes}-byte cap`));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > opts.maxResponseBytes) {
+            res.destroy();
+            reject(new EgressFailed('too_large', `response is over the ${opts.maxResponseBytes}-byte cap`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('end', () => {
+          const flat: Record<string, string> = {};
+          for (const [k, val] of Object.entries(res.headers)) if (val !== undefined) flat[k] = Array.isArray(val) ? val.join(', ') : val;
+          resolve({ status: res.statusCode ?? 0, headers: flat, body: Buffer.concat(chunks), url: v.url.toString() });
+        });
+        res.on('error', (err) => reject(signal.aborted ? new EgressFailed('timeout', 'the call timed out') : new EgressFailed('network', (err as { code?: string }).code ?? 'response failed')));
+      });
+      r.on('error', (err) => {
+        reject(signal.aborted ? new EgressFailed('timeout', 'the call timed out') : new EgressFailed('network', `${v.host}: ${(err as { code?: string }).code ?? 'connection failed'}`));
+      });
+      if (req.body !== undefined && req.method !== 'GET') r.end(req.body);
+      else r.end();
+    });
+  }
+
+  /** Resolution counts against the deadline too: a resolver that hangs must not hold the call. */
+  function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+    if (signal.aborted) return Promise.reject(new EgressFailed('timeout', 'the call timed out'));
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new EgressFailed('timeout', 'the call timed out'));
+      signal.addEventListener('abort', onAbort, { once: true });
+      work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  return {
+    async check(url) {
+      await beforeDeadline(vet(url), AbortSignal.timeout(opts.timeoutMs));
+    },
+
+    async resolveHost(host) {
+      const name = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      const v = await beforeDeadline(vet(`https://${name}/`), AbortSignal.timeout(opts.timeoutMs));
+      return v.addresses.map((a) => a.text);
+    },
+
+    async request(req) {
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), opts.timeoutMs);
+      try {
+        let current: EgressRequest = req;
+        for (let hop = 0; ; hop++) {
+          const v = await beforeDeadline(vet(current.url), controller.signal);
+          const headers: Record<string, string> = { 'user-agent': 'latchkey', ...current.headers, host: v.url.host };
+          if (current.body !== undefined && current.method !== 'GET') headers['content-length'] = String(Buffer.byteLength(current.body));
+          const res = await once(v, current, headers, controller.signal);
+          const location = res.headers.location;
+          if (res.status < 300 || res.status > 399 || res.status === 304 || location === undefined) return res;
+          if (hop >= opts.maxRedirects) throw new EgressFailed('too_many_redirects', `more than ${opts.maxRedirects} redirects`);
+          let next: URL;
+          try {
+            next = new URL(location, v.url);
+          } catch {
+            throw new EgressFailed('bad_redirect', 'redirect to an unparseable location');
+          }
+          // As fetch does: 303 (and 301/302 after a POST) become a GET without a body; 307/308 keep both.
+          const toGet = res.status === 303 || ((res.status === 301 || res.status === 302) && current.method === 'POST');
+          const sameOrigin = next.origin === v.url.origin;
+          // A body may hold a client secret: it is not re-sent to another origin.
+          if (!sameOrigin && !toGet && current.body !== undefined) throw new EgressFailed('bad_redirect', 'a request with a body is not redirected to another origin');
+          const carried = { ...current.headers };
+          // Credentials stay with the origin they were meant for.
+          if (!sameOrigin) for (const k of Object.keys(carried)) if (k.toLowerCase() === 'authorization' || k.toLowerCase() === 'cookie') delete carried[k];
+          if (toGet) for (const k of Object.keys(carried)) if (k.toLowerCase() === 'content-type') delete carried[k];
+          current = {
+            method: toGet ? 'GET' : current.method,
+            url: next.toString(),
+            headers: carried,
+            ...(toGet || current.body === undefined ? {} : { body: current.body }),
+          };
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+export { EgressAllowList } from './address-policy.js';

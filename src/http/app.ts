@@ -1,0 +1,152 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import rateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import { LatchkeyError } from '../domain/errors.js';
+import { isSaneRequestId, newId } from '../domain/ids.js';
+import type { Services } from '../services/services.js';
+import './context.js';
+import { envelope, errorHandler } from './errors.js';
+import { registerIdempotency } from './idempotency.js';
+import { parseStrictJson } from './strict-json.js';
+import { accessKeyRoutes } from './routes/access-keys.js';
+import { auditRoutes, recordDeniedResponses } from './routes/audit-events.js';
+import { credentialTypeRoutes } from './routes/credential-types.js';
+import { credentialRoutes } from './routes/credentials.js';
+import { integrationRoutes } from './routes/integrations.js';
+import { oauthRoutes } from './routes/oauth.js';
+import { operationsRoutes } from './routes/operations.js';
+import { teamRoutes } from './routes/teams.js';
+import { tenantRoutes } from './routes/tenants.js';
+import { dialectRoutes } from './dialects/index.js';
+
+export type App = FastifyInstance;
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  services: Services;
+  ready: () => Promise<{ store: boolean; keyProvider: boolean; keys?: { rootKeyId: string | null; rotationInProgress: boolean; rotatingTo: string | null } | null }>;
+}
+
+/** Body validators do not coerce (a string is not a port); query/path validators do (they are text). */
+function makeAjv(coerce: boolean): Ajv {
+  const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: false, coerceTypes: coerce ? 'array' : false, strict: false });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config, logger, services } = deps;
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    trustProxy: config.trustProxy,
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const sent = req.headers['x-request-id'];
+      return typeof sent === 'string' && isSaneRequestId(sent) ? sent : newId('req');
+    },
+    routerOptions: { maxParamLength: 500 },
+    // Requests Node's parser refuses (bad header bytes, folded lines) still get the envelope
+    // and a request id, never Fastify's default body.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) return;
+      const code = (err as { code?: string }).code;
+      const e = new LatchkeyError(code === 'HPE_HEADER_OVERFLOW' ? 'PAYLOAD_TOO_LARGE' : 'MALFORMED_REQUEST', 'The request could not be parsed');
+      const requestId = newId('req');
+      const body = JSON.stringify(envelope(e, requestId));
+      socket.end(
+        `HTTP/1.1 ${e.status} ${e.status === 413 ? 'Payload Too Large' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json; charset=utf-8\r\n` +
+          `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const bodyAjv = makeAjv(false);
+  const textAjv = makeAjv(true);
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      // An empty body with a JSON content type is "no body" (e.g. POST …/rotate with nothing to say).
+      done(null, body === '' ? undefined : parseStrictJson(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => {
+    const e = new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`);
+    return reply.code(404).send(envelope(e, request.id));
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  });
+
+  // Deny by default: every route authenticates unless it says it is public.
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.public === true || request.is404 || request.url.startsWith('/docs')) return;
+    const auth = request.headers.authorization;
+    const tenantHeader = request.headers['x-tenant-id'];
+    try {
+      const principal = await services.authenticator.authenticate(auth, typeof tenantHeader === 'string' ? tenantHeader : undefined);
+      request.ctx = { principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
+    } catch (err) {
+      if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') services.recordFailedAuthentication(request.id, request.ip, request.headers['user-agent'] ?? '');
+      throw err;
+    }
+  });
+  // Denied access is an audit event for every route and dialect (see recordDeniedResponses).
+  recordDeniedResponses(app, services.audit);
+
+  if (config.rateLimit > 0) {
+    await app.register(rateLimit, {
+      max: config.rateLimit,
+      timeWindow: config.rateLimitWindowSeconds * 1000,
+      keyGenerator: (request) => request.ctx?.principal.id ?? request.ip,
+      hook: 'preHandler',
+      errorResponseBuilder: (_request, context) =>
+        new LatchkeyError('RATE_LIMITED', `Limit of ${context.max} requests per ${config.rateLimitWindowSeconds} s`, { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
+    });
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Latchkey API',
+        version: '1.0.0',
+        description: 'Credential vault for integrations. Errors use one envelope; see the README for the decisions this document records.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An access key (lk_<env>_…) or an OIDC JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+  registerIdempotency(app, services.idempotency);
+
+  await app.register(operationsRoutes(deps));
+  await app.register(credentialTypeRoutes(services), { prefix: '/v1' });
+  await app.register(credentialRoutes(services), { prefix: '/v1' });
+  await app.register(integrationRoutes(services), { prefix: '/v1' });
+  await app.register(oauthRoutes(services, config), { prefix: '/v1' });
+  await app.register(accessKeyRoutes(services), { prefix: '/v1' });
+  await app.register(tenantRoutes(services), { prefix: '/v1' });
+  await app.register(teamRoutes(services), { prefix: '/v1' });
+  await app.register(auditRoutes(services), { prefix: '/v1' });
+  await app.register(dialectRoutes(services), { prefix: '/compat' });
+  return app;
+}

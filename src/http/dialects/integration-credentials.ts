@@ -1,0 +1,438 @@
+/**
+ * Dialect of source document 003 ("Get Credentials" with decrypted data, and its related
+ * endpoints): `GET /api/v1/credentials/{integrationId}?credentialId=`, `POST /api/v1/credentials`,
+ * `PATCH|DELETE /api/v1/credentials/{credentialId}`, `POST /api/v1/credentials/{credentialId}/rotate`.
+ *
+ * - Envelope `{ success, message, data, timestamp }`; errors `{ success: false, error: { code,
+ *   message, details }, timestamp }` for every status, including the 401 thrown by the global
+ *   authentication hook (this plugin's error handler is the one Fastify calls for its routes).
+ * - `x-tenantid` is required and must name the caller's own tenant (its `ten_…` id or that id's
+ *   UUID view): anything else is 403, before any lookup. `realmname` is accepted and unused
+ *   (Latchkey has no realms).
+ * - Credential ids are UUIDs, written `cred-<uuid>` as in the document (a bare UUID is accepted
+ *   too); see uuid-view.ts for how they map onto native ids.
+ * - The GET reveals through `services.credentials.revealForIntegration` (needs
+ *   `credentials:reveal`, audited before the secret leaves, refused if it cannot be audited,
+ *   inactive credentials refused with 409) and is sent with `Cache-Control: no-store`.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type Static, type TSchema } from 'typebox';
+import { systemClock, type Clock } from '../../domain/clock.js';
+import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
+import { isValidPathId } from '../../domain/ids.js';
+import type { RequestContext } from '../../domain/principal.js';
+import type { CredentialInput, CredentialPatch } from '../../services/credentials/credential-input.js';
+import type { Revealed } from '../../services/credentials/credentials-service.js';
+import type { Services } from '../../services/services.js';
+import type { CredentialRow } from '../../store/port.js';
+import { toLatchkeyError } from '../errors.js';
+import { DateTime, Description, Name, PathId } from '../schemas/common.js';
+import { getByUuid, NO_STORE } from './credential-lookup.js';
+import { prepareErrorReply } from './dialect-errors.js';
+import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
+
+const tags = ['dialect: integration-credentials'];
+
+// ---------------------------------------------------------------------------------------------
+// Field mapping (docs/dialects.md has the table)
+
+/** authType ↔ native type. Only these three can be created here; any native type can be read. */
+const AUTH_TYPES = { oauth2_bearer: 'oauth2', api_key: 'api_key', text: 'text' } as const;
+type AuthType = keyof typeof AUTH_TYPES;
+
+export function authTypeOf(nativeType: string): string {
+  return nativeType === 'oauth2' ? 'oauth2_bearer' : nativeType;
+}
+
+/** Dialect field → native secret field, per native type. */
+const SECRET_FIELDS: Record<string, Record<string, string>> = {
+  oauth2: { accessToken: 'access_token', refreshToken: 'refresh_token', clientSecret: 'client_secret' },
+  api_key: { accessToken: 'value' },
+  text: { accessToken: 'value' },
+};
+/** Dialect field → native config field, per native type (`expiresAt` is the access token's expiry). */
+const CONFIG_FIELDS: Record<string, Record<string, string>> = {
+  oauth2: { clientId: 'client_id', tokenEndpoint: 'token_endpoint', authorizationEndpoint: 'authorization_endpoint', scopes: 'scopes', expiresAt: 'access_token_expires_at' },
+};
+/** Native issue paths back to this dialect's names, so a 422 speaks the caller's language. */
+const ISSUE_PATHS: Record<string, string> = {
+  name: 'credentialName', integration_id: 'integrationId', description: 'description', metadata: 'metadata', expires_at: 'expiresAt',
+  'config.client_id': 'clientId', 'config.token_endpoint': 'tokenEndpoint', 'config.authorization_endpoint': 'authorizationEndpoint',
+  'config.scopes': 'scopes', 'config.access_token_expires_at': 'expiresAt', 'secret.client_secret': 'clientSecret',
+  'secret.access_token': 'accessToken', 'secret.refresh_token': 'refreshToken', 'secret.value': 'accessToken',
+};
+
+function dialectIssues(err: unknown): unknown {
+  if (!(err instanceof LatchkeyError) || err.code !== 'VALIDATION_FAILED' || !Array.isArray(err.details)) return err;
+  const issues = err.details.map((i) => {
+    const exact = ISSUE_PATHS[i.path];
+    const prefix = Object.keys(ISSUE_PATHS).find((k) => i.path.startsWith(`${k}.`) || i.path.startsWith(`${k}[`));
+    return { path: exact ?? (prefix ? ISSUE_PATHS[prefix] + i.path.slice(prefix.length) : i.path), message: i.message };
+  });
+  return validationFailed(issues);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schemas
+
+const Token = Type.String({ minLength: 1, maxLength: 65536 });
+const Url = Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 });
+const Scopes = Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 100, uniqueItems: true });
+const Metadata = Type.Record(
+  Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' }),
+  Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]),
+  { maxProperties: 64 },
+);
+const Status = Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('deactivated')]);
+const writable = {
+  description: Type.Optional(Description),
+  scopes: Type.Optional(Scopes),
+  tokenEndpoint: Type.Optional(Url),
+  authorizationEndpoint: Type.Optional(Url),
+  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'OAuth2 client id (Latchkey needs it to refresh tokens)' })),
+  clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+  accessToken: Type.Optional(Token),
+  refreshToken: Type.Optional(Token),
+  metadata: Type.Optional(Metadata),
+  expiresAt: Type.Optional(Type.Union([DateTime, Type.Null()])),
+  status: Type.Optional(Status),
+};
+const CreateBody = Type.Object(
+  {
+    integrationId: PathId,
+    credentialName: Name,
+    authType: Type.Union([Type.Literal('oauth2_bearer'), Type.Literal('api_key'), Type.Literal('text')]),
+    ...writable,
+  },
+  { additionalProperties: false },
+);
+type CreateBody = Static<typeof CreateBody>;
+const PatchBody = Type.Object(
+  { integrationId: Type.Optional(PathId), credentialName: Type.Optional(Name), ...writable },
+  { additionalProperties: false, minProperties: 1 },
+);
+type PatchBody = Static<typeof PatchBody>;
+const RotateBody = Type.Object(
+  {
+    accessToken: Type.Optional(Token),
+    refreshToken: Type.Optional(Token),
+    clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'How long the old tokens stay readable by version (default 3600)' })),
+  },
+  { additionalProperties: false },
+);
+const GetQuery = Type.Object({ credentialId: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false });
+
+const Actor = Type.Object({ id: Type.String(), name: Type.String(), email: Type.Union([Type.String(), Type.Null()]) });
+const NullableString = () => Type.Union([Type.String(), Type.Null()]);
+/** The fields of `data`, in the document's order; the tokens only where a secret may be shown. */
+const dataHead = {
+  id: Type.String(),
+  integrationId: NullableString(),
+  credentialName: Type.String(),
+  description: Type.String(),
+  authType: Type.String(),
+  scopes: Type.Array(Type.String()),
+  tokenEndpoint: NullableString(),
+  authorizationEndpoint: NullableString(),
+};
+const dataTail = {
+  metadata: Type.Record(Type.String(), Type.Unknown()),
+  status: Status,
+  expiresAt: NullableString(),
+  createdAt: Type.String(),
+  createdBy: Actor,
+  lastAccessedAt: NullableString(),
+  tenant: Type.Object({ id: Type.String(), name: Type.String() }),
+};
+const RevealedData = Type.Object({ ...dataHead, accessToken: NullableString(), refreshToken: NullableString(), ...dataTail });
+const Data = Type.Object({ ...dataHead, ...dataTail });
+/** A write answers without tokens, unless the server made one (shown once); the serializer tries the token shape first. */
+const WriteData = Type.Union([RevealedData, Data]);
+const Success = <T extends TSchema>(data: T) => Type.Object({ success: Type.Literal(true), message: Type.String(), data, timestamp: Type.String() });
+const Failure = Type.Object({
+  success: Type.Literal(false),
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    details: Type.Union([Type.String(), Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))]),
+  }),
+  timestamp: Type.String(),
+});
+const failures = { 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 422: Failure, 500: Failure };
+
+// ---------------------------------------------------------------------------------------------
+// Views
+
+interface TenantRef {
+  id: string;
+  name: string;
+}
+
+/** `cred-<uuid>` as in the document; a credential with no UUID view keeps its native id. */
+export function dialectIdOf(nativeId: string): string {
+  const uuid = uuidViewOf(nativeId);
+  return uuid === null ? nativeId : `cred-${uuid}`;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+/** The document's `data` without the tokens: what write responses carry (a write never echoes a secret). */
+function dataView(c: CredentialRow, tenant: TenantRef) {
+  const expiresAt = c.type === 'oauth2' ? (str(c.config['access_token_expires_at']) ?? c.expiresAt) : c.expiresAt;
+  const scopes = Array.isArray(c.config['scopes']) ? (c.config['scopes'] as string[]) : [];
+  return {
+    id: dialectIdOf(c.id),
+    integrationId: c.integrationId,
+    credentialName: c.name,
+    description: c.description,
+    authType: authTypeOf(c.type),
+    scopes,
+    tokenEndpoint: str(c.config['token_endpoint']),
+    authorizationEndpoint: str(c.config['authorization_endpoint']),
+    metadata: c.metadata,
+    status: c.status,
+    expiresAt,
+    createdAt: c.createdAt,
+    createdBy: { id: c.createdBy.id, name: c.createdBy.name, email: c.createdBy.email },
+    lastAccessedAt: c.lastUsedAt,
+    tenant,
+  };
+}
+
+/**
+ * The document's `data` with `accessToken`/`refreshToken`, from a secret that was revealed
+ * (audited) or that the server made just now. `accessToken` is the type's token: OAuth2
+ * `access_token`, else a single-value secret (`value`, `token`).
+ */
+function revealedDataView(c: CredentialRow, tenant: TenantRef, secret: Record<string, unknown>) {
+  return {
+    ...dataView(c, tenant),
+    accessToken: str(secret['access_token']) ?? str(secret['value']) ?? str(secret['token']),
+    refreshToken: str(secret['refresh_token']),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request → service input
+
+function invalidCredentialId(): LatchkeyError {
+  return new LatchkeyError('INVALID_PARAMETER', 'credentialId must be a valid UUID', { message: 'Invalid credentialId format' });
+}
+
+/** `cred-<uuid>` or `<uuid>` → the canonical UUID, else 400 INVALID_PARAMETER. */
+function credentialUuid(text: string): string {
+  const uuid = parseUuid(text.startsWith('cred-') ? text.slice(5) : text);
+  if (uuid === null) throw invalidCredentialId();
+  return uuid;
+}
+
+/** Splits dialect fields into the native config and secret of `type`; a field the type has not is a 422. */
+function split(type: string, body: Record<string, unknown>): { config: Record<string, unknown>; secret: Record<string, unknown>; issues: FieldIssue[] } {
+  const configMap = CONFIG_FIELDS[type] ?? {};
+  const secretMap = SECRET_FIELDS[type] ?? {};
+  const config: Record<string, unknown> = {};
+  const secret: Record<string, unknown> = {};
+  const issues: FieldIssue[] = [];
+  for (const field of ['scopes', 'tokenEndpoint', 'authorizationEndpoint', 'clientId', 'clientSecret', 'accessToken', 'refreshToken']) {
+    if (body[field] === undefined) continue;
+    const c = configMap[field];
+    const s = secretMap[field];
+    if (c !== undefined) config[c] = body[field];
+    else if (s !== undefined) secret[s] = body[field];
+    else issues.push({ path: field, message: `does not apply to authType ${authTypeOf(type)}` });
+  }
+  if (body['expiresAt'] !== undefined && configMap['expiresAt'] !== undefined) config[configMap['expiresAt']] = body['expiresAt'];
+  return { config, secret, issues };
+}
+
+function createInput(body: CreateBody): CredentialInput {
+  const type = AUTH_TYPES[body.authType as AuthType];
+  const { config, secret, issues } = split(type, body);
+  if (issues.length > 0) throw validationFailed(issues);
+  if (type === 'oauth2') {
+    // A pasted token pair with no authorization endpoint is only refreshed (grant refresh_token);
+    // a client without a secret is a public client.
+    config['grant_type'] = body.authorizationEndpoint !== undefined ? 'authorization_code' : 'refresh_token';
+    config['token_endpoint_auth_method'] = body.clientSecret !== undefined ? 'client_secret_basic' : 'none';
+  }
+  return {
+    name: body.credentialName, type, integration_id: body.integrationId, config,
+    ...(Object.keys(secret).length > 0 || type === 'oauth2' ? { secret } : {}),
+    ...(body.description !== undefined ? { description: body.description } : {}),
+    ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+    ...(body.status !== undefined ? { status: body.status } : {}),
+    ...(type !== 'oauth2' && body.expiresAt !== undefined ? { expires_at: body.expiresAt } : {}),
+  };
+}
+
+function patchInput(current: CredentialRow, body: PatchBody): CredentialPatch {
+  const { config, secret, issues } = split(current.type, body);
+  if (issues.length > 0) throw validationFailed(issues);
+  return {
+    ...(body.credentialName !== undefined ? { name: body.credentialName } : {}),
+    ...(body.integrationId !== undefined ? { integration_id: body.integrationId } : {}),
+    ...(body.description !== undefined ? { description: body.description } : {}),
+    ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
+    ...(body.status !== undefined ? { status: body.status } : {}),
+    ...(current.type !== 'oauth2' && body.expiresAt !== undefined ? { expires_at: body.expiresAt } : {}),
+    ...(Object.keys(config).length > 0 ? { config } : {}),
+    ...(Object.keys(secret).length > 0 ? { secret } : {}),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plugin
+
+const Params = Type.Object({ credentialId: Type.String({ maxLength: 200 }) }, { additionalProperties: false });
+
+export function integrationCredentialsDialect(s: Services, clock: Clock = systemClock): FastifyPluginAsync {
+  const now = () => clock.now().toISOString();
+  const ok = <T>(message: string, data: T) => ({ success: true as const, message, data, timestamp: now() });
+
+  const MESSAGES: Partial<Record<string, string>> = {
+    UNAUTHENTICATED: 'Authentication failed', FORBIDDEN: 'Insufficient permissions', INTERNAL: 'Server error',
+  };
+
+  function errorReply(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+    const e = toLatchkeyError(err);
+    return prepareErrorReply(err, e, request, reply).send({
+      success: false,
+      error: { code: e.code, message: MESSAGES[e.code] ?? e.message, details: e.details ?? e.message },
+      timestamp: now(),
+    });
+  }
+
+  async function tenantOf(ctx: RequestContext): Promise<TenantRef> {
+    const id = ctx.principal.tenantId;
+    const row = (await s.tenants.list(ctx)).find((t) => t.id === id);
+    return { id: uuidViewOf(id, 'ten') ?? id, name: row?.name ?? '' };
+  }
+
+  /** A path credentialId → the caller's credential, or the document's 404. */
+  async function resolve(ctx: RequestContext, credentialId: string): Promise<CredentialRow> {
+    const uuid = credentialUuid(credentialId);
+    try {
+      return await getByUuid(s, ctx, uuid);
+    } catch (err) {
+      if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND') throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists with ID: ${credentialId}`);
+      throw err;
+    }
+  }
+
+  async function revealFor(ctx: RequestContext, integrationId: string, credentialId: string | undefined): Promise<Revealed> {
+    const notFound = () =>
+      new LatchkeyError('CREDENTIAL_NOT_FOUND', credentialId === undefined ? `No credential exists for integration ID: ${integrationId}` : `No credential ${credentialId} exists for integration ID: ${integrationId}`);
+    const candidates = credentialId === undefined ? [undefined] : nativeIdCandidates(credentialUuid(credentialId));
+    for (const candidate of candidates) {
+      try {
+        // The service checks credentials:reveal first, so a caller without it gets 403 before any lookup.
+        return await s.credentials.revealForIntegration(ctx, integrationId, candidate);
+      } catch (err) {
+        if (!(err instanceof LatchkeyError) || err.code !== 'CREDENTIAL_NOT_FOUND') throw err;
+      }
+    }
+    throw notFound();
+  }
+
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+    app.setErrorHandler(errorReply);
+    app.setNotFoundHandler((request, reply) => errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply));
+
+    // x-tenantid: required, and only the caller's own tenant (403 "Insufficient permissions" for
+    // any other, so a key can never be pointed at another tenant); checked after authentication,
+    // before any lookup.
+    app.addHook('preHandler', async (request) => {
+      if (request.is404) return;
+      const sent = request.headers['x-tenantid'];
+      if (typeof sent !== 'string' || sent.trim() === '') {
+        throw new LatchkeyError('INVALID_PARAMETER', 'The x-tenantid header is required', { message: 'Missing x-tenantid header' });
+      }
+      const own = request.ctx.principal.tenantId;
+      const value = sent.trim();
+      if (value !== own && parseUuid(value) !== uuidViewOf(own, 'ten')) {
+        throw new LatchkeyError('FORBIDDEN', 'This key does not belong to the tenant in x-tenantid');
+      }
+    });
+
+    app.get('/api/v1/credentials/:integrationId', {
+      schema: {
+        tags, summary: 'Get credential with decrypted data (document 003); audited, never cached',
+        params: Type.Object({ integrationId: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), querystring: GetQuery,
+        response: { 200: Success(RevealedData), ...failures },
+      },
+    }, async (request, reply) => {
+      const { integrationId } = request.params;
+      if (!isValidPathId(integrationId)) {
+        throw new LatchkeyError('INVALID_PARAMETER', 'integrationId must be at most 50 characters of letters, digits, _ - . @ ~', { message: 'Invalid integrationId format' });
+      }
+      const r = await revealFor(request.ctx, integrationId, request.query.credentialId);
+      const data = revealedDataView(r.credential, await tenantOf(request.ctx), r.secret);
+      return reply.headers(NO_STORE).send(ok('Credentials retrieved successfully', data));
+    });
+
+    app.post('/api/v1/credentials', {
+      schema: { tags, summary: 'Store new credentials', body: CreateBody, response: { 201: Success(WriteData), ...failures } },
+    }, async (request, reply) => {
+      let made: Awaited<ReturnType<Services['credentials']['create']>>;
+      try {
+        made = await s.credentials.create(request.ctx, createInput(request.body));
+      } catch (err) {
+        throw dialectIssues(err);
+      }
+      // A token the server made (api_key/text with no accessToken) is shown here, once.
+      if (made.generated) void reply.headers(NO_STORE);
+      const tenant = await tenantOf(request.ctx);
+      const data = made.generated ? revealedDataView(made.credential, tenant, made.generated) : dataView(made.credential, tenant);
+      return reply.code(201).send(ok('Credential created successfully', data));
+    });
+
+    app.patch('/api/v1/credentials/:credentialId', {
+      schema: { tags, summary: 'Update credential', params: Params, body: PatchBody, response: { 200: Success(Data), ...failures } },
+    }, async (request) => {
+      const current = await resolve(request.ctx, request.params.credentialId);
+      let row: CredentialRow;
+      try {
+        row = await s.credentials.update(request.ctx, current.id, patchInput(current, request.body));
+      } catch (err) {
+        throw dialectIssues(err);
+      }
+      return ok('Credential updated successfully', dataView(row, await tenantOf(request.ctx)));
+    });
+
+    app.delete('/api/v1/credentials/:credentialId', {
+      schema: { tags, summary: 'Delete credential (soft delete, restorable natively)', params: Params, response: { 200: Success(Type.Object({ id: Type.String() })), ...failures } },
+    }, async (request) => {
+      const current = await resolve(request.ctx, request.params.credentialId);
+      await s.credentials.remove(request.ctx, current.id, { purge: false });
+      return ok('Credential deleted successfully', { id: dialectIdOf(current.id) });
+    });
+
+    app.post('/api/v1/credentials/:credentialId/rotate', {
+      schema: { tags, summary: 'Rotate credential tokens (the new tokens, or empty for a type that makes its own)', params: Params, body: RotateBody, response: { 200: Success(WriteData), ...failures } },
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
+    }, async (request, reply) => {
+      const current = await resolve(request.ctx, request.params.credentialId);
+      const { secret, issues } = split(current.type, request.body);
+      if (issues.length > 0) throw validationFailed(issues);
+      let r: Awaited<ReturnType<Services['credentials']['rotate']>>;
+      try {
+        r = await s.credentials.rotate(request.ctx, current.id, {
+          ...(Object.keys(secret).length > 0 ? { secret } : {}),
+          gracePeriodSeconds: request.body.gracePeriodSeconds ?? 3600,
+        });
+      } catch (err) {
+        throw dialectIssues(err);
+      }
+      if (r.generated) void reply.headers(NO_STORE);
+      const tenant = await tenantOf(request.ctx);
+      return reply.send(ok('Credential rotated successfully', r.generated ? revealedDataView(r.credential, tenant, r.generated) : dataView(r.credential, tenant)));
+    });
+  };
+}

@@ -1,0 +1,93 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { LatchkeyError, type ErrorCode } from '../domain/errors.js';
+import { JsonRejected } from './strict-json.js';
+
+/**
+ * The one error handler: a LatchkeyError becomes its envelope; Fastify's own errors are mapped
+ * to the closed code set; anything else is a 500 whose message is logged, never sent.
+ */
+export function toLatchkeyError(err: unknown): LatchkeyError {
+  if (err instanceof LatchkeyError) return err;
+  if (err instanceof JsonRejected) return new LatchkeyError('MALFORMED_REQUEST', err.message, { message: 'Malformed JSON body' });
+  const fe = err as FastifyError & { validationContext?: string };
+  if (fe.validation) {
+    const part = fe.validationContext ?? 'body';
+    const issues = fe.validation.map((v) => {
+      const missing = v.keyword === 'required' ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
+      const extra = v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
+      const path = (v.instancePath + missing + extra).replace(/^\//, '').replace(/\//g, '.');
+      const message = v.keyword === 'required' ? 'is required' : v.keyword === 'additionalProperties' ? 'is not allowed' : (v.message ?? 'is invalid');
+      return { path: part === 'body' ? path || '(body)' : `${part}.${path}`.replace(/\.$/, ''), message };
+    });
+    if (part === 'body') return new LatchkeyError('VALIDATION_FAILED', issues);
+    return new LatchkeyError('INVALID_PARAMETER', issues.map((i) => `${i.path} ${i.message}`).join('; '));
+  }
+  const byCode: Record<string, ErrorCode> = {
+    FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+    FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+    FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'MALFORMED_REQUEST',
+    FST_ERR_CTP_EMPTY_JSON_BODY: 'MALFORMED_REQUEST',
+    FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_REQUEST',
+    FST_ERR_BAD_URL: 'INVALID_PARAMETER',
+    FST_ERR_ASYNC_CONSTRAINT: 'INVALID_PARAMETER',
+  };
+  const mapped = fe.code ? byCode[fe.code] : undefined;
+  if (mapped) return new LatchkeyError(mapped);
+  if (fe.statusCode === 429) return new LatchkeyError('RATE_LIMITED', undefined, { retryAfterSeconds: 60 });
+  if (fe.statusCode === 413) return new LatchkeyError('PAYLOAD_TOO_LARGE');
+  if (fe.statusCode === 415) return new LatchkeyError('UNSUPPORTED_MEDIA_TYPE');
+  if (fe.statusCode === 400) return new LatchkeyError('MALFORMED_REQUEST');
+  if (isStoreUnavailable(err)) return new LatchkeyError('UNAVAILABLE', 'The store is not reachable', { retryAfterSeconds: 1 });
+  return new LatchkeyError('INTERNAL');
+}
+
+/** Socket failures on the way to the database: refused, reset, unreachable, timed out. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+/**
+ * SQLSTATEs that mean "the database cannot serve this now", not "this request is wrong":
+ * 57P01-57P03 admin/crash shutdown and cannot-connect-now (restart, failover), 53300 too many
+ * connections, 57014 statement timeout, 25P03 idle-in-transaction timeout. Class 08 (connection
+ * exception) is matched as a class below.
+ */
+const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '25P03']);
+/** pg's own client-side failures carry no code, only these messages (pg 8 / pg-pool 3). */
+const PG_CLIENT_FAILURE = /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
+
+/**
+ * A lost or overloaded database is a 503 the caller may retry, never a 500 or a hang. Looks
+ * through `cause` because pg-pool wraps a connect timeout around the socket's own error.
+ */
+function isStoreUnavailable(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const rawCode = (e as { code?: unknown }).code;
+    const code = typeof rawCode === 'string' ? rawCode : '';
+    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_IOERR')) return true;
+    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
+    const message = (e as { message?: unknown }).message;
+    if (code === '' && typeof message === 'string' && PG_CLIENT_FAILURE.test(message)) return true;
+  }
+  return false;
+}
+
+export function envelope(err: LatchkeyError, requestId: string) {
+  return {
+    error: {
+      code: err.code,
+      message: err.message,
+      ...(err.details === undefined ? {} : { details: err.details }),
+      request_id: requestId,
+    },
+  };
+}
+
+export function errorHandler(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const e = toLatchkeyError(err);
+  if (e.status >= 500) {
+    // Log the class, code and frames only: messages can quote values (JSON.parse does), and a
+    // value here may be a secret.
+    const frames = ((err as Error)?.stack ?? '').split('\n').slice(1, 8).join('\n');
+    request.log.error({ err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } }, 'request failed');
+  }
+  if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
+  return reply.code(e.status).header('cache-control', 'no-store').send(envelope(e, request.id));
+}

@@ -1,0 +1,77 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { ROLES } from '../../domain/roles.js';
+import type { Services } from '../../services/services.js';
+import { IdParams, ListOf, Name, NullableDateTime, PageQuery, PathId, errorResponses } from '../schemas/common.js';
+import { accessKeyView, etagOf, listBody, pageOf, revisionFromIfMatch } from '../views.js';
+
+const tags = ['access-keys'];
+
+export const AccessKeyView = Type.Object({
+  id: Type.String(), name: Type.String(), type: Type.String(), role: Type.String(), team_ids: Type.Array(Type.String()),
+  prefix: Type.String({ description: 'The lk_<env>_ marker and the first 8 random characters, to recognise a key' }),
+  last_used_at: Type.Union([Type.String(), Type.Null()]), expires_at: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(), updated_at: Type.String(),
+});
+const Created = Type.Intersect([AccessKeyView, Type.Object({ key: Type.String({ description: 'Shown in this response only' }) })]);
+const CreateBody = Type.Object(
+  {
+    name: Name,
+    type: Type.Optional(Type.Literal('api')),
+    role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+    team_ids: Type.Optional(Type.Array(PathId, { maxItems: 100, uniqueItems: true })),
+    expires_at: Type.Optional(NullableDateTime),
+  },
+  { additionalProperties: false },
+);
+const ListQuery = Type.Object(
+  { ...PageQuery, 'filter[name]': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })), 'filter[type]': Type.Optional(Type.String({ maxLength: 32 })) },
+  { additionalProperties: false },
+);
+
+export function accessKeyRoutes(s: Services): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.post('/access-keys', {
+      schema: { tags, summary: 'Issue an access key (the key is shown once)', body: CreateBody, response: { 201: Created, ...errorResponses } },
+    }, async (request, reply) => {
+      const { row, key } = await s.accessKeys.create(request.ctx, request.body);
+      return reply.code(201).header('cache-control', 'no-store').header('etag', etagOf(row.revision)).send({ ...accessKeyView(row), key });
+    });
+
+    app.get('/access-keys', {
+      schema: { tags, summary: 'List access keys', querystring: ListQuery, response: { 200: ListOf(AccessKeyView), ...errorResponses } },
+    }, async (request) => {
+      const p = pageOf(request.query);
+      const filter = {
+        ...(request.query['filter[name]'] !== undefined ? { name: request.query['filter[name]'] } : {}),
+        ...(request.query['filter[type]'] !== undefined ? { type: request.query['filter[type]'] } : {}),
+      };
+      const { rows, total } = await s.accessKeys.list(request.ctx, filter, p);
+      return listBody(rows, total, p, accessKeyView);
+    });
+
+    app.get('/access-keys/:id', {
+      schema: { tags, summary: 'One access key', params: IdParams, response: { 200: AccessKeyView, ...errorResponses } },
+    }, async (request, reply) => {
+      const row = await s.accessKeys.get(request.ctx, request.params.id);
+      return reply.header('etag', etagOf(row.revision)).send(accessKeyView(row));
+    });
+
+    app.put('/access-keys/:id', {
+      schema: { tags, summary: 'Rename an access key (only the name can change)', params: IdParams, body: Type.Object({ name: Name }, { additionalProperties: false }), response: { 200: AccessKeyView, ...errorResponses } },
+    }, async (request, reply) => {
+      const row = await s.accessKeys.rename(request.ctx, request.params.id, request.body.name, revisionFromIfMatch(request.headers['if-match']));
+      return reply.header('etag', etagOf(row.revision)).send(accessKeyView(row));
+    });
+
+    app.delete('/access-keys/:id', {
+      schema: { tags, summary: 'Revoke an access key at once', params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+    }, async (request, reply) => {
+      await s.accessKeys.revoke(request.ctx, request.params.id, revisionFromIfMatch(request.headers['if-match']));
+      return reply.code(204).send(null);
+    });
+  };
+}

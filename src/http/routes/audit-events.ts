@@ -1,0 +1,104 @@
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { LatchkeyError } from '../../domain/errors.js';
+import { can } from '../../domain/roles.js';
+import type { RequestContext } from '../../domain/principal.js';
+import type { AuditService } from '../../services/audit/audit-service.js';
+import type { Services } from '../../services/services.js';
+import { DateTime, PathId, errorResponses } from '../schemas/common.js';
+import { auditView, decodeCursor, encodeCursor } from '../views.js';
+
+const tags = ['audit'];
+const Query = Type.Object(
+  {
+    per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
+    'filter[credential_id]': Type.Optional(PathId),
+    'filter[action]': Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z_.]+$' })),
+    'filter[actor_id]': Type.Optional(PathId),
+    'filter[since]': Type.Optional(DateTime),
+    'filter[until]': Type.Optional(DateTime),
+  },
+  { additionalProperties: false },
+);
+const EventView = Type.Object({
+  id: Type.String(), at: Type.String(), tenant_id: Type.String(),
+  actor: Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() }),
+  action: Type.String(), target: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
+  outcome: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), request_id: Type.String(), ip: Type.String(),
+  user_agent: Type.String(), seq: Type.Union([Type.Integer(), Type.Null()]), hash: Type.Union([Type.String(), Type.Null()]),
+  prev_hash: Type.Union([Type.String(), Type.Null()]),
+});
+
+const VerifyView = Type.Object({
+  ok: Type.Boolean(),
+  events_checked: Type.Integer(),
+  first_bad_event_id: Type.Optional(Type.String()),
+  problem: Type.Optional(Type.String()),
+  unsealed: Type.Integer({ description: 'events written but not sealed into the chain yet (sealing runs every few hundred ms)' }),
+  head: Type.Object({ seq: Type.Integer(), hash: Type.String(), event_id: Type.Union([Type.String(), Type.Null()]) }),
+  anchor: Type.Optional(Type.Object({ event_id: Type.String(), through_seq: Type.Integer(), through_hash: Type.String() })),
+});
+
+/**
+ * Every 403 becomes an audit event, whichever route, dialect or hook refused the request, so no
+ * service has to remember to record its own denials (one that did is not recorded twice). Call
+ * on the root instance before the routes are registered: hooks reach the plugins registered after.
+ */
+export function recordDeniedResponses(app: FastifyInstance, audit: Pick<AuditService, 'recordDenied'>): void {
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode !== 403) return;
+    audit.recordDenied({
+      ctx: (request.ctx as RequestContext | undefined) ?? null, requestId: request.id, ip: request.ip,
+      userAgent: request.headers['user-agent'] ?? '', method: request.method, route: request.routeOptions.url ?? null, params: request.params,
+    });
+  });
+}
+
+function requireAudit(ctx: RequestContext): void {
+  if (!can(ctx.principal.role, 'audit:read')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks audit:read`);
+}
+
+export function auditRoutes(s: Services): FastifyPluginAsync {
+  return async (fastify) => {
+    const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+    app.get('/audit-events', {
+      schema: {
+        tags, summary: "The tenant's audit events, newest first (cursor paging)", querystring: Query,
+        response: { 200: Type.Object({ data: Type.Array(EventView), per_page: Type.Integer(), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+      },
+    }, async (request) => {
+      requireAudit(request.ctx);
+      const q = request.query;
+      const perPage = q.per_page ?? 25;
+      const toIso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
+      const query = {
+        ...(q['filter[credential_id]'] !== undefined ? { credentialId: q['filter[credential_id]'] } : {}),
+        ...(q['filter[action]'] !== undefined ? { action: q['filter[action]'] } : {}),
+        ...(q['filter[actor_id]'] !== undefined ? { actorId: q['filter[actor_id]'] } : {}),
+        ...(q['filter[since]'] !== undefined ? { since: toIso(q['filter[since]']) } : {}),
+        ...(q['filter[until]'] !== undefined ? { until: toIso(q['filter[until]']) } : {}),
+      };
+      const rows = await s.audit.list(request.ctx.principal.tenantId, query, perPage, q.cursor ? decodeCursor(q.cursor) : undefined);
+      const last = rows[rows.length - 1];
+      return { data: rows.map(auditView), per_page: perPage, next_cursor: rows.length === perPage && last ? encodeCursor({ createdAt: last.at, id: last.id }) : null };
+    });
+
+    app.get('/audit-events/verify', {
+      schema: {
+        tags, summary: "Verify the tenant's audit hash chain",
+        description:
+          'Walks the chain from its start (or from the newest retention anchor) to its end, then checks the end against the ' +
+          "tenant's keyed checkpoint, so an edited, deleted, reordered or cut-off event is reported. `first_bad_event_id` is " +
+          'the first event out of place (for deleted rows: the one after the gap; for a cut-off end: the sealed head that is ' +
+          'gone). Record `head` somewhere outside the database to catch a rollback of the whole table.',
+        response: { 200: VerifyView, ...errorResponses },
+      },
+    }, async (request) => {
+      requireAudit(request.ctx);
+      return s.audit.verify(request.ctx.principal.tenantId);
+    });
+  };
+}

@@ -1,0 +1,51 @@
+import { Type, type TSchema } from 'typebox';
+import { PATH_ID_PATTERN } from '../../domain/ids.js';
+
+/** Printable text: no C0/C1 control characters (they corrupt logs and terminals). */
+const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+
+export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL.replace('*$', '+$') });
+export const Description = Type.String({ maxLength: 2000, pattern: NO_CONTROL.replace('[^', '[^\\t\\n\\r') });
+export const PathId = Type.String({ pattern: PATH_ID_PATTERN, maxLength: 50 });
+export const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
+export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
+export const NullableDateTime = Type.Union([DateTime, Type.Null()]);
+export const Hostname = Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$' });
+
+export const IdParams = Type.Object({ id: PathId }, { additionalProperties: false });
+
+export const ErrorEnvelope = Type.Object(
+  {
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      details: Type.Optional(Type.Union([Type.String(), Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))])),
+      request_id: Type.String(),
+    }),
+  },
+  { description: 'Every status >= 400 answers with this envelope.' },
+);
+
+export const PageQuery = {
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+  per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
+};
+
+export function ListOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    data: Type.Array(item),
+    page: Type.Integer(),
+    per_page: Type.Integer(),
+    total: Type.Integer(),
+    next_cursor: Type.Union([Type.String(), Type.Null()]),
+  });
+}
+
+/** Free-form JSON object (config, metadata, secret): shape checked elsewhere (the type catalog). */
+export const FreeObject = Type.Record(Type.String(), Type.Unknown());
+
+export const errorResponses = {
+  '4xx': ErrorEnvelope,
+  '5xx': ErrorEnvelope,
+};

@@ -1,0 +1,107 @@
+import { pino, type Logger } from 'pino';
+import { loadCatalog } from './catalog/catalog.js';
+import type { Config } from './config.js';
+import type { KeyProvider } from './crypto/key-provider.js';
+import { loadLocalKeyProvider } from './crypto/key-providers/local.js';
+import { Keyring } from './crypto/keyring.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { buildApp, type App } from './http/app.js';
+import { createAuditSink } from './services/audit/sinks/sink-target.js';
+import { startCacheCoherence, type CacheCoherence } from './services/coordination/cache-coherence.js';
+import { createServices, type Services } from './services/services.js';
+import { createEgressGuard } from './egress/egress-guard.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/port.js';
+
+/** The composition root: config → adapters → services → server. Nothing else wires things together. */
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  keyProvider: KeyProvider;
+  keyring: Keyring;
+  services: Services;
+  /** Keeps this process's caches in step with the other processes on the same store. */
+  coherence: CacheCoherence;
+  close(): Promise<void>;
+}
+
+/** Paths that may carry a secret if anything ever logs a body or a header: pino masks them. */
+const REDACT = [
+  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.authorization',
+  'secret', '*.secret', 'test_secret', '*.test_secret', 'key', '*.key', 'password', '*.password', 'token', '*.token',
+];
+
+export function createLogger(config: Config): Logger {
+  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } });
+}
+
+export async function openRuntime(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Runtime> {
+  const logger = opts.logger ?? createLogger(config);
+  const clock = opts.clock ?? systemClock;
+  const store = await openStore(config);
+  try {
+    await store.migrate();
+    const { provider, created } = loadLocalKeyProvider({ envKey: config.rootKey, envNextKey: config.newRootKey, keyFile: config.rootKeyFile });
+    if (created) logger.info({ file: config.rootKeyFile, key_id: provider.keyId }, 'created a new root key file (0600); back it up');
+    const keyring = new Keyring(store, provider, clock);
+    await keyring.checkRootKey();
+    const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays,
+      oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs } });
+    // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
+    services.audit.enableCheckpoints(keyring);
+    // Caches follow the store's invalidation feed (LISTEN/NOTIFY on PostgreSQL; on SQLite one
+    // process owns the file and the feed is trivially live). Until the feed is live, and
+    // whenever it drops, access keys are looked up on every request.
+    const coherence = await startCacheCoherence({
+      store,
+      caches: {
+        access_key: services.authenticator.cache,
+        keyring: {
+          drop: (tenantId) => keyring.invalidate(tenantId),
+          dropAll: () => keyring.invalidate(),
+          setTrusted: (trusted) => keyring.setCacheTrusted(trusted),
+        },
+      },
+      onFeedState: (live) => {
+        if (!store.capabilities.multiProcess) return;
+        if (live) logger.info('cache invalidation feed is live');
+        else logger.warn('cache invalidation feed is down: access keys are looked up on every request until it is back');
+      },
+    });
+    return {
+      config, logger, store, keyProvider: provider, keyring, services, coherence,
+      async close() {
+        await coherence.stop();
+        await services.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function startServer(rt: Runtime): Promise<App> {
+  const app = await buildApp({
+    config: rt.config,
+    logger: rt.logger,
+    services: rt.services,
+    ready: async () => {
+      const store = await rt.store.ping().then(() => true, () => false);
+      const keys = store ? await rt.services.keys.readiness().catch(() => null) : null;
+      return { store, keyProvider: store, keys };
+    },
+  });
+  rt.services.audit.startSealer(rt.config.auditSealIntervalMs);
+  if (rt.config.auditSink) rt.services.audit.startSink(createAuditSink(rt.config.auditSink, { secret: rt.config.auditSinkSecret, logger: rt.logger }));
+  rt.services.audit.startRetention(rt.config.auditRetentionDays);
+  rt.services.lifecycle.start(rt.config.schedulerIntervalMs);
+  rt.services.oauth.start(rt.config.oauthRefreshIntervalMs);
+  await app.listen({ host: rt.config.host, port: rt.config.port });
+  const addr = app.server.address();
+  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+  rt.logger.info({ url, store: rt.store.kind }, `listening on ${url}`);
+  return app;
+}

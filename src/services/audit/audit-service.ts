@@ -1,0 +1,277 @@
+import type { Logger } from 'pino';
+import type { Keyring } from '../../crypto/keyring.js';
+import type { Clock } from '../../domain/clock.js';
+import { LatchkeyError } from '../../domain/errors.js';
+import { newId } from '../../domain/ids.js';
+import type { RequestContext } from '../../domain/principal.js';
+import type { ActorRef, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
+import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
+import { purgeExpiredAudit } from './audit-retention.js';
+import { verifyChain, type VerifyReport } from './audit-verify.js';
+import { createCheckpointKeys, type CheckpointKeys } from './checkpoint-keys.js';
+import { DenialLimiter, RecentRequests, deniedTarget, type DeniedRequest } from './denials.js';
+import type { AuditSink } from './sinks/audit-sink.js';
+import { createSinkPump, type SinkPump } from './sinks/sink-pump.js';
+
+export interface AuditTarget {
+  type: string;
+  id: string | null;
+}
+
+/** The tenant id of events that belong to no tenant (failed authentication). */
+export const PLATFORM_CHAIN = '';
+
+const SEAL_BATCH = 500;
+const RETENTION_INTERVAL_MS = 3_600_000;
+/** The first retention pass runs this long after start, not during start-up. */
+const RETENTION_FIRST_RUN_MS = 30_000;
+
+interface Pending {
+  event: AuditRow;
+  touch: UsageTouch | null;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export type { DeniedRequest } from './denials.js';
+export type { VerifyReport } from './audit-verify.js';
+
+export interface AuditService {
+  event(ctx: RequestContext, action: string, target: AuditTarget, outcome?: AuditRow['outcome'], reason?: string | null): AuditRow;
+  anonymousEvent(meta: { requestId: string; ip: string; userAgent: string }, action: string, reason: string): AuditRow;
+  /**
+   * Writes an event on its own (reveals, denials) and resolves once it is durable. Concurrent
+   * calls share one transaction (group commit), so an fsync per reveal is not one per request.
+   */
+  append(event: AuditRow, touch?: UsageTouch): Promise<void>;
+  /**
+   * Records a request the HTTP layer answered 403, whichever route or dialect refused it, unless
+   * a service already recorded that request's denial. Rate-limited per source; never throws.
+   */
+  recordDenied(req: DeniedRequest): void;
+  list(tenantId: string, query: AuditQuery, limit: number, after?: Keyset): Promise<AuditRow[]>;
+  sealPending(tenantId?: string): Promise<number>;
+  verify(tenantId: string): Promise<VerifyReport>;
+  /** Checkpoints need the tenants' keys: the composition root hands the keyring over here. */
+  enableCheckpoints(keyring: Pick<Keyring, 'sealFor' | 'openFor'>): void;
+  startSealer(intervalMs: number): void;
+  /** Streams sealed events to `sink` from its durable cursor until `stop`. */
+  startSink(sink: AuditSink, opts?: { pollMs?: number; batch?: number }): SinkPump;
+  /** Purges events older than `retentionDays` (0 = keep forever) behind an anchor; see audit-retention.ts. */
+  purgeExpired(retentionDays?: number): Promise<{ purged: number; anchors: number }>;
+  startRetention(retentionDays: number, intervalMs?: number): void;
+  stop(): Promise<void>;
+}
+
+export function createAuditService(deps: { store: Store; clock: Clock; logger: Logger }): AuditService {
+  const { store, clock, logger } = deps;
+  let queue: Pending[] = [];
+  let flushScheduled = false;
+  let sealTimer: NodeJS.Timeout | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let retentionRun: Promise<unknown> | null = null;
+  let retentionDays = 0;
+  let sealing: Promise<number> | null = null;
+  let keys: CheckpointKeys | null = null;
+  let pump: SinkPump | null = null;
+  /** Tenants whose checkpoint key this process just made: their existing chain may be adopted once. */
+  const adoptable = new Set<string>();
+  /** Chains whose break the sealer has already reported (once per process is enough for the log). */
+  const reportedBreaks = new Set<string>();
+  const denials = new DenialLimiter();
+  const deniedRequests = new RecentRequests();
+
+  const flush = async (): Promise<void> => {
+    flushScheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const touches = batch.flatMap((p) => (p.touch ? [p.touch] : []));
+    try {
+      await store.appendAudit(
+        batch.map((p) => p.event),
+        touches,
+      );
+      for (const p of batch) p.resolve();
+    } catch (err) {
+      logger.error({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'audit write failed');
+      const refusal = new LatchkeyError('UNAVAILABLE', 'The audit record could not be written', { retryAfterSeconds: 1 });
+      for (const p of batch) p.reject(refusal);
+    }
+  };
+
+  /**
+   * Seals the next events onto the head the events table has, and decides the checkpoint. The
+   * checkpoint moves with the head only while it still names that head: if the newest sealed
+   * event is not the one the checkpoint vouches for (rows cut from the end, a tail rewritten),
+   * sealing goes on — new events must still be chained — but the checkpoint stays as evidence,
+   * and `verify` keeps reporting the break until an operator deals with it.
+   */
+  const decide = (tenantId: string, key: Buffer | null, round: SealRound): SealDecision => {
+    const seals = sealEvents(round.head, round.events);
+    const last = seals[seals.length - 1];
+    if (key === null || !last) return { seals, checkpoint: null };
+    const next = makeCheckpoint(key, tenantId, { seq: last.seq, id: last.id, hash: last.hash });
+    if (round.checkpoint === null) {
+      if (round.head === null || adoptable.has(tenantId)) return { seals, checkpoint: next };
+      reportBreak(tenantId, 'the chain has sealed events but no checkpoint');
+      return { seals };
+    }
+    const cp = openCheckpoint(key, tenantId, round.checkpoint);
+    if (cp && round.head && cp.seq === round.head.seq && cp.eventId === round.head.id && cp.hash === round.head.hash) return { seals, checkpoint: next };
+    reportBreak(tenantId, cp ? `the newest sealed event is not the checkpoint's (seq ${cp.seq}, ${cp.eventId})` : 'the checkpoint does not verify');
+    return { seals };
+  };
+
+  const reportBreak = (tenantId: string, what: string): void => {
+    if (reportedBreaks.has(tenantId)) return;
+    reportedBreaks.add(tenantId);
+    logger.error({ tenant_id: tenantId, problem: what }, 'audit chain tampering detected: the checkpoint is kept as evidence; run GET /v1/audit-events/verify');
+  };
+
+  const sealTenant = async (tenantId: string): Promise<number> => {
+    let key: Buffer | null = null;
+    if (keys) {
+      // Without its key a tenant is not sealed this round (rather than sealed without moving the
+      // checkpoint, which would look like tampering later). Reveals do not wait for sealing.
+      const k = await keys.keyFor(tenantId);
+      if (k) {
+        key = k.key;
+        if (k.created) adoptable.add(tenantId);
+      }
+    }
+    let sealed = 0;
+    for (;;) {
+      const n = await store.sealAuditChain(tenantId, SEAL_BATCH, (round) => decide(tenantId, key, round));
+      sealed += n;
+      if (n > 0) adoptable.delete(tenantId);
+      if (n < SEAL_BATCH) break;
+    }
+    return sealed;
+  };
+
+  const sealOnce = async (tenantId?: string): Promise<number> => {
+    const tenants = tenantId === undefined ? await store.tenantsWithUnsealedAudit() : [tenantId];
+    let sealed = 0;
+    let firstError: unknown;
+    for (const t of tenants) {
+      try {
+        sealed += await sealTenant(t);
+      } catch (err) {
+        // One tenant whose key cannot be opened must not hold up every other tenant's chain.
+        firstError ??= err;
+      }
+    }
+    if (sealed > 0) pump?.wake();
+    if (firstError !== undefined) throw firstError;
+    return sealed;
+  };
+
+  const service: AuditService = {
+    event(ctx, action, target, outcome = 'success', reason = null) {
+      const p = ctx.principal;
+      const actor: ActorRef = { type: p.type, id: p.id, name: p.name, email: p.email };
+      return {
+        id: newId('evt'), tenantId: p.tenantId, at: clock.now().toISOString(), actor, action, targetType: target.type,
+        targetId: target.id, outcome, reason, requestId: ctx.requestId, ip: ctx.ip, userAgent: ctx.userAgent.slice(0, 256),
+        seq: null, hash: null, prevHash: null,
+      };
+    },
+    anonymousEvent(meta, action, reason) {
+      return {
+        id: newId('evt'), tenantId: PLATFORM_CHAIN, at: clock.now().toISOString(),
+        actor: { type: 'anonymous', id: 'anonymous', name: 'anonymous', email: null }, action, targetType: 'api', targetId: null,
+        outcome: 'failure', reason, requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent.slice(0, 256),
+        seq: null, hash: null, prevHash: null,
+      };
+    },
+    append(event, touch) {
+      if (event.outcome === 'denied') deniedRequests.add(event.requestId, clock.now().getTime());
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ event, touch: touch ?? null, resolve, reject });
+        if (!flushScheduled) {
+          flushScheduled = true;
+          setImmediate(() => void flush());
+        }
+      });
+    },
+    recordDenied(req) {
+      if (deniedRequests.has(req.requestId)) return;
+      const p = req.ctx?.principal;
+      const source = p ? `${p.tenantId}\u0000${p.id}\u0000${req.ip}` : `\u0000${req.ip}`;
+      const held = denials.admit(source, clock.now().getTime());
+      if (held === null) return;
+      // The route pattern and the method, never the URL: a query string may hold anything.
+      const reason = `${req.method} ${req.route ?? '(no route)'} refused` + (held > 0 ? ` (+${held} more from this source held back)` : '');
+      const event = req.ctx
+        ? service.event(req.ctx, 'access.denied', deniedTarget(req.route, req.params), 'denied', reason)
+        : { ...service.anonymousEvent(req, 'access.denied', reason), outcome: 'denied' as const };
+      service.append(event).catch(() => undefined);
+    },
+    list(tenantId, query, limit, after) {
+      return store.listAudit(tenantId, query, { limit, ...(after ? { after } : {}) });
+    },
+    async sealPending(tenantId) {
+      // One sealer at a time in this process; across processes the store's chain lock orders them.
+      while (sealing) await sealing.catch(() => 0);
+      sealing = sealOnce(tenantId);
+      try {
+        return await sealing;
+      } finally {
+        sealing = null;
+      }
+    },
+    async verify(tenantId) {
+      await service.sealPending(tenantId);
+      const k = keys ? await keys.keyFor(tenantId) : null;
+      return verifyChain(store, tenantId, k?.key ?? null, () => store.countUnsealedAudit(tenantId));
+    },
+    enableCheckpoints(keyring) {
+      keys = createCheckpointKeys({ store, keyring, clock });
+    },
+    startSealer(intervalMs) {
+      sealTimer = setInterval(() => {
+        service.sealPending().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'audit sealing failed; will retry'));
+      }, intervalMs);
+      sealTimer.unref();
+    },
+    startSink(sink, opts = {}) {
+      if (pump) throw new Error('an audit sink is running already');
+      pump = createSinkPump({ store, sink, clock, logger, ...opts });
+      pump.start();
+      return pump;
+    },
+    purgeExpired(days = retentionDays) {
+      return purgeExpiredAudit({
+        store, clock, logger, retentionDays: days, holdBackFor: pump?.sinkId ?? null,
+        seal: (tenantId) => service.sealPending(tenantId),
+      });
+    },
+    startRetention(days, intervalMs = RETENTION_INTERVAL_MS) {
+      retentionDays = days;
+      if (days <= 0) return;
+      const run = (): void => {
+        if (retentionRun) return;
+        retentionRun = service
+          .purgeExpired()
+          .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'audit retention failed; will retry'))
+          .finally(() => (retentionRun = null));
+      };
+      retentionTimer = setTimeout(function tick() {
+        run();
+        retentionTimer = setTimeout(tick, intervalMs);
+        retentionTimer.unref();
+      }, Math.min(intervalMs, RETENTION_FIRST_RUN_MS));
+      retentionTimer.unref();
+    },
+    async stop() {
+      if (sealTimer) clearInterval(sealTimer);
+      if (retentionTimer) clearTimeout(retentionTimer);
+      await retentionRun;
+      await flush();
+      await service.sealPending().catch(() => 0);
+      if (pump) await pump.stop();
+    },
+  };
+  return service;
+}

@@ -1,0 +1,533 @@
+import type { Catalog } from '../../catalog/catalog.js';
+import { secretAad } from '../../crypto/aead.js';
+import type { Keyring } from '../../crypto/keyring.js';
+import { toUtc, type Clock } from '../../domain/clock.js';
+import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
+import { newId } from '../../domain/ids.js';
+import { actorOf, type RequestContext } from '../../domain/principal.js';
+import { can, type Permission } from '../../domain/roles.js';
+import type { ActorRef, CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
+import type { AuditService } from '../audit/audit-service.js';
+import type { CredentialInput, CredentialPatch } from './credential-input.js';
+import type { TeamDirectory } from '../tenancy/team-directory.js';
+import { canSee, visibilityOf } from './visibility.js';
+
+export type SecretValues = Record<string, unknown>;
+
+export interface Revealed {
+  credential: CredentialRow;
+  secret: SecretValues;
+  testSecret: SecretValues | null;
+}
+
+export interface CredentialsService {
+  create(ctx: RequestContext, input: CredentialInput, id?: string): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
+  replace(ctx: RequestContext, id: string, input: CredentialInput, expectedRevision?: number): Promise<{ credential: CredentialRow; created: boolean; generated: SecretValues | null }>;
+  get(ctx: RequestContext, id: string): Promise<CredentialRow>;
+  list(ctx: RequestContext, filter: CredentialFilter, page: { limit: number; offset?: number; after?: Keyset }): Promise<{ rows: CredentialRow[]; total: number }>;
+  update(ctx: RequestContext, id: string, patch: CredentialPatch, expectedRevision?: number): Promise<CredentialRow>;
+  remove(ctx: RequestContext, id: string, opts: { purge: boolean; expectedRevision?: number }): Promise<void>;
+  restore(ctx: RequestContext, id: string): Promise<CredentialRow>;
+  reveal(ctx: RequestContext, id: string, opts: { variant: 'main' | 'test'; allowInactive: boolean; version?: number }): Promise<Revealed>;
+  versions(ctx: RequestContext, id: string): Promise<VersionRow[]>;
+  version(ctx: RequestContext, id: string, version: number): Promise<VersionRow>;
+  rotate(ctx: RequestContext, id: string, opts: { secret?: SecretValues; gracePeriodSeconds: number }): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
+  restoreVersion(ctx: RequestContext, id: string, version: number): Promise<CredentialRow>;
+  /** The rotation policy fell due on a type that cannot make its own secret: a person must act. */
+  markRotationDue(ctx: RequestContext, id: string, expectedRevision: number): Promise<void>;
+  /**
+   * The current secret for the server's own use (a verify probe): it never leaves the server, so
+   * it needs `credentials:rotate`, not reveal; the caller audits what it did with it.
+   */
+  openForUse(ctx: RequestContext, id: string): Promise<{ credential: CredentialRow; secret: SecretValues }>;
+  revealForIntegration(ctx: RequestContext, integrationId: string, credentialId?: string): Promise<Revealed>;
+}
+
+export function slugOf(name: string): string {
+  return name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .slice(0, 200);
+}
+
+function require(ctx: RequestContext, permission: Permission): void {
+  if (!can(ctx.principal.role, permission)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks ${permission}`);
+}
+
+function notFound(id: string): LatchkeyError {
+  return new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
+}
+
+/** Shallow merge where `null` removes a field (RFC 7396 at one level). */
+function mergeShallow(base: Record<string, unknown>, patch: Record<string, unknown | null>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out;
+}
+
+/**
+ * Sealing of one secret slot of one version, for every service that writes versions (the OAuth
+ * service stores tokens through it): JSON, AES-256-GCM under the tenant's current data key, AAD
+ * = tenant, credential, version and slot (`secretAad`).
+ */
+export async function sealSecretValues(keyring: Pick<Keyring, 'sealFor'>, tenantId: string, credentialId: string, version: number, slot: 'secret' | 'test_secret', values: SecretValues): Promise<Buffer> {
+  return keyring.sealFor(tenantId, Buffer.from(JSON.stringify(values), 'utf8'), secretAad(tenantId, credentialId, version, slot));
+}
+
+export async function openSecretValues(keyring: Pick<Keyring, 'openFor'>, v: VersionRow, slot: 'secret' | 'test_secret'): Promise<SecretValues | null> {
+  const blob = slot === 'secret' ? v.secret : v.testSecret;
+  if (blob === null) return null;
+  return JSON.parse((await keyring.openFor(v.tenantId, blob, secretAad(v.tenantId, v.credentialId, v.version, slot))).toString('utf8')) as SecretValues;
+}
+
+/** A new current version: the old current becomes previous until `graceEnds`; older previous ones retire. */
+export function restagePlan(versions: readonly VersionRow[], currentVersion: number, graceEnds: string): NonNullable<CredentialWrite['restage']> {
+  const older = versions.filter((v) => v.stage === 'previous' && v.version !== currentVersion);
+  return [
+    { version: currentVersion, stage: 'previous', expiresAt: graceEnds },
+    ...older.map((v) => ({ version: v.version, stage: 'deprecated' as const, expiresAt: v.expiresAt })),
+  ];
+}
+
+/** Token refresh for `oauth2` credentials (services/oauth), wired in by the composition root. */
+export interface TokenRefresher {
+  /** Before a reveal: an expired access token is refreshed first (bounded wait); returns the row to reveal. */
+  beforeReveal(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
+  /** Refresh now (rotate with an empty body). */
+  refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
+}
+
+export function createCredentialsService(deps: { store: Store; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
+  const { store, keyring, catalog, audit, clock, teams } = deps;
+
+  async function sealVersion(ctx: RequestContext, tenantId: string, credentialId: string, version: number, secret: SecretValues, testSecret: SecretValues | null): Promise<VersionRow> {
+    return {
+      tenantId, credentialId, version, stage: 'current',
+      secret: await sealSecretValues(keyring, tenantId, credentialId, version, 'secret', secret),
+      testSecret: testSecret === null ? null : await sealSecretValues(keyring, tenantId, credentialId, version, 'test_secret', testSecret),
+      expiresAt: null,
+      createdAt: clock.now().toISOString(),
+      createdBy: actorRef(ctx),
+    };
+  }
+
+  async function openVersion(c: CredentialRow, slot: 'secret' | 'test_secret', version = c.version): Promise<SecretValues | null> {
+    const v = await store.getVersion(c.tenantId, c.id, version);
+    if (!v) throw new Error('version row missing');
+    return openRow(v, slot);
+  }
+
+  async function openRow(v: VersionRow, slot: 'secret' | 'test_secret'): Promise<SecretValues | null> {
+    return openSecretValues(keyring, v, slot);
+  }
+
+  /** Readable by number: current, pending, and previous until its grace period ends. */
+  function readable(v: VersionRow): boolean {
+    if (v.stage === 'current' || v.stage === 'pending') return true;
+    return v.stage === 'previous' && v.expiresAt !== null && v.expiresAt > clock.now().toISOString();
+  }
+
+  function actorRef(ctx: RequestContext): ActorRef {
+    return { type: ctx.principal.type, ...actorOf(ctx.principal) };
+  }
+
+  /** A visible, not-deleted credential or a 404 that looks like any other. */
+  async function load(ctx: RequestContext, id: string): Promise<CredentialRow> {
+    const c = await store.getCredential(ctx.principal.tenantId, id);
+    if (!c || c.deletedAt !== null || !canSee(await visibilityOf(ctx.principal, teams), c)) throw notFound(id);
+    return c;
+  }
+
+  interface Checked {
+    config: Record<string, unknown>;
+    secret: SecretValues;
+    testSecret: SecretValues | null;
+    generated: SecretValues | null;
+  }
+
+  /** Validates config, secret and test secret against the type catalog; all issues at once. */
+  function checkAgainstType(type: string, config: unknown, secret: SecretValues | undefined, testEnabled: boolean, testSecret: SecretValues | null | undefined): Checked {
+    const t = catalog.get(type);
+    if (!t) throw validationFailed([{ path: 'type', message: `unknown type; see GET /v1/credential-types` }]);
+    const issues: FieldIssue[] = [];
+    const cfg = catalog.checkConfig(type, config ?? {});
+    issues.push(...cfg.issues);
+    let generated: SecretValues | null = null;
+    let secretValue: SecretValues = {};
+    if (secret === undefined && t.generate) {
+      generated = catalog.generateSecret(type);
+      secretValue = generated ?? {};
+    } else {
+      const s = catalog.checkSecret(type, secret ?? {});
+      issues.push(...s.issues);
+      secretValue = s.value;
+    }
+    let testValue: SecretValues | null = null;
+    if (testSecret !== undefined && testSecret !== null) {
+      if (!testEnabled) issues.push({ path: 'test_secret', message: 'needs test_credential_enabled: true' });
+      const ts = catalog.checkSecret(type, testSecret);
+      issues.push(...ts.issues.map((i) => ({ path: i.path.replace(/^secret/, 'test_secret'), message: i.message })));
+      testValue = ts.value;
+    } else if (testEnabled) {
+      issues.push({ path: 'test_secret', message: 'is required when test_credential_enabled is true' });
+    }
+    if (issues.length === 0) issues.push(...catalog.checkRules(type, cfg.value, secretValue));
+    if (issues.length > 0) throw validationFailed(issues);
+    return { config: cfg.value, secret: secretValue, testSecret: testValue, generated };
+  }
+
+  function checkScope(input: { team_id?: string | null | undefined; read_access?: string | undefined; shared_team_slugs?: string[] | undefined }): void {
+    const issues: FieldIssue[] = [];
+    if (input.read_access === 'TEAM' && !input.team_id) issues.push({ path: 'team_id', message: 'is required when read_access is TEAM' });
+    if (input.read_access === 'SPECIFIC_TEAMS' && !input.team_id) issues.push({ path: 'team_id', message: 'is required when read_access is SPECIFIC_TEAMS' });
+    if (input.read_access !== 'SPECIFIC_TEAMS' && (input.shared_team_slugs ?? []).length > 0) {
+      issues.push({ path: 'shared_team_slugs', message: 'must be empty unless read_access is SPECIFIC_TEAMS' });
+    }
+    if (issues.length > 0) throw validationFailed(issues);
+  }
+
+  function lifecycle(current: CredentialRow | null, status: CredentialRow['status'] | undefined, deactivationTime: string | null | undefined): { status: CredentialRow['status']; deactivationTime: string | null } {
+    const now = clock.now().toISOString();
+    let next = status ?? current?.status ?? 'active';
+    let time = deactivationTime === undefined ? (current?.deactivationTime ?? null) : toUtc(deactivationTime);
+    if (current?.status === 'deactivated') {
+      throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
+    }
+    if (next === 'deactivated') time = time !== null && time < now ? time : now;
+    // A deactivation time that has already passed takes effect now.
+    else if (time !== null && time <= now) {
+      next = 'deactivated';
+    }
+    return { status: next, deactivationTime: time };
+  }
+
+  function buildRow(ctx: RequestContext, id: string, input: CredentialInput, checked: Checked, base: CredentialRow | null, version: number): CredentialRow {
+    const now = clock.now().toISOString();
+    const life = lifecycle(base, input.status, input.deactivation_time);
+    const teamId = input.team_id ?? null;
+    const readAccess = input.read_access ?? (teamId ? 'TEAM' : 'GLOBAL');
+    checkScope({ team_id: teamId, read_access: readAccess, shared_team_slugs: input.shared_team_slugs });
+    const t = catalog.get(input.type);
+    return {
+      tenantId: ctx.principal.tenantId, id, name: input.name, slug: slugOf(input.name) || id.toLowerCase(), type: input.type,
+      provider: input.provider ?? null, integrationId: input.integration_id ?? null, description: input.description ?? '',
+      status: life.status, deactivationTime: life.deactivationTime, config: checked.config,
+      secretFields: t ? t.secretFields.filter((f) => f in checked.secret) : [], metadata: input.metadata ?? {},
+      allowedHosts: input.allowed_hosts ?? [], teamId, folderId: input.folder_id ?? null, readAccess,
+      sharedTeamSlugs: input.shared_team_slugs ?? [], testCredentialEnabled: input.test_credential_enabled ?? false, version,
+      revision: (base?.revision ?? 0) + 1, expiresAt: toUtc(input.expires_at), lastUsedAt: base?.lastUsedAt ?? null,
+      lastError: null, createdAt: base?.createdAt ?? now, updatedAt: now, createdBy: base?.createdBy ?? actorRef(ctx),
+      modifiedBy: actorRef(ctx), deletedAt: null,
+      ...rotationPolicy(base, input.rotation_interval_days === undefined ? (base?.rotationIntervalDays ?? null) : input.rotation_interval_days, version !== base?.version),
+    };
+  }
+
+  /**
+   * Team, folder and shares must exist in the tenant; without whole-tenant visibility a caller may
+   * only file credentials under its own teams, or it could create things it cannot see (or plant
+   * them in another team).
+   */
+  async function checkPlacement(ctx: RequestContext, row: Pick<CredentialRow, 'teamId' | 'folderId' | 'sharedTeamSlugs'>): Promise<void> {
+    const issues: FieldIssue[] = [];
+    const tenantTeams = await teams.teamsOf(ctx.principal.tenantId);
+    if (row.teamId !== null) {
+      if (!tenantTeams.some((t) => t.id === row.teamId)) issues.push({ path: 'team_id', message: 'is not a team of this tenant' });
+      else if (!(await visibilityOf(ctx.principal, teams)).all && !ctx.principal.teamIds.includes(row.teamId)) issues.push({ path: 'team_id', message: 'is not one of your teams' });
+    }
+    if (row.folderId !== null) {
+      const folder = await store.getFolder(ctx.principal.tenantId, row.folderId);
+      if (!folder) issues.push({ path: 'folder_id', message: 'is not a folder of this tenant' });
+      else if (folder.teamId !== row.teamId) issues.push({ path: 'folder_id', message: 'belongs to another team than team_id' });
+    }
+    for (const slug of row.sharedTeamSlugs) {
+      if (!tenantTeams.some((t) => t.slug === slug)) issues.push({ path: 'shared_team_slugs', message: `has an unknown team slug: ${slug}` });
+    }
+    if (issues.length > 0) throw validationFailed(issues);
+  }
+
+  async function insertNew(ctx: RequestContext, id: string, input: CredentialInput): Promise<{ credential: CredentialRow; generated: SecretValues | null }> {
+    const checked = checkAgainstType(input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
+    const row = buildRow(ctx, id, input, checked, null, 1);
+    await checkPlacement(ctx, row);
+    const version = await sealVersion(ctx, row.tenantId, id, 1, checked.secret, checked.testSecret);
+    const result = await store.insertCredential(row.tenantId, {
+      credential: row, version, audit: [audit.event(ctx, 'credential.create', { type: 'credential', id })],
+    });
+    if (result === 'slug_taken') throw new LatchkeyError('CONFLICT', `A credential named like "${row.slug}" already exists`);
+    if (result === 'id_taken') throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
+    return { credential: row, generated: checked.generated };
+  }
+
+  async function writeUpdate(ctx: RequestContext, current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
+    if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
+    const r = await store.updateCredential(current.tenantId, current.revision, write);
+    if (r === 'slug_taken') throw new LatchkeyError('CONFLICT', `A credential named like "${write.credential.slug}" already exists`);
+    if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
+  }
+
+  /**
+   * When the scheduler next acts on the rotation policy: a new secret (or a new interval) starts
+   * the clock again and clears `rotation_due`.
+   */
+  function rotationPolicy(base: CredentialRow | null, intervalDays: number | null, newSecret: boolean): Pick<CredentialRow, 'rotationIntervalDays' | 'nextRotationAt' | 'rotationDue'> {
+    if (intervalDays === null) return { rotationIntervalDays: null, nextRotationAt: null, rotationDue: false };
+    if (base && !newSecret && base.rotationIntervalDays === intervalDays) {
+      return { rotationIntervalDays: intervalDays, nextRotationAt: base.nextRotationAt, rotationDue: base.rotationDue };
+    }
+    const next = new Date(clock.now().getTime() + intervalDays * 86_400_000).toISOString();
+    return { rotationIntervalDays: intervalDays, nextRotationAt: next, rotationDue: false };
+  }
+
+  /** A new current version: the old current becomes previous for the grace period; older previous ones retire. */
+  async function restageFor(current: CredentialRow, gracePeriodSeconds = 0): Promise<NonNullable<CredentialWrite['restage']>> {
+    const graceEnds = new Date(clock.now().getTime() + gracePeriodSeconds * 1000).toISOString();
+    return restagePlan(await store.listVersions(current.tenantId, current.id), current.version, graceEnds);
+  }
+
+  async function newSecretVersion(ctx: RequestContext, current: CredentialRow, secret: SecretValues, testSecret: SecretValues | null, action: string, gracePeriodSeconds: number): Promise<CredentialRow> {
+    const now = clock.now().toISOString();
+    const row: CredentialRow = {
+      ...current, version: current.version + 1, revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
+      secretFields: (catalog.get(current.type)?.secretFields ?? []).filter((f) => f in secret),
+      ...rotationPolicy(current, current.rotationIntervalDays, true),
+    };
+    const version = await sealVersion(ctx, row.tenantId, row.id, row.version, secret, testSecret);
+    await writeUpdate(ctx, current, undefined, {
+      credential: row, version, restage: await restageFor(current, gracePeriodSeconds),
+      audit: [audit.event(ctx, action, { type: 'credential', id: current.id })],
+    });
+    return row;
+  }
+
+  async function revealRow(ctx: RequestContext, row: CredentialRow, variant: 'main' | 'test', versionNumber?: number): Promise<Revealed> {
+    if (variant === 'test' && !row.testCredentialEnabled) throw new LatchkeyError('CONFLICT', 'This credential has no test credential enabled');
+    // An expired OAuth2 access token is refreshed before it is handed out (the current version only).
+    const c = deps.tokens && row.type === 'oauth2' && variant === 'main' && versionNumber === undefined ? await deps.tokens.beforeReveal(ctx, row) : row;
+    const v = await store.getVersion(c.tenantId, c.id, versionNumber ?? c.version);
+    if (!v || !readable(v)) throw new LatchkeyError('VERSION_NOT_FOUND', `Version ${versionNumber} of ${c.id} is not readable`);
+    const secret = await openRow(v, 'secret');
+    const testSecret = variant === 'test' ? await openRow(v, 'test_secret') : null;
+    const at = clock.now().toISOString();
+    // Fail closed: the secret leaves only after its audit record is durable.
+    await audit.append(audit.event(ctx, variant === 'test' ? 'credential.reveal_test' : 'credential.reveal', { type: 'credential', id: c.id }), { tenantId: c.tenantId, id: c.id, at });
+    return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret };
+  }
+
+  const service: CredentialsService = {
+    async create(ctx, input, id) {
+      require(ctx, 'credentials:write');
+      return insertNew(ctx, id ?? newId('crd'), input);
+    },
+
+    async replace(ctx, id, input, expectedRevision) {
+      require(ctx, 'credentials:write');
+      const existing = await store.getCredential(ctx.principal.tenantId, id);
+      if (!existing || existing.deletedAt !== null || !canSee(await visibilityOf(ctx.principal, teams), existing)) {
+        if (existing) throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
+        if (expectedRevision !== undefined) throw new LatchkeyError('PRECONDITION_FAILED', 'No credential matches that ETag');
+        const made = await insertNew(ctx, id, input);
+        return { ...made, created: true };
+      }
+      if (existing.type !== input.type) throw validationFailed([{ path: 'type', message: 'cannot change; create a new credential' }]);
+      const checked = checkAgainstType(input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
+      const row = buildRow(ctx, id, input, checked, existing, existing.version + 1);
+      await checkPlacement(ctx, row);
+      const version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
+      await writeUpdate(ctx, existing, expectedRevision, {
+        credential: row, version, restage: await restageFor(existing), audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
+      });
+      return { credential: row, created: false, generated: checked.generated };
+    },
+
+    async get(ctx, id) {
+      require(ctx, 'credentials:read');
+      return load(ctx, id);
+    },
+
+    async list(ctx, filter, page) {
+      require(ctx, 'credentials:read');
+      return store.listCredentials(ctx.principal.tenantId, await visibilityOf(ctx.principal, teams), filter, page);
+    },
+
+    async update(ctx, id, patch, expectedRevision) {
+      require(ctx, 'credentials:write');
+      const current = await load(ctx, id);
+      const statusOnly = Object.keys(patch).every((k) => k === 'status' || k === 'deactivation_time');
+      const secretChanged = patch.secret !== undefined || patch.test_secret !== undefined;
+      const config = patch.config === undefined ? current.config : mergeShallow(current.config, patch.config);
+      let secret: SecretValues | undefined;
+      let testSecret: SecretValues | null | undefined;
+      if (secretChanged) {
+        const old = (await openVersion(current, 'secret')) ?? {};
+        secret = patch.secret === undefined ? old : mergeShallow(old, patch.secret);
+        const oldTest = current.testCredentialEnabled ? await openVersion(current, 'test_secret') : null;
+        testSecret = patch.test_secret === undefined ? oldTest : patch.test_secret === null ? null : mergeShallow(oldTest ?? {}, patch.test_secret);
+      } else if (patch.test_credential_enabled === true && !current.testCredentialEnabled) {
+        throw validationFailed([{ path: 'test_secret', message: 'is required when test_credential_enabled becomes true' }]);
+      }
+      const input: CredentialInput = {
+        name: patch.name ?? current.name, type: current.type,
+        provider: patch.provider === undefined ? current.provider : patch.provider,
+        integration_id: patch.integration_id === undefined ? current.integrationId : patch.integration_id,
+        description: patch.description ?? current.description, config,
+        metadata: patch.metadata ?? current.metadata, allowed_hosts: patch.allowed_hosts ?? current.allowedHosts,
+        team_id: patch.team_id === undefined ? current.teamId : patch.team_id,
+        folder_id: patch.folder_id === undefined ? current.folderId : patch.folder_id,
+        read_access: patch.read_access ?? (patch.team_id !== undefined ? undefined : current.readAccess),
+        shared_team_slugs: patch.shared_team_slugs ?? current.sharedTeamSlugs,
+        test_credential_enabled: patch.test_credential_enabled ?? current.testCredentialEnabled,
+        expires_at: patch.expires_at === undefined ? current.expiresAt : patch.expires_at,
+        rotation_interval_days: patch.rotation_interval_days === undefined ? current.rotationIntervalDays : patch.rotation_interval_days,
+        status: patch.status, deactivation_time: patch.deactivation_time,
+      };
+      let row: CredentialRow;
+      let version: VersionRow | null = null;
+      if (secretChanged) {
+        const checked = checkAgainstType(current.type, config, secret, input.test_credential_enabled ?? false, input.test_credential_enabled ? testSecret : undefined);
+        row = buildRow(ctx, id, input, checked, current, current.version + 1);
+        version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
+      } else {
+        const cfg = catalog.checkConfig(current.type, config);
+        const issues = [...cfg.issues, ...(cfg.issues.length === 0 ? catalog.checkRules(current.type, cfg.value, null) : [])];
+        if (issues.length > 0) throw validationFailed(issues);
+        row = buildRow(ctx, id, input, { config: cfg.value, secret: {}, testSecret: null, generated: null }, current, current.version);
+        row.secretFields = current.secretFields;
+      }
+      if (row.teamId !== current.teamId || row.folderId !== current.folderId || row.sharedTeamSlugs.join() !== current.sharedTeamSlugs.join()) await checkPlacement(ctx, row);
+      const action = statusOnly && patch.status !== undefined ? `credential.${row.status === 'active' ? 'activate' : row.status === 'inactive' ? 'deactivate_temporarily' : 'deactivate'}` : 'credential.update';
+      await writeUpdate(ctx, current, expectedRevision, {
+        credential: row, version, ...(version ? { restage: await restageFor(current) } : {}),
+        audit: [audit.event(ctx, action, { type: 'credential', id })],
+      });
+      return row;
+    },
+
+    async remove(ctx, id, opts) {
+      require(ctx, 'credentials:delete');
+      const c = await store.getCredential(ctx.principal.tenantId, id);
+      if (!c || !canSee(await visibilityOf(ctx.principal, teams), c) || (c.deletedAt !== null && !opts.purge)) throw notFound(id);
+      if (opts.purge) {
+        if (ctx.principal.role !== 'owner') throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
+        if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
+        await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
+        return;
+      }
+      const now = clock.now().toISOString();
+      await writeUpdate(ctx, c, opts.expectedRevision, {
+        credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
+        version: null, audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
+      });
+    },
+
+    async restore(ctx, id) {
+      require(ctx, 'credentials:delete');
+      const c = await store.getCredential(ctx.principal.tenantId, id);
+      if (!c || !canSee(await visibilityOf(ctx.principal, teams), c)) throw notFound(id);
+      if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
+      const now = clock.now().toISOString();
+      const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
+      await writeUpdate(ctx, c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
+      return row;
+    },
+
+    async reveal(ctx, id, opts) {
+      if (!can(ctx.principal.role, 'credentials:reveal')) {
+        void audit.append(audit.event(ctx, 'credential.reveal', { type: 'credential', id }, 'denied', 'missing credentials:reveal')).catch(() => undefined);
+        throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
+      }
+      const c = await load(ctx, id);
+      if (c.status !== 'active') {
+        if (!opts.allowInactive) throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${id} is ${c.status}`);
+        if (ctx.principal.role !== 'owner') throw new LatchkeyError('FORBIDDEN', 'Only owners may reveal inactive credentials');
+      }
+      return revealRow(ctx, c, opts.variant, opts.version);
+    },
+
+    async versions(ctx, id) {
+      require(ctx, 'credentials:read');
+      const c = await load(ctx, id);
+      return store.listVersions(c.tenantId, c.id);
+    },
+
+    async version(ctx, id, n) {
+      require(ctx, 'credentials:read');
+      const c = await load(ctx, id);
+      const v = await store.getVersion(c.tenantId, c.id, n);
+      if (!v) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
+      return v;
+    },
+
+    async rotate(ctx, id, opts) {
+      require(ctx, 'credentials:rotate');
+      const current = await load(ctx, id);
+      if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
+      const t = catalog.get(current.type);
+      let secret: SecretValues;
+      let generated: SecretValues | null = null;
+      if (opts.secret !== undefined) {
+        const checked = catalog.checkSecret(current.type, opts.secret);
+        const issues = [...checked.issues, ...(checked.issues.length === 0 ? catalog.checkRules(current.type, current.config, checked.value) : [])];
+        if (issues.length > 0) throw validationFailed(issues);
+        secret = checked.value;
+      } else if (t?.generate) {
+        // Keep the fields the generator does not make (e.g. a webhook's username) and replace its own.
+        generated = catalog.generateSecret(current.type) ?? {};
+        secret = { ...((await openVersion(current, 'secret')) ?? {}), ...generated };
+      } else if (current.type === 'oauth2' && deps.tokens) {
+        // An OAuth2 credential rotates itself by a token refresh (or a client_credentials fetch).
+        return { credential: await deps.tokens.refreshNow(ctx, current), generated: null };
+      } else {
+        throw validationFailed([{ path: 'secret', message: `is required: type ${current.type} cannot make its own secret` }]);
+      }
+      const testSecret = current.testCredentialEnabled ? await openVersion(current, 'test_secret') : null;
+      const row = await newSecretVersion(ctx, current, secret, testSecret, 'credential.rotate', opts.gracePeriodSeconds);
+      return { credential: row, generated };
+    },
+
+    async openForUse(ctx, id) {
+      require(ctx, 'credentials:rotate');
+      const credential = await load(ctx, id);
+      return { credential, secret: (await openVersion(credential, 'secret')) ?? {} };
+    },
+
+    async markRotationDue(ctx, id, expectedRevision) {
+      require(ctx, 'credentials:rotate');
+      const c = await load(ctx, id);
+      const row: CredentialRow = { ...c, rotationDue: true, revision: c.revision + 1, updatedAt: clock.now().toISOString() };
+      await writeUpdate(ctx, c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
+    },
+
+    async restoreVersion(ctx, id, n) {
+      require(ctx, 'credentials:rotate');
+      const current = await load(ctx, id);
+      if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
+      const old = await store.getVersion(current.tenantId, current.id, n);
+      if (!old) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
+      if (n === current.version) throw new LatchkeyError('CONFLICT', `Version ${n} is already current`);
+      const secret = (await openRow(old, 'secret')) ?? {};
+      const testSecret = current.testCredentialEnabled ? ((await openRow(old, 'test_secret')) ?? (await openVersion(current, 'test_secret'))) : null;
+      return newSecretVersion(ctx, current, secret, testSecret, 'credential.version_restore', 0);
+    },
+
+    async revealForIntegration(ctx, integrationId, credentialId) {
+      if (!can(ctx.principal.role, 'credentials:reveal')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
+      let c: CredentialRow | undefined;
+      if (credentialId !== undefined) {
+        const found = await load(ctx, credentialId);
+        if (found.integrationId === integrationId) c = found;
+      } else {
+        const { rows } = await store.listCredentials(ctx.principal.tenantId, await visibilityOf(ctx.principal, teams), { integrationId, status: 'active' }, { limit: 100 });
+        c = rows.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))[0];
+      }
+      if (!c) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists for integration ID: ${integrationId}`);
+      if (c.status !== 'active') throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${c.id} is ${c.status}`);
+      return revealRow(ctx, c, 'main');
+    },
+  };
+  return service;
+}

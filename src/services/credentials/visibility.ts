@@ -1,0 +1,22 @@
+import type { Principal } from '../../domain/principal.js';
+import { seesWholeTenant } from '../../domain/roles.js';
+import type { CredentialRow, Visibility } from '../../store/port.js';
+import type { TeamDirectory } from '../tenancy/team-directory.js';
+
+/**
+ * The one rule for which credentials a principal may see — `GLOBAL` ones, its teams' ones, and
+ * `SPECIFIC_TEAMS` ones shared with one of its teams; owners and admins see all. The list query
+ * encodes the same rule in SQL (store/queries.ts).
+ */
+export async function visibilityOf(p: Principal, directory: TeamDirectory): Promise<Visibility> {
+  if (seesWholeTenant(p.role)) return { all: true };
+  if (p.teamIds.length === 0) return { all: false, teamIds: [], teamSlugs: [] };
+  const teams = (await directory.teamsOf(p.tenantId)).filter((t) => p.teamIds.includes(t.id));
+  return { all: false, teamIds: teams.map((t) => t.id), teamSlugs: teams.map((t) => t.slug) };
+}
+
+export function canSee(v: Visibility, c: CredentialRow): boolean {
+  if (v.all || c.readAccess === 'GLOBAL') return true;
+  if (c.teamId !== null && v.teamIds.includes(c.teamId)) return true;
+  return c.readAccess === 'SPECIFIC_TEAMS' && c.sharedTeamSlugs.some((s) => v.teamSlugs.includes(s));
+}

@@ -1,0 +1,84 @@
+import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/catalog.js';
+import type { Keyring } from '../crypto/keyring.js';
+import type { Clock } from '../domain/clock.js';
+import type { Store } from '../store/port.js';
+import { createAccessKeysService, type AccessKeysService } from './access-keys/access-keys-service.js';
+import { createAuditService, type AuditService } from './audit/audit-service.js';
+import { createAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { createOidcVerifier, type OidcIssuerConfig } from './auth/oidc.js';
+import { createCredentialsService, type CredentialsService } from './credentials/credentials-service.js';
+import { createIdempotencyService, type IdempotencyService } from './idempotency/idempotency-service.js';
+import { createKeysService, type KeysService } from './keys/keys-service.js';
+import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-jobs.js';
+import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
+import { createVerifyService, type VerifyService } from './verify/verify-service.js';
+import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
+import { createTeamDirectory } from './tenancy/team-directory.js';
+import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
+import { createTenantsService, type TenantsService } from './tenancy/tenants-service.js';
+
+export interface Services {
+  catalog: Catalog;
+  audit: AuditService;
+  authenticator: Authenticator & { stop(): void };
+  credentials: CredentialsService;
+  accessKeys: AccessKeysService;
+  tenants: TenantsService;
+  teams: TeamsService;
+  lifecycle: LifecycleJobs;
+  idempotency: IdempotencyService;
+  keys: KeysService;
+  oauth: OAuthService;
+  verify: VerifyService;
+  /** Failed authentications are recorded, at most one per source address per second. */
+  recordFailedAuthentication(requestId: string, ip: string, userAgent: string): void;
+  stop(): Promise<void>;
+}
+
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number } }): Services {
+  const { store, keyring, catalog, clock, logger } = deps;
+  const audit = createAuditService({ store, clock, logger });
+  const directory = createTeamDirectory(store, clock);
+  const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
+  const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
+  const lastFailure = new Map<string, number>();
+  // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
+  // rotate with no body) and uses it for everything else: each is handed the other late.
+  const credentials = createCredentialsService({
+    store, keyring, catalog, audit, clock, teams: directory,
+    tokens: { beforeReveal: (ctx, c) => oauth.beforeReveal(ctx, c), refreshNow: (ctx, c) => oauth.refreshNow(ctx, c) },
+  });
+  const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
+  const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000 });
+  const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
+
+  return {
+    catalog,
+    audit,
+    authenticator,
+    credentials,
+    lifecycle,
+    oauth,
+    verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
+    accessKeys: createAccessKeysService({ store, audit, clock, env: deps.keyEnv, onRevoke: (hash) => authenticator.forget(hash) }),
+    tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: (hash) => authenticator.forget(hash) }),
+    teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: (hash) => authenticator.forget(hash) }),
+    idempotency: createIdempotencyService({ store, keyring, clock }),
+    keys: createKeysService({ store, keyring, audit, clock }),
+    recordFailedAuthentication(requestId, ip, userAgent) {
+      const now = clock.now().getTime();
+      if ((lastFailure.get(ip) ?? 0) > now - 1000) return;
+      if (lastFailure.size > 10_000) lastFailure.clear();
+      lastFailure.set(ip, now);
+      audit.append(audit.anonymousEvent({ requestId, ip, userAgent }, 'auth.failed', 'invalid credentials')).catch(() => undefined);
+    },
+    async stop() {
+      await oauth.stop();
+      await lifecycle.stop();
+      authenticator.stop();
+      await authenticator.flushUsage().catch(() => undefined);
+      await audit.stop();
+    },
+  };
+}

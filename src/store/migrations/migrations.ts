@@ -1,0 +1,144 @@
+/**
+ * One schema for both adapters. Only SQL that SQLite, PostgreSQL and the PostgreSQL-compatible
+ * distributed engines share: TEXT timestamps in RFC 3339 UTC (they sort as text), JSON as TEXT,
+ * integers for booleans, partial indexes. The only per-dialect word is the bytes type.
+ */
+export interface SqlDialect {
+  bytes: 'BLOB' | 'BYTEA';
+}
+
+export interface Migration {
+  id: number;
+  name: string;
+  statements: (d: SqlDialect) => string[];
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    id: 1,
+    name: 'core',
+    statements: (d) => [
+      `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+      `CREATE TABLE tenants (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL)`,
+      `CREATE UNIQUE INDEX tenants_name ON tenants (name)`,
+      `CREATE TABLE tenant_keys (
+         tenant_id TEXT NOT NULL, version INTEGER NOT NULL, wrapped_key ${d.bytes} NOT NULL,
+         root_key_id TEXT NOT NULL, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, version))`,
+      `CREATE TABLE access_keys (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL, role TEXT NOT NULL,
+         team_ids TEXT NOT NULL, prefix TEXT NOT NULL, key_hash ${d.bytes} NOT NULL, platform_admin INTEGER NOT NULL,
+         expires_at TEXT, last_used_at TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+         revision INTEGER NOT NULL, created_by TEXT, PRIMARY KEY (tenant_id, id))`,
+      `CREATE UNIQUE INDEX access_keys_hash ON access_keys (key_hash)`,
+      `CREATE INDEX access_keys_list ON access_keys (tenant_id, created_at, id)`,
+      `CREATE TABLE credentials (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, slug TEXT NOT NULL, type TEXT NOT NULL,
+         provider TEXT, integration_id TEXT, description TEXT NOT NULL, status TEXT NOT NULL,
+         deactivation_time TEXT, config TEXT NOT NULL, secret_fields TEXT NOT NULL, metadata TEXT NOT NULL,
+         allowed_hosts TEXT NOT NULL, team_id TEXT, folder_id TEXT, read_access TEXT NOT NULL,
+         shared_team_slugs TEXT NOT NULL, test_credential_enabled INTEGER NOT NULL, version INTEGER NOT NULL,
+         revision INTEGER NOT NULL, expires_at TEXT, last_used_at TEXT, last_error TEXT,
+         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_by TEXT NOT NULL, modified_by TEXT NOT NULL,
+         deleted_at TEXT, PRIMARY KEY (tenant_id, id))`,
+      `CREATE UNIQUE INDEX credentials_slug ON credentials (tenant_id, slug) WHERE deleted_at IS NULL`,
+      `CREATE INDEX credentials_list ON credentials (tenant_id, created_at, id) WHERE deleted_at IS NULL`,
+      `CREATE INDEX credentials_integration ON credentials (tenant_id, integration_id, updated_at) WHERE deleted_at IS NULL`,
+      `CREATE TABLE credential_versions (
+         tenant_id TEXT NOT NULL, credential_id TEXT NOT NULL, version INTEGER NOT NULL, stage TEXT NOT NULL,
+         secret ${d.bytes} NOT NULL, test_secret ${d.bytes}, created_at TEXT NOT NULL, created_by TEXT NOT NULL,
+         PRIMARY KEY (tenant_id, credential_id, version))`,
+      `CREATE TABLE audit_events (
+         id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, actor_id TEXT NOT NULL,
+         action TEXT NOT NULL, target_type TEXT NOT NULL, target_id TEXT, outcome TEXT NOT NULL, reason TEXT,
+         request_id TEXT NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL,
+         seq INTEGER, hash TEXT, prev_hash TEXT)`,
+      `CREATE UNIQUE INDEX audit_chain ON audit_events (tenant_id, seq)`,
+      `CREATE INDEX audit_unsealed ON audit_events (tenant_id, at, id) WHERE seq IS NULL`,
+      `CREATE INDEX audit_list ON audit_events (tenant_id, at, id)`,
+      `CREATE INDEX audit_target ON audit_events (tenant_id, target_id, at)`,
+      `CREATE TABLE idempotency_keys (
+         tenant_id TEXT NOT NULL, key TEXT NOT NULL, principal_id TEXT NOT NULL, fingerprint TEXT NOT NULL,
+         state TEXT NOT NULL, status INTEGER, response ${d.bytes}, created_at TEXT NOT NULL,
+         PRIMARY KEY (tenant_id, key))`,
+      `CREATE INDEX idempotency_age ON idempotency_keys (created_at)`,
+    ],
+  },
+  {
+    id: 2,
+    name: 'version grace period',
+    statements: () => [`ALTER TABLE credential_versions ADD COLUMN expires_at TEXT`],
+  },
+  {
+    id: 3,
+    name: 'teams and folders',
+    statements: () => [
+      `CREATE TABLE teams (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, slug TEXT NOT NULL, name TEXT NOT NULL,
+         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL, PRIMARY KEY (tenant_id, id))`,
+      `CREATE UNIQUE INDEX teams_slug ON teams (tenant_id, slug)`,
+      `CREATE TABLE folders (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, team_id TEXT NOT NULL, name TEXT NOT NULL,
+         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (tenant_id, id))`,
+      `CREATE UNIQUE INDEX folders_name ON folders (tenant_id, team_id, name)`,
+    ],
+  },
+  {
+    id: 4,
+    name: 'rotation policy',
+    statements: () => [
+      `ALTER TABLE credentials ADD COLUMN rotation_interval_days INTEGER`,
+      `ALTER TABLE credentials ADD COLUMN next_rotation_at TEXT`,
+      `ALTER TABLE credentials ADD COLUMN rotation_due INTEGER NOT NULL DEFAULT 0`,
+      `CREATE INDEX credentials_rotation ON credentials (next_rotation_at) WHERE deleted_at IS NULL AND rotation_due = 0`,
+      `CREATE INDEX credentials_deactivation ON credentials (deactivation_time) WHERE deleted_at IS NULL AND status <> 'deactivated'`,
+      `CREATE INDEX credentials_deleted ON credentials (deleted_at) WHERE deleted_at IS NOT NULL`,
+    ],
+  },
+  {
+    id: 5,
+    name: 'audit checkpoints, sinks and retention',
+    statements: (d) => [
+      // One row per chain: the head as last sealed (sinks find their work here without scanning
+      // events) and the keyed checkpoint that makes truncation visible.
+      `CREATE TABLE audit_chain_heads (
+         tenant_id TEXT PRIMARY KEY, seq INTEGER NOT NULL, event_id TEXT NOT NULL, hash TEXT NOT NULL,
+         checkpoint TEXT, updated_at TEXT NOT NULL)`,
+      // Chains sealed before this migration: their heads, without a checkpoint (the sealer adopts them).
+      `INSERT INTO audit_chain_heads (tenant_id, seq, event_id, hash, checkpoint, updated_at)
+         SELECT e.tenant_id, e.seq, e.id, e.hash, NULL, e.at FROM audit_events e
+          WHERE e.seq = (SELECT MAX(x.seq) FROM audit_events x WHERE x.tenant_id = e.tenant_id)`,
+      // The checkpoint MAC key of each tenant, sealed under the tenant's data key by the keyring.
+      `CREATE TABLE audit_chain_keys (tenant_id TEXT PRIMARY KEY, sealed_key ${d.bytes} NOT NULL, created_at TEXT NOT NULL)`,
+      `CREATE TABLE audit_sink_cursors (sink TEXT NOT NULL, tenant_id TEXT NOT NULL, seq INTEGER NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY (sink, tenant_id))`,
+      `CREATE TABLE audit_sink_leases (sink TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at TEXT NOT NULL)`,
+      // filter[action] and the anchor lookup.
+      `CREATE INDEX audit_action ON audit_events (tenant_id, action, at, id)`,
+    ],
+  },
+  {
+    id: 6,
+    name: 'oauth states and refresh claims',
+    statements: (d) => [
+      // A pending authorization: the state only as its SHA-256, the PKCE verifier sealed by the
+      // tenant's keyring. Single use (deleted when taken), ten minutes.
+      `CREATE TABLE oauth_states (
+         state_hash TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, credential_id TEXT NOT NULL, principal TEXT NOT NULL,
+         code_verifier ${d.bytes}, nonce TEXT, redirect_uri TEXT NOT NULL, return_to TEXT, created_at TEXT NOT NULL,
+         expires_at TEXT NOT NULL)`,
+      `CREATE INDEX oauth_states_expiry ON oauth_states (expires_at)`,
+      // The refresh claim: who refreshes the credential now and until when (a lease), and a fence
+      // bumped by every claim so that a holder whose lease ran out cannot write over a newer token.
+      `ALTER TABLE credentials ADD COLUMN refresh_claimed_by TEXT`,
+      `ALTER TABLE credentials ADD COLUMN refresh_claim_expires_at TEXT`,
+      `ALTER TABLE credentials ADD COLUMN refresh_fence INTEGER NOT NULL DEFAULT 0`,
+      // Refresh schedule and failures, valid for the revision named in refresh_revision: any other
+      // change to the credential (a person fixing it) starts afresh.
+      `ALTER TABLE credentials ADD COLUMN refresh_revision INTEGER`,
+      `ALTER TABLE credentials ADD COLUMN refresh_next_at TEXT`,
+      `ALTER TABLE credentials ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0`,
+      `ALTER TABLE credentials ADD COLUMN refresh_blocked INTEGER NOT NULL DEFAULT 0`,
+      `CREATE INDEX credentials_refresh_next ON credentials (refresh_next_at) WHERE deleted_at IS NULL AND refresh_next_at IS NOT NULL`,
+      `CREATE INDEX credentials_oauth_expiry ON credentials (expires_at) WHERE deleted_at IS NULL AND type = 'oauth2'`,
+    ],
+  },
+];

@@ -1,0 +1,76 @@
+import Database from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import { numberParams } from '../../src/store/postgres/numbered-params.ts';
+
+/**
+ * Which store the HTTP suite runs on: `LATCHKEY_TEST_STORE=postgres` gives every server its own
+ * fresh PostgreSQL database (from LATCHKEY_TEST_DATABASE_URL); anything else is SQLite.
+ * Tests that reach into the database (fault injection, tamper tests) use `RawSql`, which speaks
+ * `?` placeholders on both.
+ */
+export const TEST_STORE: 'sqlite' | 'postgres' = process.env.LATCHKEY_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+export interface RawSql {
+  exec(sql: string): Promise<void>;
+  get<T = Record<string, unknown>>(sql: string, ...params: unknown[]): Promise<T | undefined>;
+  run(sql: string, ...params: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface StoreFixture {
+  env: Record<string, string>;
+  raw(dataDir: string): Promise<RawSql>;
+  drop(): Promise<void>;
+}
+
+function adminUrl(): string {
+  const url = process.env.LATCHKEY_TEST_DATABASE_URL;
+  if (!url) throw new Error('LATCHKEY_TEST_STORE=postgres needs LATCHKEY_TEST_DATABASE_URL');
+  return url;
+}
+
+export async function makeStoreFixture(): Promise<StoreFixture> {
+  if (TEST_STORE === 'sqlite') {
+    return {
+      env: {},
+      async raw(dataDir) {
+        const db = new Database(join(dataDir, 'latchkey.db'));
+        return {
+          exec: async (sql) => void db.exec(sql),
+          get: async (sql, ...params) => db.prepare(sql).get(...params) as never,
+          run: async (sql, ...params) => void db.prepare(sql).run(...params),
+          close: async () => db.close(),
+        };
+      },
+      drop: async () => undefined,
+    };
+  }
+  const name = `lk_http_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl() });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(adminUrl());
+  url.pathname = `/${name}`;
+  return {
+    env: { LATCHKEY_DATABASE_URL: url.toString() },
+    async raw() {
+      const client = new pg.Client({ connectionString: url.toString() });
+      await client.connect();
+      return {
+        exec: async (sql) => void (await client.query(sql)),
+        get: async (sql, ...params) => (await client.query(numberParams(sql).text, params)).rows[0] as never,
+        run: async (sql, ...params) => void (await client.query(numberParams(sql).text, params)),
+        close: async () => client.end(),
+      };
+    },
+    async drop() {
+      const c = new pg.Client({ connectionString: adminUrl() });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
