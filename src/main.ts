@@ -33,7 +33,9 @@ const REDACT = [
 ];
 
 export function createLogger(config: Config): Logger {
-  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } });
+  // Asynchronous writes: lines written while one write is in flight go out together in the next
+  // one, instead of a blocking write(2) per request. pino flushes what is left on exit.
+  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } }, pino.destination({ dest: 1, sync: false }));
 }
 
 export async function openRuntime(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Runtime> {

@@ -12,6 +12,7 @@ import {
   VERSIONS_TO_RESEAL_SQL, keyVersionBytes, quoteIdent, resealSlotSql, sealedCountFromRecord, sealedCountSql, tenantKeyInfoFromRecord,
   versionsToResealParams,
 } from '../key-management-sql.js';
+import { CredentialCache, writesCredentials } from './credential-cache.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
@@ -53,20 +54,34 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     if (!s) {
       s = db.prepare(sql);
       cache.set(sql, s);
+      if (writesCredentials(sql)) credentialWriters.add(sql);
     }
     return s;
   };
-  const all = (q: Sql): DbRecord[] => stmt(q.text).all(...q.params) as DbRecord[];
-  const get = (sql: string, ...params: unknown[]): DbRecord | undefined => stmt(sql).get(...params) as DbRecord | undefined;
-  const run = (sql: string, ...params: unknown[]): Database.RunResult => stmt(sql).run(...params);
+  const credentialCache = new CredentialCache();
+  /** Statements that write the credentials table: running one empties the credential cache. */
+  const credentialWriters = new Set<string>();
+  const stmtFor = (sql: string): Database.Statement => {
+    const s = stmt(sql);
+    if (credentialWriters.has(sql)) credentialCache.clear();
+    return s;
+  };
+  const all = (q: Sql): DbRecord[] => stmtFor(q.text).all(...q.params) as DbRecord[];
+  const get = (sql: string, ...params: unknown[]): DbRecord | undefined => stmtFor(sql).get(...params) as DbRecord | undefined;
+  const run = (sql: string, ...params: unknown[]): Database.RunResult => stmtFor(sql).run(...params);
 
   const insertAudit = (events: readonly AuditRow[]): void => {
     for (const e of events) run(insertSql('audit_events', AUDIT_COLUMNS), ...auditToParams(e));
   };
   const touchCredentialsSync = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) {
-      run('UPDATE credentials SET last_used_at = ? WHERE tenant_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)', t.at, t.tenantId, t.id, t.at);
+      // Not through run(): once committed, a touch updates its cache entry (see touchCache)
+      // instead of emptying the cache.
+      stmt('UPDATE credentials SET last_used_at = ? WHERE tenant_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)').run(t.at, t.tenantId, t.id, t.at);
     }
+  };
+  const touchCache = (touches: readonly UsageTouch[]): void => {
+    for (const t of touches) credentialCache.touched(t.tenantId, t.id, t.at);
   };
   const writeVersion = (w: CredentialWrite): void => {
     for (const r of w.restage ?? []) {
@@ -228,8 +243,10 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       }
     },
     async getCredential(tenantId, id) {
+      const cached = credentialCache.get(tenantId, id);
+      if (cached) return cached;
       const r = get('SELECT * FROM credentials WHERE tenant_id = ? AND id = ?', tenantId, id);
-      return r ? credentialFromRecord(r) : null;
+      return r ? credentialCache.set(credentialFromRecord(r)) : null;
     },
     async listCredentials(tenantId, visibility, filter, page) {
       const q = credentialListSql(tenantId, visibility, filter, page);
@@ -268,6 +285,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     },
     async touchCredentials(touches) {
       db.transaction(() => touchCredentialsSync(touches))();
+      touchCache(touches);
     },
 
     async appendAudit(events, touches) {
@@ -275,6 +293,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         insertAudit(events);
         touchCredentialsSync(touches);
       }).immediate();
+      touchCache(touches);
     },
     async listAudit(tenantId, query, page) {
       return all(auditListSql(tenantId, query, page)).map(auditFromRecord);
@@ -512,6 +531,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         db.transaction(() => {
           const accessKeyHashes = (stmt('SELECT key_hash FROM access_keys WHERE tenant_id = ?').all(tenantId) as DbRecord[]).map((r) => Buffer.from(r.key_hash as Uint8Array));
           let deleted = 0;
+          credentialCache.clear();
           for (const table of tables) deleted += db.prepare(`DELETE FROM ${quoteIdent(table)} WHERE tenant_id = ?`).run(tenantId).changes;
           deleted += run('DELETE FROM tenants WHERE id = ?', tenantId).changes;
           return { purged: deleted > 0, accessKeyHashes };

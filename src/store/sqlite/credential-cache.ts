@@ -1,0 +1,51 @@
+import type { CredentialRow } from '../port.js';
+
+/** Enough for the hot set of a large tenant; a miss costs one point read. */
+const MAX_ENTRIES = 20_000;
+
+const WRITES_CREDENTIALS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credentials\b/i;
+
+/** Whether a statement changes rows of the credentials table. */
+export function writesCredentials(sql: string): boolean {
+  return WRITES_CREDENTIALS.test(sql);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/**
+ * Credential rows the SQLite adapter has read, so a metadata read or a reveal does not parse the
+ * same row again. One process owns the database file, so every write passes through the adapter
+ * and keeps this exact: a statement that writes the credentials table empties it (writes are rare
+ * next to reads), and a usage touch updates the one entry it concerns. Entries are frozen, so a
+ * caller that tried to edit a shared row would fail loudly instead of changing what others read.
+ */
+export class CredentialCache {
+  private readonly rows = new Map<string, CredentialRow>();
+
+  get(tenantId: string, id: string): CredentialRow | undefined {
+    return this.rows.get(`${tenantId}\u0000${id}`);
+  }
+
+  set(row: CredentialRow): CredentialRow {
+    if (this.rows.size >= MAX_ENTRIES) this.rows.delete(this.rows.keys().next().value!);
+    this.rows.set(`${row.tenantId}\u0000${row.id}`, deepFreeze(row));
+    return row;
+  }
+
+  /** `last_used_at` moved forward in the database (the same rule as the UPDATE that did it). */
+  touched(tenantId: string, id: string, at: string): void {
+    const key = `${tenantId}\u0000${id}`;
+    const row = this.rows.get(key);
+    if (row && (row.lastUsedAt === null || row.lastUsedAt < at)) this.rows.set(key, Object.freeze({ ...row, lastUsedAt: at }));
+  }
+
+  clear(): void {
+    this.rows.clear();
+  }
+}
