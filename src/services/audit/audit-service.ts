@@ -81,6 +81,22 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
   const denials = new DenialLimiter();
   const deniedRequests = new RecentRequests();
 
+  /**
+   * Group commit: one audit transaction in flight at a time, and the events that arrive meanwhile
+   * go together in the next one. Concurrent transactions would each touch the same hot credential
+   * rows (`last_used_at`) and queue on their row locks, one commit at a time.
+   */
+  let writing: Promise<void> | null = null;
+  const scheduleFlush = (): void => {
+    if (flushScheduled || writing) return;
+    flushScheduled = true;
+    setImmediate(() => {
+      writing = flush().finally(() => {
+        writing = null;
+        if (queue.length > 0) scheduleFlush();
+      });
+    });
+  };
   const flush = async (): Promise<void> => {
     flushScheduled = false;
     const batch = queue;
@@ -189,10 +205,7 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       if (event.outcome === 'denied') deniedRequests.add(event.requestId, clock.now().getTime());
       return new Promise<void>((resolve, reject) => {
         queue.push({ event, touch: touch ?? null, resolve, reject });
-        if (!flushScheduled) {
-          flushScheduled = true;
-          setImmediate(() => void flush());
-        }
+        scheduleFlush();
       });
     },
     recordDenied(req) {
@@ -268,6 +281,7 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       if (sealTimer) clearInterval(sealTimer);
       if (retentionTimer) clearTimeout(retentionTimer);
       await retentionRun;
+      await writing;
       await flush();
       await service.sealPending().catch(() => 0);
       if (pump) await pump.stop();
