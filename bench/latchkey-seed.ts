@@ -16,7 +16,7 @@ export interface TenantKeys {
 }
 
 export interface SeededStore {
-  hot: TenantKeys & { serviceKey: string; credentialIds: string[]; credentialCount: number };
+  hot: TenantKeys & { serviceKey: string; credentialIds: string[]; oauthIds: string[]; credentialCount: number };
   /** Tenant that the create row writes into, so the hot tenant's lists stay the same size. */
   write: TenantKeys;
   tenants: TenantKeys[];
@@ -33,6 +33,19 @@ export interface SeedOptions {
   credentials: number;
   concurrency: number;
   budgetSeconds: number;
+}
+
+/** OAuth2 credentials in the hot tenant, for the cached-token reveal row. */
+const OAUTH_CREDENTIALS = 100;
+
+function oauthCredentialBody(n: number): Record<string, unknown> {
+  return {
+    name: `bench-oauth-${n}`,
+    type: 'oauth2',
+    expires_at: new Date(Date.now() + 365 * 86_400_000).toISOString(),
+    config: { client_id: `bench-client-${n}`, token_endpoint: 'https://oauth.bench.invalid/token', grant_type: 'refresh_token', scopes: ['read'] },
+    secret: { client_secret: `bench-client-secret-${n}`, access_token: `bench-access-token-${n}`, refresh_token: `bench-refresh-token-${n}` },
+  };
 }
 
 export function smtpCredentialBody(name: string, n: number): Record<string, unknown> {
@@ -165,9 +178,13 @@ export async function seedStore(origin: string, platformKey: string, options: Se
       `seeded ${options.label}: ${created} credentials in ${seconds.toFixed(1)} s = ${ratePerSecond.toFixed(0)} credentials/s` +
         `${stoppedEarly === null ? '' : ` (stopped early: ${stoppedEarly})`}\n`,
     );
-    const hotCount = Math.min(shares[0] ?? 0, created);
+    // OAuth2 credentials whose access token is still valid: a reveal serves the stored token
+    // without a refresh (the token endpoint is never called, so it need not exist).
+    const oauthIds: string[] = [];
+    for (let i = 0; i < OAUTH_CREDENTIALS; i += 1) oauthIds.push(await createCredential(client, hotTenant.ownerKey, oauthCredentialBody(i)));
+    const hotCount = Math.min(shares[0] ?? 0, created) + oauthIds.length;
     return {
-      hot: { ...hotTenant, serviceKey, credentialIds: hotIds, credentialCount: hotCount },
+      hot: { ...hotTenant, serviceKey, credentialIds: hotIds, oauthIds, credentialCount: hotCount },
       write: writeTenant,
       tenants,
       target: options.credentials,

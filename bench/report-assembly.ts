@@ -8,7 +8,6 @@ import type { BenchReport } from './report-markdown.js';
 import { median, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
 import type { SeedingRecord, SummaryRow } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
-import { NOT_YET_MEASURED } from './scenarios.js';
 import { LATCHKEY_BENCH_ENV } from './targets.js';
 import type { LatchkeyTarget, Target } from './targets.js';
 
@@ -23,41 +22,12 @@ export function displayCommand(argv: readonly string[]): string {
   return `npm run bench${shown.length > 0 ? ` -- ${shown.join(' ')}` : ''}`;
 }
 
-function todoRows(targets: readonly LatchkeyTarget[]): SummaryRow[] {
-  return targets.flatMap((target) =>
-    NOT_YET_MEASURED.map(
-      (todo): SummaryRow => ({
-        targetId: target.id,
-        targetTitle: target.title,
-        scenarioId: todo.id,
-        label: todo.label,
-        kind: 'todo',
-        rounds: 0,
-        rps: null,
-        p50: null,
-        p99: null,
-        p999: null,
-        badAnswers: null,
-        rssMb: null,
-        cpuPercent: null,
-        databaseCpuPercent: null,
-        rpsPerCpuSecond: null,
-        otherCpuPercent: null,
-        ratioToHello: null,
-        sendLagP99Ms: null,
-        note: todo.why,
-      }),
-    ),
-  );
-}
-
 export interface ReportInputs {
   options: BenchOptions;
   startedAt: Date;
   build: BuildInfo;
   loadAverageAtStart: number;
   measured: readonly Target[];
-  latchkeyTargets: readonly LatchkeyTarget[];
   seeding: SeedingRecord[];
   rounds: RoundsOutcome;
   missing: string[];
@@ -69,7 +39,6 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
   const titles = new Map(inputs.measured.map((t) => [t.id, t.title]));
   const rows = [
     ...summarizeRuns(rounds.runs, titles, rounds.notes),
-    ...todoRows(inputs.latchkeyTargets.filter((t) => inputs.measured.includes(t))),
   ];
   const others = rounds.runs.map((r) => r.otherCpuPercent);
   return {

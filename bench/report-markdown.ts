@@ -53,7 +53,7 @@ function serverCell(report: BenchReport, targetId: string): string {
 /** Like × hello, but on requests per CPU-second: what other processes on the machine do not skew. */
 function ratioPerCpu(report: BenchReport, r: SummaryRow): string {
   const hello = row(report, 'hello', 'hello')?.rpsPerCpuSecond ?? null;
-  if (r.kind === 'paced' || r.kind === 'todo' || r.rpsPerCpuSecond === null || hello === null || hello <= 0) return '—';
+  if (r.kind === 'paced' || r.rpsPerCpuSecond === null || hello === null || hello <= 0) return '—';
   return `${(r.rpsPerCpuSecond / hello).toFixed(2)}×`;
 }
 
@@ -62,7 +62,7 @@ export function renderMainTable(report: BenchReport): string {
     ['server', 'endpoint', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'bad answers', 'RSS MB', 'server CPU %', 'req/CPU-s', 'other CPU %', '× hello', '× hello per CPU-s'],
     report.rows.map((r) => [
       serverCell(report, r.targetId),
-      r.kind === 'todo' ? `${r.label} — ${r.note ?? ''}` : `${r.label}${noteText(r)}`,
+      `${r.label}${noteText(r)}`,
       int(r.rps),
       ms(r.p50),
       ms(r.p99),

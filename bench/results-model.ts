@@ -45,7 +45,7 @@ export interface SummaryRow {
   targetTitle: string;
   scenarioId: string;
   label: string;
-  kind: ScenarioKind | 'todo';
+  kind: ScenarioKind;
   rounds: number;
   rps: number | null;
   p50: number | null;

@@ -61,7 +61,6 @@ async function main(): Promise<number> {
       build,
       loadAverageAtStart,
       measured: prepared.ready,
-      latchkeyTargets: plan.latchkeyTargets,
       seeding: prepared.seeding,
       rounds,
       missing: [...plan.missing, ...prepared.missing],

@@ -131,9 +131,15 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
     headers: auth(unknownKeyLike(store.hot.ownerKey)),
     expectStatus: 401,
   };
+  const oauthReveal: LoadSpec = {
+    ...reveal,
+    label: 'OAuth2 reveal, access token still valid (no refresh)',
+    paths: store.hot.oauthIds.map((id) => `/v1/credentials/${id}/secret`),
+  };
   const scenarios: Scenario[] = [
     { id: 'metadata', label: metadata.label, kind: 'saturate', specs: [metadata] },
     { id: 'reveal', label: reveal.label, kind: 'saturate', specs: [reveal] },
+    { id: 'oauth-reveal', label: oauthReveal.label, kind: 'saturate', specs: [oauthReveal], note: `${store.hot.oauthIds.length} OAuth2 credentials, service key` },
     {
       id: 'list-first',
       label: 'list first page GET /v1/credentials?per_page=25',
@@ -205,12 +211,3 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
   );
   return scenarios;
 }
-
-/** Rows the table must show even though nothing was measured, so they are not forgotten. */
-export const NOT_YET_MEASURED: ReadonlyArray<{ id: string; label: string; why: string }> = [
-  {
-    id: 'oauth-reveal',
-    label: 'OAuth2 reveal (token refresh on reveal)',
-    why: 'TODO: not yet measured — needs an OAuth2 credential and a local token endpoint peer',
-  },
-];
