@@ -28,7 +28,8 @@ function visibilityClause(v: Visibility, where: string[], params: unknown[]): vo
   where.push(`(${parts.join(' OR ')})`);
 }
 
-export function credentialListSql(tenantId: string, visibility: Visibility, f: CredentialFilter, page: PageQuery): { rows: Sql; count: Sql } {
+/** `columns`: the SQLite adapter selects ids only and takes the rows from its credential cache. */
+export function credentialListSql(tenantId: string, visibility: Visibility, f: CredentialFilter, page: PageQuery, columns: '*' | 'id' = '*'): { rows: Sql; count: Sql } {
   const where = ['tenant_id = ?', 'deleted_at IS NULL'];
   const params: unknown[] = [tenantId];
   if (f.name !== undefined) {
@@ -60,7 +61,7 @@ export function credentialListSql(tenantId: string, visibility: Visibility, f: C
   const rowsParams = [...params];
   addKeyset(rowsWhere, rowsParams, page.after, 'created_at');
   const rows: Sql = {
-    text: `SELECT * FROM credentials WHERE ${rowsWhere.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
+    text: `SELECT ${columns} FROM credentials WHERE ${rowsWhere.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?`,
     params: [...rowsParams, page.limit, page.after ? 0 : (page.offset ?? 0)],
   };
   return { rows, count };
