@@ -38,6 +38,8 @@ export interface Config {
   publicUrl: string | null;
   oauthRefreshIntervalMs: number;
   oauthRefreshLeadMs: number;
+  /** Origins `return_to` of an OAuth connect may send the browser back to (none by default). */
+  oauthReturnOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -72,6 +74,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
+  ['LATCHKEY_OAUTH_RETURN_ORIGINS', '(none)', 'comma list of origins (https://app.example.com) that an OAuth connect\'s return_to may send the browser back to; return_to is refused unless its origin is listed'],
   ['LATCHKEY_CONFIG_FILE', '(unset)', 'a JSON file of these variables; the environment wins over it'],
 ] as const;
 
@@ -128,6 +131,23 @@ function egressAllow(raw: string | undefined): EgressAllowList {
   } catch (err) {
     throw new ConfigError(`LATCHKEY_EGRESS_ALLOW: ${(err as Error).message}`);
   }
+}
+
+function returnOrigins(raw: string | undefined): string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((item) => {
+    const text = item.trim();
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError(`LATCHKEY_OAUTH_RETURN_ORIGINS: "${text}" is not a URL origin such as https://app.example.com`);
+    }
+    if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.origin !== text.replace(/\/$/, '')) {
+      throw new ConfigError(`LATCHKEY_OAUTH_RETURN_ORIGINS: "${text}" must be an origin only (scheme, host and port, e.g. https://app.example.com)`);
+    }
+    return url.origin;
+  });
 }
 
 function publicUrl(raw: string | undefined): string | null {
@@ -187,5 +207,6 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     publicUrl: publicUrl(env.LATCHKEY_PUBLIC_URL),
     oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
     oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,
+    oauthReturnOrigins: returnOrigins(env.LATCHKEY_OAUTH_RETURN_ORIGINS),
   };
 }

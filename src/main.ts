@@ -49,7 +49,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
     const keyring = new Keyring(store, provider, clock);
     await keyring.checkRootKey();
     const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays,
-      oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs } });
+      oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs, returnOrigins: config.oauthReturnOrigins } });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
     services.audit.enableCheckpoints(keyring);
     // Caches follow the store's invalidation feed (LISTEN/NOTIFY on PostgreSQL; on SQLite one

@@ -1,10 +1,10 @@
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { smtpBody, startServer, type TestServer } from './support/server.ts';
-import { TEST_STORE } from './support/store.ts';
+import { adminUrl, postgresGate } from './support/postgres-gate.ts';
 
 /*
  * Losing the database under load. Latchkey talks to PostgreSQL through a TCP relay this test
@@ -20,33 +20,7 @@ import { TEST_STORE } from './support/store.ts';
  * LATCHKEY_TEST_DATABASE_URL every test says SKIPPED, loudly, and passes nothing.
  */
 
-const adminUrl = process.env.LATCHKEY_TEST_DATABASE_URL;
-
-async function postgresProblem(): Promise<string | null> {
-  if (TEST_STORE !== 'postgres') return 'LATCHKEY_TEST_STORE is not "postgres"';
-  if (!adminUrl) return 'LATCHKEY_TEST_DATABASE_URL is not set';
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `no server answers: ${(err as Error).message}`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const problem = await postgresProblem();
-const SKIP_MESSAGE = `SKIPPED: database outage tests — no PostgreSQL (${problem ?? ''})`;
-if (problem !== null) console.error(`\n*** ${SKIP_MESSAGE} ***\n`);
-
-function noPostgres(t: TestContext): boolean {
-  if (problem === null) return false;
-  t.skip(SKIP_MESSAGE);
-  return true;
-}
+const { problem, noPostgres } = await postgresGate('database outage tests');
 
 /** A TCP relay between Latchkey and PostgreSQL that the test can cut or stall. */
 class Relay {

@@ -1,9 +1,9 @@
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { startServer, type TestServer } from './support/server.ts';
-import { TEST_STORE } from './support/store.ts';
+import { adminUrl, postgresGate } from './support/postgres-gate.ts';
 import { CLIENT, startProvider, type TestProvider } from './support/oauth-provider.ts';
 
 /*
@@ -18,33 +18,7 @@ import { CLIENT, startProvider, type TestProvider } from './support/oauth-provid
  * LATCHKEY_TEST_DATABASE_URL every test says SKIPPED, loudly, and passes nothing.
  */
 
-const adminUrl = process.env.LATCHKEY_TEST_DATABASE_URL;
-
-async function postgresProblem(): Promise<string | null> {
-  if (TEST_STORE !== 'postgres') return 'LATCHKEY_TEST_STORE is not "postgres"';
-  if (!adminUrl) return 'LATCHKEY_TEST_DATABASE_URL is not set';
-  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 2000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `no server answers: ${(err as Error).message}`;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-const problem = await postgresProblem();
-const SKIP_MESSAGE = `SKIPPED: OAuth refresh race across processes — no PostgreSQL (${problem ?? ''})`;
-if (problem !== null) console.error(`\n*** ${SKIP_MESSAGE} ***\n`);
-
-function noPostgres(t: TestContext): boolean {
-  if (problem === null) return false;
-  t.skip(SKIP_MESSAGE);
-  return true;
-}
+const { problem, noPostgres } = await postgresGate('OAuth refresh race across processes');
 
 const dbName = `lk_race_${randomBytes(5).toString('hex')}`;
 let a: TestServer;

@@ -19,7 +19,7 @@ const past = () => new Date(Date.now() - 60_000).toISOString();
 
 before(async () => {
   s = await startServer({
-    env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128', LATCHKEY_OAUTH_REFRESH_INTERVAL_MS: '200', LATCHKEY_LOG_LEVEL: 'info' },
+    env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128', LATCHKEY_OAUTH_REFRESH_INTERVAL_MS: '200', LATCHKEY_LOG_LEVEL: 'info', LATCHKEY_OAUTH_RETURN_ORIGINS: 'https://app.example.test' },
   });
   p = await startProvider({ redirectUris: [`${s.url}/v1/oauth/callback`] });
 });
@@ -140,6 +140,19 @@ describe('POST /v1/oauth/connect and GET /v1/oauth/callback', () => {
     assert.equal(loc.searchParams.get('error'), 'access_denied');
     assert.equal((await s.request('GET', `/v1/credentials/${denied.credential_id}`)).body.version, 1);
     assert.equal((await events(denied.credential_id, 'credential.oauth_callback'))[0]!.outcome, 'failure');
+  });
+
+  it('refuses a return_to whose origin the operator has not listed (no open redirect), and creates nothing', async () => {
+    const name = unique('Elsewhere');
+    for (const to of ['https://evil.example/phish', 'https://app.example.test.evil.example/done', 'http://app.example.test/done']) {
+      const r = await s.request('POST', '/v1/oauth/connect', {
+        body: { provider: 'oauth2', name, config: oauthConfig(CLIENT), secret: { client_secret: CLIENT.secret }, return_to: to },
+      });
+      assert.equal(r.status, 422, `${to}: ${r.text}`);
+      assert.equal(r.body.error.details[0].path, 'return_to');
+    }
+    const listed = await s.request('GET', `/v1/credentials?filter[name]=${encodeURIComponent(name)}`);
+    assert.equal(listed.body.total, 0);
   });
 
   it('refuses a replayed state: the code is not exchanged a second time', async () => {

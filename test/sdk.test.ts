@@ -33,16 +33,6 @@ async function caught<E>(p: Promise<unknown>, Class: abstract new (...args: any[
   assert.fail(`expected ${Class.name}, but the call succeeded`);
 }
 
-/** The route exists on this server (an unknown route is a bare NOT_FOUND; a missing resource has its own code). */
-async function served(p: Promise<unknown>): Promise<boolean> {
-  try {
-    await p;
-    return true;
-  } catch (err) {
-    return !(err instanceof NotFoundError && err.code === 'NOT_FOUND');
-  }
-}
-
 // ----------------------------------------------------------------------------------------------
 // A tiny HTTP peer for what a real Latchkey will not do on demand (429 twice, never answer, reset).
 
@@ -176,9 +166,8 @@ describe('lk.credentials against a real server', () => {
     assert.equal(typeof smtp.capabilities.rotatable, 'boolean');
   });
 
-  it('rotates, lists versions and restores an old one', async (t) => {
+  it('rotates, lists versions and restores an old one', async () => {
     const c = await lk.credentials.create(smtpBody(unique('Rotor'), 'pw-one'));
-    if (!(await served(lk.credentials.versions(c.id)))) return t.skip('this server has no /versions yet');
     const rotated = await lk.credentials.rotate(c.id, { secret: { password: 'pw-two' }, gracePeriodSeconds: 600 });
     assert.equal(rotated.version, 2);
     assert.equal((await lk.credentials.reveal(c.id)).secret.password, 'pw-two');
@@ -346,24 +335,16 @@ describe('lk.tenants', () => {
   });
 });
 
-describe('endpoints the server may not have yet: the SDK sends what API.md documents', () => {
-  function recorder(respond: (url: URL, init: RequestInit) => Response) {
+describe('lk.serviceCredentials (dialect of source document 000)', () => {
+  it('sends the request of document 000: path under /compat, bearer key, x-tenant-id', async () => {
     const calls: Array<{ url: URL; init: RequestInit }> = [];
-    const fetchFn = (async (input: string | URL | Request, init: RequestInit = {}) => {
-      const url = new URL(String(input));
-      calls.push({ url, init });
-      return respond(url, init);
-    }) as typeof fetch;
-    return { calls, fetchFn };
-  }
-  const ok = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', etag: '"7"' } });
-
-  it('serviceCredentials.get speaks the dialect of source document 000', async () => {
     const body = { id: 'service-credential-1', hash: 'service-credential-1', status: 'active', deactivationTime: null, type: 'webhook', _links: [] };
-    const { calls, fetchFn } = recorder(() => ok(body));
+    const fetchFn = (async (input: string | URL | Request, init: RequestInit = {}) => {
+      calls.push({ url: new URL(String(input)), init });
+      return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
     const api = new Latchkey({ baseUrl: 'http://vault.test/base/', apiKey: 'lk_test_x', tenantId: 'ten_1', fetch: fetchFn });
     const credential = await api.serviceCredentials.get({ type: 'webhook', id: 'service-credential-1' });
-    assert.equal(credential.fields.status, 'active');
     assert.deepEqual(credential.fields, body);
     assert.equal(calls[0]?.url.href, 'http://vault.test/base/compat/service-credentials/service-credentials/webhook/service-credential-1');
     const headers = calls[0]?.init.headers as Record<string, string>;
@@ -371,42 +352,67 @@ describe('endpoints the server may not have yet: the SDK sends what API.md docum
     assert.equal(headers['x-tenant-id'], 'ten_1');
   });
 
-  it('serviceCredentials.get against the real server', async (t) => {
+  it('api.serviceCredentials.get({ type, id }) against the real server: credential.fields.status', async () => {
     const c = await lk.credentials.create(smtpBody(unique('Dialect'), 'pw-dialect'));
-    let credential;
-    try {
-      credential = await lk.serviceCredentials.get({ type: 'smtp', id: c.id });
-    } catch (err) {
-      if (err instanceof NotFoundError && err.code === 'NOT_FOUND') return t.skip('this server has no service-credentials dialect yet');
-      throw err;
-    }
+    const api = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey });
+    const credential = await api.serviceCredentials.get({ type: 'smtp', id: c.id });
     assert.equal(credential.fields.status, 'active');
     assert.equal(credential.fields.id, c.id);
+    await caught(api.serviceCredentials.get({ type: 'smtp', id: 'crd_never' }), NotFoundError);
+  });
+});
+
+describe('lk.teams', () => {
+  it('creates, lists, gets, updates with If-Match, and deletes a team', async () => {
+    const slug = `ops-${Date.now().toString(36)}`;
+    const team = await lk.teams.create({ name: 'Ops', slug });
+    assert.equal(team.slug, slug);
+    assert.match(team.etag ?? '', /^"\d+"$/);
+    const listed: string[] = [];
+    for await (const t of lk.teams.list()) listed.push(t.id);
+    assert.ok(listed.includes(team.id));
+    const got = await lk.teams.get(team.id);
+    assert.equal(got.name, 'Ops');
+    const updated = await lk.teams.update(team.id, { name: 'Ops 2' }, { ifMatch: got.etag });
+    assert.equal(updated.name, 'Ops 2');
+    await caught(lk.teams.update(team.id, { name: 'Ops 3' }, { ifMatch: got.etag }), PreconditionFailedError);
+    await lk.teams.delete(team.id);
+    await caught(lk.teams.get(team.id), NotFoundError);
+  });
+});
+
+describe('lk.oauth', () => {
+  it('connect makes an OAuth2 credential from a preset and answers the provider authorization URL with PKCE', async () => {
+    const r = await lk.oauth.connect({ provider: 'github', config: { client_id: 'sdk-client' }, secret: { client_secret: 'sdk-client-secret' }, scopes: ['repo'] });
+    const url = new URL(r.authorization_url);
+    assert.equal(url.origin, 'https://github.com');
+    assert.equal(url.searchParams.get('client_id'), 'sdk-client');
+    assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok(url.searchParams.get('state'));
+    const made = await lk.credentials.get(r.credential_id);
+    assert.equal(made.type, 'oauth2');
+    assert.equal(JSON.stringify(made).includes('sdk-client-secret'), false);
+    const again = await lk.oauth.connect({ credential_id: r.credential_id });
+    assert.notEqual(new URL(again.authorization_url).searchParams.get('state'), url.searchParams.get('state'));
+    const bad = await caught(lk.oauth.connect({ provider: 'github', config: { client_id: 'x' } }), ValidationError);
+    assert.match(JSON.stringify(bad.details), /client_secret/);
+  });
+});
+
+describe('lk.credentials.rotate and verify', () => {
+  it('rotate with no secret makes a new one for a type that can, with an Idempotency-Key', async () => {
+    const c = await lk.credentials.create({ name: unique('Generated'), type: 'webhook', config: { url: 'https://hooks.example.com/in' }, secret: { signing_secret: 'whsec-original-0123456789' } });
+    const rotated = await lk.credentials.rotate(c.id);
+    assert.equal(rotated.version, 2);
+    const now = (await lk.credentials.reveal(c.id)).secret;
+    assert.notEqual(now.signing_secret, 'whsec-original-0123456789');
   });
 
-  it('oauth.connect, teams, rotate and verify map to their documented requests', async () => {
-    const { calls, fetchFn } = recorder((url) => ok(url.pathname.endsWith('/connect') ? { authorization_url: 'https://idp.test/authorize?x=1' } : { id: 'team_1', name: 'Ops', slug: 'ops', created_at: 'now' }));
-    const api = new Latchkey({ baseUrl: 'http://vault.test', apiKey: 'lk_test_x', fetch: fetchFn });
-
-    const r = await api.oauth.connect({ provider: 'google', config: { client_id: 'cid' }, redirectUri: 'https://app.test/cb', scopes: ['email'] });
-    assert.equal(r.authorization_url, 'https://idp.test/authorize?x=1');
-    assert.equal(calls[0]?.url.pathname, '/v1/oauth/connect');
-    assert.deepEqual(JSON.parse(String(calls[0]?.init.body)), { provider: 'google', config: { client_id: 'cid' }, redirect_uri: 'https://app.test/cb', scopes: ['email'] });
-    await api.oauth.connect({ credentialId: 'crd_1' });
-    assert.deepEqual(JSON.parse(String(calls[1]?.init.body)), { credential_id: 'crd_1' });
-
-    const team = await api.teams.create({ name: 'Ops', slug: 'ops' });
-    assert.equal(team.etag, '"7"');
-    await api.teams.update('team_1', { name: 'Ops 2' }, { ifMatch: team.etag });
-    await api.teams.get('team_1');
-    await api.credentials.rotate('crd_9');
-    await api.credentials.verify('crd_9');
-    const seen = calls.slice(2).map((c) => `${c.init.method} ${c.url.pathname}`);
-    assert.deepEqual(seen, ['POST /v1/teams', 'PATCH /v1/teams/team_1', 'GET /v1/teams/team_1', 'POST /v1/credentials/crd_9/rotate', 'POST /v1/credentials/crd_9/verify']);
-    assert.equal((calls[3]?.init.headers as Record<string, string>)['if-match'], '"7"');
-    const rotate = calls[5];
-    assert.equal(rotate?.init.body, '{}');
-    assert.match((rotate?.init.headers as Record<string, string>)['idempotency-key'] ?? '', /^sdk_/);
+  it('verify answers a typed 422 for a type without a live check', async () => {
+    const c = await lk.credentials.create({ name: unique('Text'), type: 'text', secret: { value: 'plain' } });
+    const err = await caught(lk.credentials.verify(c.id), ValidationError);
+    assert.equal(err.status, 422);
+    assert.match(err.requestId ?? '', /^req_/);
   });
 });
 

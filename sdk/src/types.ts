@@ -203,6 +203,8 @@ export type AuditVerifyResult = Json<paths['/v1/audit-events/verify']['get']['re
 // ---------------------------------------------------------------------------------------------
 // OAuth
 
+/** `POST /v1/oauth/connect` body: `credential_id`, or `provider` + `config` + `secret` for a new credential. */
+export type OAuthConnectBody = JsonBody<paths['/v1/oauth/connect']['post']>;
 /** `POST /v1/oauth/connect` answer. */
 export type OAuthConnectResult = Json<paths['/v1/oauth/connect']['post']['responses']['200']>;
 

@@ -36,7 +36,7 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger });
   const directory = createTeamDirectory(store, clock);
@@ -50,7 +50,7 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     tokens: { beforeReveal: (ctx, c) => oauth.beforeReveal(ctx, c), refreshNow: (ctx, c) => oauth.refreshNow(ctx, c) },
   });
   const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
-  const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000 });
+  const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000, returnOrigins: deps.oauth?.returnOrigins ?? [] });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
   return {

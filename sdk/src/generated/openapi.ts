@@ -6042,7 +6042,10 @@ export interface paths {
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** Format: uri */
                         redirect_uri?: string;
-                        /** Format: uri */
+                        /**
+                         * Format: uri
+                         * @description Where the callback sends the browser afterwards (with status and credential_id); its origin must be one the operator lists in LATCHKEY_OAUTH_RETURN_ORIGINS
+                         */
                         return_to?: string;
                         scopes?: string[];
                         secret?: {

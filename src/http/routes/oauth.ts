@@ -26,7 +26,12 @@ const ConnectBody = Type.Object(
     metadata: Type.Optional(Type.Record(Type.String({ maxLength: 200 }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), { maxProperties: 64 })),
     redirect_uri: Type.Optional(Url),
     scopes: Type.Optional(Type.Array(ScopeToken, { maxItems: 100, uniqueItems: true })),
-    return_to: Type.Optional(Url),
+    return_to: Type.Optional(
+      Type.String({
+        format: 'uri', maxLength: 2048, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://',
+        description: 'Where the callback sends the browser afterwards (with status and credential_id); its origin must be one the operator lists in LATCHKEY_OAUTH_RETURN_ORIGINS',
+      }),
+    ),
   },
   {
     additionalProperties: false,

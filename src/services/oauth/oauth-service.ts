@@ -110,6 +110,8 @@ export interface OAuthDeps {
   egress: EgressGuard;
   /** Refresh this long before the access token expires (API.md: 5 minutes). */
   refreshLeadMs: number;
+  /** Origins an operator lets `return_to` send the browser back to (LATCHKEY_OAUTH_RETURN_ORIGINS). */
+  returnOrigins: readonly string[];
   /** How long a claim lasts; longer than a whole token call (the egress deadline) can take. */
   claimLeaseMs?: number;
   /** How long a caller waits for another process's refresh before it reads what is stored. */
@@ -162,7 +164,12 @@ function account(sub: unknown, email: unknown, name: unknown): Record<string, st
   return Object.keys(out).length > 0 ? out : null;
 }
 
-function checkReturnTo(value: string | undefined): string | null {
+/**
+ * The callback redirects the browser to `return_to` once the provider is done, so an arbitrary
+ * value would make this server an open redirect for anyone who may start a connect: only origins
+ * the operator listed are accepted.
+ */
+function checkReturnTo(value: string | undefined, allowed: readonly string[]): string | null {
   if (value === undefined) return null;
   let url: URL;
   try {
@@ -172,6 +179,9 @@ function checkReturnTo(value: string | undefined): string | null {
   }
   if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.password !== '') {
     throw validationFailed([{ path: 'return_to', message: 'must be an http(s) URL without credentials' }]);
+  }
+  if (!allowed.includes(url.origin)) {
+    throw validationFailed([{ path: 'return_to', message: `origin ${url.origin} is not one the operator allows (LATCHKEY_OAUTH_RETURN_ORIGINS)` }]);
   }
   return url.toString();
 }
@@ -476,7 +486,7 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       if ((input.credential_id === undefined) === (input.provider === undefined)) {
         throw validationFailed([{ path: 'credential_id', message: 'give either credential_id (an existing oauth2 credential) or provider (and config) for a new one' }]);
       }
-      const returnTo = checkReturnTo(input.return_to);
+      const returnTo = checkReturnTo(input.return_to, deps.returnOrigins);
       let c: CredentialRow;
       if (input.credential_id !== undefined) {
         const extra = (['config', 'secret', 'name', 'description', 'integration_id', 'team_id', 'folder_id', 'read_access', 'metadata'] as const).filter((k) => input[k] !== undefined);
