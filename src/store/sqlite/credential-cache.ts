@@ -2,6 +2,7 @@ import type { CredentialRow } from '../port.js';
 
 /** Enough for the hot set of a large tenant; a miss costs one point read. */
 const MAX_ENTRIES = 20_000;
+const MAX_TOTALS = 1_000;
 
 const WRITES_CREDENTIALS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credentials\b/i;
 
@@ -20,13 +21,16 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Credential rows the SQLite adapter has read, so a metadata read or a reveal does not parse the
- * same row again. One process owns the database file, so every write passes through the adapter
- * and keeps this exact: a statement that writes the credentials table empties it (writes are rare
- * next to reads), and a usage touch updates the one entry it concerns. Entries are frozen, so a
+ * same row again, and list totals, so a page of a large tenant does not count it again. One
+ * process owns the database file, so every write passes through the adapter and keeps this exact:
+ * a statement that writes the credentials table empties it (writes are rare next to reads), and a
+ * usage touch updates the one row it concerns (no total depends on it). Rows are frozen, so a
  * caller that tried to edit a shared row would fail loudly instead of changing what others read.
  */
 export class CredentialCache {
   private readonly rows = new Map<string, CredentialRow>();
+  /** List totals by query and parameters: a COUNT over a large tenant costs more than the page. */
+  private readonly totals = new Map<string, number>();
 
   get(tenantId: string, id: string): CredentialRow | undefined {
     return this.rows.get(`${tenantId}\u0000${id}`);
@@ -45,7 +49,18 @@ export class CredentialCache {
     if (row && (row.lastUsedAt === null || row.lastUsedAt < at)) this.rows.set(key, Object.freeze({ ...row, lastUsedAt: at }));
   }
 
+  total(key: string, count: () => number): number {
+    let n = this.totals.get(key);
+    if (n === undefined) {
+      if (this.totals.size >= MAX_TOTALS) this.totals.delete(this.totals.keys().next().value!);
+      n = count();
+      this.totals.set(key, n);
+    }
+    return n;
+  }
+
   clear(): void {
     this.rows.clear();
+    this.totals.clear();
   }
 }

@@ -256,7 +256,8 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       // what a list cost. Reads cannot interleave with writes here (all calls are synchronous).
       const q = credentialListSql(tenantId, visibility, filter, page, 'id');
       const rows = all(q.rows).map((r) => credentialById(tenantId, r.id as string)).filter((c): c is CredentialRow => c !== null);
-      return { rows, total: Number(all(q.count)[0]?.n ?? 0) };
+      const total = credentialCache.total(JSON.stringify([q.count.text, q.count.params]), () => Number(all(q.count)[0]?.n ?? 0));
+      return { rows, total };
     },
     async updateCredential(tenantId, expectedRevision, w) {
       const c = w.credential;
