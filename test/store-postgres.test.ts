@@ -443,7 +443,7 @@ describe('PostgreSQL store: audit chain', () => {
     const sealer = async (store: Store): Promise<number> => {
       let total = 0;
       for (;;) {
-        const n = await store.sealAudit(tenantId, 37, sealEvents);
+        const n = await store.sealAuditChain(tenantId, 37, (round) => ({ seals: sealEvents(round.head, round.events), checkpoint: null }));
         total += n;
         if (n === 0) return total;
       }
@@ -463,7 +463,7 @@ describe('PostgreSQL store: audit chain', () => {
 
     const chain: AuditRow[] = [];
     for (let afterSeq = 0; ; ) {
-      const page = await b.readAuditChain(tenantId, afterSeq, 200);
+      const page = await b.readSealedAudit(tenantId, afterSeq, 200);
       if (page.length === 0) break;
       chain.push(...page);
       afterSeq = page.at(-1)?.seq as number;

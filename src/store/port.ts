@@ -266,13 +266,6 @@ export interface Store {
   appendAudit(events: readonly AuditRow[], credentialTouches: readonly UsageTouch[]): Promise<void>;
   listAudit(tenantId: string, query: AuditQuery, page: PageQuery): Promise<AuditRow[]>;
   tenantsWithUnsealedAudit(): Promise<string[]>;
-  /**
-   * Seals up to `limit` unsealed events of a tenant in one transaction, holding the tenant's
-   * chain lock: `compute` (pure, synchronous) gets the chain head and the events in order.
-   */
-  sealAudit(tenantId: string, limit: number, compute: (head: ChainHead | null, events: AuditRow[]) => Seal[]): Promise<number>;
-  /** Sealed events in chain order after `afterSeq`. */
-  readAuditChain(tenantId: string, afterSeq: number, limit: number): Promise<AuditRow[]>;
   countUnsealedAudit(tenantId: string): Promise<number>;
 
   reserveIdempotencyKey(row: IdempotencyRow, staleBefore: string): Promise<{ reserved: true } | { reserved: false; existing: IdempotencyRow }>;
@@ -361,7 +354,7 @@ export interface Store {
    * Seals up to `limit` unsealed events of a tenant in one transaction holding the tenant's chain
    * lock, and keeps the tenant's row in `audit_chain_heads` (head and checkpoint) in the same
    * transaction. `decide` (pure, synchronous) gets the head as the events table has it, the
-   * stored checkpoint and the events in order. Supersedes `sealAudit`.
+   * stored checkpoint and the events in order.
    */
   sealAuditChain(tenantId: string, limit: number, decide: (round: SealRound) => SealDecision): Promise<number>;
   /** The tenant's `audit_chain_heads` row: the head as last sealed and the stored checkpoint. */

@@ -1,3 +1,4 @@
+import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Clock } from '../../domain/clock.js';
@@ -162,6 +163,8 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       sealed += n;
       if (n > 0) adoptable.delete(tenantId);
       if (n < SEAL_BATCH) break;
+      // A backlog seals in several transactions: let requests run between them.
+      await yieldToRequests();
     }
     return sealed;
   };

@@ -1,6 +1,6 @@
 import { Client, DatabaseError, Pool, type PoolClient, type QueryResult } from 'pg';
 import { MIGRATIONS } from '../migrations/migrations.js';
-import type { AuditRow, ChainHead, IdempotencyRow, Seal, Store, UsageTouch } from '../port.js';
+import type { AuditRow, IdempotencyRow, Store, UsageTouch } from '../port.js';
 import { ROOT_KEY_ID_META, RootKeyMoved, type TenantKeyRow } from '../port.js';
 import {
   COUNT_TENANTS_TO_REWRAP_SQL, COUNT_VERSIONS_TO_RESEAL_SQL, INSERT_TENANT_KEY_SQL, REWRAP_TENANT_KEY_SQL, TENANTS_TO_REWRAP_SQL,
@@ -472,30 +472,6 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     async tenantsWithUnsealedAudit() {
       return (await query('SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL')).rows.map((r) => r.tenant_id as string);
     },
-    async sealAudit(tenantId, limit, compute: (head: ChainHead | null, events: AuditRow[]) => Seal[]) {
-      return transaction(async (db) => {
-        // The chain lock is per tenant and per transaction: sealers of one tenant (in any process)
-        // take turns; appends never wait for it, and it goes away with COMMIT/ROLLBACK.
-        await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_CHAIN_LOCK_SPACE, `audit:${tenantId}`]);
-        const headRow = (await db.query('SELECT seq, hash FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', [tenantId])).rows[0];
-        const head = headRow ? { seq: Number(headRow.seq), hash: headRow.hash as string } : null;
-        const events = (await db.query('SELECT * FROM audit_events WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2', [tenantId, limit])).rows.map(auditFromRecord);
-        if (events.length === 0) return 0;
-        const seals = compute(head, events);
-        if (seals.length > 0) {
-          await db.query(
-            `UPDATE audit_events AS a SET seq = s.seq, hash = s.hash, prev_hash = s.prev_hash
-               FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS s(id, seq, hash, prev_hash)
-              WHERE a.id = s.id AND a.seq IS NULL`,
-            [seals.map((s) => s.id), seals.map((s) => s.seq), seals.map((s) => s.hash), seals.map((s) => s.prevHash)],
-          );
-        }
-        return events.length;
-      });
-    },
-    async readAuditChain(tenantId, afterSeq, limit) {
-      return (await query('SELECT * FROM audit_events WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3', [tenantId, afterSeq, limit])).rows.map(auditFromRecord);
-    },
     async countUnsealedAudit(tenantId) {
       return count(await query('SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = $1 AND seq IS NULL', [tenantId]));
     },
@@ -740,9 +716,12 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     // audit sinks and retention
     async sealAuditChain(tenantId, limit, decide) {
       return transaction(async (db) => {
-        // The same per-tenant chain lock as sealAudit: sealers and the retention purge of one
-        // tenant (in any process) take turns; appends never wait for it.
+        // The per-tenant chain lock (per transaction, so it goes with COMMIT/ROLLBACK): sealers and
+        // the retention purge of one tenant (in any process) take turns; appends never wait for it.
         await db.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_CHAIN_LOCK_SPACE, `audit:${tenantId}`]);
+        // A seal rewrites events that are durable already, and a lost one is redone to the same
+        // hashes (WAL is flushed in order, so nothing after it survived either): no WAL flush wait.
+        await db.query('SET LOCAL synchronous_commit = off');
         const headRow = (await db.query('SELECT seq, id, hash FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', [tenantId])).rows[0];
         const head = headRow ? { seq: Number(headRow.seq), id: headRow.id as string, hash: headRow.hash as string } : null;
         const events = (await db.query('SELECT * FROM audit_events WHERE tenant_id = $1 AND seq IS NULL ORDER BY at, id LIMIT $2', [tenantId, limit])).rows.map(auditFromRecord);

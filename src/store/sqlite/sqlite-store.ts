@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from '../migrations/migrations.js';
 import type {
-  AccessKeyRow, AuditRow, ChainHead, CredentialRow, CredentialWrite, IdempotencyRow, Seal, Store, TenantKeyRow,
+  AccessKeyRow, AuditRow, CredentialRow, CredentialWrite, IdempotencyRow, Store, TenantKeyRow,
   TenantRow, UsageTouch, VersionRow,
 } from '../port.js';
 import { ROOT_KEY_ID_META, RootKeyMoved } from '../port.js';
@@ -13,6 +13,7 @@ import {
   versionsToResealParams,
 } from '../key-management-sql.js';
 import { CredentialCache, writesCredentials } from './credential-cache.js';
+import { createWalSync } from './wal-sync.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
@@ -125,6 +126,22 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       db.pragma(`secure_delete = ${prior === 1 ? 1 : 0}`);
     }
   };
+  const walSync = opts.synchronous === 'FULL' ? createWalSync(`${opts.file}-wal`) : null;
+  /**
+   * Commits without the fsync that would stall every request on the event loop. Audit appends
+   * then wait for `walSync` instead, off the event loop. Sealing waits for nothing: it rewrites
+   * events that are durable already, and a seal lost to a power cut is redone to the same hashes
+   * by the next pass (nothing committed after it survived either: the WAL reaches disk in order).
+   */
+  const withoutFsync = <T>(fn: () => T): T => {
+    if (opts.synchronous !== 'FULL') return fn();
+    db.pragma('synchronous = NORMAL');
+    try {
+      return fn();
+    } finally {
+      db.pragma('synchronous = FULL');
+    }
+  };
   const inTenants = (ids: readonly string[] | 'all'): { where: string; params: string[] } =>
     ids === 'all' ? { where: '', params: [] } : { where: `WHERE tenant_id IN (${placeholders(ids.length)})`, params: [...ids] };
 
@@ -150,6 +167,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       db.prepare('SELECT 1').get();
     },
     async close() {
+      await walSync?.close();
       db.close();
     },
 
@@ -296,32 +314,22 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     },
 
     async appendAudit(events, touches) {
-      db.transaction(() => {
-        insertAudit(events);
-        touchCredentialsSync(touches);
-      }).immediate();
+      // The hot write (every reveal): committed without blocking on the fsync, then made durable
+      // off the event loop before the caller hears back (see wal-sync.ts).
+      withoutFsync(() =>
+        db.transaction(() => {
+          insertAudit(events);
+          touchCredentialsSync(touches);
+        }).immediate(),
+      );
       touchCache(touches);
+      if (walSync) await walSync.sync();
     },
     async listAudit(tenantId, query, page) {
       return all(auditListSql(tenantId, query, page)).map(auditFromRecord);
     },
     async tenantsWithUnsealedAudit() {
       return (stmt('SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL').all() as DbRecord[]).map((r) => r.tenant_id as string);
-    },
-    async sealAudit(tenantId, limit, compute: (head: ChainHead | null, events: AuditRow[]) => Seal[]) {
-      return db.transaction(() => {
-        const headRow = get('SELECT seq, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
-        const head = headRow ? { seq: Number(headRow.seq), hash: headRow.hash as string } : null;
-        const events = (stmt('SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
-        if (events.length === 0) return 0;
-        for (const s of compute(head, events)) {
-          run('UPDATE audit_events SET seq = ?, hash = ?, prev_hash = ? WHERE id = ? AND seq IS NULL', s.seq, s.hash, s.prevHash, s.id);
-        }
-        return events.length;
-      }).immediate();
-    },
-    async readAuditChain(tenantId, afterSeq, limit) {
-      return (stmt('SELECT * FROM audit_events WHERE tenant_id = ? AND seq > ? ORDER BY seq LIMIT ?').all(tenantId, afterSeq, limit) as DbRecord[]).map(auditFromRecord);
     },
     async countUnsealedAudit(tenantId) {
       return Number(get('SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND seq IS NULL', tenantId)?.n ?? 0);
@@ -548,7 +556,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
 
     // audit sinks and retention
     async sealAuditChain(tenantId, limit, decide) {
-      return db.transaction(() => {
+      return withoutFsync(() => db.transaction(() => {
         const headRow = get('SELECT seq, id, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
         const head = headRow ? { seq: Number(headRow.seq), id: headRow.id as string, hash: headRow.hash as string } : null;
         const events = (stmt('SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
@@ -569,7 +577,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
           if (decision.checkpoint !== undefined) run('UPDATE audit_chain_heads SET checkpoint = ? WHERE tenant_id = ?', decision.checkpoint, tenantId);
         }
         return decision.seals.length;
-      }).immediate();
+      }).immediate());
     },
     async getAuditChainState(tenantId) {
       const r = get('SELECT seq, event_id, hash, checkpoint FROM audit_chain_heads WHERE tenant_id = ?', tenantId);
