@@ -127,7 +127,7 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
   };
   const badKey: LoadSpec = {
     ...metadata,
-    label: 'bad key → 401',
+    label: 'bad key → 401 (held once a source fails > 10/s)',
     headers: auth(unknownKeyLike(store.hot.ownerKey)),
     expectStatus: 401,
   };

@@ -20,6 +20,8 @@ export interface Config {
   rateLimit: number;
   rateLimitWindowSeconds: number;
   authCacheTtlMs: number;
+  /** How long a 401 to a source failing more than 10 times a second is held back; 0 = never. */
+  authFailureDelayMs: number;
   trustProxy: boolean;
   auditSealIntervalMs: number;
   /** Where the audit stream goes (LATCHKEY_AUDIT_SINK); null = no sink. */
@@ -61,6 +63,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_RATE_LIMIT', '0', 'requests per caller per window before 429 (0 = no limit)'],
   ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
   ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
+  ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a second gets its further 401s this late (0 = never)'],
   ['LATCHKEY_TRUST_PROXY', 'false', 'take the client address from X-Forwarded-For'],
   ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
   ['LATCHKEY_AUDIT_SINK', '(unset)', 'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)'],
@@ -194,6 +197,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     rateLimit: int(env, 'LATCHKEY_RATE_LIMIT', 0, 0, 10_000_000),
     rateLimitWindowSeconds: int(env, 'LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     authCacheTtlMs: int(env, 'LATCHKEY_AUTH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
+    authFailureDelayMs: int(env, 'LATCHKEY_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
     trustProxy: trust === 'true',
     auditSealIntervalMs: int(env, 'LATCHKEY_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000),
     auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),

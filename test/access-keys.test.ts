@@ -531,3 +531,44 @@ describe('tenants', () => {
     assert.deepEqual(reveal.body.secret, { password: SECRET_A });
   });
 });
+
+describe('a source that keeps failing authentication is held back', () => {
+  let t: TestServer;
+  const HOLD_MS = 600;
+  before(async () => {
+    t = await startServer({ env: { LATCHKEY_AUTH_FAILURE_DELAY_MS: String(HOLD_MS) } });
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  const timed = async (key: string): Promise<{ ms: number; res: ApiResponse }> => {
+    const started = performance.now();
+    const res = await t.request('GET', '/v1/credentials', { key });
+    return { ms: performance.now() - started, res };
+  };
+
+  it('the first 10 failures of a second are answered at once, the rest late; good requests are never held', async () => {
+    const badKey = () => `lk_live_${randomBytes(32).toString('base64url').slice(0, 43)}`;
+    const flood = Array.from({ length: 40 }, () => timed(badKey()));
+    // A good request from the same address while the flood waits.
+    await sleep(50);
+    const good = await timed(t.ownerKey);
+    const bad = await Promise.all(flood);
+    assert.equal(good.res.status, 200, good.res.text);
+    assert.ok(good.ms < HOLD_MS / 2, `a good request waited ${good.ms} ms behind the flood`);
+    for (const b of bad) assertError(b.res, 401, 'UNAUTHENTICATED');
+    const bodies = new Set(bad.map((b) => normalised(b.res)));
+    assert.equal(bodies.size, 1, 'held and prompt 401s must look the same');
+    const held = bad.filter((b) => b.ms >= HOLD_MS).length;
+    const prompt = bad.filter((b) => b.ms < HOLD_MS / 2).length;
+    // All 40 arrive within one second of each other unless the machine stalls; allow one window edge.
+    assert.ok(held >= 20, `only ${held} of 40 failures were held (prompt: ${prompt})`);
+    assert.ok(prompt >= 10 && prompt <= 20, `${prompt} failures were answered at once, expected 10 (or up to 20 across a window edge)`);
+
+    await sleep(1100);
+    const later = await timed(badKey());
+    assertError(later.res, 401, 'UNAUTHENTICATED');
+    assert.ok(later.ms < HOLD_MS / 2, `a failure in a new second waited ${later.ms} ms`);
+  });
+});

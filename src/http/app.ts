@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -5,6 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
+import fastJson from 'fast-json-stringify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { LatchkeyError } from '../domain/errors.js';
@@ -41,6 +43,28 @@ function makeAjv(coerce: boolean): Ajv {
   return ajv;
 }
 
+/**
+ * Routes share most of their schemas (the error envelope of every status, ids, pages) as equal
+ * objects, not one object, and Ajv and fast-json-stringify cache by identity: 357 response
+ * serializers and 90 validators held 41 and 33 distinct schemas. Compiling each distinct schema
+ * once takes about half of the start-up time off. Symbol keys (TypeBox's) are not part of the
+ * key; neither compiler reads them.
+ */
+function compiledOnce<F>(compile: (schema: object) => F): (schema: object) => F {
+  const compiled = new Map<string, F>();
+  return (schema) => {
+    const key = JSON.stringify(schema);
+    let fn = compiled.get(key);
+    if (fn === undefined) {
+      fn = compile(schema);
+      compiled.set(key, fn);
+    }
+    return fn;
+  };
+}
+
+const serializer = compiledOnce((schema) => fastJson(schema));
+
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config, logger, services } = deps;
   const app = Fastify({
@@ -72,7 +96,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
 
   const bodyAjv = makeAjv(false);
   const textAjv = makeAjv(true);
-  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyAjv : textAjv).compile(schema));
+  const bodyValidator = compiledOnce((schema: object) => bodyAjv.compile(schema));
+  const textValidator = compiledOnce((schema: object) => textAjv.compile(schema));
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? bodyValidator : textValidator)(schema));
+  app.setSerializerCompiler(({ schema }) => serializer(schema));
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
@@ -109,7 +136,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       const principal = await services.authenticator.authenticate(auth, typeof tenantHeader === 'string' ? tenantHeader : undefined);
       request.ctx = { principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
     } catch (err) {
-      if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') services.recordFailedAuthentication(request.id, request.ip, request.headers['user-agent'] ?? '');
+      if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') {
+        const holdMs = services.recordFailedAuthentication(request.id, request.ip, request.headers['user-agent'] ?? '');
+        if (holdMs > 0) await sleep(holdMs);
+      }
       throw err;
     }
   });

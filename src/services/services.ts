@@ -6,6 +6,7 @@ import type { Store } from '../store/port.js';
 import { createAccessKeysService, type AccessKeysService } from './access-keys/access-keys-service.js';
 import { createAuditService, type AuditService } from './audit/audit-service.js';
 import { createAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { AuthFailureThrottle } from './auth/failure-throttle.js';
 import { createOidcVerifier, type OidcIssuerConfig } from './auth/oidc.js';
 import { createCredentialsService, type CredentialsService } from './credentials/credentials-service.js';
 import { createIdempotencyService, type IdempotencyService } from './idempotency/idempotency-service.js';
@@ -31,18 +32,19 @@ export interface Services {
   keys: KeysService;
   oauth: OAuthService;
   verify: VerifyService;
-  /** Failed authentications are recorded, at most one per source address per second. */
-  recordFailedAuthentication(requestId: string, ip: string, userAgent: string): void;
+  /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
+  recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger });
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
   const lastFailure = new Map<string, number>();
+  const failures = new AuthFailureThrottle(deps.authFailureDelayMs);
   // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
   // rotate with no body) and uses it for everything else: each is handed the other late.
   const credentials = createCredentialsService({
@@ -68,10 +70,12 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const now = clock.now().getTime();
-      if ((lastFailure.get(ip) ?? 0) > now - 1000) return;
+      const holdMs = failures.failed(ip, now);
+      if ((lastFailure.get(ip) ?? 0) > now - 1000) return holdMs;
       if (lastFailure.size > 10_000) lastFailure.clear();
       lastFailure.set(ip, now);
       audit.append(audit.anonymousEvent({ requestId, ip, userAgent }, 'auth.failed', 'invalid credentials')).catch(() => undefined);
+      return holdMs;
     },
     async stop() {
       await oauth.stop();
