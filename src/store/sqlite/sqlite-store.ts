@@ -329,7 +329,9 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       return all(auditListSql(tenantId, query, page)).map(auditFromRecord);
     },
     async tenantsWithUnsealedAudit() {
-      return (stmt('SELECT DISTINCT tenant_id FROM audit_events WHERE seq IS NULL').all() as DbRecord[]).map((r) => r.tenant_id as string);
+      // Without INDEXED BY, SQLite answers DISTINCT from audit_chain, scanning every event ever
+      // sealed: 47 ms at a million events, on the event loop, every seal interval.
+      return (stmt('SELECT DISTINCT tenant_id FROM audit_events INDEXED BY audit_unsealed WHERE seq IS NULL').all() as DbRecord[]).map((r) => r.tenant_id as string);
     },
     async countUnsealedAudit(tenantId) {
       return Number(get('SELECT COUNT(*) AS n FROM audit_events WHERE tenant_id = ? AND seq IS NULL', tenantId)?.n ?? 0);
@@ -559,7 +561,8 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       return withoutFsync(() => db.transaction(() => {
         const headRow = get('SELECT seq, id, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
         const head = headRow ? { seq: Number(headRow.seq), id: headRow.id as string, hash: headRow.hash as string } : null;
-        const events = (stmt('SELECT * FROM audit_events WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
+        // The partial index holds the unsealed events in seal order (no sort of the backlog).
+        const events = (stmt('SELECT * FROM audit_events INDEXED BY audit_unsealed WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
         if (events.length === 0) return 0;
         const stored = get('SELECT checkpoint FROM audit_chain_heads WHERE tenant_id = ?', tenantId);
         const decision = decide({ head, checkpoint: stored ? ((stored.checkpoint as string | null) ?? null) : null, events });
