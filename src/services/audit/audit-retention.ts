@@ -1,3 +1,4 @@
+import { setImmediate as yieldToRequests } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { newId } from '../../domain/ids.js';
@@ -41,6 +42,8 @@ export async function purgeExpiredAudit(deps: {
   let purged = 0;
   let anchors = 0;
   for (const tenantId of await store.listAuditChains()) {
+    // On SQLite every store call runs on the event loop: let requests in between tenants.
+    await yieldToRequests();
     for (;;) {
       const b = await store.auditRetentionBoundary(tenantId, cutoff, PURGE_BATCH);
       if (!b) break;

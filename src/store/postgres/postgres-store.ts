@@ -770,9 +770,11 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       return (await query('SELECT tenant_id FROM audit_chain_heads ORDER BY tenant_id')).rows.map((r) => r.tenant_id as string);
     },
     async auditRetentionBoundary(tenantId, before, maxEvents) {
-      const first = (await query('SELECT seq FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq LIMIT 1', [tenantId])).rows[0];
+      const first = (await query('SELECT seq, at FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq LIMIT 1', [tenantId])).rows[0];
       const head = (await query('SELECT seq FROM audit_events WHERE tenant_id = $1 AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', [tenantId])).rows[0];
-      if (!first || !head) return null;
+      // Purges take a prefix of the chain: if its first event is young enough, nothing is due, and
+      // the walk below (up to maxEvents rows per tenant, every run) is skipped.
+      if (!first || !head || (first.at as string) >= before) return null;
       const firstSeq = Number(first.seq);
       // Walks the seq index from the start, at most maxEvents rows; the newest event always stays.
       const last = (await query(

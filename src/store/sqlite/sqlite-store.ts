@@ -605,9 +605,11 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       return (stmt('SELECT tenant_id FROM audit_chain_heads ORDER BY tenant_id').all() as DbRecord[]).map((r) => r.tenant_id as string);
     },
     async auditRetentionBoundary(tenantId, before, maxEvents) {
-      const first = get('SELECT seq FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq LIMIT 1', tenantId);
+      const first = get('SELECT seq, at FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq LIMIT 1', tenantId);
       const head = get('SELECT seq FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
-      if (!first || !head) return null;
+      // Purges take a prefix of the chain: if its first event is young enough, nothing is due, and
+      // the walk below (up to maxEvents rows per tenant, every run) is skipped.
+      if (!first || !head || (first.at as string) >= before) return null;
       const firstSeq = Number(first.seq);
       // Walks the seq index from the start, at most maxEvents rows; the newest event always stays.
       const last = get(
