@@ -43,7 +43,6 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
-  const lastFailure = new Map<string, number>();
   const failures = new AuthFailureThrottle(deps.authFailureDelayMs);
   // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
   // rotate with no body) and uses it for everything else: each is handed the other late.
@@ -69,12 +68,8 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     idempotency: createIdempotencyService({ store, keyring, clock }),
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
-      const now = clock.now().getTime();
-      const holdMs = failures.failed(ip, now);
-      if ((lastFailure.get(ip) ?? 0) > now - 1000) return holdMs;
-      if (lastFailure.size > 10_000) lastFailure.clear();
-      lastFailure.set(ip, now);
-      audit.append(audit.anonymousEvent({ requestId, ip, userAgent }, 'auth.failed', 'invalid credentials')).catch(() => undefined);
+      const { first, holdMs } = failures.failed(ip, clock.now().getTime());
+      if (first) audit.append(audit.anonymousEvent({ requestId, ip, userAgent }, 'auth.failed', 'invalid credentials')).catch(() => undefined);
       return holdMs;
     },
     async stop() {

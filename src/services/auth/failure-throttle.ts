@@ -1,9 +1,11 @@
 /**
- * Holds back the answers to a source that keeps failing authentication. The first `free`
- * failures of a source in a second are answered at once (a client with a wrong key hears so
- * straight away); every further one in that second waits `delayMs` first. A flood of bad keys
- * then mostly waits on timers instead of taking the CPU that good requests need, and guessing
- * keys gets slower. Good requests from the same address are never held.
+ * Failed authentications per source (client address), counted in one-second windows.
+ *
+ * The first failure of a window is the one to audit: a flood must not flood the log (or the
+ * chain). The first `free` failures of a window are answered at once (a client with a wrong key
+ * hears so straight away); every further one waits `delayMs` first, so a flood of bad keys
+ * mostly waits on timers instead of taking the CPU that good requests need, and guessing keys
+ * gets slower. Good requests from the same address are never held.
  */
 export class AuthFailureThrottle {
   private readonly windows = new Map<string, { start: number; failures: number }>();
@@ -14,9 +16,8 @@ export class AuthFailureThrottle {
     private readonly maxSources = 10_000,
   ) {}
 
-  /** Counts one failure of `source` and says how long to hold its answer (ms). */
-  failed(source: string, nowMs: number): number {
-    if (this.delayMs <= 0) return 0;
+  /** Counts one failure of `source`: whether it opens a window, and how long to hold its answer (ms). */
+  failed(source: string, nowMs: number): { first: boolean; holdMs: number } {
     let w = this.windows.get(source);
     if (!w || nowMs - w.start >= 1000) {
       // Bounded memory: many sources at once start every count afresh (which favours them, briefly).
@@ -25,6 +26,6 @@ export class AuthFailureThrottle {
       this.windows.set(source, w);
     }
     w.failures += 1;
-    return w.failures > this.free ? this.delayMs : 0;
+    return { first: w.failures === 1, holdMs: this.delayMs > 0 && w.failures > this.free ? this.delayMs : 0 };
   }
 }
