@@ -86,7 +86,7 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     // Log the class, code and frames only: messages can quote values (JSON.parse does), and a
     // value here may be a secret.
     const frames = ((err as Error)?.stack ?? '').split('\n').slice(1, 8).join('\n');
-    request.log.error({ err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } }, 'request failed');
+    request.log.error({ reqId: request.id, err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } }, 'request failed');
   }
   if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
   return reply.code(e.status).header('cache-control', 'no-store').send(envelope(e, request.id));

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, onSendHookHandler, preHandlerHookHandler, RouteOptions } from 'fastify';
 import { requestFingerprint, type IdempotencyService } from '../services/idempotency/idempotency-service.js';
 
 declare module 'fastify' {
@@ -7,14 +7,19 @@ declare module 'fastify' {
   }
 }
 
+function withHook<T>(existing: T | T[] | undefined, hook: T): T[] {
+  return existing === undefined ? [hook] : Array.isArray(existing) ? [...existing, hook] : [existing, hook];
+}
+
 /**
  * `Idempotency-Key` on authenticated POSTs: reserve before the handler runs, replay a kept
  * answer, store the first answer after it is sent. Server errors release the key for a retry.
+ * The hooks go on POST routes only: on every GET they were two promises for nothing.
  */
 export function registerIdempotency(app: FastifyInstance, idempotency: IdempotencyService): void {
-  app.addHook('preHandler', async (request, reply) => {
+  const reserve: preHandlerHookHandler = async (request, reply) => {
     const key = request.headers['idempotency-key'];
-    if (request.method !== 'POST' || typeof key !== 'string' || !request.ctx) return;
+    if (typeof key !== 'string' || !request.ctx) return;
     const path = request.url;
     const outcome = await idempotency.begin(request.ctx, key, requestFingerprint(request.method, path, request.body ?? null));
     if (outcome.kind === 'replay') {
@@ -27,14 +32,21 @@ export function registerIdempotency(app: FastifyInstance, idempotency: Idempoten
     }
     request.idempotencyKey = key;
     return undefined;
-  });
+  };
 
-  app.addHook('onSend', async (request, reply, payload) => {
+  const keep: onSendHookHandler = async (request, reply, payload) => {
     const key = request.idempotencyKey;
     if (key === undefined) return payload;
     request.idempotencyKey = undefined;
     if (reply.statusCode >= 500 || typeof payload !== 'string') await idempotency.abort(request.ctx, key);
     else await idempotency.finish(request.ctx, key, reply.statusCode, payload);
     return payload;
+  };
+
+  app.addHook('onRoute', (route: RouteOptions) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST')) return;
+    route.preHandler = withHook(route.preHandler, reserve);
+    route.onSend = withHook(route.onSend, keep);
   });
 }

@@ -216,7 +216,23 @@ export interface UsageTouch {
 export interface StoreCapabilities {
   /** Several server processes may share this store (so caches need cross-process invalidation). */
   multiProcess: boolean;
+  /**
+   * `appendAudit` can seal the events onto their chains in its own transaction (one writer orders
+   * every append), instead of leaving them for the sealer's second pass over the same rows.
+   */
+  sealsOnAppend: boolean;
 }
+
+/**
+ * How `appendAudit` seals a tenant's events as it writes them: the `decide` of `sealAuditChain`
+ * for that tenant, or null to leave them unsealed for the sealer (no checkpoint key to hand).
+ */
+/** `appendAudit` resolves once the events are committed; `durable` once they would survive a power cut. */
+export interface AuditAppended {
+  durable: Promise<void>;
+}
+
+export type AppendSeal = (tenantId: string) => ((round: SealRound) => SealDecision) | null;
 
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
@@ -263,7 +279,12 @@ export interface Store {
   touchCredentials(touches: readonly UsageTouch[]): Promise<void>;
 
   /** Appends events that need no other write (reveals, denials) and records usage, atomically. */
-  appendAudit(events: readonly AuditRow[], credentialTouches: readonly UsageTouch[]): Promise<void>;
+  /**
+   * Writes events on their own (reveals, denials) with the usage touches they bring. With `seal`
+   * (stores that can: `capabilities.sealsOnAppend`) the events are sealed in the same transaction,
+   * unless their tenant has older unsealed events, which the sealer then takes in order.
+   */
+  appendAudit(events: readonly AuditRow[], credentialTouches: readonly UsageTouch[], seal?: AppendSeal): Promise<AuditAppended>;
   listAudit(tenantId: string, query: AuditQuery, page: PageQuery): Promise<AuditRow[]>;
   tenantsWithUnsealedAudit(): Promise<string[]>;
   countUnsealedAudit(tenantId: string): Promise<number>;

@@ -47,12 +47,14 @@ const VerifyView = Type.Object({
  * on the root instance before the routes are registered: hooks reach the plugins registered after.
  */
 export function recordDeniedResponses(app: FastifyInstance, audit: Pick<AuditService, 'recordDenied'>): void {
-  app.addHook('onResponse', async (request, reply) => {
-    if (reply.statusCode !== 403) return;
-    audit.recordDenied({
-      ctx: (request.ctx as RequestContext | undefined) ?? null, requestId: request.id, ip: request.ip,
-      userAgent: request.headers['user-agent'] ?? '', method: request.method, route: request.routeOptions.url ?? null, params: request.params,
-    });
+  app.addHook('onResponse', (request, reply, done) => {
+    if (reply.statusCode === 403) {
+      audit.recordDenied({
+        ctx: (request.ctx as RequestContext | undefined) ?? null, requestId: request.id, ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? '', method: request.method, route: request.routeOptions.url ?? null, params: request.params,
+      });
+    }
+    done();
   });
 }
 

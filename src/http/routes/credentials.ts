@@ -9,6 +9,7 @@ import {
   CredentialCreateBody, CredentialCreated, CredentialListQuery, CredentialPatchBody, CredentialView, CredentialWithSecret,
   DeleteQuery, RevealQuery, RotateBody, VersionParams, VersionView,
 } from '../schemas/credential-schemas.js';
+import { credentialJson } from '../credential-json.js';
 import { credentialView, etagOf, listBody, pageOf, revisionFromIfMatch, versionView } from '../views.js';
 
 const tags = ['credentials'];
@@ -32,8 +33,11 @@ function ifMatch(request: FastifyRequest): number | undefined {
   return revisionFromIfMatch(Array.isArray(h) ? h[0] : h);
 }
 
-function sendCredential(reply: FastifyReply, c: CredentialRow, status = 200, extra: Record<string, unknown> = {}) {
-  return reply.code(status).header('etag', etagOf(c.revision)).send({ ...credentialView(c), ...extra });
+function sendCredential(reply: FastifyReply, c: CredentialRow, status = 200, extra?: Record<string, unknown>) {
+  void reply.code(status).header('etag', etagOf(c.revision));
+  // A body that is already JSON text (with its content type) is sent as it is.
+  if (extra === undefined) return reply.type('application/json; charset=utf-8').send(credentialJson(c));
+  return reply.send({ ...credentialView(c), ...extra });
 }
 
 /** Decrypted secrets: never cached by anything between us and the caller. */
@@ -54,7 +58,7 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
     }, async (request, reply) => {
       const { credential, generated } = await s.credentials.create(request.ctx, request.body);
       if (generated) void reply.header('cache-control', 'no-store');
-      return sendCredential(reply, credential, 201, generated ? { generated_secret: generated } : {});
+      return sendCredential(reply, credential, 201, generated ? { generated_secret: generated } : undefined);
     });
 
     app.put('/credentials/:id', {
@@ -65,7 +69,7 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
     }, async (request, reply) => {
       const r = await s.credentials.replace(request.ctx, request.params.id, request.body, ifMatch(request));
       if (r.generated) void reply.header('cache-control', 'no-store');
-      return sendCredential(reply, r.credential, r.created ? 201 : 200, r.generated ? { generated_secret: r.generated } : {});
+      return sendCredential(reply, r.credential, r.created ? 201 : 200, r.generated ? { generated_secret: r.generated } : undefined);
     });
 
     app.get('/credentials', {
@@ -137,7 +141,7 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
         gracePeriodSeconds: body.grace_period_seconds ?? 3600,
       });
       if (r.generated) void reply.header('cache-control', 'no-store');
-      return sendCredential(reply, r.credential, 200, r.generated ? { generated_secret: r.generated } : {});
+      return sendCredential(reply, r.credential, 200, r.generated ? { generated_secret: r.generated } : undefined);
     });
 
     app.post('/credentials/:id/refresh', {

@@ -12,10 +12,25 @@ export function operationsRoutes(deps: AppDeps): FastifyPluginAsync {
       name: 'latchkey_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry],
     });
-    app.addHook('onResponse', async (request, reply) => {
+    // prom-client hashes a label object on every call; the labelled children are looked up once.
+    const counted = new Map<string, { inc(): void }>();
+    const timed = new Map<string, { observe(v: number): void }>();
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      requests.inc({ method: request.method, route, status: String(reply.statusCode) });
-      latency.observe({ route }, reply.elapsedTime / 1000);
+      const key = `${request.method} ${reply.statusCode} ${route}`;
+      let counter = counted.get(key);
+      if (counter === undefined) {
+        counter = requests.labels({ method: request.method, route, status: String(reply.statusCode) });
+        counted.set(key, counter);
+      }
+      counter.inc();
+      let histogram = timed.get(route);
+      if (histogram === undefined) {
+        histogram = latency.labels({ route });
+        timed.set(route, histogram);
+      }
+      histogram.observe(reply.elapsedTime / 1000);
+      done();
     });
 
     app.get('/healthz', { config: { public: true }, schema: { tags: ['operations'], summary: 'The process is up', security: [] } }, async () => ({ ok: true }));

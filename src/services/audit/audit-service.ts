@@ -5,7 +5,7 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
-import type { ActorRef, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
+import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
 import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
 import { purgeExpiredAudit } from './audit-retention.js';
 import { verifyChain, type VerifyReport } from './audit-verify.js';
@@ -88,6 +88,8 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
    * rows (`last_used_at`) and queue on their row locks, one commit at a time.
    */
   let writing: Promise<void> | null = null;
+  /** Committed batches still waiting to be durable before their callers hear back. */
+  const syncing = new Set<Promise<void>>();
   const scheduleFlush = (): void => {
     if (flushScheduled || writing) return;
     flushScheduled = true;
@@ -103,18 +105,41 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const touches = batch.flatMap((p) => (p.touch ? [p.touch] : []));
-    try {
-      await store.appendAudit(
-        batch.map((p) => p.event),
-        touches,
-      );
-      for (const p of batch) p.resolve();
-    } catch (err) {
+    // Reveals of one credential in one batch move its last_used_at once, to the latest of them.
+    const latest = new Map<string, UsageTouch>();
+    for (const { touch } of batch) {
+      if (touch === null) continue;
+      const key = `${touch.tenantId}\u0000${touch.id}`;
+      const seen = latest.get(key);
+      if (seen === undefined || seen.at < touch.at) latest.set(key, touch);
+    }
+    const touches = [...latest.values()];
+    const refuse = (err: unknown): void => {
       logger.error({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'audit write failed');
       const refusal = new LatchkeyError('UNAVAILABLE', 'The audit record could not be written', { retryAfterSeconds: 1 });
       for (const p of batch) p.reject(refusal);
+    };
+    let durable: Promise<void>;
+    const sealed = new Set<string>();
+    try {
+      const events = batch.map((p) => p.event);
+      ({ durable } = await store.appendAudit(events, touches, store.capabilities.sealsOnAppend ? await appendSeal(events, sealed) : undefined));
+    } catch (err) {
+      refuse(err);
+      return;
     }
+    for (const t of sealed) adoptable.delete(t);
+    // Committed: the next batch may commit while this one waits for the disk, so a slow fsync
+    // holds up the answers of one batch, not the rate of all of them.
+    const settled = durable.then(
+      () => {
+        if (sealed.size > 0) pump?.wake();
+        for (const p of batch) p.resolve();
+      },
+      refuse,
+    );
+    syncing.add(settled);
+    void settled.finally(() => syncing.delete(settled));
   };
 
   /**
@@ -138,6 +163,39 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
     if (cp && round.head && cp.seq === round.head.seq && cp.eventId === round.head.id && cp.hash === round.head.hash) return { seals, checkpoint: next };
     reportBreak(tenantId, cp ? `the newest sealed event is not the checkpoint's (seq ${cp.seq}, ${cp.eventId})` : 'the checkpoint does not verify');
     return { seals };
+  };
+
+  /**
+   * Sealing in the append itself, where the store can (see `sealsOnAppend`): the same decision as
+   * the sealer's, with each tenant's checkpoint key fetched first. A tenant whose key cannot be
+   * had now is left to the sealer, which retries it; the events are written either way. Tenants
+   * sealed go into `sealed` as the store decides them (they count once the append commits).
+   */
+  const appendSeal = async (events: readonly AuditRow[], sealed: Set<string>): Promise<AppendSeal> => {
+    const keyOf = new Map<string, Buffer | null>();
+    for (const e of events) {
+      if (keyOf.has(e.tenantId)) continue;
+      if (!keys) {
+        keyOf.set(e.tenantId, null);
+        continue;
+      }
+      try {
+        const k = await keys.keyFor(e.tenantId);
+        if (k?.created) adoptable.add(e.tenantId);
+        keyOf.set(e.tenantId, k?.key ?? null);
+      } catch {
+        // The key provider is down: the sealer seals this tenant once it is back.
+      }
+    }
+    return (tenantId) => {
+      const key = keyOf.get(tenantId);
+      if (key === undefined) return null;
+      return (round) => {
+        const decision = decide(tenantId, key, round);
+        sealed.add(tenantId);
+        return decision;
+      };
+    };
   };
 
   const reportBreak = (tenantId: string, what: string): void => {
@@ -286,6 +344,7 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       await retentionRun;
       await writing;
       await flush();
+      await Promise.allSettled([...syncing]);
       await service.sealPending().catch(() => 0);
       if (pump) await pump.stop();
     },

@@ -4,7 +4,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
 import { ROLES, type Role } from '../../domain/roles.js';
 import type { AccessKeyRow, Store, UsageTouch } from '../../store/port.js';
-import { ACCESS_KEY_RE, hashAccessKey } from '../access-keys/key-material.js';
+import { ACCESS_KEY_RE, hashAccessKeyHex } from '../access-keys/key-material.js';
 import { announceInvalidation, type CoherentCache } from '../coordination/cache-coherence.js';
 import type { OidcVerifier } from './oidc.js';
 
@@ -26,6 +26,10 @@ export interface Authenticator {
 interface CacheEntry {
   row: AccessKeyRow;
   loadedAt: number;
+  /** `row.expiresAt` in epoch ms (Infinity when it never expires), parsed once per load. */
+  expiresAtMs: number;
+  /** The role is one we know (checked once per load). */
+  knownRole: boolean;
 }
 
 const unauthenticated = (): LatchkeyError => new LatchkeyError('UNAUTHENTICATED', 'Missing, malformed, expired or unknown credentials');
@@ -60,11 +64,12 @@ export function createAuthenticator(deps: { store: Store; clock: Clock; cacheTtl
       if (!next) cache.clear();
     },
   };
-  let touches = new Map<string, UsageTouch>();
+  /** Last use per key in epoch ms; turned into timestamps only when written. */
+  let touches = new Map<string, { tenantId: string; atMs: number }>();
 
   const flushUsage = async (): Promise<void> => {
     if (touches.size === 0) return;
-    const batch = [...touches.values()];
+    const batch: UsageTouch[] = [...touches].map(([id, t]) => ({ tenantId: t.tenantId, id, at: new Date(t.atMs).toISOString() }));
     touches = new Map();
     await store.touchAccessKeys(batch);
   };
@@ -79,8 +84,8 @@ export function createAuthenticator(deps: { store: Store; clock: Clock; cacheTtl
         if (deps.oidc && token.split('.').length === 3) return deps.oidc.authenticate(token, tenantHeader);
         throw unauthenticated();
       }
-      const hash = hashAccessKey(token);
-      const cacheKey = hash.toString('hex');
+      const cacheKey = hashAccessKeyHex(token);
+      const hash = Buffer.from(cacheKey, 'hex');
       const nowMs = clock.now().getTime();
       let entry = trusted ? cache.get(cacheKey) : undefined;
       if (!entry || nowMs - entry.loadedAt > deps.cacheTtlMs) {
@@ -90,7 +95,7 @@ export function createAuthenticator(deps: { store: Store; clock: Clock; cacheTtl
           cache.delete(cacheKey);
           throw unauthenticated();
         }
-        entry = { row, loadedAt: nowMs };
+        entry = { row, loadedAt: nowMs, expiresAtMs: row.expiresAt === null ? Infinity : Date.parse(row.expiresAt), knownRole: (ROLES as readonly string[]).includes(row.role) };
         // A revocation that arrived while this lookup ran may postdate the row it returned: use
         // the row for this request (it began before the revocation) but do not keep it.
         if (trusted && seen === generation) cache.set(cacheKey, entry);
@@ -99,11 +104,10 @@ export function createAuthenticator(deps: { store: Store; clock: Clock; cacheTtl
       // The index lookup already matched the hash; compare again in constant time so the
       // decision never rests on a short-circuiting comparison.
       if (row.keyHash.length !== hash.length || !timingSafeEqual(row.keyHash, hash)) throw unauthenticated();
-      const now = clock.now().toISOString();
-      if (row.expiresAt !== null && row.expiresAt <= now) throw unauthenticated();
+      if (entry.expiresAtMs <= nowMs) throw unauthenticated();
       if (tenantHeader !== undefined && tenantHeader !== row.tenantId) throw new LatchkeyError('FORBIDDEN', 'This key does not belong to that tenant');
-      if (!(ROLES as readonly string[]).includes(row.role)) throw unauthenticated();
-      touches.set(row.id, { tenantId: row.tenantId, id: row.id, at: now });
+      if (!entry.knownRole) throw unauthenticated();
+      touches.set(row.id, { tenantId: row.tenantId, atMs: nowMs });
       return {
         type: 'access_key', id: row.id, name: row.name, email: null, tenantId: row.tenantId, role: row.role as Role,
         tenantIds: [row.tenantId], teamIds: row.teamIds, platformAdmin: row.platformAdmin,

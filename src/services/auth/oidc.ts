@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey } from 'jose';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
 import { ROLES, type Role } from '../../domain/roles.js';
@@ -68,6 +68,8 @@ export function parseIssuerConfigs(json: string | undefined): OidcIssuerConfig[]
 export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: { store: Pick<Store, 'getTenant'>; teams: TeamDirectory }): OidcVerifier {
   const byIssuer = new Map(configs.map((c) => [c.issuer, c]));
   const keySets = new Map<string, Promise<JWTVerifyGetKey>>();
+  // Only servers configured with issuers load jose, and they start loading it here.
+  const jose = import('jose');
 
   const keySetFor = (c: OidcIssuerConfig): Promise<JWTVerifyGetKey> => {
     let p = keySets.get(c.issuer);
@@ -80,7 +82,7 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
           uri = ((await res.json()) as { jwks_uri?: string }).jwks_uri;
           if (!uri) throw new Error('discovery has no jwks_uri');
         }
-        return createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 });
+        return (await jose).createRemoteJWKSet(new URL(uri), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5000 });
       })();
       // A failed discovery is retried on the next token rather than cached forever.
       p.catch(() => keySets.delete(c.issuer));
@@ -92,6 +94,7 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
   return {
     async authenticate(token, tenantHeader) {
       let iss: string | undefined;
+      const { decodeJwt, jwtVerify } = await jose;
       try {
         iss = decodeJwt(token).iss;
       } catch {

@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { decodeJwt } from 'jose';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import { purposeAad } from '../../crypto/aead.js';
@@ -424,6 +423,8 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       // Received straight from the token endpoint over the connection we checked, so the TLS
       // server check stands in for the signature (OpenID Connect Core 1.0 §3.1.3.7 item 6).
       let claims: Record<string, unknown>;
+      // jose is loaded when first needed: most processes never see an ID token (start-up time).
+      const { decodeJwt } = await import('jose');
       try {
         claims = decodeJwt(tokens.idToken);
       } catch {

@@ -1,4 +1,3 @@
-import { createTransport } from 'nodemailer';
 import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { Clock } from '../../domain/clock.js';
 import { validationFailed } from '../../domain/errors.js';
@@ -41,6 +40,8 @@ export function createVerifyService(deps: {
   async function smtpLogin(config: Record<string, unknown>, secret: SecretValues): Promise<void> {
     const host = String(config.host);
     const [address] = await egress.resolveHost(host);
+    // nodemailer is loaded on the first SMTP check, not at start-up (about 50 ms of it).
+    const { createTransport } = await import('nodemailer');
     const transport = createTransport({
       host: address,
       port: Number(config.port ?? 25),

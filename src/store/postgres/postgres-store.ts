@@ -229,7 +229,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
 
   const store: Store = {
     kind: 'postgres',
-    capabilities: { multiProcess: true },
+    // Appends from several processes would contend for each chain's lock: the sealer seals them.
+    capabilities: { multiProcess: true, sealsOnAppend: false },
 
     async migrate() {
       // A dedicated session, not a pooled one: the advisory lock is per session, and waiting for
@@ -460,11 +461,14 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     },
 
     async appendAudit(events, touches) {
-      if (events.length === 0 && touches.length === 0) return;
-      await transaction(async (db) => {
-        await insertAudit(db, events);
-        await touchCredentialsIn(db, touches);
-      });
+      if (events.length > 0 || touches.length > 0) {
+        await transaction(async (db) => {
+          await insertAudit(db, events);
+          await touchCredentialsIn(db, touches);
+        });
+      }
+      // PostgreSQL's COMMIT answers once the WAL is flushed (synchronous_commit on).
+      return { durable: Promise.resolve() };
     },
     async listAudit(tenantId, q, page) {
       return (await pool.query<DbRecord>(toPg(auditListSql(tenantId, q, page)))).rows.map(auditFromRecord);

@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MIGRATIONS } from '../migrations/migrations.js';
 import type {
-  AccessKeyRow, AuditRow, CredentialRow, CredentialWrite, IdempotencyRow, Store, TenantKeyRow,
+  AccessKeyRow, AppendSeal, AuditRow, CredentialRow, CredentialWrite, IdempotencyRow, SealDecision, SealRound, Store, TenantKeyRow,
   TenantRow, UsageTouch, VersionRow,
 } from '../port.js';
 import { ROOT_KEY_ID_META, RootKeyMoved } from '../port.js';
@@ -71,8 +71,65 @@ export function openSqliteStore(opts: SqliteOptions): Store {
   const get = (sql: string, ...params: unknown[]): DbRecord | undefined => stmtFor(sql).get(...params) as DbRecord | undefined;
   const run = (sql: string, ...params: unknown[]): Database.RunResult => stmtFor(sql).run(...params);
 
+  const insertAuditSql = insertSql('audit_events', AUDIT_COLUMNS);
   const insertAudit = (events: readonly AuditRow[]): void => {
-    for (const e of events) run(insertSql('audit_events', AUDIT_COLUMNS), ...auditToParams(e));
+    if (events.length === 0) return;
+    const insert = stmt(insertAuditSql);
+    for (const e of events) insert.run(...auditToParams(e));
+  };
+  /** What a seal decision starts from: the events table's head and the stored checkpoint. */
+  const chainRound = (tenantId: string, events: AuditRow[]): SealRound => {
+    const headRow = get('SELECT seq, id, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
+    const head = headRow ? { seq: Number(headRow.seq), id: headRow.id as string, hash: headRow.hash as string } : null;
+    const stored = get('SELECT checkpoint FROM audit_chain_heads WHERE tenant_id = ?', tenantId);
+    return { head, checkpoint: stored ? ((stored.checkpoint as string | null) ?? null) : null, events };
+  };
+  const writeChainHead = (tenantId: string, decision: SealDecision): void => {
+    const last = decision.seals[decision.seals.length - 1];
+    if (!last) return;
+    run(
+      `INSERT INTO audit_chain_heads (tenant_id, seq, event_id, hash, checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, event_id = excluded.event_id, hash = excluded.hash, updated_at = excluded.updated_at`,
+      tenantId, last.seq, last.id, last.hash, decision.checkpoint ?? null, new Date().toISOString(),
+    );
+    if (decision.checkpoint !== undefined) run('UPDATE audit_chain_heads SET checkpoint = ? WHERE tenant_id = ?', decision.checkpoint, tenantId);
+  };
+  /**
+   * An event as it will read back: SQLite stores text as UTF-8, where a lone surrogate becomes
+   * U+FFFD, and a hash made before storing must be of what verification will read.
+   */
+  const asStored = (e: AuditRow): AuditRow => ({
+    ...e,
+    actor: { ...e.actor, name: e.actor.name.toWellFormed(), email: e.actor.email?.toWellFormed() ?? null },
+    targetId: e.targetId?.toWellFormed() ?? null, reason: e.reason?.toWellFormed() ?? null, userAgent: e.userAgent.toWellFormed(),
+  });
+  /**
+   * Inserts events already sealed onto their chains: one write per event instead of an insert
+   * now and an update by the sealer later. A tenant with older unsealed events (written by other
+   * transactions) gets these unsealed too, so the sealer keeps its chain in the order it reads.
+   */
+  const insertSealedAudit = (events: readonly AuditRow[], seal: AppendSeal): void => {
+    const byTenant = new Map<string, AuditRow[]>();
+    for (const e of events) {
+      const group = byTenant.get(e.tenantId);
+      if (group) group.push(e);
+      else byTenant.set(e.tenantId, [e]);
+    }
+    for (const [tenantId, group] of byTenant) {
+      const decide = seal(tenantId);
+      if (decide === null || get('SELECT 1 AS x FROM audit_events INDEXED BY audit_unsealed WHERE tenant_id = ? AND seq IS NULL LIMIT 1', tenantId)) {
+        insertAudit(group);
+        continue;
+      }
+      const stored = group.map(asStored);
+      const decision = decide(chainRound(tenantId, stored));
+      insertAudit(stored.map((e, i) => {
+        const s = decision.seals[i];
+        if (s?.id !== e.id) throw new Error('seal decision does not match the events');
+        return { ...e, seq: s.seq, hash: s.hash, prevHash: s.prevHash };
+      }));
+      writeChainHead(tenantId, decision);
+    }
   };
   const touchCredentialsSync = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) {
@@ -150,7 +207,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
 
   const store: Store = {
     kind: 'sqlite',
-    capabilities: { multiProcess: false },
+    capabilities: { multiProcess: false, sealsOnAppend: true },
 
     async migrate() {
       db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
@@ -313,17 +370,18 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       touchCache(touches);
     },
 
-    async appendAudit(events, touches) {
+    async appendAudit(events, touches, seal) {
       // The hot write (every reveal): committed without blocking on the fsync, then made durable
       // off the event loop before the caller hears back (see wal-sync.ts).
       withoutFsync(() =>
         db.transaction(() => {
-          insertAudit(events);
+          if (seal) insertSealedAudit(events, seal);
+          else insertAudit(events);
           touchCredentialsSync(touches);
         }).immediate(),
       );
       touchCache(touches);
-      if (walSync) await walSync.sync();
+      return { durable: walSync ? walSync.sync() : Promise.resolve() };
     },
     async listAudit(tenantId, query, page) {
       return all(auditListSql(tenantId, query, page)).map(auditFromRecord);
@@ -559,26 +617,14 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     // audit sinks and retention
     async sealAuditChain(tenantId, limit, decide) {
       return withoutFsync(() => db.transaction(() => {
-        const headRow = get('SELECT seq, id, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', tenantId);
-        const head = headRow ? { seq: Number(headRow.seq), id: headRow.id as string, hash: headRow.hash as string } : null;
         // The partial index holds the unsealed events in seal order (no sort of the backlog).
         const events = (stmt('SELECT * FROM audit_events INDEXED BY audit_unsealed WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
         if (events.length === 0) return 0;
-        const stored = get('SELECT checkpoint FROM audit_chain_heads WHERE tenant_id = ?', tenantId);
-        const decision = decide({ head, checkpoint: stored ? ((stored.checkpoint as string | null) ?? null) : null, events });
+        const decision = decide(chainRound(tenantId, events));
         for (const s of decision.seals) {
           run('UPDATE audit_events SET seq = ?, hash = ?, prev_hash = ? WHERE id = ? AND seq IS NULL', s.seq, s.hash, s.prevHash, s.id);
         }
-        const last = decision.seals[decision.seals.length - 1];
-        if (last) {
-          const now = new Date().toISOString();
-          run(
-            `INSERT INTO audit_chain_heads (tenant_id, seq, event_id, hash, checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-             ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, event_id = excluded.event_id, hash = excluded.hash, updated_at = excluded.updated_at`,
-            tenantId, last.seq, last.id, last.hash, decision.checkpoint ?? null, now,
-          );
-          if (decision.checkpoint !== undefined) run('UPDATE audit_chain_heads SET checkpoint = ? WHERE tenant_id = ?', decision.checkpoint, tenantId);
-        }
+        writeChainHead(tenantId, decision);
         return decision.seals.length;
       }).immediate());
     },
