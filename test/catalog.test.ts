@@ -40,6 +40,14 @@ describe('catalog loading', () => {
     }, TypeError);
   });
 
+  it('compiles the config and secret schema of every shipped type (compiled on first use, so checked here)', () => {
+    for (const t of catalog.list()) {
+      assert.doesNotThrow(() => catalog.checkConfig(t.id, {}), `${t.id} config`);
+      assert.doesNotThrow(() => catalog.checkSecret(t.id, {}), `${t.id} secret`);
+    }
+    assert.ok(catalog.list().length >= 10);
+  });
+
   it('returns undefined for an unknown type and reports it on checks', () => {
     assert.equal(catalog.get('nope'), undefined);
     assert.equal(catalog.get('__proto__'), undefined);
@@ -88,6 +96,18 @@ describe('catalog loading', () => {
     it('a rule naming an unknown field', () => {
       const bad = { ...smtpFile, rules: [{ require: ['secret.pasword'] }] };
       assert.throws(loadWith('smtp.json', JSON.stringify(bad)), /smtp\.json: .*unknown field "secret\.pasword"/);
+    });
+    it('a schema Ajv refuses (an unknown keyword), reported on its first use', () => {
+      const bad = structuredClone(smtpFile) as { config: { properties: { username: Record<string, unknown> } } };
+      bad.config.properties.username['maxLenght'] = 5;
+      const dir = mkdtempSync(join(tmpdir(), 'latchkey-catalog-'));
+      try {
+        writeFileSync(join(dir, 'smtp.json'), JSON.stringify(bad));
+        const loaded = loadCatalog({ dir });
+        assert.throws(() => loaded.checkConfig('smtp', { host: 'h.example' }), /catalog: smtp\.json: schema does not compile/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
     it('an empty folder', () => {
       const dir = mkdtempSync(join(tmpdir(), 'latchkey-catalog-'));

@@ -3,7 +3,7 @@ import { serializerFor } from './compiled-schemas.js';
 import { CredentialView } from './schemas/credential-schemas.js';
 import { credentialView } from './views.js';
 
-const serialize: (view: ReturnType<typeof credentialView>) => string = serializerFor(CredentialView);
+let serialize: ((view: ReturnType<typeof credentialView>) => string) | undefined;
 const serialized = new WeakMap<CredentialRow, string>();
 
 /**
@@ -15,6 +15,7 @@ const serialized = new WeakMap<CredentialRow, string>();
 export function credentialJson(c: CredentialRow): string {
   let json = serialized.get(c);
   if (json === undefined) {
+    serialize ??= serializerFor(CredentialView);
     json = serialize(credentialView(c));
     serialized.set(c, json);
   }
