@@ -21,6 +21,9 @@ import {
   tenantFromRecord, tenantKeyFromRecord, versionFromRecord, versionToParams, type DbRecord,
 } from '../rows.js';
 
+/** How long a usage touch (`last_used_at`) may wait in memory before it is written. */
+const TOUCH_FLUSH_MS = 1000;
+
 export interface SqliteOptions {
   file: string;
   /** FULL fsyncs the WAL on every commit: an acknowledged reveal's audit record survives power loss. */
@@ -138,11 +141,49 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       stmt('UPDATE credentials SET last_used_at = ? WHERE tenant_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)').run(t.at, t.tenantId, t.id, t.at);
     }
   };
+  /**
+   * Reveals move `last_used_at` through the row cache at once (every read here sees it) and in
+   * the table once a second: a reveal of each of 50 credentials otherwise dirtied 50 table pages
+   * in its audit commit, most of what that commit wrote. A crash loses at most that second of
+   * usage times; the audit events, which record every reveal, are written first and durably.
+   */
+  let pendingTouches = new Map<string, UsageTouch>();
+  let touchTimer: NodeJS.Timeout | null = null;
+  const flushTouches = (): void => {
+    if (touchTimer !== null) clearTimeout(touchTimer);
+    touchTimer = null;
+    if (pendingTouches.size === 0) return;
+    const batch = [...pendingTouches.values()];
+    pendingTouches = new Map();
+    try {
+      withoutFsync(() => db.transaction(() => touchCredentialsSync(batch)).immediate());
+    } catch {
+      // Busy or failing: kept for the next flush (a newer touch of the same row wins).
+      deferTouches(batch.filter((t) => !pendingTouches.has(`${t.tenantId}\u0000${t.id}`)));
+    }
+  };
+  const deferTouches = (touches: readonly UsageTouch[]): void => {
+    if (touches.length === 0) return;
+    for (const t of touches) {
+      const key = `${t.tenantId}\u0000${t.id}`;
+      const seen = pendingTouches.get(key);
+      if (seen === undefined || seen.at < t.at) pendingTouches.set(key, t);
+    }
+    touchCache(touches);
+    if (touchTimer === null) {
+      touchTimer = setTimeout(flushTouches, TOUCH_FLUSH_MS);
+      touchTimer.unref();
+    }
+  };
   const credentialById = (tenantId: string, id: string): CredentialRow | null => {
     const cached = credentialCache.get(tenantId, id);
     if (cached) return cached;
     const r = get('SELECT * FROM credentials WHERE tenant_id = ? AND id = ?', tenantId, id);
-    return r ? credentialCache.set(credentialFromRecord(r)) : null;
+    if (!r) return null;
+    const row = credentialFromRecord(r);
+    // A usage time not yet written (see deferTouches) is still this row's.
+    const pending = pendingTouches.get(`${tenantId}\u0000${id}`);
+    return credentialCache.set(pending !== undefined && (row.lastUsedAt === null || row.lastUsedAt < pending.at) ? { ...row, lastUsedAt: pending.at } : row);
   };
   const touchCache = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) credentialCache.touched(t.tenantId, t.id, t.at);
@@ -224,6 +265,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       db.prepare('SELECT 1').get();
     },
     async close() {
+      flushTouches();
       await walSync?.close();
       db.close();
     },
@@ -377,10 +419,9 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         db.transaction(() => {
           if (seal) insertSealedAudit(events, seal);
           else insertAudit(events);
-          touchCredentialsSync(touches);
         }).immediate(),
       );
-      touchCache(touches);
+      deferTouches(touches);
       return { durable: walSync ? walSync.sync() : Promise.resolve() };
     },
     async listAudit(tenantId, query, page) {
