@@ -173,16 +173,15 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
    */
   const appendSeal = async (events: readonly AuditRow[], sealed: Set<string>): Promise<AppendSeal> => {
     const keyOf = new Map<string, Buffer | null>();
-    for (const e of events) {
-      if (keyOf.has(e.tenantId)) continue;
+    for (const tenantId of new Set(events.map((e) => e.tenantId))) {
       if (!keys) {
-        keyOf.set(e.tenantId, null);
+        keyOf.set(tenantId, null);
         continue;
       }
       try {
-        const k = await keys.keyFor(e.tenantId);
-        if (k?.created) adoptable.add(e.tenantId);
-        keyOf.set(e.tenantId, k?.key ?? null);
+        const k = await keys.keyFor(tenantId);
+        if (k?.created) adoptable.add(tenantId);
+        keyOf.set(tenantId, k?.key ?? null);
       } catch {
         // The key provider is down: the sealer seals this tenant once it is back.
       }
