@@ -6,6 +6,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
+import { keepLatestTouches } from '../../store/usage-touches.js';
 import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
 import { purgeExpiredAudit } from './audit-retention.js';
 import { verifyChain, type VerifyReport } from './audit-verify.js';
@@ -106,14 +107,7 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
     queue = [];
     if (batch.length === 0) return;
     // Reveals of one credential in one batch move its last_used_at once, to the latest of them.
-    const latest = new Map<string, UsageTouch>();
-    for (const { touch } of batch) {
-      if (touch === null) continue;
-      const key = `${touch.tenantId}\u0000${touch.id}`;
-      const seen = latest.get(key);
-      if (seen === undefined || seen.at < touch.at) latest.set(key, touch);
-    }
-    const touches = [...latest.values()];
+    const touches = [...keepLatestTouches(new Map(), batch.flatMap((p) => (p.touch ? [p.touch] : []))).values()];
     const refuse = (err: unknown): void => {
       logger.error({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'audit write failed');
       const refusal = new LatchkeyError('UNAVAILABLE', 'The audit record could not be written', { retryAfterSeconds: 1 });

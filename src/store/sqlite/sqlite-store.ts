@@ -13,6 +13,7 @@ import {
   versionsToResealParams,
 } from '../key-management-sql.js';
 import { CredentialCache, writesCredentials } from './credential-cache.js';
+import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { createWalSync } from './wal-sync.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
 import {
@@ -159,16 +160,12 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       withoutFsync(() => db.transaction(() => touchCredentialsSync(batch)).immediate());
     } catch {
       // Busy or failing: kept for the next flush (a newer touch of the same row wins).
-      deferTouches(batch.filter((t) => !pendingTouches.has(`${t.tenantId}\u0000${t.id}`)));
+      deferTouches(batch);
     }
   };
   const deferTouches = (touches: readonly UsageTouch[]): void => {
     if (touches.length === 0) return;
-    for (const t of touches) {
-      const key = `${t.tenantId}\u0000${t.id}`;
-      const seen = pendingTouches.get(key);
-      if (seen === undefined || seen.at < t.at) pendingTouches.set(key, t);
-    }
+    keepLatestTouches(pendingTouches, touches);
     touchCache(touches);
     if (touchTimer === null) {
       touchTimer = setTimeout(flushTouches, TOUCH_FLUSH_MS);
@@ -182,7 +179,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     if (!r) return null;
     const row = credentialFromRecord(r);
     // A usage time not yet written (see deferTouches) is still this row's.
-    const pending = pendingTouches.get(`${tenantId}\u0000${id}`);
+    const pending = pendingTouches.get(touchKey(tenantId, id));
     return credentialCache.set(pending !== undefined && (row.lastUsedAt === null || row.lastUsedAt < pending.at) ? { ...row, lastUsedAt: pending.at } : row);
   };
   const touchCache = (touches: readonly UsageTouch[]): void => {
