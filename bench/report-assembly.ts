@@ -5,7 +5,7 @@ import { readMachineInfo } from './machine-info.js';
 import type { BenchOptions } from './options.js';
 import { readLoadAverage } from './proc-usage.js';
 import type { BenchReport } from './report-markdown.js';
-import { median, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
+import { median, summarizeDiskSync, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
 import type { SeedingRecord, SummaryRow } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
 import { LATCHKEY_BENCH_ENV } from './targets.js';
@@ -61,6 +61,7 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
     rows,
     floods: summarizeFloods(rows, rounds.runs),
     startups: summarizeStartups(rounds.startupRuns, inputs.seeding),
+    diskSync: summarizeDiskSync(rounds.diskSync),
     seeding: inputs.seeding,
     missing: [...inputs.missing, ...inputs.failures.map((f) => `failed: ${f.split('\n')[0] ?? f}`)],
     noise: {
@@ -71,5 +72,6 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
     },
     runs: rounds.runs,
     startupRuns: rounds.startupRuns,
+    diskSyncRuns: rounds.diskSync,
   };
 }

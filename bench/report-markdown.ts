@@ -1,7 +1,8 @@
 // Renders a bench report as Markdown: the tables go to stdout and, with the notes, to RESULTS.md.
 import type { BuildInfo } from './build-info.js';
 import type { MachineInfo } from './machine-info.js';
-import type { FloodSummary, RunRecord, SeedingRecord, StartupRecord, StartupSummary, SummaryRow } from './results-model.js';
+import type { DiskSyncRecord } from './disk-sync-probe.js';
+import type { DiskSyncSummary, FloodSummary, RunRecord, SeedingRecord, StartupRecord, StartupSummary, SummaryRow } from './results-model.js';
 
 export interface BenchReport {
   date: string;
@@ -23,11 +24,14 @@ export interface BenchReport {
   rows: SummaryRow[];
   floods: FloodSummary[];
   startups: StartupSummary[];
+  /** Absent from results.json files written before the probe existed. */
+  diskSync?: DiskSyncSummary | null;
   seeding: SeedingRecord[];
   missing: string[];
   noise: { loadAverageAtStart: number; loadAverageAtEnd: number; otherCpuMedian: number; otherCpuMax: number };
   runs: RunRecord[];
   startupRuns: StartupRecord[];
+  diskSyncRuns?: DiskSyncRecord[];
 }
 
 const fmt = (value: number | null, digits: number): string => (value === null || !Number.isFinite(value) ? '—' : value.toFixed(digits));
@@ -101,6 +105,20 @@ export function renderStartupTable(report: BenchReport): string {
   );
 }
 
+/** The disk's fdatasync latency beside each SQLite store's durable reveal at the fixed rate. */
+export function renderDiskSyncTable(report: BenchReport): string {
+  const d = report.diskSync;
+  if (d == null) return '';
+  const reveals = report.rows.filter((r) => r.scenarioId === 'reveal-paced' && r.targetId.startsWith('latchkey-sqlite'));
+  return table(
+    ['what', 'rounds', 'per second', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+    [
+      ['fdatasync of a 16 KiB commit (disk alone)', String(d.rounds), int(d.syncsPerSecond), ms(d.p50), ms(d.p99), ms(d.p999), ms(d.max)],
+      ...reveals.map((r) => [`${r.targetId} reveal GET @ ${report.method.fixedRate}/s`, String(r.rounds), int(r.rps), ms(r.p50), ms(r.p99), ms(r.p999), '—']),
+    ],
+  );
+}
+
 export function renderSeedingTable(report: BenchReport): string {
   return table(
     ['server', 'target', 'created', 'tenants', 'in measured tenant', 'seconds', 'credentials/s', 'concurrency', 'server CPU %', 'note'],
@@ -123,6 +141,7 @@ export function renderTables(report: BenchReport): string {
   const parts = [renderMainTable(report)];
   if (report.floods.length > 0) parts.push(`Bad-key flood\n\n${renderFloodTable(report)}`);
   if (report.startups.length > 0) parts.push(`Start-up on the seeded store\n\n${renderStartupTable(report)}`);
+  if (report.diskSync != null) parts.push(`Disk: fdatasync latency, the floor under a durable reveal\n\n${renderDiskSyncTable(report)}`);
   if (report.seeding.length > 0) parts.push(`Seeding through HTTP\n\n${renderSeedingTable(report)}`);
   if (report.missing.length > 0) parts.push(`Not measured:\n${report.missing.map((m) => `- ${m}`).join('\n')}`);
   return parts.join('\n\n');
@@ -159,6 +178,13 @@ function meaning(report: BenchReport): string[] {
     'Both bad-key rows run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
       'so a flood mostly waits on timers. The bad-key row\'s req/s is therefore the held rate, not a cost; its **req/CPU-s** is the cost of one 401.',
   ];
+  if (report.diskSync != null) {
+    notes.push(
+      `The disk table times fdatasync alone, ${report.method.fixedRate} times a second on a preallocated file (as SQLite reuses its WAL), before each round's servers start. ` +
+        'With `LATCHKEY_SQLITE_SYNCHRONOUS=FULL` (the default) a reveal is answered only after the fdatasync that follows its audit commit, and a commit that lands while one runs waits for it and then for its own: ' +
+        "so a durable reveal's p99 at a fixed rate sits between one and two of the disk's p99, whatever the server does. `--server-env LATCHKEY_SQLITE_SYNCHRONOUS=NORMAL` measures the rest of the path without it.",
+    );
+  }
   const hello = row(report, 'hello', 'hello');
   const sqlite = row(report, 'sqlite-read', 'sqlite-read');
   const stores = [...new Set(report.rows.filter((r) => r.targetId.startsWith('latchkey')).map((r) => r.targetId))];
@@ -201,6 +227,7 @@ export function renderResultsMarkdown(report: BenchReport): string {
     '',
     ...(report.floods.length > 0 ? ['## Bad-key flood', '', renderFloodTable(report), ''] : []),
     ...(report.startups.length > 0 ? ['## Start-up on the seeded store (spawn → /readyz 200)', '', renderStartupTable(report), ''] : []),
+    ...(report.diskSync != null ? ['## Disk: fdatasync latency, the floor under a durable reveal', '', renderDiskSyncTable(report), ''] : []),
     ...(report.seeding.length > 0 ? ['## Seeding through HTTP', '', renderSeedingTable(report), ''] : []),
     ...(report.missing.length > 0 ? ['## Not measured', '', ...report.missing.map((x) => `- ${x}`), ''] : []),
     '## What the numbers mean',

@@ -1,4 +1,5 @@
 // What a bench run records, and how the per-round runs fold into the reported rows.
+import type { DiskSyncRecord } from './disk-sync-probe.js';
 import type { LoadSummary } from './load-spec.js';
 import type { ScenarioKind } from './scenarios.js';
 
@@ -84,6 +85,15 @@ export interface StartupSummary {
   rounds: number;
   spawnToListeningMs: number;
   spawnToReadyMs: number | null;
+}
+
+export interface DiskSyncSummary {
+  rounds: number;
+  syncsPerSecond: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
 }
 
 export function median(values: readonly number[]): number {
@@ -182,4 +192,16 @@ export function summarizeStartups(startups: readonly StartupRecord[], seeding: r
       spawnToReadyMs: medianOrNull(group.map((s) => s.spawnToReadyMs)),
     };
   });
+}
+
+export function summarizeDiskSync(records: readonly DiskSyncRecord[]): DiskSyncSummary | null {
+  if (records.length === 0) return null;
+  return {
+    rounds: records.length,
+    syncsPerSecond: median(records.map((r) => r.syncsPerSecond)),
+    p50: median(records.map((r) => r.latencyMs.p50)),
+    p99: median(records.map((r) => r.latencyMs.p99)),
+    p999: median(records.map((r) => r.latencyMs.p999)),
+    max: Math.max(...records.map((r) => r.latencyMs.max)),
+  };
 }

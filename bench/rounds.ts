@@ -1,5 +1,7 @@
 // The measuring loop: for each round, each server in turn (order reversed every other round),
 // started fresh, every scenario of it run once. One failed run is recorded and skipped.
+import { probeDiskSync } from './disk-sync-probe.js';
+import type { DiskSyncRecord } from './disk-sync-probe.js';
 import { runLoad } from './load-runner.js';
 import type { Placement } from './load-runner.js';
 import type { RunRecord, StartupRecord } from './results-model.js';
@@ -9,6 +11,8 @@ import type { Target } from './targets.js';
 export interface RoundsOutcome {
   runs: RunRecord[];
   startupRuns: StartupRecord[];
+  /** fdatasync latency of the stores' disk, once per round (when a Latchkey server is measured). */
+  diskSync: DiskSyncRecord[];
   /** Per-row notes, keyed by `${targetId}\0${scenarioId}`. */
   notes: Map<string, string>;
   failures: string[];
@@ -58,9 +62,27 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
   }
 }
 
-export async function runRounds(targets: readonly Target[], rounds: number, load: Placement, log: (m: string) => void): Promise<RoundsOutcome> {
-  const out: RoundsOutcome = { runs: [], startupRuns: [], notes: new Map(), failures: [] };
+export interface DiskSyncProbe {
+  seconds: number;
+  rate: number;
+}
+
+export async function runRounds(
+  targets: readonly Target[],
+  rounds: number,
+  load: Placement,
+  diskSync: DiskSyncProbe,
+  log: (m: string) => void,
+): Promise<RoundsOutcome> {
+  const out: RoundsOutcome = { runs: [], startupRuns: [], diskSync: [], notes: new Map(), failures: [] };
+  const durable = targets.some((t) => t.kind === 'latchkey');
   for (let round = 1; round <= rounds; round += 1) {
+    if (durable) {
+      // No server runs meanwhile: this is the disk alone.
+      const probe = await probeDiskSync(round, diskSync.seconds, diskSync.rate);
+      out.diskSync.push(probe);
+      log(`[round ${round}/${rounds}] disk: fdatasync p50 ${probe.latencyMs.p50.toFixed(2)} ms, p99 ${probe.latencyMs.p99.toFixed(2)} ms, p99.9 ${probe.latencyMs.p999.toFixed(2)} ms`);
+    }
     const order = round % 2 === 1 ? targets : [...targets].reverse();
     for (const target of order) {
       let server: RunningServer;

@@ -53,7 +53,13 @@ async function main(): Promise<number> {
   const plan = await planTargets(options, ctx, log);
   try {
     const prepared = await prepareTargets(plan.targets, plan.latchkeyTargets, options.seedConcurrency, log);
-    const rounds = await runRounds(prepared.ready, options.rounds, { cpu: options.loadCpu, nice: options.nice }, log);
+    const rounds = await runRounds(
+      prepared.ready,
+      options.rounds,
+      { cpu: options.loadCpu, nice: options.nice },
+      { seconds: options.durationSeconds, rate: options.fixedRate },
+      log,
+    );
     const failures = [...prepared.failures, ...rounds.failures];
     const report = assembleReport({
       options,

@@ -19,12 +19,12 @@ const STALE = `(substr(secret, 2, 4) <> ? OR (test_secret IS NOT NULL AND substr
 
 export const VERSIONS_TO_RESEAL_SQL =
   `SELECT * FROM credential_versions WHERE tenant_id = ? AND ${STALE} ` +
-  `AND (credential_id > ? OR (credential_id = ? AND version > ?)) ORDER BY credential_id, version LIMIT ?`;
+  `AND (credential_id, version) > (?, ?) ORDER BY credential_id, version LIMIT ?`;
 
 export function versionsToResealParams(tenantId: string, keyVersion: number, after: { credentialId: string; version: number } | null, limit: number): unknown[] {
   const kv = keyVersionBytes(keyVersion);
   const a = after ?? { credentialId: '', version: 0 };
-  return [tenantId, kv, kv, a.credentialId, a.credentialId, a.version, limit];
+  return [tenantId, kv, kv, a.credentialId, a.version, limit];
 }
 
 export const COUNT_VERSIONS_TO_RESEAL_SQL = `SELECT COUNT(*) AS n FROM credential_versions WHERE tenant_id = ? AND ${STALE}`;

@@ -275,6 +275,8 @@ export interface Store {
   /** Removes the credential and every version (key material gone for good). */
   purgeCredential(tenantId: string, id: string, audit: AuditRow[]): Promise<boolean>;
   getVersion(tenantId: string, credentialId: string, version: number): Promise<VersionRow | null>;
+  /** A credential with its current version (null when that row is missing): what a reveal reads, in one query where that saves a round trip. */
+  getCredentialWithVersion(tenantId: string, id: string): Promise<{ credential: CredentialRow; version: VersionRow | null } | null>;
   listVersions(tenantId: string, credentialId: string): Promise<VersionRow[]>;
   touchCredentials(touches: readonly UsageTouch[]): Promise<void>;
 

@@ -67,10 +67,15 @@ export function credentialListSql(tenantId: string, visibility: Visibility, f: C
   return { rows, count };
 }
 
+/**
+ * A row-value comparison, not `a < ? OR (a = ? AND id < ?)`: both SQLite and PostgreSQL seek the
+ * (…, a, id) index to it, where the OR form has them walk every newer entry first, so page n cost
+ * O(n) and only the first page was cheap.
+ */
 function addKeyset(where: string[], params: unknown[], after: Keyset | undefined, column: string): void {
   if (!after) return;
-  where.push(`(${column} < ? OR (${column} = ? AND id < ?))`);
-  params.push(after.createdAt, after.createdAt, after.id);
+  where.push(`(${column}, id) < (?, ?)`);
+  params.push(after.createdAt, after.id);
 }
 
 export function accessKeyListSql(tenantId: string, f: AccessKeyFilter, page: PageQuery): { rows: Sql; count: Sql } {

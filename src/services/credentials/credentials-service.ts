@@ -138,7 +138,10 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
   /** A visible, not-deleted credential or a 404 that looks like any other. */
   async function load(ctx: RequestContext, id: string): Promise<CredentialRow> {
-    const c = await store.getCredential(ctx.principal.tenantId, id);
+    return visibleOrNotFound(ctx, id, await store.getCredential(ctx.principal.tenantId, id));
+  }
+
+  async function visibleOrNotFound(ctx: RequestContext, id: string, c: CredentialRow | null | undefined): Promise<CredentialRow> {
     if (!c || c.deletedAt !== null || !canSee(await visibilityOf(ctx.principal, teams), c)) throw notFound(id);
     return c;
   }
@@ -304,11 +307,13 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return row;
   }
 
-  async function revealRow(ctx: RequestContext, row: CredentialRow, variant: 'main' | 'test', versionNumber?: number): Promise<Revealed> {
+  /** `current` is the version row read with `row`, if it was: used when `row` is still what is revealed. */
+  async function revealRow(ctx: RequestContext, row: CredentialRow, variant: 'main' | 'test', versionNumber?: number, current?: VersionRow | null): Promise<Revealed> {
     if (variant === 'test' && !row.testCredentialEnabled) throw new LatchkeyError('CONFLICT', 'This credential has no test credential enabled');
     // An expired OAuth2 access token is refreshed before it is handed out (the current version only).
     const c = deps.tokens && row.type === 'oauth2' && variant === 'main' && versionNumber === undefined ? await deps.tokens.beforeReveal(ctx, row) : row;
-    const v = await store.getVersion(c.tenantId, c.id, versionNumber ?? c.version);
+    const wanted = versionNumber ?? c.version;
+    const v = c === row && current?.version === wanted ? current : await store.getVersion(c.tenantId, c.id, wanted);
     if (!v || !readable(v)) throw new LatchkeyError('VERSION_NOT_FOUND', `Version ${versionNumber} of ${c.id} is not readable`);
     const secret = await openRow(v, 'secret');
     const testSecret = variant === 'test' ? await openRow(v, 'test_secret') : null;
@@ -440,12 +445,13 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         void audit.append(audit.event(ctx, 'credential.reveal', { type: 'credential', id }, 'denied', 'missing credentials:reveal')).catch(() => undefined);
         throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
       }
-      const c = await load(ctx, id);
+      const found = await store.getCredentialWithVersion(ctx.principal.tenantId, id);
+      const c = await visibleOrNotFound(ctx, id, found?.credential);
       if (c.status !== 'active') {
         if (!opts.allowInactive) throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${id} is ${c.status}`);
         if (ctx.principal.role !== 'owner') throw new LatchkeyError('FORBIDDEN', 'Only owners may reveal inactive credentials');
       }
-      return revealRow(ctx, c, opts.variant, opts.version);
+      return revealRow(ctx, c, opts.variant, opts.version, found?.version);
     },
 
     async versions(ctx, id) {

@@ -44,9 +44,18 @@ const META_LOCK_SPACE = 2;
 const TRANSACTION_ATTEMPTS = 3;
 /** PostgreSQL allows 65 535 bind parameters per statement; audit rows have 16 columns. */
 const AUDIT_ROWS_PER_INSERT = 500;
+/** Audit batches up to this size run as named statements (one per size, per connection). */
+const PREPARED_APPEND_MAX_EVENTS = 16;
 const PING_TIMEOUT_MS = 1000;
 
 type Db = Pick<PoolClient, 'query'>;
+
+/** A credential and its current version in one round trip; the version's columns come back as v_<column>. */
+const CREDENTIAL_WITH_VERSION_SQL =
+  `SELECT ${CREDENTIAL_COLUMNS.map((c) => `c.${c}`).join(', ')}, ${VERSION_COLUMNS.map((c) => `v.${c} AS v_${c}`).join(', ')}
+     FROM credentials c
+     LEFT JOIN credential_versions v ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = c.version
+    WHERE c.tenant_id = $1 AND c.id = $2`;
 
 function insertSql(table: string, columns: readonly string[], rows = 1): string {
   const tuples: string[] = [];
@@ -128,6 +137,13 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   const listener = createInvalidationListener({ connection: { ...connection, application_name: 'latchkey-listen' } });
 
   const query = (text: string, values?: unknown[]): Promise<QueryResult<DbRecord>> => pool.query<DbRecord>(text, values);
+  /**
+   * A named statement: each pooled connection parses and plans it once, where an unnamed one is
+   * parsed and planned on every call (most of the database's CPU for a point read). For the
+   * statements of every request only. They name their columns, because a migration that adds one
+   * (another node, mid rolling upgrade) would make a cached `SELECT *` fail its result type.
+   */
+  const prepared = (name: string, text: string, values: unknown[]): Promise<QueryResult<DbRecord>> => pool.query<DbRecord>({ name, text, values });
 
   /**
    * A pooled connection for several statements. pg-pool stops watching a client's 'error' event
@@ -186,15 +202,51 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     }
   };
 
+  /** `last_used_at` only moves forward; `$n` is the first of its three array parameters. */
+  const touchSql = (n: number): string =>
+    `UPDATE credentials AS c SET last_used_at = t.at
+       FROM unnest($${n}::text[], $${n + 1}::text[], $${n + 2}::text[]) AS t(tenant_id, id, at)
+      WHERE c.tenant_id = t.tenant_id AND c.id = t.id AND (c.last_used_at IS NULL OR c.last_used_at < t.at)`;
+  const latestTouches = (touches: readonly UsageTouch[]): UsageTouch[] => collapseTouches(touches, (a, b) => (b.at > a.at ? b : a));
+  const touchParams = (rows: readonly UsageTouch[]): unknown[] => [rows.map((t) => t.tenantId), rows.map((t) => t.id), rows.map((t) => t.at)];
+
   const touchCredentialsIn = async (db: Db, touches: readonly UsageTouch[]): Promise<void> => {
-    const rows = collapseTouches(touches, (a, b) => (b.at > a.at ? b : a));
+    const rows = latestTouches(touches);
     if (rows.length === 0) return;
-    await db.query(
-      `UPDATE credentials AS c SET last_used_at = t.at
-         FROM unnest($1::text[], $2::text[], $3::text[]) AS t(tenant_id, id, at)
-        WHERE c.tenant_id = t.tenant_id AND c.id = t.id AND (c.last_used_at IS NULL OR c.last_used_at < t.at)`,
-      [rows.map((t) => t.tenantId), rows.map((t) => t.id), rows.map((t) => t.at)],
-    );
+    await db.query(touchSql(1), touchParams(rows));
+  };
+
+  /**
+   * A batch of audit events and usage touches as one statement (data-modifying CTEs), which
+   * PostgreSQL runs as one transaction: one round trip where BEGIN, INSERT, UPDATE and COMMIT
+   * took four, on the path of every reveal. A deadlock with another writer is retried like a
+   * transaction's.
+   */
+  const appendInOneStatement = async (events: readonly AuditRow[], touches: readonly UsageTouch[]): Promise<void> => {
+    const rows = latestTouches(touches);
+    const parts: string[] = [];
+    const values: unknown[] = [];
+    if (events.length > 0) {
+      parts.push(`appended AS (${insertSql('audit_events', AUDIT_COLUMNS, events.length)})`);
+      for (const e of events) values.push(...auditToParams(e));
+    }
+    if (rows.length > 0) {
+      parts.push(`touched AS (${touchSql(values.length + 1)})`);
+      values.push(...touchParams(rows));
+    }
+    if (parts.length === 0) return;
+    const text = `WITH ${parts.join(', ')} SELECT 1`;
+    // The usual batch (a few reveals) is one of a handful of shapes, worth preparing.
+    const name = events.length <= PREPARED_APPEND_MAX_EVENTS ? `audit-append-${events.length}-${rows.length > 0 ? 't' : 'n'}` : null;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await (name === null ? query(text, values) : prepared(name, text, values));
+        return;
+      } catch (err) {
+        if (attempt < TRANSACTION_ATTEMPTS && isRetryable(err)) continue;
+        throw err;
+      }
+    }
   };
 
   const writeVersion = async (db: Db, w: Parameters<Store['insertCredential']>[1]): Promise<void> => {
@@ -337,7 +389,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     },
 
     async findAccessKeyByHash(keyHash) {
-      const r = (await query('SELECT * FROM access_keys WHERE key_hash = $1', [keyHash])).rows[0];
+      const r = (await prepared('access-key-by-hash', `SELECT ${ACCESS_KEY_COLUMNS.join(', ')} FROM access_keys WHERE key_hash = $1`, [keyHash])).rows[0];
       return r ? accessKeyFromRecord(r) : null;
     },
     async insertAccessKey(_tenantId, key, audit) {
@@ -416,7 +468,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       }
     },
     async getCredential(tenantId, id) {
-      const r = (await query('SELECT * FROM credentials WHERE tenant_id = $1 AND id = $2', [tenantId, id])).rows[0];
+      const r = (await prepared('credential-by-id', `SELECT ${CREDENTIAL_COLUMNS.join(', ')} FROM credentials WHERE tenant_id = $1 AND id = $2`, [tenantId, id])).rows[0];
       return r ? credentialFromRecord(r) : null;
     },
     async listCredentials(tenantId, visibility, filter, page) {
@@ -449,8 +501,17 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       });
     },
     async getVersion(tenantId, credentialId, version) {
-      const r = (await query('SELECT * FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND version = $3', [tenantId, credentialId, version])).rows[0];
+      const r = (await prepared(
+        'credential-version',
+        `SELECT ${VERSION_COLUMNS.join(', ')} FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND version = $3`,
+        [tenantId, credentialId, version],
+      )).rows[0];
       return r ? versionFromRecord(r) : null;
+    },
+    async getCredentialWithVersion(tenantId, id) {
+      const r = (await prepared('credential-with-version', CREDENTIAL_WITH_VERSION_SQL, [tenantId, id])).rows[0];
+      if (!r) return null;
+      return { credential: credentialFromRecord(r), version: r.v_version === null ? null : versionFromRecord(Object.fromEntries(VERSION_COLUMNS.map((c) => [c, r[`v_${c}`]]))) };
     },
     async listVersions(tenantId, credentialId) {
       return (await query('SELECT * FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 ORDER BY version DESC', [tenantId, credentialId])).rows.map(versionFromRecord);
@@ -461,7 +522,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     },
 
     async appendAudit(events, touches) {
-      if (events.length > 0 || touches.length > 0) {
+      if (events.length <= AUDIT_ROWS_PER_INSERT) await appendInOneStatement(events, touches);
+      else {
         await transaction(async (db) => {
           await insertAudit(db, events);
           await touchCredentialsIn(db, touches);

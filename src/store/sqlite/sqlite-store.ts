@@ -182,6 +182,10 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     const pending = pendingTouches.get(touchKey(tenantId, id));
     return credentialCache.set(pending !== undefined && (row.lastUsedAt === null || row.lastUsedAt < pending.at) ? { ...row, lastUsedAt: pending.at } : row);
   };
+  const versionById = (tenantId: string, credentialId: string, version: number): VersionRow | null => {
+    const r = get('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? AND version = ?', tenantId, credentialId, version);
+    return r ? versionFromRecord(r) : null;
+  };
   const touchCache = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) credentialCache.touched(t.tenantId, t.id, t.at);
   };
@@ -398,8 +402,11 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       }).immediate();
     },
     async getVersion(tenantId, credentialId, version) {
-      const r = get('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? AND version = ?', tenantId, credentialId, version);
-      return r ? versionFromRecord(r) : null;
+      return versionById(tenantId, credentialId, version);
+    },
+    async getCredentialWithVersion(tenantId, id) {
+      const credential = credentialById(tenantId, id);
+      return credential ? { credential, version: versionById(tenantId, id, credential.version) } : null;
     },
     async listVersions(tenantId, credentialId) {
       return (stmt('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? ORDER BY version DESC').all(tenantId, credentialId) as DbRecord[]).map(versionFromRecord);
