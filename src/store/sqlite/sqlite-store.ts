@@ -14,7 +14,7 @@ import {
 } from '../key-management-sql.js';
 import { CredentialCache, writesCredentials } from './credential-cache.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
-import { createWalSync } from './wal-sync.js';
+import { createWalSync, type WalSync } from './wal-sync.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
@@ -49,7 +49,8 @@ export function openSqliteStore(opts: SqliteOptions): Store {
   mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
   const db = new Database(opts.file);
   db.pragma('journal_mode = WAL');
-  db.pragma(`synchronous = ${opts.synchronous}`);
+  // Commits never fsync on the event loop; with FULL, writes wait for `walSync` instead (see durableWrites).
+  db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
 
@@ -157,7 +158,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     const batch = [...pendingTouches.values()];
     pendingTouches = new Map();
     try {
-      withoutFsync(() => db.transaction(() => touchCredentialsSync(batch)).immediate());
+      db.transaction(() => touchCredentialsSync(batch)).immediate();
     } catch {
       // Busy or failing: kept for the next flush (a newer touch of the same row wins).
       deferTouches(batch);
@@ -226,21 +227,6 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     }
   };
   const walSync = opts.synchronous === 'FULL' ? createWalSync(`${opts.file}-wal`) : null;
-  /**
-   * Commits without the fsync that would stall every request on the event loop. Audit appends
-   * then wait for `walSync` instead, off the event loop. Sealing waits for nothing: it rewrites
-   * events that are durable already, and a seal lost to a power cut is redone to the same hashes
-   * by the next pass (nothing committed after it survived either: the WAL reaches disk in order).
-   */
-  const withoutFsync = <T>(fn: () => T): T => {
-    if (opts.synchronous !== 'FULL') return fn();
-    db.pragma('synchronous = NORMAL');
-    try {
-      return fn();
-    } finally {
-      db.pragma('synchronous = FULL');
-    }
-  };
   const inTenants = (ids: readonly string[] | 'all'): { where: string; params: string[] } =>
     ids === 'all' ? { where: '', params: [] } : { where: `WHERE tenant_id IN (${placeholders(ids.length)})`, params: [...ids] };
 
@@ -419,12 +405,10 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     async appendAudit(events, touches, seal) {
       // The hot write (every reveal): committed without blocking on the fsync, then made durable
       // off the event loop before the caller hears back (see wal-sync.ts).
-      withoutFsync(() =>
-        db.transaction(() => {
-          if (seal) insertSealedAudit(events, seal);
-          else insertAudit(events);
-        }).immediate(),
-      );
+      db.transaction(() => {
+        if (seal) insertSealedAudit(events, seal);
+        else insertAudit(events);
+      }).immediate();
       deferTouches(touches);
       return { durable: walSync ? walSync.sync() : Promise.resolve() };
     },
@@ -661,7 +645,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
 
     // audit sinks and retention
     async sealAuditChain(tenantId, limit, decide) {
-      return withoutFsync(() => db.transaction(() => {
+      return db.transaction(() => {
         // The partial index holds the unsealed events in seal order (no sort of the backlog).
         const events = (stmt('SELECT * FROM audit_events INDEXED BY audit_unsealed WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?').all(tenantId, limit) as DbRecord[]).map(auditFromRecord);
         if (events.length === 0) return 0;
@@ -671,7 +655,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         }
         writeChainHead(tenantId, decision);
         return decision.seals.length;
-      }).immediate());
+      }).immediate();
     },
     async getAuditChainState(tenantId) {
       const r = get('SELECT seq, event_id, hash, checkpoint FROM audit_chain_heads WHERE tenant_id = ?', tenantId);
@@ -843,6 +827,31 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       }).immediate();
     },
   };
-  return store;
+  return walSync ? durableWrites(store, walSync) : store;
 }
 
+/** Store methods that only read: they answer at once. Every other method writes. */
+const READS = /^(ping|get|list|count|find|read|latest|current|tenantsWith|auditRetentionBoundary|publish|subscribe)/;
+
+/**
+ * With `synchronous = FULL` configured, the connection still commits with NORMAL, which leaves
+ * the fsync out of the commit call: on the event loop it stalled every request behind each
+ * write. A write method resolves instead once `walSync` has flushed the WAL (libuv's thread
+ * pool), so an acknowledged write survives power loss as it would with FULL, and writes that
+ * commit meanwhile share one flush. Reads are not wrapped. `appendAudit` hands its flush to the
+ * caller (the audit service answers reveals on it while the next batch commits); `close` flushes
+ * on its own.
+ */
+function durableWrites(store: Store, walSync: WalSync): Store {
+  const wrapped: Record<string, unknown> = { ...store };
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== 'function' || READS.test(name) || name === 'appendAudit' || name === 'close') continue;
+    const write = method as (...args: unknown[]) => Promise<unknown>;
+    wrapped[name] = async (...args: unknown[]) => {
+      const result = await write(...args);
+      await walSync.sync();
+      return result;
+    };
+  }
+  return wrapped as unknown as Store;
+}
