@@ -182,7 +182,8 @@ function meaning(report: BenchReport): string[] {
     notes.push(
       `The disk table times fdatasync alone, ${report.method.fixedRate} times a second on a preallocated file (as SQLite reuses its WAL), before each round's servers start. ` +
         'With `LATCHKEY_SQLITE_SYNCHRONOUS=FULL` (the default) a reveal is answered only after the fdatasync that follows its audit commit, and a commit that lands while one runs waits for it and then for its own: ' +
-        "so a durable reveal's p99 at a fixed rate sits between one and two of the disk's p99, whatever the server does. `--server-env LATCHKEY_SQLITE_SYNCHRONOUS=NORMAL` measures the rest of the path without it.",
+        "so no durable reveal is faster than one of these, and one that lands mid-flush pays up to two. Whatever a reveal row's latency has beyond that is the server's (WAL checkpoints in a commit, queueing) and the machine's. " +
+        '`--server-env LATCHKEY_SQLITE_SYNCHRONOUS=NORMAL` measures the path without the flush.',
     );
   }
   const hello = row(report, 'hello', 'hello');

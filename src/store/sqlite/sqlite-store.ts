@@ -27,7 +27,7 @@ const TOUCH_FLUSH_MS = 1000;
 
 export interface SqliteOptions {
   file: string;
-  /** FULL fsyncs the WAL on every commit: an acknowledged reveal's audit record survives power loss. */
+  /** FULL: a write (and a reveal's audit record) is acknowledged only once the WAL is on disk, so it survives power loss. */
   synchronous: 'FULL' | 'NORMAL';
 }
 
@@ -839,8 +839,8 @@ const READS = /^(ping|get|list|count|find|read|latest|current|tenantsWith|auditR
  * write. A write method resolves instead once `walSync` has flushed the WAL (libuv's thread
  * pool), so an acknowledged write survives power loss as it would with FULL, and writes that
  * commit meanwhile share one flush. Reads are not wrapped. `appendAudit` hands its flush to the
- * caller (the audit service answers reveals on it while the next batch commits); `close` flushes
- * on its own.
+ * caller (the audit service answers reveals on it while the next batch commits); `close` needs
+ * none, since closing the last connection checkpoints the WAL, which syncs it.
  */
 function durableWrites(store: Store, walSync: WalSync): Store {
   const wrapped: Record<string, unknown> = { ...store };
