@@ -50,9 +50,15 @@ const PING_TIMEOUT_MS = 1000;
 
 type Db = Pick<PoolClient, 'query'>;
 
+// The per-request reads, built once (they run as named statements: see `prepared`).
+const ACCESS_KEY_BY_HASH_SQL = `SELECT ${ACCESS_KEY_COLUMNS.join(', ')} FROM access_keys WHERE key_hash = $1`;
+const CREDENTIAL_BY_ID_SQL = `SELECT ${CREDENTIAL_COLUMNS.join(', ')} FROM credentials WHERE tenant_id = $1 AND id = $2`;
+const VERSION_BY_NUMBER_SQL = `SELECT ${VERSION_COLUMNS.join(', ')} FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND version = $3`;
+/** Version columns as CREDENTIAL_WITH_VERSION_SQL names them. */
+const PREFIXED_VERSION_COLUMNS = VERSION_COLUMNS.map((c) => [c, `v_${c}`] as const);
 /** A credential and its current version in one round trip; the version's columns come back as v_<column>. */
 const CREDENTIAL_WITH_VERSION_SQL =
-  `SELECT ${CREDENTIAL_COLUMNS.map((c) => `c.${c}`).join(', ')}, ${VERSION_COLUMNS.map((c) => `v.${c} AS v_${c}`).join(', ')}
+  `SELECT ${CREDENTIAL_COLUMNS.map((c) => `c.${c}`).join(', ')}, ${PREFIXED_VERSION_COLUMNS.map(([c, as]) => `v.${c} AS ${as}`).join(', ')}
      FROM credentials c
      LEFT JOIN credential_versions v ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = c.version
     WHERE c.tenant_id = $1 AND c.id = $2`;
@@ -216,6 +222,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     await db.query(touchSql(1), touchParams(rows));
   };
 
+  /** Statement text of each prepared append shape, built on its first use. */
+  const appendTexts = new Map<string, string>();
   /**
    * A batch of audit events and usage touches as one statement (data-modifying CTEs), which
    * PostgreSQL runs as one transaction: one round trip where BEGIN, INSERT, UPDATE and COMMIT
@@ -224,20 +232,20 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
    */
   const appendInOneStatement = async (events: readonly AuditRow[], touches: readonly UsageTouch[]): Promise<void> => {
     const rows = latestTouches(touches);
-    const parts: string[] = [];
+    if (events.length === 0 && rows.length === 0) return;
     const values: unknown[] = [];
-    if (events.length > 0) {
-      parts.push(`appended AS (${insertSql('audit_events', AUDIT_COLUMNS, events.length)})`);
-      for (const e of events) values.push(...auditToParams(e));
-    }
-    if (rows.length > 0) {
-      parts.push(`touched AS (${touchSql(values.length + 1)})`);
-      values.push(...touchParams(rows));
-    }
-    if (parts.length === 0) return;
-    const text = `WITH ${parts.join(', ')} SELECT 1`;
+    for (const e of events) values.push(...auditToParams(e));
+    if (rows.length > 0) values.push(...touchParams(rows));
     // The usual batch (a few reveals) is one of a handful of shapes, worth preparing.
     const name = events.length <= PREPARED_APPEND_MAX_EVENTS ? `audit-append-${events.length}-${rows.length > 0 ? 't' : 'n'}` : null;
+    let text = name === null ? undefined : appendTexts.get(name);
+    if (text === undefined) {
+      const parts: string[] = [];
+      if (events.length > 0) parts.push(`appended AS (${insertSql('audit_events', AUDIT_COLUMNS, events.length)})`);
+      if (rows.length > 0) parts.push(`touched AS (${touchSql(events.length * AUDIT_COLUMNS.length + 1)})`);
+      text = `WITH ${parts.join(', ')} SELECT 1`;
+      if (name !== null) appendTexts.set(name, text);
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         await (name === null ? query(text, values) : prepared(name, text, values));
@@ -248,7 +256,6 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       }
     }
   };
-
   const writeVersion = async (db: Db, w: Parameters<Store['insertCredential']>[1]): Promise<void> => {
     for (const r of w.restage ?? []) {
       await db.query(
@@ -389,7 +396,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     },
 
     async findAccessKeyByHash(keyHash) {
-      const r = (await prepared('access-key-by-hash', `SELECT ${ACCESS_KEY_COLUMNS.join(', ')} FROM access_keys WHERE key_hash = $1`, [keyHash])).rows[0];
+      const r = (await prepared('access-key-by-hash', ACCESS_KEY_BY_HASH_SQL, [keyHash])).rows[0];
       return r ? accessKeyFromRecord(r) : null;
     },
     async insertAccessKey(_tenantId, key, audit) {
@@ -468,7 +475,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       }
     },
     async getCredential(tenantId, id) {
-      const r = (await prepared('credential-by-id', `SELECT ${CREDENTIAL_COLUMNS.join(', ')} FROM credentials WHERE tenant_id = $1 AND id = $2`, [tenantId, id])).rows[0];
+      const r = (await prepared('credential-by-id', CREDENTIAL_BY_ID_SQL, [tenantId, id])).rows[0];
       return r ? credentialFromRecord(r) : null;
     },
     async listCredentials(tenantId, visibility, filter, page) {
@@ -501,17 +508,13 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       });
     },
     async getVersion(tenantId, credentialId, version) {
-      const r = (await prepared(
-        'credential-version',
-        `SELECT ${VERSION_COLUMNS.join(', ')} FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 AND version = $3`,
-        [tenantId, credentialId, version],
-      )).rows[0];
+      const r = (await prepared('credential-version', VERSION_BY_NUMBER_SQL, [tenantId, credentialId, version])).rows[0];
       return r ? versionFromRecord(r) : null;
     },
     async getCredentialWithVersion(tenantId, id) {
       const r = (await prepared('credential-with-version', CREDENTIAL_WITH_VERSION_SQL, [tenantId, id])).rows[0];
       if (!r) return null;
-      return { credential: credentialFromRecord(r), version: r.v_version === null ? null : versionFromRecord(Object.fromEntries(VERSION_COLUMNS.map((c) => [c, r[`v_${c}`]]))) };
+      return { credential: credentialFromRecord(r), version: r.v_version === null ? null : versionFromRecord(Object.fromEntries(PREFIXED_VERSION_COLUMNS.map(([c, as]) => [c, r[as]]))) };
     },
     async listVersions(tenantId, credentialId) {
       return (await query('SELECT * FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2 ORDER BY version DESC', [tenantId, credentialId])).rows.map(versionFromRecord);
