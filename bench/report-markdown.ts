@@ -20,6 +20,8 @@ export interface BenchReport {
     nice: number;
     quick: boolean;
     latchkeyEnv: Record<string, string>;
+    /** Absent from results.json files written before the server ran with `npm start`'s flags. */
+    latchkeyNodeFlags?: string[];
   };
   rows: SummaryRow[];
   floods: FloodSummary[];
@@ -219,7 +221,7 @@ export function renderResultsMarkdown(report: BenchReport): string {
     `- Node: ${report.machine.node}`,
     `- Latchkey build: commit ${report.build.commit ?? 'unknown'}${report.build.uncommittedChanges === true ? ' plus uncommitted changes in src/' : ''}, dist/ built ${report.build.distBuiltAt ?? 'never'}`,
     `- Command: \`${report.command}\``,
-    `- Latchkey settings: ${Object.entries(m.latchkeyEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at its default (see \`latchkey\` config docs)`,
+    `- Latchkey settings: ${Object.entries(m.latchkeyEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at its default (see \`latchkey\` config docs); Node flags (as \`npm start\`): ${m.latchkeyNodeFlags === undefined || m.latchkeyNodeFlags.length === 0 ? 'none' : m.latchkeyNodeFlags.map((f) => `\`${f}\``).join(' ')}`,
     `- Method: server on core ${m.serverCpu}, load on core ${m.loadCpu}${m.nice === 0 ? '' : ` (both at nice ${m.nice})`}; ${m.rounds} round(s), ${m.warmupSeconds} s warm-up + ${m.durationSeconds} s per run, ${m.connections} connections; medians.`,
     '',
     '## Endpoints',

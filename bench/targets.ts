@@ -1,6 +1,6 @@
 // The servers being compared: two ceilings and Latchkey on one or more stores. Each is started
 // fresh in its own process, pinned to the server core, for every round.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,18 @@ export const LATCHKEY_BENCH_ENV: Readonly<Record<string, string>> = {
   LATCHKEY_LOG_LEVEL: 'warn',
   LATCHKEY_RATE_LIMIT: '0',
 };
+
+/**
+ * The Node flags `npm start` gives the server (bin/latchkey.js's shebang has the same), read from
+ * package.json so that the server under test runs as deployed.
+ */
+export function startScriptNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/);
+  const bin = words.indexOf('bin/latchkey.js');
+  if (words[0] !== 'node' || bin < 0) throw new Error('package.json "start" is not `node [flags] bin/latchkey.js serve`');
+  return words.slice(1, bin);
+}
 
 export interface Target {
   id: string;
@@ -151,7 +163,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
     return launchServer({
       name: `latchkey (${store.id})`,
       command: process.execPath,
-      args: [store.binPath, 'serve'],
+      args: [...startScriptNodeFlags(), store.binPath, 'serve'],
       env,
       cwd: repoRoot,
       cpu: ctx.serverCpu,
