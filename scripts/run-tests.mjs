@@ -16,12 +16,17 @@ const http = all.filter((f) => !UNIT.has(f) && !PG_ONLY.has(f) && pick(f)).map((
 const pgOnly = all.filter((f) => PG_ONLY.has(f) && pick(f)).map((f) => `test/${f}`);
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
+/** One suite (unit, SQLite, PostgreSQL) takes 1-3 min here; six means it hangs. */
+const SUITE_LIMIT_MS = 6 * 60_000;
 
 function run(label, files, env) {
   if (files.length === 0) return Promise.resolve(0);
   process.stdout.write(`\n=== ${label}: ${files.length} file(s)\n`);
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', '--test-force-exit', ...files], {
+    // No --test-force-exit: with concurrency it drops the tail of a file's verdicts before the parent
+    // reads them and still exits 0 (nodejs/node#64833; seen here: 129 of 141 unit tests reported).
+    // A file that leaves a handle open is caught by the suite's time limit below instead.
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -30,7 +35,12 @@ function run(label, files, env) {
       process.stdout.write(chunk);
       tail = (tail + chunk.toString()).slice(-4000);
     });
+    const limit = setTimeout(() => {
+      process.stderr.write(`\n${label}: still running after ${SUITE_LIMIT_MS / 60_000} min (a test left a handle open?); killed\n`);
+      child.kill('SIGKILL');
+    }, SUITE_LIMIT_MS);
     child.on('exit', (code) => {
+      clearTimeout(limit);
       for (const key of ['pass', 'fail', 'skipped']) {
         const m = new RegExp(`^# ${key} (\\d+)$`, 'm').exec(tail);
         if (m) totals[key] += Number(m[1]);
