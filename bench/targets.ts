@@ -146,6 +146,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
+  const nodeFlags = startScriptNodeFlags();
   const launch = async (firstStart: boolean): Promise<RunningServer> => {
     if (dataDir === null) throw new Error(`${store.id}: not prepared`);
     // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
@@ -163,7 +164,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
     return launchServer({
       name: `latchkey (${store.id})`,
       command: process.execPath,
-      args: [...startScriptNodeFlags(), store.binPath, 'serve'],
+      args: [...nodeFlags, store.binPath, 'serve'],
       env,
       cwd: repoRoot,
       cpu: ctx.serverCpu,
