@@ -84,13 +84,14 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
   const deniedRequests = new RecentRequests();
 
   /**
-   * Group commit: one audit transaction in flight at a time, and the events that arrive meanwhile
-   * go together in the next one. Concurrent transactions would each touch the same hot credential
-   * rows (`last_used_at`) and queue on their row locks, one commit at a time.
+   * Group commit: one audit batch in flight at a time, from its transaction until it is durable,
+   * and the events that arrive meanwhile go together in the next one. Concurrent transactions
+   * would each touch the same hot credential rows (`last_used_at`) and queue on their row locks.
+   * Where durability is a separate fsync (SQLite's WAL sync), committing the next batch while this
+   * one's fsync runs would gain nothing, since that batch waits for the next fsync either way; held
+   * back, it goes in one transaction instead of one per event-loop turn.
    */
   let writing: Promise<void> | null = null;
-  /** Committed batches still waiting to be durable before their callers hear back. */
-  const syncing = new Set<Promise<void>>();
   const scheduleFlush = (): void => {
     if (flushScheduled || writing) return;
     flushScheduled = true;
@@ -123,17 +124,13 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       return;
     }
     for (const t of sealed) adoptable.delete(t);
-    // Committed: the next batch may commit while this one waits for the disk, so a slow fsync
-    // holds up the answers of one batch, not the rate of all of them.
-    const settled = durable.then(
+    await durable.then(
       () => {
         if (sealed.size > 0) pump?.wake();
         for (const p of batch) p.resolve();
       },
       refuse,
     );
-    syncing.add(settled);
-    void settled.finally(() => syncing.delete(settled));
   };
 
   /**
@@ -337,7 +334,6 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       await retentionRun;
       await writing;
       await flush();
-      await Promise.allSettled([...syncing]);
       await service.sealPending().catch(() => 0);
       if (pump) await pump.stop();
     },

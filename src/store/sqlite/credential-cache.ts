@@ -1,12 +1,12 @@
-import type { CredentialRow } from '../port.js';
+import type { CredentialRow, VersionRow } from '../port.js';
 
 /** Enough for the hot set of a large tenant; a miss costs one point read. */
 const MAX_ENTRIES = 20_000;
 const MAX_TOTALS = 1_000;
 
-const WRITES_CREDENTIALS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credentials\b/i;
+const WRITES_CREDENTIALS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credential(?:s|_versions)\b/i;
 
-/** Whether a statement changes rows of the credentials table. */
+/** Whether a statement changes rows of the credentials or credential_versions table. */
 export function writesCredentials(sql: string): boolean {
   return WRITES_CREDENTIALS.test(sql);
 }
@@ -20,15 +20,19 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * Credential rows the SQLite adapter has read, so a metadata read or a reveal does not parse the
- * same row again, and list totals, so a page of a large tenant does not count it again. One
- * process owns the database file, so every write passes through the adapter and keeps this exact:
- * a statement that writes the credentials table empties it (writes are rare next to reads), and a
- * usage touch updates the one row it concerns (no total depends on it). Rows are frozen, so a
- * caller that tried to edit a shared row would fail loudly instead of changing what others read.
+ * Credential and version rows the SQLite adapter has read, so a metadata read or a reveal does
+ * not read and parse the same rows again, and list totals, so a page of a large tenant does not
+ * count it again. The server's writes pass through the adapter and keep this exact: a statement
+ * that writes either table empties it (writes are rare next to reads), and a usage touch updates
+ * the one row it concerns (no total depends on it). Another process writing the file (the `keys`
+ * commands re-seal versions next to a live server) is caught by the adapter's data_version check.
+ * Rows are frozen, so a caller that tried to edit a shared row would fail loudly instead of
+ * changing what others read.
  */
 export class CredentialCache {
   private readonly rows = new Map<string, CredentialRow>();
+  /** Only ciphertext: a version row holds its secrets sealed, as stored. */
+  private readonly versions = new Map<string, VersionRow>();
   /** List totals by query and parameters: a COUNT over a large tenant costs more than the page. */
   private readonly totals = new Map<string, number>();
 
@@ -39,6 +43,18 @@ export class CredentialCache {
   set(row: CredentialRow): CredentialRow {
     if (this.rows.size >= MAX_ENTRIES) this.rows.delete(this.rows.keys().next().value!);
     this.rows.set(`${row.tenantId}\u0000${row.id}`, deepFreeze(row));
+    return row;
+  }
+
+  version(tenantId: string, credentialId: string, version: number): VersionRow | undefined {
+    return this.versions.get(`${tenantId}\u0000${credentialId}\u0000${version}`);
+  }
+
+  setVersion(row: VersionRow): VersionRow {
+    if (this.versions.size >= MAX_ENTRIES) this.versions.delete(this.versions.keys().next().value!);
+    // Shallow: the ciphertext Buffers cannot be frozen (nothing writes to them).
+    Object.freeze(row.createdBy);
+    this.versions.set(`${row.tenantId}\u0000${row.credentialId}\u0000${row.version}`, Object.freeze(row));
     return row;
   }
 
@@ -61,6 +77,7 @@ export class CredentialCache {
 
   clear(): void {
     this.rows.clear();
+    this.versions.clear();
     this.totals.clear();
   }
 }

@@ -78,6 +78,20 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     if (credentialWriters.has(sql)) credentialCache.clear();
     return s;
   };
+  /**
+   * `data_version` changes when another connection commits to the file (never for this one's own
+   * commits): the `keys` commands re-seal versions from their own process next to a live server,
+   * and a reveal must not open a ciphertext they replaced under a key since retired.
+   */
+  const dataVersion = db.prepare('PRAGMA data_version').pluck();
+  let seenDataVersion = dataVersion.get() as number;
+  const dropCacheIfOthersWrote = (): void => {
+    const now = dataVersion.get() as number;
+    if (now !== seenDataVersion) {
+      seenDataVersion = now;
+      credentialCache.clear();
+    }
+  };
   const all = (q: Sql): DbRecord[] => stmtFor(q.text).all(...q.params) as DbRecord[];
   const get = (sql: string, ...params: unknown[]): DbRecord | undefined => stmtFor(sql).get(...params) as DbRecord | undefined;
   const run = (sql: string, ...params: unknown[]): Database.RunResult => stmtFor(sql).run(...params);
@@ -190,8 +204,11 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     return credentialCache.set(pending !== undefined && (row.lastUsedAt === null || row.lastUsedAt < pending.at) ? { ...row, lastUsedAt: pending.at } : row);
   };
   const versionById = (tenantId: string, credentialId: string, version: number): VersionRow | null => {
+    dropCacheIfOthersWrote();
+    const cached = credentialCache.version(tenantId, credentialId, version);
+    if (cached) return cached;
     const r = get('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? AND version = ?', tenantId, credentialId, version);
-    return r ? versionFromRecord(r) : null;
+    return r ? credentialCache.setVersion(versionFromRecord(r)) : null;
   };
   const touchCache = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) credentialCache.touched(t.tenantId, t.id, t.at);
