@@ -4,11 +4,11 @@ import type { CredentialRow, VersionRow } from '../port.js';
 const MAX_ENTRIES = 20_000;
 const MAX_TOTALS = 1_000;
 
-const WRITES_CREDENTIALS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credential(?:s|_versions)\b/i;
+const WRITES_CACHED_ROWS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credential(?:s|_versions)\b/i;
 
 /** Whether a statement changes rows of the credentials or credential_versions table. */
-export function writesCredentials(sql: string): boolean {
-  return WRITES_CREDENTIALS.test(sql);
+export function writesCachedRows(sql: string): boolean {
+  return WRITES_CACHED_ROWS.test(sql);
 }
 
 function deepFreeze<T>(value: T): T {

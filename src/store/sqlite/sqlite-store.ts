@@ -12,7 +12,7 @@ import {
   VERSIONS_TO_RESEAL_SQL, keyVersionBytes, quoteIdent, resealSlotSql, sealedCountFromRecord, sealedCountSql, tenantKeyInfoFromRecord,
   versionsToResealParams,
 } from '../key-management-sql.js';
-import { CredentialCache, writesCredentials } from './credential-cache.js';
+import { CredentialCache, writesCachedRows } from './credential-cache.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
@@ -66,22 +66,22 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     if (!s) {
       s = db.prepare(sql);
       cache.set(sql, s);
-      if (writesCredentials(sql)) credentialWriters.add(sql);
+      if (writesCachedRows(sql)) cachedRowWriters.add(sql);
     }
     return s;
   };
   const credentialCache = new CredentialCache();
-  /** Statements that write the credentials table: running one empties the credential cache. */
-  const credentialWriters = new Set<string>();
+  /** Statements that write a cached table: running one empties the credential cache. */
+  const cachedRowWriters = new Set<string>();
   const stmtFor = (sql: string): Database.Statement => {
     const s = stmt(sql);
-    if (credentialWriters.has(sql)) credentialCache.clear();
+    if (cachedRowWriters.has(sql)) credentialCache.clear();
     return s;
   };
   /**
    * `data_version` changes when another connection commits to the file (never for this one's own
    * commits): the `keys` commands re-seal versions from their own process next to a live server,
-   * and a reveal must not open a ciphertext they replaced under a key since retired.
+   * and a reveal opens the ciphertext the file holds now, not one another process replaced.
    */
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
   let seenDataVersion = dataVersion.get() as number;
