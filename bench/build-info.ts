@@ -22,7 +22,7 @@ export function readBuildInfo(repoRoot: string): BuildInfo {
   const status = git(repoRoot, ['status', '--porcelain', '--', 'src', 'bin', 'package.json']);
   let distBuiltAt: string | null = null;
   try {
-    distBuiltAt = statSync(join(repoRoot, 'dist', 'cli', 'main.js')).mtime.toISOString();
+    distBuiltAt = statSync(join(repoRoot, 'dist', 'latchkey.js')).mtime.toISOString();
   } catch {
     // not built
   }

@@ -1,2 +1,2 @@
 #!/usr/bin/env -S node --max-semi-space-size=8
-import '../dist/cli/main.js';
+import '../dist/latchkey.js';

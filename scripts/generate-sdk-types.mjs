@@ -46,7 +46,7 @@ class GenerateError extends Error {}
  * port) is announced by the info-level `listening on http://…` line.
  */
 export async function startBuiltServer() {
-  if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
+  if (!existsSync(join(ROOT, 'dist/latchkey.js'))) {
     throw new GenerateError('dist/ is missing: run `npm run build` first (the document comes from the built server)');
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'latchkey-openapi-'));
