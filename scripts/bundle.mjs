@@ -1,7 +1,7 @@
 // Bundles the compiled CLI (dist/cli/main.js) into one file, dist/latchkey.js, which
 // bin/latchkey.js runs. Why: Node spends about half of start-up resolving and reading
 // modules (~1,260 files unbundled, ~290 bundled), and start to ready is a target (issue 7).
-// Run after `tsc` and copy-assets (package.json "build"/"prepare").
+// Run after `tsc` and copy-assets (package.json "build", which "prepare" runs).
 //
 // Kept external: packages with native addons or files they read beside themselves
 // (better-sqlite3, pg-native, @fastify/swagger-ui's static assets), and those loaded lazily
