@@ -177,8 +177,9 @@ function meaning(report: BenchReport): string[] {
     '**other CPU %** is what processes other than the server (and its PostgreSQL), the load workers and this harness used during the window (100 % = one core): the noise. Rows where it is high are suspect.',
     'The flood table runs the metadata GET (same load as its row) while a second load process sends unknown-but-well-formed keys as fast as it can; the slowdown is how much good traffic the 401 path takes away on a single core ' +
       '(per server CPU-s: good requests answered per second of server CPU, alone vs. flooded, which other processes on the machine do not skew).',
-    'Both bad-key rows run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
-      'so a flood mostly waits on timers. The bad-key row\'s req/s is therefore the held rate, not a cost; its **req/CPU-s** is the cost of one 401.',
+    'The held bad-key row and the flood run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
+      'so a flood mostly waits on timers and that row\'s req/s is the held rate, not a cost. ' +
+      'The "never held" row runs on a second server started with `LATCHKEY_AUTH_FAILURE_DELAY_MS=0` (the round\'s server idle meanwhile), so every 401 is answered at once: its req/s and req/CPU-s are what the miss path costs, to set beside the metadata GET\'s.',
   ];
   if (report.diskSync != null) {
     notes.push(

@@ -30,8 +30,14 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
   }
   for (const scenario of await target.scenarios(server)) {
     if (scenario.note !== undefined) out.notes.set(`${target.id}\u0000${scenario.id}`, scenario.note);
+    // A scenario with settings of its own runs on a second server started with them; the
+    // round's server stays up but idle meanwhile.
+    let own: RunningServer | null = null;
     try {
-      const outcome = await runLoad(scenario.specs, { serverPid: server.pid, databaseCommand: target.databaseCommand }, load);
+      if (scenario.serverEnv !== undefined) own = await target.start(scenario.serverEnv);
+      const measured = own ?? server;
+      const specs = scenario.specs.map((spec) => ({ ...spec, origin: measured.origin }));
+      const outcome = await runLoad(specs, { serverPid: measured.pid, databaseCommand: target.databaseCommand }, load);
       const [summary, ...background] = outcome.summaries;
       if (summary === undefined) continue;
       out.runs.push({
@@ -56,6 +62,8 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
       const message = `round ${round}: ${target.id} ${scenario.label}: ${errorText(err)}`;
       log(`bench: ${message}`);
       out.failures.push(message);
+    } finally {
+      await own?.stop();
     }
     const ended = server.exitStatus();
     if (ended !== null) throw new Error(`server ${ended} during "${scenario.label}"; its other rows are skipped this round`);

@@ -13,6 +13,11 @@ export interface Scenario {
   kind: ScenarioKind;
   specs: LoadSpec[];
   note?: string;
+  /**
+   * Settings this scenario needs the server started with: it then runs on a server of its own,
+   * started with them for this run only (its specs are aimed there).
+   */
+  serverEnv?: Record<string, string>;
 }
 
 export interface LoadShape {
@@ -167,6 +172,15 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
   }
   scenarios.push(
     { id: 'bad-key', label: badKey.label, kind: 'saturate', specs: [badKey] },
+    {
+      // The held row's req/s is a timer rate; with the hold off every 401 is answered at once,
+      // so this row's req/s is what the miss path costs, beside the metadata GET's.
+      id: 'bad-key-unheld',
+      label: 'bad key → 401, never held (LATCHKEY_AUTH_FAILURE_DELAY_MS=0)',
+      kind: 'saturate',
+      specs: [{ ...badKey, label: 'bad key → 401, never held' }],
+      serverEnv: { LATCHKEY_AUTH_FAILURE_DELAY_MS: '0' },
+    },
     {
       id: 'metadata-paced',
       label: `metadata GET @ ${shape.fixedRate}/s`,

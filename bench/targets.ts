@@ -56,7 +56,8 @@ export interface Target {
   /** Command name of a separate database server whose CPU belongs to this target ("postgres"). */
   databaseCommand: string | null;
   prepare(): Promise<void>;
-  start(): Promise<RunningServer>;
+  /** `env`: settings on top of the target's own, for a scenario that needs them. */
+  start(env?: Record<string, string>): Promise<RunningServer>;
   scenarios(server: RunningServer): Promise<Scenario[]>;
   cleanup(): Promise<void>;
 }
@@ -147,7 +148,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let seedingCpu: CpuWindow | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
   const nodeFlags = startScriptNodeFlags();
-  const launch = async (firstStart: boolean): Promise<RunningServer> => {
+  const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
     if (dataDir === null) throw new Error(`${store.id}: not prepared`);
     // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
     // so give it a port we know and also accept /healthz answering there as "listening".
@@ -158,6 +159,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
       LATCHKEY_DATA_DIR: dataDir,
       ...LATCHKEY_BENCH_ENV,
       ...ctx.latchkeyEnv,
+      ...extraEnv,
       NODE_ENV: 'production',
     };
     if (store.databaseUrl !== null) env.LATCHKEY_DATABASE_URL = store.databaseUrl;
@@ -205,7 +207,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
         await server.stop();
       }
     },
-    start: () => launch(false),
+    start: (env) => launch(false, env),
     scenarios: async (server) => {
       if (seeded === null) throw new Error(`${store.id}: not seeded`);
       const deep = await findDeepCursor(server.origin, seeded.hot.ownerKey, store.deepPages);
