@@ -1,9 +1,9 @@
-// Which servers a bench run compares, from the options: the two ceilings always, then Latchkey
+// Which servers a bench run compares, from the options: the three ceilings always, then Latchkey
 // on SQLite (default size), on a large SQLite store (--large) and on PostgreSQL (--pg).
 import { createScratchDatabase } from './pg-scratch.js';
 import type { ScratchDatabase } from './pg-scratch.js';
 import type { BenchOptions } from './options.js';
-import { helloTarget, latchkeyBinaryPresent, latchkeyTarget, snapshotLatchkeyBuild, sqliteReadTarget } from './targets.js';
+import { helloTarget, latchkeyBinaryPresent, latchkeyTarget, naiveRevealTarget, snapshotLatchkeyBuild, sqliteReadTarget } from './targets.js';
 import type { LatchkeyTarget, Target, TargetContext } from './targets.js';
 
 export interface Plan {
@@ -20,7 +20,7 @@ function shortCount(n: number): string {
 }
 
 export async function planTargets(options: BenchOptions, ctx: TargetContext, log: (message: string) => void): Promise<Plan> {
-  const ceilings: Target[] = [helloTarget(ctx), sqliteReadTarget(ctx)];
+  const ceilings: Target[] = [helloTarget(ctx), sqliteReadTarget(ctx), naiveRevealTarget(ctx)];
   const latchkeyTargets: LatchkeyTarget[] = [];
   if (options.ceilingsOnly) return { targets: ceilings, latchkeyTargets, scratch: null, missing: ['Latchkey: not run (--ceilings-only)'] };
   if (!latchkeyBinaryPresent()) {

@@ -75,6 +75,30 @@ export function sqliteReadScenarios(origin: string, shape: LoadShape): Scenario[
   return [{ id: 'sqlite-read', label: get.label, kind: 'saturate', specs: [get] }];
 }
 
+/** The naive audited reveal (ceilings/naive-reveal.ts): durable and unsynced at saturation, durable at the fixed rate. */
+export function naiveRevealScenarios(origin: string, shape: LoadShape): Scenario[] {
+  const ids = sample(
+    Array.from({ length: 10_000 }, (_, i) => i + 1),
+    MAX_PATHS,
+  );
+  const reveal = (mode: 'durable' | 'unsynced', label: string): LoadSpec => ({
+    ...base(origin, shape),
+    label,
+    method: 'GET',
+    paths: ids.map((id) => `/${mode}/${id}/secret`),
+    headers: {},
+    expectStatus: 200,
+  });
+  const durable = reveal('durable', 'GET /durable/:id/secret (PK read + AES-GCM decrypt + audit INSERT, synchronous=FULL)');
+  const unsynced = reveal('unsynced', 'GET /unsynced/:id/secret (the same, synchronous=NORMAL: not durable)');
+  const paced = `GET /durable/:id/secret @ ${shape.fixedRate}/s`;
+  return [
+    { id: 'naive-reveal', label: durable.label, kind: 'saturate', specs: [durable] },
+    { id: 'naive-reveal-unsynced', label: unsynced.label, kind: 'saturate', specs: [unsynced] },
+    { id: 'naive-reveal-paced', label: paced, kind: 'paced', specs: [{ ...durable, label: paced, pacedRate: shape.fixedRate }] },
+  ];
+}
+
 /** A key shaped like a real one (same prefix, same length and alphabet) that was never issued. */
 export function unknownKeyLike(realKey: string): string {
   const cut = realKey.lastIndexOf('_') + 1;

@@ -1,4 +1,4 @@
-// The servers being compared: two ceilings and Latchkey on one or more stores. Each is started
+// The servers being compared: three ceilings and Latchkey on one or more stores. Each is started
 // fresh in its own process, pinned to the server core, for every round.
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { onHarnessExit } from './child-processes.js';
 import { seedStore } from './latchkey-seed.js';
 import type { SeededStore } from './latchkey-seed.js';
-import { findDeepCursor, helloScenarios, latchkeyScenarios, sqliteReadScenarios } from './scenarios.js';
+import { findDeepCursor, helloScenarios, latchkeyScenarios, naiveRevealScenarios, sqliteReadScenarios } from './scenarios.js';
 import type { LoadShape, Scenario } from './scenarios.js';
 import { CpuWindowMeter } from './proc-usage.js';
 import type { CpuWindow } from './proc-usage.js';
@@ -103,6 +103,12 @@ export function helloTarget(ctx: TargetContext): Target {
 export function sqliteReadTarget(ctx: TargetContext): Target {
   return ceilingTarget('sqlite-read', 'bare Fastify + better-sqlite3 PK read (10k rows, WAL)', 'sqlite-read.ts', ctx, (origin) =>
     sqliteReadScenarios(origin, ctx.shape),
+  );
+}
+
+export function naiveRevealTarget(ctx: TargetContext): Target {
+  return ceilingTarget('naive-reveal', 'bare Fastify + PK read + AES-256-GCM decrypt + audit INSERT (10k rows, WAL)', 'naive-reveal.ts', ctx, (origin) =>
+    naiveRevealScenarios(origin, ctx.shape),
   );
 }
 
