@@ -205,10 +205,8 @@ function meaning(report: BenchReport): string[] {
       );
     }
   }
-  const naiveDurable = row(report, 'naive-reveal', 'naive-reveal');
-  const naiveUnsynced = row(report, 'naive-reveal', 'naive-reveal-unsynced');
-  const durableRps = naiveDurable?.rps ?? null;
-  const unsyncedRps = naiveUnsynced?.rps ?? null;
+  const durableRps = row(report, 'naive-reveal', 'naive-reveal')?.rps ?? null;
+  const unsyncedRps = row(report, 'naive-reveal', 'naive-reveal-unsynced')?.rps ?? null;
   if (durableRps !== null && unsyncedRps !== null && durableRps > 0 && unsyncedRps > 0) {
     notes.push(
       'The naive-reveal ceiling is the route the benchmark issue first measured a reveal against: a primary-key read, an AES-256-GCM decrypt and one audit INSERT per request in its own commit, ' +

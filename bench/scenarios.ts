@@ -59,11 +59,16 @@ export function helloScenarios(origin: string, shape: LoadShape): Scenario[] {
   ];
 }
 
-export function sqliteReadScenarios(origin: string, shape: LoadShape): Scenario[] {
-  const ids = sample(
+/** Row ids to request from a ceiling: both SQLite ceilings hold rows 1..10,000. */
+function ceilingRowIds(): number[] {
+  return sample(
     Array.from({ length: 10_000 }, (_, i) => i + 1),
     MAX_PATHS,
   );
+}
+
+export function sqliteReadScenarios(origin: string, shape: LoadShape): Scenario[] {
+  const ids = ceilingRowIds();
   const get: LoadSpec = {
     ...base(origin, shape),
     label: 'GET /rows/:id (SQLite PK read)',
@@ -77,10 +82,7 @@ export function sqliteReadScenarios(origin: string, shape: LoadShape): Scenario[
 
 /** The naive audited reveal (ceilings/naive-reveal.ts): durable and unsynced at saturation, durable at the fixed rate. */
 export function naiveRevealScenarios(origin: string, shape: LoadShape): Scenario[] {
-  const ids = sample(
-    Array.from({ length: 10_000 }, (_, i) => i + 1),
-    MAX_PATHS,
-  );
+  const ids = ceilingRowIds();
   const reveal = (mode: 'durable' | 'unsynced', label: string): LoadSpec => ({
     ...base(origin, shape),
     label,
