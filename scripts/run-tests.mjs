@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 
-const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts']);
+const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts']);
 // Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
 const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
 const only = process.argv.slice(2);

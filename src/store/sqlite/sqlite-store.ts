@@ -14,6 +14,7 @@ import {
 } from '../key-management-sql.js';
 import { CredentialCache, writesCachedRows } from './credential-cache.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
+import { startBackgroundCheckpoints } from './background-checkpoints.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
 import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
 import {
@@ -51,11 +52,11 @@ export function openSqliteStore(opts: SqliteOptions): Store {
   db.pragma('journal_mode = WAL');
   // Commits never fsync on the event loop; with FULL, writes wait for `walSync` instead (see durableWrites).
   db.pragma('synchronous = NORMAL');
-  // The auto-checkpoint does run on the event loop, inside the commit that crosses the limit, and
-  // ends with an fsync of the database file (which grows, so the fsync waits for a journal
-  // commit: ~3 ms at the median, 100+ ms when the disk is busy). At SQLite's 1 000 pages an audited
-  // reveal load checkpointed ~10 times a second (330-510 ms of fsync on the event loop per 10 s
-  // run at 1 000 reveals/s); at 10 000 pages (a WAL of up to 40 MB) 33-51 ms, same throughput.
+  // The auto-checkpoint runs on the event loop, inside the commit that crosses the limit, and ends
+  // with an fsync of the database file. The worker of startBackgroundCheckpoints copies most frames
+  // before that, so this one is left the tail and the restart of the WAL. At SQLite's 1 000 pages
+  // an audited reveal load checkpointed ~10 times a second (330-510 ms of fsync on the event loop
+  // per 10 s run at 1 000 reveals/s); at 10 000 pages (a WAL of up to 40 MB) 33-51 ms, same throughput.
   db.pragma('wal_autocheckpoint = 10000');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
@@ -250,6 +251,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     }
   };
   const walSync = opts.synchronous === 'FULL' ? createWalSync(`${opts.file}-wal`) : null;
+  const checkpoints = startBackgroundCheckpoints(opts.file);
   const inTenants = (ids: readonly string[] | 'all'): { where: string; params: string[] } =>
     ids === 'all' ? { where: '', params: [] } : { where: `WHERE tenant_id IN (${placeholders(ids.length)})`, params: [...ids] };
 
@@ -276,6 +278,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     },
     async close() {
       flushTouches();
+      await checkpoints.stop();
       await walSync?.close();
       db.close();
     },
