@@ -14,15 +14,14 @@ describe('SQLite background checkpoints (the WAL copied into the database beside
     const file = join(dir, 'latchkey.db');
     const store = openSqliteStore({ file, synchronous: 'FULL' });
     await store.migrate();
-    // Let a round copy the schema, then measure from there.
-    await sleep(400);
     const before = statSync(file).size;
     // ~400 pages of rows: the WAL holds them, far below the main connection's 10 000-page limit,
     // so only the worker can have put them into the database file.
     const value = 'x'.repeat(3000);
     for (let i = 0; i < 400; i++) await store.initMeta(`filler-${i}`, value);
     let grown = statSync(file).size;
-    for (let waited = 0; grown - before < 400 * 3000 && waited < 5000; waited += 50) {
+    // The worker starts 2 s after the store opens, then copies every 100 ms.
+    for (let waited = 0; grown - before < 400 * 3000 && waited < 8000; waited += 50) {
       await sleep(50);
       grown = statSync(file).size;
     }
