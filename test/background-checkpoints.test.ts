@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('SQLite background checkpoints (the WAL copied into the database beside the event loop)', () => {
   it('copies committed pages into the database file well before the auto-checkpoint limit, and closes cleanly', async (t) => {

@@ -57,27 +57,26 @@ export interface BackgroundCheckpoints {
  * If the worker fails, nothing is lost: the main connection's auto-checkpoint does all of it.
  */
 export function startBackgroundCheckpoints(file: string): BackgroundCheckpoints {
-  let worker: Worker | null = null;
-  let exited: Promise<void> = Promise.resolve();
+  let running: { worker: Worker; exited: Promise<void> } | null = null;
   const start = (): void => {
     const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-    const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, intervalMs: CHECKPOINT_EVERY_MS } });
-    exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
-    w.on('error', () => undefined);
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, intervalMs: CHECKPOINT_EVERY_MS } });
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.on('error', () => undefined);
     // Not a reason to keep a process alive: a CLI command that opened the store exits when done.
-    w.unref();
-    worker = w;
+    worker.unref();
+    running = { worker, exited };
   };
   const timer = setTimeout(start, START_AFTER_MS);
   timer.unref();
   return {
     async stop() {
       clearTimeout(timer);
-      if (worker === null) return;
+      if (running === null) return;
       // Held until it has gone, or a process with nothing else to do would not wait for it.
-      worker.ref();
-      worker.postMessage('stop');
-      await exited;
+      running.worker.ref();
+      running.worker.postMessage('stop');
+      await running.exited;
     },
   };
 }
