@@ -65,8 +65,8 @@ export interface BackgroundCheckpoints {
  * beside a steady stream of commits never sees: the WAL grew to the auto-checkpoint limit
  * (wal_autocheckpoint), and that checkpoint, on the event loop, was left the tail and its fsync
  * (1,000 reveals/s: 24 fsyncs in 8 s, 115 ms in all, up to 15 ms each). Catching up (above)
- * lets the WAL start over before that (16 fsyncs of 4.6 ms in all on the event loop, the WAL
- * header's), and the auto-checkpoint stays on as the backstop.
+ * lets the WAL start over before that (16 fsyncs, 5-7 ms in all, on the event loop, most of
+ * them of the restarted WAL's header), and the auto-checkpoint stays on as the backstop.
  *
  * If the worker fails, nothing is lost: the main connection's auto-checkpoint does all of it.
  */
