@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,11 +6,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openSqliteStore } from '../src/store/sqlite/sqlite-store.js';
 
+function tempDatabaseFile(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, 'latchkey.db');
+}
+
 describe('SQLite background checkpoints (the WAL copied into the database beside the event loop)', () => {
   it('copies committed pages into the database file well before the auto-checkpoint limit, and closes cleanly', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'latchkey.db');
+    const file = tempDatabaseFile(t);
     const store = openSqliteStore({ file, synchronous: 'FULL' });
     await store.migrate();
     const before = statSync(file).size;
@@ -34,9 +38,7 @@ describe('SQLite background checkpoints (the WAL copied into the database beside
   });
 
   it('lets the WAL start over under a steady stream of commits, long before the auto-checkpoint limit', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'latchkey-ckpt-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const file = join(dir, 'latchkey.db');
+    const file = tempDatabaseFile(t);
     const store = openSqliteStore({ file, synchronous: 'FULL' });
     await store.migrate();
     // 2 000 rows of a page each, then commits that each rewrite ten of them at random, a
