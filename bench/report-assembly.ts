@@ -8,7 +8,7 @@ import type { BenchReport } from './report-markdown.js';
 import { median, summarizeDiskSync, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
 import type { SeedingRecord, SummaryRow } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
-import { LATCHKEY_BENCH_ENV, startScriptNodeFlags } from './targets.js';
+import { LATCHKEY_BENCH_ENV, launcherNodeFlags } from './targets.js';
 import type { LatchkeyTarget, Target } from './targets.js';
 
 /** The command as typed, with any database password masked. */
@@ -57,7 +57,7 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
       nice: options.nice,
       quick: options.quick,
       latchkeyEnv: { ...LATCHKEY_BENCH_ENV, ...options.serverEnv },
-      latchkeyNodeFlags: startScriptNodeFlags(),
+      latchkeyNodeFlags: launcherNodeFlags(),
     },
     rows,
     floods: summarizeFloods(rows, rounds.runs),

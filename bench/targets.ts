@@ -38,15 +38,14 @@ export const LATCHKEY_BENCH_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Node flags `npm start` gives the server (bin/latchkey.js's shebang has the same), read from
- * package.json so that the server under test runs as deployed.
+ * The Node flags the server runs with as deployed: bin/latchkey.js's shebang, which `npm start`
+ * (`bin/latchkey.js serve`) and the installed `latchkey` command both go through.
  */
-export function startScriptNodeFlags(): string[] {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
-  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/);
-  const bin = words.indexOf('bin/latchkey.js');
-  if (words[0] !== 'node' || bin < 0) throw new Error('package.json "start" is not `node [flags] bin/latchkey.js serve`');
-  return words.slice(1, bin);
+export function launcherNodeFlags(): string[] {
+  const shebang = readFileSync(latchkeyBin, 'utf8').split('\n', 1)[0] ?? '';
+  const words = shebang.trim().split(/\s+/);
+  if (words[0] !== '#!/usr/bin/env' || words[1] !== '-S' || words[2] !== 'node') throw new Error('bin/latchkey.js does not start with `#!/usr/bin/env -S node [flags]`');
+  return words.slice(3);
 }
 
 export interface Target {
@@ -153,7 +152,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
-  const nodeFlags = startScriptNodeFlags();
+  const nodeFlags = launcherNodeFlags();
   const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
     if (dataDir === null) throw new Error(`${store.id}: not prepared`);
     // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
