@@ -353,6 +353,37 @@ describe('DELETE /v1/access-keys/{id}', () => {
   });
 });
 
+describe('unknown keys', () => {
+  const guess = () => 'lk_live_' + Array.from({ length: 43 }, () => 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'[randomInt(62)]).join('');
+
+  it('a key works from the first request after it is issued, however many unknown keys came before', async () => {
+    for (let i = 0; i < 30; i++) assertError(await s.request('GET', '/v1/credentials', { key: guess() }), 401, 'UNAUTHENTICATED');
+    const k = await issue('viewer');
+    assert.equal((await s.request('GET', '/v1/credentials', { key: k.key })).status, 200);
+    const t = await newTenant();
+    assert.equal((await s.request('GET', '/v1/credentials', { key: t.ownerKey })).status, 200, "a new tenant's owner key");
+  });
+
+  it('a key that another process wrote into the store is accepted, not refused as unknown', async () => {
+    assertError(await s.request('GET', '/v1/credentials', { key: guess() }), 401, 'UNAUTHENTICATED');
+    const key = guess();
+    const viewer = await issue('viewer');
+    const db = await s.sql();
+    try {
+      await db.run(
+        `INSERT INTO access_keys (tenant_id, id, name, type, role, team_ids, prefix, key_hash, platform_admin, expires_at, last_used_at, created_at, updated_at, revision, created_by)
+         SELECT tenant_id, ?, ?, type, role, team_ids, ?, ?, platform_admin, NULL, NULL, created_at, updated_at, 1, created_by FROM access_keys WHERE id = ?`,
+        'key_01' + Array.from({ length: 24 }, () => CROCKFORD[randomInt(32)]).join(''), unique('written elsewhere'), key.slice(0, 16),
+        createHash('sha256').update(key).digest(), viewer.id,
+      );
+    } finally {
+      await db.close();
+    }
+    const r = await s.request('GET', '/v1/credentials', { key });
+    assert.equal(r.status, 200, r.text);
+  });
+});
+
 describe('last_used_at and expiry', () => {
   it('last_used_at is set after the key is used (batched: within 3 s)', async () => {
     const k = await issue('viewer');

@@ -89,5 +89,11 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     request.log.error({ reqId: request.id, err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } }, 'request failed');
   }
   if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
-  return reply.code(e.status).header('cache-control', 'no-store').send(envelope(e, request.id));
+  // Sent as JSON text: the envelope is one small shape, and the route's compiled serializer for
+  // it (looked up per status) was a tenth of what a 401 cost.
+  return reply
+    .code(e.status)
+    .header('cache-control', 'no-store')
+    .type('application/json; charset=utf-8')
+    .send(JSON.stringify(envelope(e, request.id)));
 }

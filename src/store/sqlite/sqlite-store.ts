@@ -13,6 +13,7 @@ import {
   versionsToResealParams,
 } from '../key-management-sql.js';
 import { CredentialCache, writesCachedRows } from './credential-cache.js';
+import { KnownKeyHashes } from './known-key-hashes.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { startBackgroundCheckpoints } from './background-checkpoints.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
@@ -86,12 +87,18 @@ export function openSqliteStore(opts: SqliteOptions): Store {
    */
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
   let seenDataVersion = dataVersion.get() as number;
-  const dropCacheIfOthersWrote = (): void => {
+  const dropCachesIfOthersWrote = (): void => {
     const now = dataVersion.get() as number;
     if (now !== seenDataVersion) {
       seenDataVersion = now;
       credentialCache.clear();
+      knownKeyHashes.forget();
     }
+  };
+  const knownKeyHashes = new KnownKeyHashes(() => (stmt('SELECT key_hash FROM access_keys').pluck().all() as Uint8Array[]));
+  const insertAccessKey = (key: AccessKeyRow): void => {
+    knownKeyHashes.add(key.keyHash);
+    run(insertSql('access_keys', ACCESS_KEY_COLUMNS), ...accessKeyToParams(key));
   };
   const all = (q: Sql): DbRecord[] => stmtFor(q.text).all(...q.params) as DbRecord[];
   const get = (sql: string, ...params: unknown[]): DbRecord | undefined => stmtFor(sql).get(...params) as DbRecord | undefined;
@@ -205,7 +212,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     return credentialCache.set(pending !== undefined && (row.lastUsedAt === null || row.lastUsedAt < pending.at) ? { ...row, lastUsedAt: pending.at } : row);
   };
   const versionById = (tenantId: string, credentialId: string, version: number): VersionRow | null => {
-    dropCacheIfOthersWrote();
+    dropCachesIfOthersWrote();
     const cached = credentialCache.version(tenantId, credentialId, version);
     if (cached) return cached;
     const r = get('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? AND version = ?', tenantId, credentialId, version);
@@ -297,7 +304,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         checkRootKeyFence(key);
         run('INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)', tenant.id, tenant.name, tenant.createdAt);
         run('INSERT INTO tenant_keys (tenant_id, version, wrapped_key, root_key_id, created_at) VALUES (?, ?, ?, ?, ?)', key.tenantId, key.version, key.wrappedKey, key.rootKeyId, key.createdAt);
-        if (ownerKey) run(insertSql('access_keys', ACCESS_KEY_COLUMNS), ...accessKeyToParams(ownerKey));
+        if (ownerKey) insertAccessKey(ownerKey);
         insertAudit(audit);
       }).immediate();
     },
@@ -318,12 +325,17 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     },
 
     async findAccessKeyByHash(keyHash) {
+      if (!knownKeyHashes.mayHold(keyHash)) {
+        // A no must not rest on a set that missed another connection's insert.
+        dropCachesIfOthersWrote();
+        if (!knownKeyHashes.mayHold(keyHash)) return null;
+      }
       const r = get('SELECT * FROM access_keys WHERE key_hash = ?', keyHash);
       return r ? accessKeyFromRecord(r) : null;
     },
     async insertAccessKey(_tenantId, key, audit) {
       db.transaction(() => {
-        run(insertSql('access_keys', ACCESS_KEY_COLUMNS), ...accessKeyToParams(key));
+        insertAccessKey(key);
         insertAudit(audit);
       }).immediate();
     },
