@@ -8,7 +8,7 @@ import type { BenchReport } from './report-markdown.js';
 import { median, summarizeDiskSync, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
 import type { SeedingRecord, SummaryRow } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
-import { LATCHKEY_BENCH_ENV, launcherNodeFlags } from './targets.js';
+import { LATCHKEY_BENCH_ENV, launcher } from './targets.js';
 import type { LatchkeyTarget, Target } from './targets.js';
 
 /** The command as typed, with any database password masked. */
@@ -41,6 +41,7 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
     ...summarizeRuns(rounds.runs, titles, rounds.notes),
   ];
   const others = rounds.runs.map((r) => r.otherCpuPercent);
+  const launched = launcher();
   return {
     date: inputs.startedAt.toISOString(),
     command: displayCommand(options.argv),
@@ -57,7 +58,8 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
       nice: options.nice,
       quick: options.quick,
       latchkeyEnv: { ...LATCHKEY_BENCH_ENV, ...options.serverEnv },
-      latchkeyNodeFlags: launcherNodeFlags(),
+      latchkeyNodeFlags: launched.nodeFlags,
+      latchkeyLauncherEnv: launched.env,
     },
     rows,
     floods: summarizeFloods(rows, rounds.runs),

@@ -22,6 +22,8 @@ export interface BenchReport {
     latchkeyEnv: Record<string, string>;
     /** Absent from results.json files written before the server ran with `npm start`'s flags. */
     latchkeyNodeFlags?: string[];
+    /** The environment bin/latchkey.js's shebang sets; absent from results.json files written before it set any. */
+    latchkeyLauncherEnv?: Record<string, string>;
   };
   rows: SummaryRow[];
   floods: FloodSummary[];
@@ -239,7 +241,7 @@ export function renderResultsMarkdown(report: BenchReport): string {
     `- Node: ${report.machine.node}`,
     `- Latchkey build: commit ${report.build.commit ?? 'unknown'}${report.build.uncommittedChanges === true ? ' plus uncommitted changes in src/' : ''}, dist/ built ${report.build.distBuiltAt ?? 'never'}`,
     `- Command: \`${report.command}\``,
-    `- Latchkey settings: ${Object.entries(m.latchkeyEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at its default (see \`latchkey\` config docs); Node flags (as \`npm start\`): ${m.latchkeyNodeFlags === undefined || m.latchkeyNodeFlags.length === 0 ? 'none' : m.latchkeyNodeFlags.map((f) => `\`${f}\``).join(' ')}`,
+    `- Latchkey settings: ${Object.entries(m.latchkeyEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at its default (see \`latchkey\` config docs); Node flags (as \`npm start\`): ${m.latchkeyNodeFlags === undefined || m.latchkeyNodeFlags.length === 0 ? 'none' : m.latchkeyNodeFlags.map((f) => `\`${f}\``).join(' ')}${Object.keys(m.latchkeyLauncherEnv ?? {}).length === 0 ? '' : `, with ${Object.entries(m.latchkeyLauncherEnv ?? {}).map(([k, v]) => `\`${k}=${v}\``).join(' ')} in its environment (as \`npm start\`)`}`,
     `- Method: server on core ${m.serverCpu}, load on core ${m.loadCpu}${m.nice === 0 ? '' : ` (both at nice ${m.nice})`}; ${m.rounds} round(s), ${m.warmupSeconds} s warm-up + ${m.durationSeconds} s per run, ${m.connections} connections; medians.`,
     '',
     '## Endpoints',

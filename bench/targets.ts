@@ -38,14 +38,20 @@ export const LATCHKEY_BENCH_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * The Node flags the server runs with as deployed: bin/latchkey.js's shebang, which `npm start`
- * (`bin/latchkey.js serve`) and the installed `latchkey` command both go through.
+ * How the server runs as deployed: bin/latchkey.js's shebang, which `npm start`
+ * (`bin/latchkey.js serve`) and the installed `latchkey` command both go through — the
+ * environment it sets (NAME=VALUE words before `node`) and Node's flags.
  */
-export function launcherNodeFlags(): string[] {
+export function launcher(): { env: Record<string, string>; nodeFlags: string[] } {
   const shebang = readFileSync(latchkeyBin, 'utf8').split('\n', 1)[0] ?? '';
   const words = shebang.trim().split(/\s+/);
-  if (words[0] !== '#!/usr/bin/env' || words[1] !== '-S' || words[2] !== 'node') throw new Error('bin/latchkey.js does not start with `#!/usr/bin/env -S node [flags]`');
-  return words.slice(3);
+  const node = words.indexOf('node');
+  const assignments = words.slice(2, node);
+  if (words[0] !== '#!/usr/bin/env' || words[1] !== '-S' || node < 0 || !assignments.every((w) => /^[A-Z_][A-Z0-9_]*=/.test(w))) {
+    throw new Error('bin/latchkey.js does not start with `#!/usr/bin/env -S [NAME=VALUE ...] node [flags]`');
+  }
+  const env = Object.fromEntries(assignments.map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]));
+  return { env, nodeFlags: words.slice(node + 1) };
 }
 
 export interface Target {
@@ -152,13 +158,14 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
-  const nodeFlags = launcherNodeFlags();
+  const { env: launcherEnv, nodeFlags } = launcher();
   const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
     if (dataDir === null) throw new Error(`${store.id}: not prepared`);
     // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
     // so give it a port we know and also accept /healthz answering there as "listening".
     const port = await freePort();
     const env: Record<string, string> = {
+      ...launcherEnv,
       LATCHKEY_HOST: '127.0.0.1',
       LATCHKEY_PORT: String(port),
       LATCHKEY_DATA_DIR: dataDir,
