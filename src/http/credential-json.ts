@@ -1,7 +1,7 @@
 import type { CredentialRow } from '../store/port.js';
 import { serializerFor } from './compiled-schemas.js';
 import { CredentialView } from './schemas/credential-schemas.js';
-import { credentialView } from './views.js';
+import { credentialView, listBody } from './views.js';
 
 let serialize: ((view: ReturnType<typeof credentialView>) => string) | undefined;
 const serialized = new WeakMap<CredentialRow, string>();
@@ -20,4 +20,14 @@ export function credentialJson(c: CredentialRow): string {
     serialized.set(c, json);
   }
   return json;
+}
+
+/**
+ * A page of credentials as its response body (the shape of `ListOf(CredentialView)`, fields in
+ * its order), from each row's body above: a page of 25 otherwise serialized 25 views on every
+ * request, more than half of what a list cost.
+ */
+export function credentialPageJson(rows: CredentialRow[], total: number, p: { page: number; perPage: number }): string {
+  const body = listBody(rows, total, p, credentialJson);
+  return `{"data":[${body.data.join(',')}],"page":${body.page},"per_page":${body.per_page},"total":${body.total},"next_cursor":${JSON.stringify(body.next_cursor)}}`;
 }

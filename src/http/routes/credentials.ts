@@ -9,8 +9,8 @@ import {
   CredentialCreateBody, CredentialCreated, CredentialListQuery, CredentialPatchBody, CredentialView, CredentialWithSecret,
   DeleteQuery, RevealQuery, RotateBody, VersionParams, VersionView,
 } from '../schemas/credential-schemas.js';
-import { credentialJson } from '../credential-json.js';
-import { credentialView, etagOf, listBody, pageOf, revisionFromIfMatch, versionView } from '../views.js';
+import { credentialJson, credentialPageJson } from '../credential-json.js';
+import { credentialView, etagOf, pageOf, revisionFromIfMatch, versionView } from '../views.js';
 
 const tags = ['credentials'];
 
@@ -33,10 +33,14 @@ function ifMatch(request: FastifyRequest): number | undefined {
   return revisionFromIfMatch(Array.isArray(h) ? h[0] : h);
 }
 
+/** A body that is already JSON text (with its content type) is sent as it is, not serialized again. */
+export function sendJsonText(reply: FastifyReply, json: string) {
+  return reply.type('application/json; charset=utf-8').send(json);
+}
+
 function sendCredential(reply: FastifyReply, c: CredentialRow, status = 200, extra?: Record<string, unknown>) {
   void reply.code(status).header('etag', etagOf(c.revision));
-  // A body that is already JSON text (with its content type) is sent as it is.
-  if (extra === undefined) return reply.type('application/json; charset=utf-8').send(credentialJson(c));
+  if (extra === undefined) return sendJsonText(reply, credentialJson(c));
   return reply.send({ ...credentialView(c), ...extra });
 }
 
@@ -74,10 +78,10 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
 
     app.get('/credentials', {
       schema: { tags, summary: 'List credentials', querystring: CredentialListQuery, response: { 200: ListOf(CredentialView), ...errorResponses } },
-    }, async (request) => {
+    }, async (request, reply) => {
       const p = pageOf(request.query);
       const { rows, total } = await s.credentials.list(request.ctx, filterOf(request.query), p);
-      return listBody(rows, total, p, credentialView);
+      return sendJsonText(reply, credentialPageJson(rows, total, p));
     });
 
     app.get('/credentials/:id', {

@@ -4,8 +4,9 @@ import { Type } from 'typebox';
 import type { Services } from '../../services/services.js';
 import { ListOf, PageQuery, PathId, errorResponses } from '../schemas/common.js';
 import { CredentialView, CredentialWithSecret } from '../schemas/credential-schemas.js';
-import { credentialView, listBody, pageOf } from '../views.js';
-import { sendRevealed } from './credentials.js';
+import { credentialPageJson } from '../credential-json.js';
+import { pageOf } from '../views.js';
+import { sendJsonText, sendRevealed } from './credentials.js';
 
 const tags = ['integrations'];
 const Params = Type.Object({ integration_id: PathId }, { additionalProperties: false });
@@ -16,10 +17,10 @@ export function integrationRoutes(s: Services): FastifyPluginAsync {
 
     app.get('/integrations/:integration_id/credentials', {
       schema: { tags, summary: "One integration's credentials (metadata)", params: Params, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: ListOf(CredentialView), ...errorResponses } },
-    }, async (request) => {
+    }, async (request, reply) => {
       const p = pageOf(request.query);
       const { rows, total } = await s.credentials.list(request.ctx, { integrationId: request.params.integration_id }, p);
-      return listBody(rows, total, p, credentialView);
+      return sendJsonText(reply, credentialPageJson(rows, total, p));
     });
 
     app.get('/integrations/:integration_id/secret', {
