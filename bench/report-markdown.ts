@@ -2,7 +2,7 @@
 import type { BuildInfo } from './build-info.js';
 import type { MachineInfo } from './machine-info.js';
 import type { DiskSyncRecord } from './disk-sync-probe.js';
-import type { DiskSyncSummary, FloodSummary, RunRecord, SeedingRecord, StartupRecord, StartupSummary, SummaryRow } from './results-model.js';
+import { median, runRpsPerCpuSecond, type DiskSyncSummary, type FloodSummary, type RunRecord, type SeedingRecord, type StartupRecord, type StartupSummary, type SummaryRow } from './results-model.js';
 
 export interface BenchReport {
   date: string;
@@ -153,6 +153,20 @@ export function renderTables(report: BenchReport): string {
   return parts.join('\n\n');
 }
 
+/** Per round: CPU per never-held 401 ÷ CPU per metadata GET, both measured on the same server process. */
+function unheldCostRatios(report: BenchReport, store: string): number[] {
+  const perRound = (scenarioId: string): Map<number, number | null> =>
+    new Map(report.runs.filter((r) => r.targetId === store && r.scenarioId === scenarioId).map((r) => [r.round, runRpsPerCpuSecond(r)]));
+  const meta = perRound('metadata-unheld');
+  const bad = perRound('bad-key-unheld');
+  const out: number[] = [];
+  for (const [round, m] of meta) {
+    const b = bad.get(round);
+    if (m !== null && b !== undefined && b !== null && b > 0) out.push(m / b);
+  }
+  return out;
+}
+
 function row(report: BenchReport, targetId: string, scenarioId: string): SummaryRow | undefined {
   return report.rows.find((r) => r.targetId === targetId && r.scenarioId === scenarioId);
 }
@@ -183,7 +197,8 @@ function meaning(report: BenchReport): string[] {
       '(per server CPU-s: good requests answered per second of server CPU, alone vs. flooded, which other processes on the machine do not skew).',
     'The held bad-key row and the flood run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
       'so a flood mostly waits on timers and that row\'s req/s is the held rate, not a cost. ' +
-      'The "never held" row runs on a second server started with `LATCHKEY_AUTH_FAILURE_DELAY_MS=0` (the round\'s server idle meanwhile), so every 401 is answered at once: its req/s and req/CPU-s are what the miss path costs, to set beside the metadata GET\'s.',
+      'The "never held" row runs on a second server started with `LATCHKEY_AUTH_FAILURE_DELAY_MS=0` (the round\'s server idle meanwhile), so every 401 is answered at once: its req/s and req/CPU-s are what the miss path costs. ' +
+      'The row before it measures the metadata GET on that same process, just before, so that the two costs are compared within one process (two processes of one build differ by up to 15 % here).',
   ];
   if (report.diskSync != null) {
     notes.push(
@@ -206,6 +221,14 @@ function meaning(report: BenchReport): string[] {
           '(per request, from req/CPU-s): the difference is what authentication, tenancy, validation, the store layer and serialisation cost.',
       );
     }
+  }
+  for (const store of stores) {
+    const ratios = unheldCostRatios(report, store);
+    if (ratios.length === 0) continue;
+    notes.push(
+      `On ${store}, a never-held 401 costs ${median(ratios).toFixed(2)}× the CPU of a metadata GET on the same server ` +
+        `(per request, from req/CPU-s; the median of ${ratios.length} round${ratios.length === 1 ? '' : 's'}: ${ratios.map((x) => x.toFixed(2)).join(', ')}).`,
+    );
   }
   const durableRps = row(report, 'naive-reveal', 'naive-reveal')?.rps ?? null;
   const unsyncedRps = row(report, 'naive-reveal', 'naive-reveal-unsynced')?.rps ?? null;

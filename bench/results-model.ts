@@ -108,6 +108,12 @@ function medianOrNull(values: ReadonlyArray<number | null>): number | null {
   return present.length === 0 ? null : median(present);
 }
 
+/** Requests per second of server CPU (PostgreSQL's included) in one run; null when the server hardly ran. */
+export function runRpsPerCpuSecond(r: RunRecord): number | null {
+  const cpu = r.serverCpuPercent + (r.databaseCpuPercent ?? 0);
+  return cpu > 1 ? r.summary.rps / (cpu / 100) : null;
+}
+
 export function summarizeRuns(
   runs: readonly RunRecord[],
   titles: ReadonlyMap<string, string>,
@@ -141,12 +147,7 @@ export function summarizeRuns(
       rssMb: medianOrNull(group.map((r) => r.rssMb)),
       cpuPercent: median(group.map((r) => r.serverCpuPercent)),
       databaseCpuPercent: medianOrNull(group.map((r) => r.databaseCpuPercent)),
-      rpsPerCpuSecond: medianOrNull(
-        group.map((r) => {
-          const cpu = r.serverCpuPercent + (r.databaseCpuPercent ?? 0);
-          return cpu > 1 ? r.summary.rps / (cpu / 100) : null;
-        }),
-      ),
+      rpsPerCpuSecond: medianOrNull(group.map(runRpsPerCpuSecond)),
       otherCpuPercent: median(group.map((r) => r.otherCpuPercent)),
       ratioToHello: first.kind === 'paced' || helloRps === null || helloRps === 0 ? null : rps / helloRps,
       sendLagP99Ms: medianOrNull(group.map((r) => r.summary.sendLagMs?.p99 ?? null)),

@@ -28,14 +28,21 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
     out.startupRuns.push({ targetId: target.id, round, spawnToListeningMs: server.spawnToListeningMs, spawnToReadyMs: server.spawnToReadyMs });
     log(`${tag}: ready ${server.spawnToReadyMs?.toFixed(0) ?? '?'} ms after spawn`);
   }
+  // A scenario with settings of its own runs on a second server started with them (shared by
+  // consecutive scenarios with the same settings); the round's server stays up but idle meanwhile.
+  let own: { env: string; server: RunningServer } | null = null;
+  const stopOwn = async (): Promise<void> => {
+    const running = own;
+    own = null;
+    await running?.server.stop();
+  };
   for (const scenario of await target.scenarios(server)) {
     if (scenario.note !== undefined) out.notes.set(`${target.id}\u0000${scenario.id}`, scenario.note);
-    // A scenario with settings of its own runs on a second server started with them; the
-    // round's server stays up but idle meanwhile.
-    let own: RunningServer | null = null;
     try {
-      if (scenario.serverEnv !== undefined) own = await target.start(scenario.serverEnv);
-      const measured = own ?? server;
+      const env = scenario.serverEnv === undefined ? null : JSON.stringify(scenario.serverEnv);
+      if (own !== null && own.env !== env) await stopOwn();
+      if (scenario.serverEnv !== undefined && env !== null && own === null) own = { env, server: await target.start(scenario.serverEnv) };
+      const measured = own?.server ?? server;
       const specs = scenario.specs.map((spec) => ({ ...spec, origin: measured.origin }));
       const outcome = await runLoad(specs, { serverPid: measured.pid, databaseCommand: target.databaseCommand }, load);
       const [summary, ...background] = outcome.summaries;
@@ -62,12 +69,16 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
       const message = `round ${round}: ${target.id} ${scenario.label}: ${errorText(err)}`;
       log(`bench: ${message}`);
       out.failures.push(message);
-    } finally {
-      await own?.stop();
+      // A server of its own that saw a failure is not trusted with the next scenario.
+      await stopOwn();
     }
     const ended = server.exitStatus();
-    if (ended !== null) throw new Error(`server ${ended} during "${scenario.label}"; its other rows are skipped this round`);
+    if (ended !== null) {
+      await stopOwn();
+      throw new Error(`server ${ended} during "${scenario.label}"; its other rows are skipped this round`);
+    }
   }
+  await stopOwn();
 }
 
 export interface DiskSyncProbe {

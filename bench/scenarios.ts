@@ -200,7 +200,15 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
     { id: 'bad-key', label: badKey.label, kind: 'saturate', specs: [badKey] },
     {
       // The held row's req/s is a timer rate; with the hold off every 401 is answered at once,
-      // so this row's req/s is what the miss path costs, beside the metadata GET's.
+      // so the next row's req/s is what the miss path costs. This one measures the metadata GET
+      // on that same server process, so that the two costs are compared within one process.
+      id: 'metadata-unheld',
+      label: 'metadata GET on the never-holding server (beside the next row)',
+      kind: 'saturate',
+      specs: [{ ...metadata, label: 'metadata GET on the never-holding server' }],
+      serverEnv: { LATCHKEY_AUTH_FAILURE_DELAY_MS: '0' },
+    },
+    {
       id: 'bad-key-unheld',
       label: 'bad key → 401, never held (LATCHKEY_AUTH_FAILURE_DELAY_MS=0)',
       kind: 'saturate',
