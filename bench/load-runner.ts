@@ -116,7 +116,7 @@ export async function runLoad(specs: readonly LoadSpec[], target: LoadTarget, pl
       return summary;
     });
     const others = await Promise.all(workers.slice(1).map((w) => w.result));
-    const window: CpuWindow = cpu ?? { processPercent: 0, databasePercent: 0, otherPercent: 0, wallSeconds: 0 };
+    const window: CpuWindow = cpu ?? { processPercent: 0, databasePercent: 0, otherPercent: 0, stealPercent: 0, wallSeconds: 0 };
     return { summaries: [primarySummary, ...others], cpu: window, rssMb };
   } finally {
     await Promise.all(workers.map((w) => stopChild(w.child, 1000)));

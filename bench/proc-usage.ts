@@ -41,14 +41,18 @@ export function readCpuSeconds(pid: number): number | null {
   }
 }
 
-/** Busy CPU seconds of the whole machine (all cores), from /proc/stat. */
-export function readMachineBusySeconds(): number {
+/**
+ * CPU seconds of the whole machine (all cores), from /proc/stat: busy (without steal), and steal —
+ * the time a virtual machine's CPUs were ready to run but the hypervisor ran something else.
+ */
+export function readMachineCpuSeconds(): { busy: number; steal: number } {
   const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal ...
   const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  const steal = values[7] ?? 0;
   const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
-  return (total - idle) / clockTicksPerSecond();
+  return { busy: (total - idle - steal) / clockTicksPerSecond(), steal: steal / clockTicksPerSecond() };
 }
 
 /** Pids of processes whose command name is `comm` (e.g. every PostgreSQL backend). */
@@ -76,6 +80,8 @@ export interface CpuWindow {
   databasePercent: number;
   /** CPU used by everything else on the machine (not the process, its database, the load workers or this harness), % of one core. */
   otherPercent: number;
+  /** CPU time the hypervisor kept from this machine's cores (steal), % of one core. */
+  stealPercent: number;
   wallSeconds: number;
 }
 
@@ -91,7 +97,7 @@ function sumSince(starts: ReadonlyMap<number, number>, pids: readonly number[]):
 export class CpuWindowMeter {
   private readonly startedAt: number;
   private readonly processStart: number;
-  private readonly machineStart: number;
+  private readonly machineStart: { busy: number; steal: number };
   private readonly excludedStart: Map<number, number>;
   private readonly databaseStart: Map<number, number>;
 
@@ -106,7 +112,7 @@ export class CpuWindowMeter {
   ) {
     this.startedAt = performance.now();
     this.processStart = readCpuSeconds(pid) ?? 0;
-    this.machineStart = readMachineBusySeconds();
+    this.machineStart = readMachineCpuSeconds();
     this.excludedStart = new Map([...excludedPids, process.pid].map((p) => [p, readCpuSeconds(p) ?? 0]));
     const dbPids = databaseCommand === null ? [] : pidsByCommand(databaseCommand);
     this.databaseStart = new Map(dbPids.map((p) => [p, readCpuSeconds(p) ?? 0]));
@@ -115,12 +121,16 @@ export class CpuWindowMeter {
   finish(): CpuWindow {
     const wallSeconds = (performance.now() - this.startedAt) / 1000;
     const processUsed = (readCpuSeconds(this.pid) ?? this.processStart) - this.processStart;
-    const machineUsed = readMachineBusySeconds() - this.machineStart;
+    const machine = readMachineCpuSeconds();
+    const machineUsed = machine.busy - this.machineStart.busy;
     const excludedUsed = sumSince(this.excludedStart, []);
     // Backends that appeared during the window count from zero: they are new connections.
     const databaseUsed = this.databaseCommand === null ? 0 : sumSince(this.databaseStart, pidsByCommand(this.databaseCommand));
     const other = Math.max(0, machineUsed - processUsed - excludedUsed - databaseUsed);
     const percent = (seconds: number): number => (wallSeconds > 0 ? (seconds / wallSeconds) * 100 : 0);
-    return { processPercent: percent(processUsed), databasePercent: percent(databaseUsed), otherPercent: percent(other), wallSeconds };
+    return {
+      processPercent: percent(processUsed), databasePercent: percent(databaseUsed), otherPercent: percent(other),
+      stealPercent: percent(machine.steal - this.machineStart.steal), wallSeconds,
+    };
   }
 }

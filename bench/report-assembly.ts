@@ -41,6 +41,7 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
     ...summarizeRuns(rounds.runs, titles, rounds.notes),
   ];
   const others = rounds.runs.map((r) => r.otherCpuPercent);
+  const steals = rounds.runs.map((r) => r.stealPercent ?? 0);
   const launched = launcher();
   return {
     date: inputs.startedAt.toISOString(),
@@ -72,6 +73,8 @@ export function assembleReport(inputs: ReportInputs): BenchReport {
       loadAverageAtEnd: readLoadAverage(),
       otherCpuMedian: others.length > 0 ? median(others) : 0,
       otherCpuMax: others.length > 0 ? Math.max(...others) : 0,
+      stealMedian: steals.length > 0 ? median(steals) : 0,
+      stealMax: steals.length > 0 ? Math.max(...steals) : 0,
     },
     runs: rounds.runs,
     startupRuns: rounds.startupRuns,

@@ -32,7 +32,8 @@ export interface BenchReport {
   diskSync?: DiskSyncSummary | null;
   seeding: SeedingRecord[];
   missing: string[];
-  noise: { loadAverageAtStart: number; loadAverageAtEnd: number; otherCpuMedian: number; otherCpuMax: number };
+  /** stealMedian/stealMax: absent from results.json files written before steal was read apart (it was in "other" then). */
+  noise: { loadAverageAtStart: number; loadAverageAtEnd: number; otherCpuMedian: number; otherCpuMax: number; stealMedian?: number; stealMax?: number };
   runs: RunRecord[];
   startupRuns: StartupRecord[];
   diskSyncRuns?: DiskSyncRecord[];
@@ -192,7 +193,8 @@ function meaning(report: BenchReport): string[] {
     'The deep-cursor row follows `next_cursor` from the first page, then requests that one deep page over and over; with keyset paging it should cost the same as the first page.',
     'Seeding goes through `POST /v1/credentials` only (no back door into the store), with the concurrency shown; its **server CPU %** under 100 % means the server was waiting rather than computing ' +
       '(with SQLite, on the fsync of each commit: `LATCHKEY_SQLITE_SYNCHRONOUS` defaults to FULL).',
-    '**other CPU %** is what processes other than the server (and its PostgreSQL), the load workers and this harness used during the window (100 % = one core): the noise. Rows where it is high are suspect.',
+    '**other CPU %** is what processes other than the server (and its PostgreSQL), the load workers and this harness used during the window (100 % = one core): the noise. Rows where it is high are suspect. ' +
+      "On a virtual machine the hypervisor may also keep the cores from us (steal time, from /proc/stat): that is reported apart, under Noise below, and slows every server of the run alike.",
     'The flood table runs the metadata GET (same load as its row) while a second load process sends unknown-but-well-formed keys as fast as it can; the slowdown is how much good traffic the 401 path takes away on a single core ' +
       '(per server CPU-s: good requests answered per second of server CPU, alone vs. flooded, which other processes on the machine do not skew).',
     'The held bad-key row and the flood run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
@@ -248,8 +250,11 @@ function meaning(report: BenchReport): string[] {
   const n = report.noise;
   notes.push(
     `Noise: load average ${n.loadAverageAtStart.toFixed(2)} at start, ${n.loadAverageAtEnd.toFixed(2)} at end; other processes used a median ${n.otherCpuMedian.toFixed(0)} % ` +
-      `(max ${n.otherCpuMax.toFixed(0)} %) of a core during the measured windows.` +
-      (n.otherCpuMax > 10 ? ' **The machine was not quiet: treat the figures as rough, and re-run on an idle machine before comparing small differences.**' : ''),
+      `(max ${n.otherCpuMax.toFixed(0)} %) of a core during the measured windows` +
+      (n.stealMedian === undefined || n.stealMax === undefined
+        ? '.'
+        : `, and the hypervisor took a median ${n.stealMedian.toFixed(0)} % (max ${n.stealMax.toFixed(0)} %) of a core from the two (steal).`) +
+      (n.otherCpuMax > 10 || (n.stealMax ?? 0) > 5 ? ' **The machine was not quiet: treat the figures as rough, and re-run on an idle machine before comparing small differences.**' : ''),
   );
   return notes;
 }

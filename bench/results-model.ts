@@ -16,6 +16,8 @@ export interface RunRecord {
   /** CPU of the database's own processes (PostgreSQL), null for in-process SQLite. */
   databaseCpuPercent: number | null;
   otherCpuPercent: number;
+  /** Absent from results.json files written before steal was read apart. */
+  stealPercent?: number;
   rssMb: number | null;
 }
 

@@ -58,6 +58,7 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
         serverCpuPercent: outcome.cpu.processPercent,
         databaseCpuPercent: target.databaseCommand === null ? null : outcome.cpu.databasePercent,
         otherCpuPercent: outcome.cpu.otherPercent,
+        stealPercent: outcome.cpu.stealPercent,
         rssMb: outcome.rssMb,
       });
       log(
