@@ -10,6 +10,7 @@ import type { SeededStore } from './latchkey-seed.js';
 import { findDeepCursor, helloScenarios, latchkeyScenarios, naiveRevealScenarios, sqliteReadScenarios } from './scenarios.js';
 import type { LoadShape, Scenario } from './scenarios.js';
 import { CpuWindowMeter } from './proc-usage.js';
+import { analyzeDatabase } from './pg-scratch.js';
 import type { CpuWindow } from './proc-usage.js';
 import { freePort, launchServer } from './server-launch.js';
 import type { RunningServer } from './server-launch.js';
@@ -211,6 +212,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
           budgetSeconds: store.seedBudgetSeconds,
         });
         seedingCpu = meter.finish();
+        if (store.databaseUrl !== null) await analyzeDatabase(store.databaseUrl);
       } catch (err) {
         const output = server.recentOutput().split('\n').slice(-15).join('\n');
         const status = server.exitStatus() ?? 'still running';
