@@ -5,10 +5,10 @@
  * made a 401 dearer than a metadata read served from the caches: a cheap way to load the server.
  *
  * The set may say yes wrongly (a shared prefix, about one in a thousand at a million keys, or a
- * deleted key's), which costs only the lookup it would have made anyway; it must never say no to
- * a key the store holds. So every insert here adds its hash, and a commit by another connection
- * (seen through `data_version`, which the store reads at most once a millisecond for this) makes
- * it load afresh on its next use.
+ * deleted key's), which costs only the lookup it would have made anyway; it must not say no to a
+ * key the store holds. So every insert here adds its hash, and a commit by another connection
+ * (seen through `data_version`, which the store reads at most once a millisecond for this, so
+ * such a key may be refused for up to 1 ms after its commit) makes it load afresh on its next use.
  */
 export class KnownKeyHashes {
   private prefixes: Set<number> | null = null;
