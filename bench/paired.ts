@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { readBuildInfo } from './build-info.js';
 import { runLoad } from './load-runner.js';
 import { readMachineInfo } from './machine-info.js';
-import { median } from './results-model.js';
+import { median, rpsPerCpuSecond } from './results-model.js';
 import { helloScenarios, latchkeyScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import type { RunningServer } from './server-launch.js';
@@ -109,7 +109,9 @@ async function main(): Promise<void> {
         const outcome = await runLoad(specs, { serverPid: server.pid, databaseCommand: null }, { cpu: LOAD_CPU, nice: 0 });
         const summary = outcome.summaries[0];
         if (summary === undefined || summary.unexpected > 0) throw new Error(`${scenario.id}: ${summary?.unexpected ?? '?'} unexpected answers`);
-        pair.set(scenario.id, { id: scenario.id, rps: summary.rps, rpsPerCpu: summary.rps / Math.max(outcome.cpu.processPercent / 100, 0.01) });
+        const rpsPerCpu = rpsPerCpuSecond(summary.rps, outcome.cpu.processPercent);
+        if (rpsPerCpu === null) throw new Error(`${scenario.id}: the server hardly ran (${outcome.cpu.processPercent.toFixed(1)} % CPU)`);
+        pair.set(scenario.id, { id: scenario.id, rps: summary.rps, rpsPerCpu });
       }
       measured.push(pair);
       log(`[pair ${n}/${pairs}] ${[...pair.values()].map((w) => `${w.id} ${w.rps.toFixed(0)}`).join(', ')}`);

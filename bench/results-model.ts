@@ -110,10 +110,14 @@ function medianOrNull(values: ReadonlyArray<number | null>): number | null {
   return present.length === 0 ? null : median(present);
 }
 
-/** Requests per second of server CPU (PostgreSQL's included) in one run; null when the server hardly ran. */
+/** Requests per second of CPU, from req/s and the CPU it took (% of one core); null when that hardly ran. */
+export function rpsPerCpuSecond(rps: number, cpuPercent: number): number | null {
+  return cpuPercent > 1 ? rps / (cpuPercent / 100) : null;
+}
+
+/** Requests per second of server CPU (PostgreSQL's included) in one run. */
 export function runRpsPerCpuSecond(r: RunRecord): number | null {
-  const cpu = r.serverCpuPercent + (r.databaseCpuPercent ?? 0);
-  return cpu > 1 ? r.summary.rps / (cpu / 100) : null;
+  return rpsPerCpuSecond(r.summary.rps, r.serverCpuPercent + (r.databaseCpuPercent ?? 0));
 }
 
 export function summarizeRuns(
