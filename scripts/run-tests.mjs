@@ -5,15 +5,17 @@ import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import net from 'node:net';
 
-const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts']);
+const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts']);
 // Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
 const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
 const only = process.argv.slice(2);
-const all = readdirSync('test').filter((f) => f.endsWith('.test.ts')).sort();
+// test/security/ is the hostile suite: every attack we reproduced, through HTTP on both stores.
+const all = ['test', 'test/security'].flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => `${dir}/${f}`)).sort();
+const base = (path) => path.slice(path.lastIndexOf('/') + 1);
 const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
-const unit = all.filter((f) => UNIT.has(f) && pick(f)).map((f) => `test/${f}`);
-const http = all.filter((f) => !UNIT.has(f) && !PG_ONLY.has(f) && pick(f)).map((f) => `test/${f}`);
-const pgOnly = all.filter((f) => PG_ONLY.has(f) && pick(f)).map((f) => `test/${f}`);
+const unit = all.filter((f) => UNIT.has(base(f)) && pick(f));
+const http = all.filter((f) => !UNIT.has(base(f)) && !PG_ONLY.has(base(f)) && pick(f));
+const pgOnly = all.filter((f) => PG_ONLY.has(base(f)) && pick(f));
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
 /** One suite (unit, SQLite, PostgreSQL) takes up to 2.5 min here; eight means it hangs. */
