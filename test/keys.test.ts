@@ -263,15 +263,15 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
 
     // New tenants made meanwhile, by a server that still thought the old key wrapped the store
     // (s) and by one that knew better: both are wrapped by the new key, or they would be left behind.
-    for (const server of [s, cold, midway]) {
-      const r = await server.request('POST', '/v1/tenants', { key: s.ownerKey, body: { name: `made mid-rotation ${server.url}` } });
+    for (const [i, server] of [s, cold, midway].entries()) {
+      const r = await server.request('POST', '/v1/tenants', { key: s.ownerKey, body: { name: `made mid-rotation ${i} ${server.url}` } });
       assert.equal(r.status, 201, r.text);
       const rows = await allRows(s, 'SELECT root_key_id FROM tenant_keys WHERE tenant_id = ?', r.body.tenant.id);
       assert.deepEqual(rows.map((x) => x.root_key_id), [newId]);
-      const c = await server.request('POST', '/v1/credentials', { key: r.body.owner_access_key.key, body: smtpBody('late', 'pw-late-' + server.url) });
+      const c = await server.request('POST', '/v1/credentials', { key: r.body.owner_access_key.key, body: smtpBody('late', `pw-late-${i}-${server.url}`) });
       assert.equal(c.status, 201, c.text);
       tenants.push({ id: r.body.tenant.id, key: r.body.owner_access_key.key });
-      creds.push({ id: c.body.id, tenant: tenants.length - 1, key: r.body.owner_access_key.key, password: 'pw-late-' + server.url });
+      creds.push({ id: c.body.id, tenant: tenants.length - 1, key: r.body.owner_access_key.key, password: `pw-late-${i}-${server.url}` });
     }
   });
 
