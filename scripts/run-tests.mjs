@@ -8,13 +8,16 @@ import net from 'node:net';
 const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts']);
 // Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
 const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
+// About the SQLite data directory itself (its lock, its filesystem): run once, in the SQLite pass.
+const SQLITE_ONLY = new Set(['data-dir-lock.test.ts', 'disk-full.test.ts']);
 const only = process.argv.slice(2);
 // test/security/ is the hostile suite: every attack we reproduced, through HTTP on both stores.
 const all = ['test', 'test/security'].flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => `${dir}/${f}`)).sort();
 const base = (path) => path.slice(path.lastIndexOf('/') + 1);
 const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
 const unit = all.filter((f) => UNIT.has(base(f)) && pick(f));
-const http = all.filter((f) => !UNIT.has(base(f)) && !PG_ONLY.has(base(f)) && pick(f));
+const http = all.filter((f) => !UNIT.has(base(f)) && !PG_ONLY.has(base(f)) && !SQLITE_ONLY.has(base(f)) && pick(f));
+const sqliteOnly = all.filter((f) => SQLITE_ONLY.has(base(f)) && pick(f));
 const pgOnly = all.filter((f) => PG_ONLY.has(base(f)) && pick(f));
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
@@ -70,7 +73,7 @@ function reachable(urlText) {
 
 let failed = 0;
 failed += await run('unit tests', unit, {});
-failed += await run('HTTP suite on SQLite', http, { LATCHKEY_TEST_STORE: 'sqlite' });
+failed += await run('HTTP suite on SQLite', [...http, ...sqliteOnly], { LATCHKEY_TEST_STORE: 'sqlite' });
 const pgUrl = process.env.LATCHKEY_TEST_DATABASE_URL;
 if (pgUrl && (await reachable(pgUrl))) {
   failed += await run('HTTP suite on PostgreSQL', [...http, ...pgOnly], { LATCHKEY_TEST_STORE: 'postgres' });

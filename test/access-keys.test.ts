@@ -567,7 +567,12 @@ describe('tenants', () => {
 
 describe('a source that keeps failing authentication is held back', () => {
   let t: TestServer;
-  const HOLD_MS = 600;
+  // Assertions here are about order (what was answered before what), never about speed: a held
+  // failure waits HOLD_MS by a timer, longer than any stall of a loaded test machine, so "answered
+  // before the held ones" means "not held". How fast good requests are during a flood is measured
+  // by the bench (bench/soak.ts), not here: with a 300 ms bound this test failed on PostgreSQL
+  // whenever the flood met a process that had not served a request yet.
+  const HOLD_MS = 5000;
   before(async () => {
     t = await startServer({ env: { LATCHKEY_AUTH_FAILURE_DELAY_MS: String(HOLD_MS) } });
   });
@@ -575,33 +580,34 @@ describe('a source that keeps failing authentication is held back', () => {
     await t?.stop();
   });
 
-  const timed = async (key: string): Promise<{ ms: number; res: ApiResponse }> => {
+  const timed = async (key: string, answered?: string[], label = ''): Promise<{ ms: number; res: ApiResponse }> => {
     const started = performance.now();
     const res = await t.request('GET', '/v1/credentials', { key });
+    answered?.push(label);
     return { ms: performance.now() - started, res };
   };
 
-  it('the first 10 failures of a second are answered at once, the rest late; good requests are never held', async () => {
+  it('the first 10 failures of a second are answered at once, the rest held; a good request meanwhile is not held', async () => {
     const badKey = () => `lk_live_${randomBytes(32).toString('base64url').slice(0, 43)}`;
-    const flood = Array.from({ length: 40 }, () => timed(badKey()));
-    // A good request from the same address while the flood waits.
-    await sleep(50);
-    const good = await timed(t.ownerKey);
+    const answered: string[] = [];
+    const flood = Array.from({ length: 40 }, () => timed(badKey(), answered, 'bad'));
+    // A good request from the same address once the free failures are answered, while the rest wait.
+    while (answered.length < 10) await sleep(10);
+    const good = await timed(t.ownerKey, answered, 'good');
     const bad = await Promise.all(flood);
     assert.equal(good.res.status, 200, good.res.text);
-    assert.ok(good.ms < HOLD_MS / 2, `a good request waited ${good.ms} ms behind the flood`);
+    const badBeforeGood = answered.indexOf('good');
+    assert.ok(badBeforeGood >= 10 && badBeforeGood <= 20, `the good request was answered after ${badBeforeGood} failures: it waited for held ones`);
     for (const b of bad) assertError(b.res, 401, 'UNAUTHENTICATED');
     const bodies = new Set(bad.map((b) => normalised(b.res)));
     assert.equal(bodies.size, 1, 'held and prompt 401s must look the same');
     const held = bad.filter((b) => b.ms >= HOLD_MS).length;
-    const prompt = bad.filter((b) => b.ms < HOLD_MS / 2).length;
     // All 40 arrive within one second of each other unless the machine stalls; allow one window edge.
-    assert.ok(held >= 20, `only ${held} of 40 failures were held (prompt: ${prompt})`);
-    assert.ok(prompt >= 10 && prompt <= 20, `${prompt} failures were answered at once, expected 10 (or up to 20 across a window edge)`);
+    assert.ok(held >= 20 && held <= 30, `${held} of 40 failures were held, expected 30 (or down to 20 across a window edge)`);
 
     await sleep(1100);
     const later = await timed(badKey());
     assertError(later.res, 401, 'UNAUTHENTICATED');
-    assert.ok(later.ms < HOLD_MS / 2, `a failure in a new second waited ${later.ms} ms`);
+    assert.ok(later.ms < HOLD_MS, `a failure in a new second was held (${later.ms.toFixed(0)} ms)`);
   });
 });

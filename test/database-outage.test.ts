@@ -16,6 +16,10 @@ import { adminUrl, postgresGate } from './support/postgres-gate.ts';
  * seconds, /readyz is 503 meanwhile, no acknowledged write is lost, and service comes back by
  * itself — the same process, no restart.
  *
+ * A failover or restart looks different from the server's side: PostgreSQL itself ends every
+ * session (pg_terminate_backend, SQLSTATE 57P01), pooled or checked out, idle or mid-statement,
+ * the LISTEN session included. An 'error' event nobody listens to at that moment ends the process.
+ *
  * Needs PostgreSQL: without LATCHKEY_TEST_STORE=postgres and a reachable
  * LATCHKEY_TEST_DATABASE_URL every test says SKIPPED, loudly, and passes nothing.
  */
@@ -373,5 +377,56 @@ describe('losing the database mid-traffic', () => {
     assert.equal(serverExit, null, 'Latchkey must not have exited');
 
     await assertNoLostWrite(traffic.acknowledged);
+  });
+
+  it('backends terminated by the database 20 times mid-traffic: the process survives each time and serves correctly after', async (t) => {
+    if (noPostgres(t)) return;
+    const pid = s.proc.pid;
+    assert.equal((await readyz(s)).status, 200);
+    const livesBefore = (s.logs().match(/cache invalidation feed is live/g) ?? []).length;
+    // Reveals too: they append audit events through the pool's one-statement path.
+    const revealed = await s.request('POST', '/v1/credentials', { body: smtpBody(`failover reveal ${randomBytes(3).toString('hex')}`) });
+    assert.equal(revealed.status, 201, revealed.text);
+    const traffic = startTraffic(s, 8);
+    const reveals: number[] = [];
+    let revealing = true;
+    const revealLoop = (async () => {
+      while (revealing) {
+        const r = await fetch(`${s.url}/v1/credentials/${revealed.body.id}/secret`, { headers: { authorization: `Bearer ${s.ownerKey}` }, signal: AbortSignal.timeout(REQUEST_BOUND_MS * 2) })
+          .then(async (res) => (await res.text(), res.status), () => 0);
+        reveals.push(r);
+      }
+    })();
+    await sleep(500);
+    let terminated = 0;
+    for (let round = 0; round < 20; round++) {
+      const rows = await sql<{ ok: boolean }>(
+        "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'latchkey%'",
+      );
+      terminated += rows.filter((r) => r.ok).length;
+      await sleep(150 + Math.floor(Math.random() * 150));
+      assert.equal(serverExit, null, `Latchkey exited after termination round ${round + 1}${exitNote()}`);
+    }
+    const recoveredAfter = await waitForService(s, 15_000);
+    await sleep(500);
+    revealing = false;
+    await revealLoop;
+    await traffic.stop();
+    t.diagnostic(`traffic: ${summary(traffic.outcomes)}; reveals: ${reveals.filter((r) => r === 200).length} ok, ${reveals.filter((r) => r !== 200).length} not; ${terminated} backends terminated`);
+
+    assert.equal(serverExit, null, 'Latchkey must not have exited');
+    assert.equal(s.proc.pid, pid);
+    assert.ok(terminated >= 20, `only ${terminated} backends were terminated`);
+    assertOnlySuccessOr503(traffic.outcomes);
+    assert.ok(reveals.every((r) => r === 200 || r === 503), `a reveal answered ${reveals.find((r) => r !== 200 && r !== 503)}`);
+    assert.ok(recoveredAfter >= 0, `service did not come back${exitNote()}`);
+    assert.equal((await readyz(s)).status, 200, '/readyz green again');
+    await assertNoLostWrite(traffic.acknowledged);
+    // The LISTEN session was among the terminated ones and came back: its gap was taken as an invalidation.
+    const feedLive = (): boolean => s.logs().lastIndexOf('cache invalidation feed is live') > s.logs().lastIndexOf('cache invalidation feed is down');
+    const started = performance.now();
+    while (!feedLive() && performance.now() - started < 5000) await sleep(100);
+    assert.ok((s.logs().match(/cache invalidation feed is live/g) ?? []).length > livesBefore, 'the LISTEN session was never terminated');
+    assert.ok(feedLive(), 'the invalidation feed did not come back');
   });
 });

@@ -178,12 +178,18 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
     ...(TEST_STORE === 'postgres' ? { LATCHKEY_DATABASE_URL: s.env.LATCHKEY_DATABASE_URL! } : {}),
   });
 
+  /**
+   * Another server on the same store. PostgreSQL only: a SQLite data directory belongs to one
+   * server (a second is refused), so there `s` stands in for it.
+   */
+  const peer = async (): Promise<TestServer> => (TEST_STORE === 'postgres' ? startServer({ dataDir: s.dataDir, env: storeEnv() }) : s);
+
   before(async () => {
     s = await startServer({ env: { LATCHKEY_SQLITE_SYNCHRONOUS: 'NORMAL' } });
   });
   after(async () => {
-    await cold?.stop();
-    await midway?.stop();
+    if (cold !== s) await cold?.stop();
+    if (midway !== s) await midway?.stop();
     await s.stop();
     // No secret in any log or in any file left behind (the store holds ciphertext only).
     const sample = creds.slice(0, 50).map((c) => c.password);
@@ -217,7 +223,7 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
   });
 
   it('a kill -9 part-way leaves a store that running and new servers open, and refuses new data keys under the old root key', async (t) => {
-    cold = await startServer({ dataDir: s.dataDir, env: storeEnv() });
+    cold = await peer();
     const load = revealLoad([s, cold], creds);
     const t0 = Date.now();
     const killed = await killPartWay(['keys', 'rotate-root', '--pause-ms', '10'], cliEnv(s), 0.2);
@@ -250,22 +256,22 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
     }
 
     // A server started now opens the store.
-    midway = await startServer({ dataDir: s.dataDir, env: storeEnv() });
+    midway = await peer();
     for (const c of [...onNew.slice(0, 5), ...onOld.slice(0, 5)]) {
       assert.equal((await midway.request('GET', `/v1/credentials/${c.id}/secret`, { key: c.key })).body.secret.password, c.password);
     }
 
     // New tenants made meanwhile, by a server that still thought the old key wrapped the store
     // (s) and by one that knew better: both are wrapped by the new key, or they would be left behind.
-    for (const server of [s, cold, midway]) {
-      const r = await server.request('POST', '/v1/tenants', { key: s.ownerKey, body: { name: `made mid-rotation ${server.url}` } });
+    for (const [i, server] of [s, cold, midway].entries()) {
+      const r = await server.request('POST', '/v1/tenants', { key: s.ownerKey, body: { name: `made mid-rotation ${i} ${server.url}` } });
       assert.equal(r.status, 201, r.text);
       const rows = await allRows(s, 'SELECT root_key_id FROM tenant_keys WHERE tenant_id = ?', r.body.tenant.id);
       assert.deepEqual(rows.map((x) => x.root_key_id), [newId]);
-      const c = await server.request('POST', '/v1/credentials', { key: r.body.owner_access_key.key, body: smtpBody('late', 'pw-late-' + server.url) });
+      const c = await server.request('POST', '/v1/credentials', { key: r.body.owner_access_key.key, body: smtpBody('late', `pw-late-${i}-${server.url}`) });
       assert.equal(c.status, 201, c.text);
       tenants.push({ id: r.body.tenant.id, key: r.body.owner_access_key.key });
-      creds.push({ id: c.body.id, tenant: tenants.length - 1, key: r.body.owner_access_key.key, password: 'pw-late-' + server.url });
+      creds.push({ id: c.body.id, tenant: tenants.length - 1, key: r.body.owner_access_key.key, password: `pw-late-${i}-${server.url}` });
     }
   });
 
@@ -318,7 +324,7 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
 
     // Through the API: a sample of 200, and every secret of one tenant, on a server that ran
     // through the rotation and on one started now.
-    const fresh = await startServer({ dataDir: s.dataDir, env: storeEnv() });
+    const fresh = await peer();
     try {
       const sample = Array.from({ length: 200 }, () => creds[randomInt(creds.length)]!);
       const oneTenant = creds.filter((c) => c.tenant === 7);
@@ -330,14 +336,15 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
         assert.equal(got.body.secret.password, c.password);
       });
     } finally {
-      await fresh.stop();
+      if (fresh !== s) await fresh.stop();
     }
 
     // The old root key no longer opens the store: a server refuses to start with it, plainly.
     const oldEnv = cliEnv(s, { LATCHKEY_ROOT_KEY: oldKey.toString('base64') });
     const serve = await mustRefuseToStart(['serve'], oldEnv);
     assert.equal(serve.code, 1);
-    assert.match(serve.stderr, new RegExp(`latchkey: the root key \\(${oldId}\\) does not open this store`));
+    // On SQLite `s` holds the data directory, and a second server is refused for that first.
+    assert.match(serve.stderr, TEST_STORE === 'postgres' ? new RegExp(`latchkey: the root key \\(${oldId}\\) does not open this store`) : /is in use by another latchkey server/);
     const migrate = await runCli(['migrate'], oldEnv);
     assert.equal(migrate.code, 1);
     assert.match(migrate.stderr, /does not open this store/);

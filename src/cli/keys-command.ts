@@ -8,6 +8,7 @@ import { isLatchkeyError } from '../domain/errors.js';
 import { openRuntime, type Runtime } from '../main.js';
 import type { KeyStatus, Progress } from '../services/keys/keys-service.js';
 import { progressBar as sharedProgressBar } from './progress-bar.js';
+import { sayIfServerHoldsStore } from './store-holder-notice.js';
 
 /**
  * `latchkey keys …`: root-key rotation, data-key rotation and re-sealing, and a status report.
@@ -39,6 +40,7 @@ async function withRuntime(fn: (rt: Runtime) => Promise<void>): Promise<void> {
   const logger = pino({ level: config.logLevel === 'info' ? 'warn' : config.logLevel, base: { service: 'latchkey' } }, pino.destination(2));
   let rt: Runtime;
   try {
+    sayIfServerHoldsStore(config);
     rt = await openRuntime(config, { logger });
   } catch (err) {
     plainFailure(err);

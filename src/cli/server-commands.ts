@@ -3,7 +3,9 @@ import { ConfigError, loadConfig } from '../config.js';
 import { RootKeyError } from '../crypto/key-providers/local.js';
 import { WrongRootKey } from '../crypto/keyring.js';
 import { openRuntime, startServer } from '../main.js';
+import { DataDirInUse, lockDataDir } from '../store/sqlite/data-dir-lock.js';
 import { addKeysCommands } from './keys-command.js';
+import { sayIfServerHoldsStore } from './store-holder-notice.js';
 
 /**
  * The commands that run the server or open its store: `serve`, `migrate`, `init`, `keys …`.
@@ -13,7 +15,7 @@ import { addKeysCommands } from './keys-command.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export function fail(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError) {
+  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError || err instanceof DataDirInUse) {
     process.stderr.write(`latchkey: ${err.message}\n`);
   } else {
     process.stderr.write(`latchkey: ${(err as Error)?.name ?? 'Error'}: ${(err as { code?: string }).code ?? 'failed'}\n`);
@@ -27,7 +29,10 @@ export function addServerCommands(program: Command): void {
     .command('serve')
     .description('Run the HTTP server (creates the store, root key, first tenant and owner key on first start)')
     .action(async () => {
-      const rt = await openRuntime(loadConfig());
+      const config = loadConfig();
+      // A SQLite store belongs to one server (see data-dir-lock.ts); held until the process ends.
+      const lock = config.databaseUrl === null ? lockDataDir(config.dataDir) : null;
+      const rt = await openRuntime(config);
       const boot = await rt.services.tenants.bootstrap();
       if (boot) process.stdout.write(`owner access key: ${boot.key}\n`);
       const app = await startServer(rt);
@@ -38,6 +43,7 @@ export function addServerCommands(program: Command): void {
         rt.logger.info({ signal }, 'shutting down');
         await app.close();
         await rt.close();
+        lock?.release();
         process.exit(0);
       };
       process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -48,7 +54,9 @@ export function addServerCommands(program: Command): void {
     .command('migrate')
     .description('Apply database migrations and exit')
     .action(async () => {
-      const rt = await openRuntime(loadConfig());
+      const config = loadConfig();
+      sayIfServerHoldsStore(config);
+      const rt = await openRuntime(config);
       rt.logger.info({ store: rt.store.kind }, 'migrations applied');
       await rt.close();
     });
@@ -58,7 +66,9 @@ export function addServerCommands(program: Command): void {
     .description('Create the first tenant and owner key on an empty store and print the key once')
     .option('--json', 'print JSON for scripts')
     .action(async (opts: { json?: boolean }) => {
-      const rt = await openRuntime(loadConfig());
+      const config = loadConfig();
+      sayIfServerHoldsStore(config);
+      const rt = await openRuntime(config);
       const boot = await rt.services.tenants.bootstrap();
       await rt.close();
       if (!boot) {

@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { LatchkeyError, type ErrorCode } from '../domain/errors.js';
+import { StoreFull } from '../store/port.js';
+import { storeFailure } from '../store/store-errors.js';
 import { JsonRejected } from './strict-json.js';
 
 /**
@@ -37,36 +39,10 @@ export function toLatchkeyError(err: unknown): LatchkeyError {
   if (fe.statusCode === 413) return new LatchkeyError('PAYLOAD_TOO_LARGE');
   if (fe.statusCode === 415) return new LatchkeyError('UNSUPPORTED_MEDIA_TYPE');
   if (fe.statusCode === 400) return new LatchkeyError('MALFORMED_REQUEST');
-  if (isStoreUnavailable(err)) return new LatchkeyError('UNAVAILABLE', 'The store is not reachable', { retryAfterSeconds: 1 });
+  const failure = storeFailure(err);
+  if (failure instanceof StoreFull) return new LatchkeyError('UNAVAILABLE', 'The store has no space left for writes', { retryAfterSeconds: 10 });
+  if (failure) return new LatchkeyError('UNAVAILABLE', 'The store is not reachable', { retryAfterSeconds: 1 });
   return new LatchkeyError('INTERNAL');
-}
-
-/** Socket failures on the way to the database: refused, reset, unreachable, timed out. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/**
- * SQLSTATEs that mean "the database cannot serve this now", not "this request is wrong":
- * 57P01-57P03 admin/crash shutdown and cannot-connect-now (restart, failover), 53300 too many
- * connections, 57014 statement timeout, 25P03 idle-in-transaction timeout. Class 08 (connection
- * exception) is matched as a class below.
- */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '25P03']);
-/** pg's own client-side failures carry no code, only these messages (pg 8 / pg-pool 3). */
-const PG_CLIENT_FAILURE = /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
-
-/**
- * A lost or overloaded database is a 503 the caller may retry, never a 500 or a hang. Looks
- * through `cause` because pg-pool wraps a connect timeout around the socket's own error.
- */
-function isStoreUnavailable(err: unknown): boolean {
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const rawCode = (e as { code?: unknown }).code;
-    const code = typeof rawCode === 'string' ? rawCode : '';
-    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_IOERR')) return true;
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code)) return true;
-    const message = (e as { message?: unknown }).message;
-    if (code === '' && typeof message === 'string' && PG_CLIENT_FAILURE.test(message)) return true;
-  }
-  return false;
 }
 
 export function envelope(err: LatchkeyError, requestId: string) {

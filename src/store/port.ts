@@ -530,6 +530,29 @@ export class RootKeyMoved extends Error {
 }
 
 /**
+ * The store cannot serve now, through no fault of the request: the database is unreachable,
+ * shutting down (a failover or restart ends every session with 57P01), out of connections, or
+ * too slow. Callers may retry; HTTP answers 503 UNAVAILABLE with Retry-After.
+ */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable';
+  constructor(cause: unknown) {
+    super('the store is not reachable', { cause });
+  }
+}
+
+/**
+ * The store's disk is full (SQLITE_FULL, ENOSPC, PostgreSQL 53100): reads go on, writes fail until
+ * space returns, and then work again without a restart. HTTP answers 503 UNAVAILABLE.
+ */
+export class StoreFull extends Error {
+  override name = 'StoreFull';
+  constructor(cause: unknown) {
+    super('the store has no space left for writes', { cause });
+  }
+}
+
+/**
  * An event as verification reads it: `actor_id` is a column of its own (what `filter[actor_id]`
  * searches) next to the actor JSON, so verification checks that the two agree.
  */

@@ -6,6 +6,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
+import { StoreFull } from '../../store/port.js';
 import { keepLatestTouches } from '../../store/usage-touches.js';
 import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
 import { purgeExpiredAudit } from './audit-retention.js';
@@ -286,7 +287,11 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       }
     },
     async verify(tenantId) {
-      await service.sealPending(tenantId);
+      // On a full disk the pending events cannot be sealed now; verification still answers for
+      // the sealed chain and counts the rest as unsealed, instead of failing as a whole.
+      await service.sealPending(tenantId).catch((err: unknown) => {
+        if (!(err instanceof StoreFull)) throw err;
+      });
       const k = keys ? await keys.keyFor(tenantId) : null;
       return verifyChain(store, tenantId, k?.key ?? null, () => store.countUnsealedAudit(tenantId));
     },

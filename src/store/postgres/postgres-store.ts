@@ -139,6 +139,20 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   // unhandled, that would crash the process. The pool drops the connection and the next
   // query opens a fresh one, which is how service comes back without a restart.
   pool.on('error', () => {});
+  /**
+   * The first error each pooled connection met, so that `release` discards it. The listener is
+   * attached when the pool creates the connection and stays for its whole life: pg-pool removes
+   * its own listener while a connection is checked out, and a listener attached after
+   * `await pool.connect()` comes too late when the database ends the session (57P01 on a
+   * failover) in the same socket read that handed the connection over. An 'error' event with no
+   * listener ends the process.
+   */
+  const connectionErrors = new WeakMap<object, Error>();
+  pool.on('connect', (client) => {
+    client.on('error', (err) => {
+      if (!connectionErrors.has(client)) connectionErrors.set(client, err);
+    });
+  });
   // Cache invalidation between processes: one dedicated LISTEN session (see invalidation-listener.ts).
   const listener = createInvalidationListener({ connection: { ...connection, application_name: 'latchkey-listen' } });
 
@@ -151,25 +165,13 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
    */
   const prepared = (name: string, text: string, values: unknown[]): Promise<QueryResult<DbRecord>> => pool.query<DbRecord>({ name, text, values });
 
-  /**
-   * A pooled connection for several statements. pg-pool stops watching a client's 'error' event
-   * while it is checked out, so a socket that dies meanwhile (database restart, failover, a cut
-   * path) would raise an unhandled 'error' and take the whole process down. The listener keeps
-   * the failure so that `release` discards the connection; the statement in flight, if any,
-   * fails on its own.
-   */
+  /** A pooled connection for several statements; `release` discards it if it failed meanwhile. */
   async function checkout(): Promise<{ client: PoolClient; release(err?: Error): void }> {
     const client = await pool.connect();
-    let failed: Error | undefined;
-    const onError = (err: Error): void => {
-      failed ??= err;
-    };
-    client.on('error', onError);
     return {
       client,
       release(err) {
-        client.removeListener('error', onError);
-        client.release(err ?? failed);
+        client.release(err ?? connectionErrors.get(client));
       },
     };
   }
