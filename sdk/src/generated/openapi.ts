@@ -3480,7 +3480,9 @@ export interface paths {
                     "filter[credential_id]"?: string;
                     "filter[action]"?: string;
                     "filter[actor_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[since]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[until]"?: string;
                 };
                 header?: never;
@@ -3783,6 +3785,7 @@ export interface paths {
                     "filter[integration_id]"?: string;
                     "filter[team_id]"?: string;
                     "filter[folder_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[expires_before]"?: string;
                     "filter[rotation_due]"?: boolean;
                 };

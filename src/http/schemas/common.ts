@@ -9,7 +9,7 @@ export const Name = Type.String({ minLength: 1, maxLength: 200, format: 'display
 export const Description = Type.String({ maxLength: 2000, format: 'display-text', description: 'No control characters but tab and line breaks; no bidi embeddings, overrides or isolates' });
 export const PathId = Type.String({ pattern: PATH_ID_PATTERN, maxLength: 50 });
 export const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
-export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
+export const DateTime = Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; a leap second (second 60) cannot be stored and is refused' });
 export const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 export const Hostname = Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$' });
 
