@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseIssuerConfigs, type OidcIssuerConfig } from './services/auth/oidc.js';
 import { parseAuditSinkTarget, type AuditSinkTarget } from './services/audit/sinks/sink-target.js';
@@ -22,7 +23,8 @@ export interface Config {
   authCacheTtlMs: number;
   /** How long a 401 to a source failing more than 10 times a second is held back; 0 = never. */
   authFailureDelayMs: number;
-  trustProxy: boolean;
+  /** Addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed; false = none. */
+  trustProxy: false | string[];
   auditSealIntervalMs: number;
   /** Where the audit stream goes (LATCHKEY_AUDIT_SINK); null = no sink. */
   auditSink: AuditSinkTarget | null;
@@ -64,7 +66,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
   ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
   ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a second gets its further 401s this late (0 = never)'],
-  ['LATCHKEY_TRUST_PROXY', 'false', 'take the client address from X-Forwarded-For'],
+  ['LATCHKEY_TRUST_PROXY', 'false', 'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused'],
   ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
   ['LATCHKEY_AUDIT_SINK', '(unset)', 'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)'],
   ['LATCHKEY_AUDIT_SINK_SECRET', '(unset)', 'signs webhook deliveries: x-latchkey-signature: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<body>")'],
@@ -165,6 +167,36 @@ function publicUrl(raw: string | undefined): string | null {
   return url.toString().replace(/\/+$/, '');
 }
 
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * The proxies whose X-Forwarded-For entries are believed. `true` (believe any) is refused: the
+ * left-most entry is whatever the client wrote, so it would choose the address the audit log
+ * records and the failed-sign-in hold counts. Hop counts are not offered either (Fastify no
+ * longer honours them: a count cannot tell a proxy from a client that sends enough entries).
+ */
+function trustedProxies(raw: string | undefined): false | string[] {
+  const text = raw?.trim() ?? '';
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') {
+    throw new ConfigError(
+      'LATCHKEY_TRUST_PROXY=true would let any client choose its own address through X-Forwarded-For; name your reverse proxies instead, as addresses or CIDRs (e.g. LATCHKEY_TRUST_PROXY=10.0.0.5 or 10.1.0.0/16,::1/128, or loopback for a proxy on this host)',
+    );
+  }
+  return text.split(',').map((item) => {
+    const entry = item.trim();
+    if (PROXY_RANGE_NAMES.includes(entry)) return entry;
+    const [address = '', prefix, extra] = entry.split('/');
+    const family = isIP(address);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`LATCHKEY_TRUST_PROXY: "${entry}" is not an address, a CIDR (10.1.0.0/16) or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+    return entry;
+  });
+}
+
 function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
   try {
     return parseIssuerConfigs(raw);
@@ -182,7 +214,6 @@ export function loadConfig(rawEnv: Env = process.env): Config {
   }
   const keyEnv = env.LATCHKEY_KEY_ENV || 'live';
   if (!/^[a-z0-9]{1,16}$/.test(keyEnv)) throw new ConfigError('LATCHKEY_KEY_ENV must be 1-16 lowercase letters or digits');
-  const trust = oneOf(env, 'LATCHKEY_TRUST_PROXY', 'false', ['true', 'false']);
   return {
     host: env.LATCHKEY_HOST || '127.0.0.1',
     port: int(env, 'LATCHKEY_PORT', 8080, 0, 65535),
@@ -198,7 +229,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     rateLimitWindowSeconds: int(env, 'LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     authCacheTtlMs: int(env, 'LATCHKEY_AUTH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     authFailureDelayMs: int(env, 'LATCHKEY_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
-    trustProxy: trust === 'true',
+    trustProxy: trustedProxies(env.LATCHKEY_TRUST_PROXY),
     auditSealIntervalMs: int(env, 'LATCHKEY_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000),
     auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),
     auditSinkSecret: env.LATCHKEY_AUDIT_SINK_SECRET || null,

@@ -11,6 +11,7 @@ import { startCacheCoherence, type CacheCoherence } from './services/coordinatio
 import { createServices, type Services } from './services/services.js';
 import { createEgressGuard } from './egress/egress-guard.js';
 import { openStore } from './store/open-store.js';
+import { openDataDirWarning } from './store/private-files.js';
 import type { Store } from './store/port.js';
 
 /** The composition root: config → adapters → services → server. Nothing else wires things together. */
@@ -42,6 +43,8 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
   const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
   const store = await openStore(config);
+  const dataDirWarning = openDataDirWarning(config.dataDir);
+  if (dataDirWarning !== null) logger.warn({ dir: config.dataDir }, dataDirWarning);
   try {
     await store.migrate();
     const { provider, created } = loadLocalKeyProvider({ envKey: config.rootKey, envNextKey: config.newRootKey, keyFile: config.rootKeyFile });

@@ -163,23 +163,6 @@ function rawHttp(payload: string): Promise<{ status: number; headers: Map<string
   });
 }
 
-/**
- * A request that declares a body over the limit and waits for the answer before sending it, as a
- * client sending `Expect: 100-continue` does. The server refuses on Content-Length alone and
- * closes the connection; with the body already on its way, that close meets unread bytes and
- * resets the connection, and fetch then loses the 413 now and then ("fetch failed" in CI).
- */
-const declaredTooLarge = (method: string, path: string, bytes: number) => async (): Promise<ApiResponse> => {
-  const r = await rawHttp(`${method} ${path} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${s.ownerKey}\r\nContent-Type: application/json\r\nContent-Length: ${bytes}\r\n\r\n`);
-  let body: unknown;
-  try {
-    body = JSON.parse(r.body);
-  } catch {
-    body = r.body;
-  }
-  return { status: r.status, headers: new Headers([...r.headers]), body: body as ApiResponse['body'], text: r.body };
-};
-
 before(async () => {
   s = await startServer();
   assert.ok(s.ownerKey.startsWith('lk_'), 'no owner key printed');
@@ -288,8 +271,12 @@ describe('bodies that are not acceptable JSON → 400 MALFORMED_REQUEST (or 422)
   });
 
   it('a body of 2 MiB → 413 PAYLOAD_TOO_LARGE', async () => {
-    await refused('2 MiB POST', declaredTooLarge('POST', '/v1/credentials', 2 * 1024 * 1024), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
-    await refused('2 MiB PATCH', declaredTooLarge('PATCH', `/v1/credentials/${knownId}`, 2 * 1024 * 1024), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    // Uploaded whole: the server reads and drops the excess before answering, so fetch reads the 413
+    // (test/security/body-limit.test.ts repeats this through the SDK and a streamed body).
+    const big = JSON.stringify({ ...good(), description: 'x'.repeat(2 * 1024 * 1024) });
+    await refused('2 MiB POST', postRaw(big), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    const bigPatch = JSON.stringify({ metadata: { blob: 'y'.repeat(2 * 1024 * 1024) }, secret: { password: MARKER } });
+    await refused('2 MiB PATCH', patchRaw(bigPatch), { status: 413, code: 'PAYLOAD_TOO_LARGE' });
   });
 
   it('a `text/plain` body → 415', async () => {

@@ -14,7 +14,7 @@ let s: TestServer;
 let tenantId = '';
 let privateKey: CryptoKey;
 let publicPem = '';
-const claims: { tenants: string[]; lk_role: string; teams: string[] } = { tenants: [], lk_role: 'service', teams: [] };
+const claims: { tenants: string[]; lk_role: string; teams: string[] } = { tenants: [], lk_role: 'vault-service', teams: [] };
 
 /** A real token from the real provider: client_credentials with a JWT access token for our audience. */
 async function providerToken(): Promise<string> {
@@ -61,7 +61,7 @@ before(async () => {
   s = await startServer({
     env: {
       LATCHKEY_OIDC_ISSUERS: JSON.stringify([
-        { issuer, audience: AUDIENCE, tenant_claim: 'tenants', role_claim: 'lk_role', teams_claim: 'teams', principal_type: 'workload' },
+        { issuer, audience: AUDIENCE, tenant_claim: 'tenants', role_claim: 'lk_role', role_map: { 'vault-service': 'service' }, teams_claim: 'teams', principal_type: 'workload' },
       ]),
     },
   });

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { JsonRejected, MAX_JSON_DEPTH, parseStrictJson } from '../src/http/strict-json.js';
+import { JsonRejected, MAX_JSON_DEPTH, parseStrictJson, parseStrictJsonBody } from '../src/http/strict-json.js';
 
 type Reason = JsonRejected['reason'];
 
@@ -331,5 +331,36 @@ describe('parseStrictJson: performance', () => {
       `${(text.length / 1024 / 1024).toFixed(2)} MiB: parseStrictJson best ${strictMs.toFixed(2)} ms ` +
         `(JSON.parse alone ${baseMs.toFixed(2)} ms; scan ≈ ${(strictMs - baseMs).toFixed(2)} ms)`,
     );
+  });
+});
+
+describe('parseStrictJsonBody: bytes are strict UTF-8 before they are JSON', () => {
+  const bytes = (...parts: Array<string | number[]>): Uint8Array => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
+
+  it('refuses invalid sequences instead of replacing them with U+FFFD', () => {
+    for (const bad of [[0x80], [0xff], [0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xe2, 0x82], [0xf4, 0x90, 0x80, 0x80]]) {
+      try {
+        parseStrictJsonBody(bytes('{"secret":"a', bad, 'b"}'));
+        assert.fail(`accepted ${JSON.stringify(bad)}`);
+      } catch (err) {
+        assert.ok(err instanceof JsonRejected, String(err));
+        assert.equal(err.reason, 'invalid_utf8');
+        assert.equal(err.message, 'Body is not valid UTF-8');
+      }
+    }
+  });
+
+  it('decodes 2-, 3- and 4-byte sequences', () => {
+    assert.deepEqual(parseStrictJsonBody(bytes('{"v":"ä€😀"}')), { v: 'ä€😀' });
+  });
+
+  it('keeps a byte order mark, which the scanner refuses as before', () => {
+    try {
+      parseStrictJsonBody(bytes([0xef, 0xbb, 0xbf], '{}'));
+      assert.fail('a BOM was accepted');
+    } catch (err) {
+      assert.ok(err instanceof JsonRejected);
+      assert.equal(err.reason, 'malformed');
+    }
   });
 });

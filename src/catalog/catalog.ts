@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { storableDateTimeFormat } from '../domain/clock.js';
 
 export interface ValidationIssue {
   /** Where the problem is: "config", "config.port", "secret.password", "config.requests[0].url", "type". */
@@ -274,7 +275,9 @@ function createAjv(): Ajv2020 {
     // check instead, knowing where to look.
     strictRequired: false,
   });
-  addFormatsModule.default(ajv, ['uri', 'date-time', 'email', 'hostname']);
+  addFormatsModule.default(ajv, ['uri', 'email', 'hostname']);
+  // A leap second (…T23:59:60Z) is RFC 3339 but cannot be stored: refused as bad input.
+  ajv.addFormat('date-time', storableDateTimeFormat);
   ajv.addFormat('host', { type: 'string', validate: isHost });
   return ajv;
 }

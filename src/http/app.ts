@@ -8,14 +8,17 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import { storableDateTimeFormat } from '../domain/clock.js';
+import { isDisplayName, isDisplayText } from '../domain/display-names.js';
 import { LatchkeyError } from '../domain/errors.js';
 import { isSaneRequestId, newRequestId } from '../domain/ids.js';
 import type { Services } from '../services/services.js';
 import './context.js';
+import { BODY_LIMIT, registerBodyLimit } from './body-limit.js';
 import { compiledOnce, serializerFor } from './compiled-schemas.js';
 import { envelope, errorHandler } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
-import { parseStrictJson } from './strict-json.js';
+import { parseStrictJsonBody } from './strict-json.js';
 import { accessKeyRoutes } from './routes/access-keys.js';
 import { auditRoutes, recordDeniedResponses } from './routes/audit-events.js';
 import { credentialTypeRoutes } from './routes/credential-types.js';
@@ -40,6 +43,10 @@ export interface AppDeps {
 function makeAjv(coerce: boolean): Ajv {
   const ajv = new Ajv({ allErrors: true, removeAdditional: false, useDefaults: false, coerceTypes: coerce ? 'array' : false, strict: false });
   addFormats.default(ajv);
+  // A leap second (…T23:59:60Z) is RFC 3339 but cannot be stored: refused as bad input.
+  ajv.addFormat('date-time', storableDateTimeFormat);
+  ajv.addFormat('display-name', { type: 'string', validate: isDisplayName });
+  ajv.addFormat('display-text', { type: 'string', validate: isDisplayText });
   return ajv;
 }
 
@@ -71,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // A pino child per request (Fastify's default) ran redaction over its bindings every time: 4 %
     // of a metadata GET. The few lines written for a request (errors) carry reqId themselves.
     childLoggerFactory: (parent) => parent,
-    bodyLimit: 1024 * 1024,
+    bodyLimit: BODY_LIMIT,
     trustProxy: config.trustProxy,
     requestIdHeader: false,
     genReqId: (req) => {
@@ -107,15 +114,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+  // Bytes, not a string: Fastify's string decoding replaces invalid UTF-8 with U+FFFD.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => {
     try {
       // An empty body with a JSON content type is "no body" (e.g. POST …/rotate with nothing to say).
-      done(null, body === '' ? undefined : parseStrictJson(body as string));
+      done(null, (body as Buffer).length === 0 ? undefined : parseStrictJsonBody(body as Buffer));
     } catch (err) {
       done(err as Error, undefined);
     }
   });
 
+  registerBodyLimit(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => {
     const e = new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`);

@@ -1,8 +1,16 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { DISPLAY_NAME_MESSAGE, DISPLAY_TEXT_MESSAGE } from '../domain/display-names.js';
 import { LatchkeyError, type ErrorCode } from '../domain/errors.js';
 import { StoreFull } from '../store/port.js';
 import { storeFailure } from '../store/store-errors.js';
 import { JsonRejected } from './strict-json.js';
+
+/** Formats whose rule Ajv's "must match format" does not tell. */
+const FORMAT_MESSAGES: Record<string, string> = {
+  'display-name': DISPLAY_NAME_MESSAGE,
+  'display-text': DISPLAY_TEXT_MESSAGE,
+  'date-time': 'must be an RFC 3339 date-time with a second from 00 to 59 (a leap second, :60, cannot be stored)',
+};
 
 /**
  * The one error handler: a LatchkeyError becomes its envelope; Fastify's own errors are mapped
@@ -18,7 +26,8 @@ export function toLatchkeyError(err: unknown): LatchkeyError {
       const missing = v.keyword === 'required' ? `/${String((v.params as { missingProperty?: string }).missingProperty)}` : '';
       const extra = v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
       const path = (v.instancePath + missing + extra).replace(/^\//, '').replace(/\//g, '.');
-      const message = v.keyword === 'required' ? 'is required' : v.keyword === 'additionalProperties' ? 'is not allowed' : (v.message ?? 'is invalid');
+      const format = v.keyword === 'format' ? FORMAT_MESSAGES[String((v.params as { format?: string }).format)] : undefined;
+      const message = v.keyword === 'required' ? 'is required' : v.keyword === 'additionalProperties' ? 'is not allowed' : (format ?? v.message ?? 'is invalid');
       return { path: part === 'body' ? path || '(body)' : `${part}.${path}`.replace(/\.$/, ''), message };
     });
     if (part === 'body') return new LatchkeyError('VALIDATION_FAILED', issues);

@@ -8,9 +8,13 @@
  *
  * Error messages carry a position or a key path at most; they never echo
  * string values from the input, since bodies may contain secrets.
+ *
+ * `parseStrictJsonBody` is the entry for request bodies: it decodes the bytes as
+ * UTF-8 first and refuses invalid sequences instead of replacing them with
+ * U+FFFD, which would store a secret other than the one the caller sent.
  */
 
-type JsonRejectReason = 'malformed' | 'duplicate_key' | 'forbidden_key' | 'too_deep' | 'lone_surrogate';
+type JsonRejectReason = 'malformed' | 'duplicate_key' | 'forbidden_key' | 'too_deep' | 'lone_surrogate' | 'invalid_utf8';
 
 export class JsonRejected extends Error {
   constructor(
@@ -381,4 +385,23 @@ export function parseStrictJson(text: string): unknown {
     // Unreachable if the scanner is correct; never surface JSON.parse's message (it can quote input).
     throw new JsonRejected('malformed', 'Malformed JSON');
   }
+}
+
+/**
+ * Decodes with the platform's fatal decoder: an invalid byte sequence (a lone continuation byte,
+ * an overlong form, an encoded surrogate, a truncated sequence) throws instead of becoming
+ * U+FFFD. `ignoreBOM` keeps a byte order mark in the text, where the scanner refuses it as
+ * before (RFC 8259 §8.1: a sender must not add one).
+ */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Parse a request body's bytes: strict UTF-8, then strict JSON. */
+export function parseStrictJsonBody(body: Uint8Array): unknown {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new JsonRejected('invalid_utf8', 'Body is not valid UTF-8');
+  }
+  return parseStrictJson(text);
 }

@@ -173,6 +173,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         type: "smtp" | "api";
                     };
@@ -483,6 +487,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name?: string;
                     };
                 };
@@ -788,7 +796,15 @@ export interface paths {
                         /** @description OAuth2 client id (Latchkey needs it to refresh tokens) */
                         clientId?: string;
                         clientSecret?: string;
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         credentialName: string;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         expiresAt?: string | null;
                         integrationId: string;
@@ -1235,7 +1251,15 @@ export interface paths {
                         /** @description OAuth2 client id (Latchkey needs it to refresh tokens) */
                         clientId?: string;
                         clientSecret?: string;
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         credentialName?: string;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         expiresAt?: string | null;
                         integrationId?: string;
@@ -3129,6 +3153,10 @@ export interface paths {
                 content: {
                     "application/json": {
                         expires_at?: string | null;
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         role: "owner" | "admin" | "integration_admin" | "member" | "viewer" | "service";
                         team_ids?: string[];
@@ -3301,6 +3329,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                     };
                 };
@@ -3448,7 +3480,9 @@ export interface paths {
                     "filter[credential_id]"?: string;
                     "filter[action]"?: string;
                     "filter[actor_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[since]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[until]"?: string;
                 };
                 header?: never;
@@ -3751,6 +3785,7 @@ export interface paths {
                     "filter[integration_id]"?: string;
                     "filter[team_id]"?: string;
                     "filter[folder_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[expires_before]"?: string;
                     "filter[rotation_due]"?: boolean;
                 };
@@ -3878,6 +3913,10 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         deactivation_time?: string | null;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         expires_at?: string | null;
                         folder_id?: string | null;
@@ -3885,6 +3924,10 @@ export interface paths {
                         metadata?: {
                             [key: string]: string | number | boolean | null;
                         };
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         provider?: string | null;
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
@@ -4142,6 +4185,10 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         deactivation_time?: string | null;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         expires_at?: string | null;
                         folder_id?: string | null;
@@ -4149,6 +4196,10 @@ export interface paths {
                         metadata?: {
                             [key: string]: string | number | boolean | null;
                         };
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         provider?: string | null;
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
@@ -4409,6 +4460,10 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         deactivation_time?: string | null;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         expires_at?: string | null;
                         folder_id?: string | null;
@@ -4416,6 +4471,10 @@ export interface paths {
                         metadata?: {
                             [key: string]: string | number | boolean | null;
                         };
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name?: string;
                         provider?: string | null;
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
@@ -5517,6 +5576,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         team_id: string;
                     };
@@ -6030,12 +6093,20 @@ export interface paths {
                             [key: string]: unknown;
                         };
                         credential_id?: string;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
                         description?: string;
                         folder_id?: string | null;
                         integration_id?: string | null;
                         metadata?: {
                             [key: string]: string | number | boolean | null;
                         };
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name?: string;
                         /** @description A preset id (GET /v1/oauth/providers): makes a new oauth2 credential */
                         provider?: string;
@@ -6294,6 +6365,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                         slug?: string;
                     };
@@ -6511,6 +6586,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                     };
                 };
@@ -6881,6 +6960,10 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /**
+                         * Format: display-name
+                         * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
+                         */
                         name: string;
                     };
                 };

@@ -1,14 +1,15 @@
 import { Type, type TSchema } from 'typebox';
 import { PATH_ID_PATTERN } from '../../domain/ids.js';
 
-/** Printable text: no C0/C1 control characters (they corrupt logs and terminals). */
-const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
-
-export const Name = Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL.replace('*$', '+$') });
-export const Description = Type.String({ maxLength: 2000, pattern: NO_CONTROL.replace('[^', '[^\\t\\n\\r') });
+/**
+ * Names show what they store: no control, format or bidi characters, no word mixing scripts
+ * (src/domain/display-names.ts); descriptions keep line breaks but no hidden reordering.
+ */
+export const Name = Type.String({ minLength: 1, maxLength: 200, format: 'display-name', description: 'No control, format or bidi characters; no word mixing scripts (UTS #39)' });
+export const Description = Type.String({ maxLength: 2000, format: 'display-text', description: 'No control characters but tab and line breaks; no bidi embeddings, overrides or isolates' });
 export const PathId = Type.String({ pattern: PATH_ID_PATTERN, maxLength: 50 });
 export const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
-export const DateTime = Type.String({ format: 'date-time', maxLength: 40 });
+export const DateTime = Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; a leap second (second 60) cannot be stored and is refused' });
 export const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 export const Hostname = Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$' });
 

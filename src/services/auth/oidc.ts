@@ -22,8 +22,13 @@ export interface OidcIssuerConfig {
   /** … or the claim (string or array of tenant ids) says which. */
   tenant_claim?: string;
   role_claim?: string;
-  /** Claim value → role; a claim value that is itself a role name is taken as is. */
+  /**
+   * Claim value → role: the only way a token's claims grant a role. A value it does not list
+   * grants nothing, even one spelled like a role (`owner`): whoever can put a group name into a
+   * token at the identity provider must not pick their role in every tenant here.
+   */
   role_map?: Record<string, Role>;
+  /** The role of a token none of whose role_claim values role_map lists; unset = refused (401). */
   default_role?: Role;
   /** Claim holding team slugs (string or array). */
   teams_claim?: string;
@@ -47,6 +52,23 @@ function claimList(payload: JWTPayload, claim: string | undefined): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
+const isRole = (v: unknown): v is Role => (ROLES as readonly unknown[]).includes(v);
+
+/** A role setting that would silently grant nothing (or something unintended) is a start-up error. */
+function checkRoles(c: OidcIssuerConfig): void {
+  const map: unknown = c.role_map;
+  if (map !== undefined && (typeof map !== 'object' || map === null || Array.isArray(map))) throw new Error(`issuer ${c.issuer}: role_map must be an object of claim value → role`);
+  for (const [value, role] of Object.entries(c.role_map ?? {})) {
+    if (!isRole(role)) throw new Error(`issuer ${c.issuer}: role_map maps "${value}" to "${String(role)}", which is not one of ${ROLES.join(', ')}`);
+  }
+  if (c.default_role !== undefined && !isRole(c.default_role)) throw new Error(`issuer ${c.issuer}: default_role must be one of ${ROLES.join(', ')}`);
+  if (c.role_claim && Object.keys(c.role_map ?? {}).length === 0) {
+    throw new Error(`issuer ${c.issuer}: role_claim needs a role_map (claim value → role); claim values are never taken as role names`);
+  }
+  if (!c.role_claim && c.role_map !== undefined) throw new Error(`issuer ${c.issuer}: role_map needs role_claim (the claim whose values it maps)`);
+  if (!c.role_claim && c.default_role === undefined) throw new Error(`issuer ${c.issuer}: grants no role: set role_claim with role_map, or default_role`);
+}
+
 export function parseIssuerConfigs(json: string | undefined): OidcIssuerConfig[] {
   if (!json) return [];
   const parsed: unknown = JSON.parse(json);
@@ -55,6 +77,7 @@ export function parseIssuerConfigs(json: string | undefined): OidcIssuerConfig[]
     if (typeof c.issuer !== 'string' || !c.audience) throw new Error('each LATCHKEY_OIDC_ISSUERS entry needs issuer and audience');
     if (!c.tenant_id && !c.tenant_claim) throw new Error(`issuer ${c.issuer}: set tenant_id or tenant_claim`);
     for (const alg of c.algorithms ?? []) if (!ASYMMETRIC.includes(alg)) throw new Error(`issuer ${c.issuer}: algorithm ${alg} is not allowed (asymmetric only)`);
+    checkRoles(c);
   }
   return parsed as OidcIssuerConfig[];
 }
@@ -126,8 +149,10 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
         throw new LatchkeyError('INVALID_PARAMETER', 'You belong to several tenants: choose one with x-tenant-id');
       }
       if (!(await deps.store.getTenant(tenantId))) throw unauthenticated();
-      const claimed = claimList(payload, c.role_claim).map((v) => c.role_map?.[v] ?? v).find((v): v is Role => (ROLES as readonly string[]).includes(v));
-      const role = claimed ?? c.default_role;
+      // Only role_map grants a role (Object.hasOwn: a claim value "constructor" is not a key of it).
+      const mapped = claimList(payload, c.role_claim).find((v) => c.role_map !== undefined && Object.hasOwn(c.role_map, v));
+      const role = mapped === undefined ? c.default_role : c.role_map?.[mapped];
+      // A valid token that maps to no role is refused like any other failure: no role, no access.
       if (!role) throw unauthenticated();
       const slugs = claimList(payload, c.teams_claim);
       const teamIds = slugs.length === 0 ? [] : (await deps.teams.teamsOf(tenantId)).filter((t) => slugs.includes(t.slug)).map((t) => t.id);

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makeDatabaseFilesPrivate } from '../private-files.js';
 import { MIGRATIONS } from '../migrations/migrations.js';
 import type {
   AccessKeyRow, AppendSeal, AuditRow, CredentialRow, CredentialWrite, IdempotencyRow, SealDecision, SealRound, Store, TenantKeyRow,
@@ -51,6 +52,7 @@ function isUniqueViolation(err: unknown, index?: string): boolean {
  */
 export function openSqliteStore(opts: SqliteOptions): Store {
   mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
+  makeDatabaseFilesPrivate(opts.file);
   const db = new Database(opts.file);
   db.pragma('journal_mode = WAL');
   // Commits never fsync on the event loop; with FULL, writes wait for `walSync` instead (see durableWrites).
