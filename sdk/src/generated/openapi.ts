@@ -4926,6 +4926,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description test: the test secret only, in `secret` and again in `test_secret` (never the live secret); audited as credential.reveal_test */
                     variant?: "main" | "test";
                     allow_inactive?: boolean;
                     /** @description An older version, readable while it is current, pending, or previous within its grace period */
