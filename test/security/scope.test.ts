@@ -141,6 +141,21 @@ describe('a read share never grants a change', () => {
     assert.deepEqual(await snapshot(c.id), before);
   });
 
+  it('the account-credentials dialect renames and deletes only within the write scope', async () => {
+    const value = secret('scope-account-key');
+    const c = await ok(s.request('POST', '/v1/credentials', {
+      body: { name: 'Shared mail key', type: 'api_key', secret: { value }, team_id: teams.platform, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['analytics'] },
+    }));
+    const before = await snapshot(c.id);
+    const who = keys['analytics integration admin']!;
+    assert.equal((await s.request('GET', `/compat/account-credentials/v1/credentials/${c.id}`, { key: who })).status, 200);
+    const rename = await s.request('PUT', `/compat/account-credentials/v1/credentials/${c.id}`, { key: who, body: { name: 'Taken over' } });
+    assert.equal(rename.status, 403, rename.text);
+    const del = await s.request('DELETE', `/compat/account-credentials/v1/credentials/${c.id}`, { key: who });
+    assert.equal(del.status, 403, del.text);
+    assert.deepEqual(await snapshot(c.id), before);
+  });
+
   it('a credential of team A with GLOBAL visibility is changed by team A only', async () => {
     const c = await textCredential('Global of platform', { team_id: teams.platform, read_access: 'GLOBAL' });
     const before = await snapshot(c.id);
