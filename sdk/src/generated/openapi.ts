@@ -4124,7 +4124,10 @@ export interface paths {
                 };
             };
         };
-        /** Create a credential with a chosen id, or replace one whole */
+        /**
+         * Create a credential with a chosen id, or replace one whole
+         * @description Changing needs the write scope (docs/security.md): 403 for a credential seen only through a share or GLOBAL visibility. An id held by a credential you cannot see answers 404, as GET does, and is never overwritten.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -4328,7 +4331,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Soft-delete a credential (purge=true destroys it; owners only) */
+        /**
+         * Soft-delete a credential (purge=true destroys it; owners only)
+         * @description Needs the write scope (docs/security.md). A soft-deleted credential exists only for an owner purging it: anyone else gets 404.
+         */
         delete: {
             parameters: {
                 query?: {
