@@ -88,7 +88,7 @@ describe('existence oracles inside a tenant', () => {
     assert.equal(dup.status, 409, dup.text);
   });
 
-  it('purging a soft-deleted credential as a non-owner answers 404, like an id that never existed', async () => {
+  it('purging (or, through a share, restoring) a soft-deleted credential as a non-owner answers 404, like an id that never existed', async () => {
     const c = await ok(s.request('POST', '/v1/credentials', {
       body: { name: 'Retired key', type: 'text', secret: { value: secret('oracle-retired') }, team_id: teams.platform, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['analytics'] },
     }));
@@ -100,6 +100,11 @@ describe('existence oracles inside a tenant', () => {
       assert.equal(purge.status, 404, `${who}: ${purge.text}`);
       assert.equal(shape(purge, c.id), shape(purgeNever, never), who);
     }
+    // Restoring it is a change: through the share it was only read, so it is not there to restore.
+    const restore = await s.request('POST', `/v1/credentials/${c.id}/restore`, { key: keys['analytics integration admin']! });
+    const restoreNever = await s.request('POST', `/v1/credentials/${never}/restore`, { key: keys['analytics integration admin']! });
+    assert.equal(restore.status, 404, restore.text);
+    assert.equal(shape(restore, c.id), shape(restoreNever, never));
     // A live credential it sees but may not purge is a 403, as before.
     const live = await ok(s.request('POST', '/v1/credentials', { body: { name: 'Live key', type: 'text', secret: { value: secret('oracle-live') } } }));
     assert.equal((await s.request('DELETE', `/v1/credentials/${live.id}?purge=true`, { key: keys.admin! })).status, 403);

@@ -476,11 +476,9 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       require(ctx, 'credentials:delete');
       const v = await visibilityOf(ctx.principal, teams);
       const c = await store.getCredential(ctx.principal.tenantId, id);
+      if (!c || !canSee(v, c)) throw notFound(id);
       // Only whoever may change it learns that a deleted credential is there to restore.
-      if (!c || !canSee(v, c) || !canChange(v, c)) {
-        if (c && c.deletedAt === null && canSee(v, c)) throw cannotChange(id);
-        throw notFound(id);
-      }
+      if (!canChange(v, c)) throw c.deletedAt === null ? cannotChange(id) : notFound(id);
       if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
       const now = clock.now().toISOString();
       const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
