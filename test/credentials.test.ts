@@ -291,13 +291,15 @@ describe('GET /v1/credentials/{id}/secret', () => {
     assert.equal(events.text.includes(password), false);
   });
 
-  it('reveals the test secret with ?variant=test', async () => {
+  it('reveals the test secret, and only it, with ?variant=test', async () => {
     const live = secretOf('live');
     const test = secretOf('test');
     const c = await s.request('POST', '/v1/credentials', { body: { ...smtpBody('Two Faced', live), test_credential_enabled: true, test_secret: { password: test } } });
     assert.equal(c.status, 201, c.text);
     const r = await s.request('GET', `/v1/credentials/${c.body.id}/secret?variant=test`);
     assert.deepEqual(r.body.test_secret, { password: test });
+    assert.deepEqual(r.body.secret, { password: test });
+    assert.equal(r.text.includes(live), false);
     const plain = await s.request('GET', `/v1/credentials/${c.body.id}/secret`);
     assert.equal(plain.body.test_secret, undefined);
   });

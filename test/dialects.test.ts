@@ -417,7 +417,11 @@ describe('account-credentials (document 002): /v1/credentials', () => {
     nativeError(await get(`${AC}/v1/credentials`, null), 401, 'UNAUTHENTICATED');
     assert.equal((await get(`${AC}/v1/credentials`, keys['viewer'])).status, 200);
     nativeError(await s.request('POST', `${AC}/v1/credentials`, { key: keys['viewer'], body: { name: 'Viewer made', type: 'api' } }), 403, 'FORBIDDEN');
-    const m = await s.request('POST', `${AC}/v1/credentials`, { key: keys['member'], body: { name: 'Member made', type: 'api' } });
+    // A member writes only under one of its teams; this dialect names none, and this member has none.
+    const loose = await s.request('POST', `${AC}/v1/credentials`, { key: keys['member'], body: { name: 'Member made', type: 'api' } });
+    nativeError(loose, 422, 'VALIDATION_FAILED');
+    assert.equal(loose.body.error.details[0].path, 'team_id');
+    const m = await s.request('POST', `${AC}/v1/credentials`, { body: { name: 'Owner made', type: 'api' } });
     assert.equal(m.status, 201);
     stored.push(m.body.key);
     nativeError(await s.request('DELETE', `${AC}/v1/credentials/${m.body.id}`, { key: keys['member'] }), 403, 'FORBIDDEN');

@@ -51,7 +51,7 @@ const CALLS: Call[] = [
   { name: 'delete', method: 'DELETE', path: (id) => `/v1/credentials/${id}` },
 ];
 
-// Expected status per principal and call for a credential the principal can see.
+// Expected status per principal and call for a credential of the principal's own team.
 const VISIBLE: Record<string, Record<string, number>> = {
   viewer: { get: 200, patch: 403, secret: 403, versions: 200, version: 200, rotate: 403, 'integration-secret': 403, delete: 403 },
   member: { get: 200, patch: 200, secret: 403, versions: 200, version: 200, rotate: 403, 'integration-secret': 403, delete: 403 },
@@ -61,14 +61,18 @@ const VISIBLE: Record<string, Record<string, number>> = {
 // For a credential the principal cannot see, only the permission check may answer first (403,
 // the same for every id); everything else is the 404 of a credential that never existed.
 const hidden = (role: string, call: string): number => (VISIBLE[role]![call] === 403 ? 403 : 404);
+// A credential shared with the principal's team is read (and revealed) as its own team's, but
+// never changed: reading through a share grants no write (docs/security.md).
+const CHANGES = new Set(['patch', 'rotate', 'delete']);
+const shared = (role: string, call: string): number => (CHANGES.has(call) ? 403 : VISIBLE[role]![call]!);
 
 describe('isolation matrix', () => {
   for (const role of Object.keys(VISIBLE)) {
-    it(`${role} of team blue: own-team and shared credentials answer by role, others as never existed`, async () => {
+    it(`${role} of team blue: own-team credentials answer by role, shared ones read-only, others as never existed`, async () => {
       for (const call of CALLS.filter((c) => c.name !== 'delete')) {
-        for (const [cred, visible] of [['team', true], ['shared', true], ['red_only', false]] as const) {
+        for (const cred of ['team', 'shared', 'red_only'] as const) {
           const r = await s.request(call.method, call.path(creds[cred]!), { key: keys[role]!, ...(call.body ? { body: call.body } : {}) });
-          const expected = visible ? VISIBLE[role]![call.name]! : hidden(role, call.name);
+          const expected = cred === 'team' ? VISIBLE[role]![call.name]! : cred === 'shared' ? shared(role, call.name) : hidden(role, call.name);
           assert.equal(r.status, expected, `${role} ${call.name} ${cred}: ${r.text}`);
           if (expected === 404) assert.equal(r.body.error.code, 'CREDENTIAL_NOT_FOUND');
         }

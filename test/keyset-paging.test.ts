@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { MIGRATIONS } from '../src/store/migrations/migrations.ts';
-import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../src/store/queries.ts';
+import { accessKeyListSql, auditListSql, credentialListSql, sqliteJsonArrayHasAny, type Sql } from '../src/store/queries.ts';
 import { VERSIONS_TO_RESEAL_SQL, versionsToResealParams } from '../src/store/key-management-sql.ts';
 
 // A cursor page must seek the list index to the cursor, not walk every newer entry to get there:
@@ -22,8 +22,16 @@ const after = { createdAt: '2026-12-01T00:00:00.000Z', id: 'crd_01JZZZZZZZZZZZZZ
 describe('keyset paging seeks the index to the cursor', () => {
   it('credentials: a cursor page searches credentials_list on (tenant_id, created_at, id)', () => {
     const db = migrated();
-    const { rows } = credentialListSql('ten_a', { all: true }, {}, { limit: 25, after });
+    const { rows } = credentialListSql('ten_a', { all: true }, {}, { limit: 25, after }, sqliteJsonArrayHasAny);
     assert.match(plan(db, rows), /USING INDEX credentials_list \(tenant_id=\? AND \(created_at,id\)<\(\?,\?\)\)/);
+  });
+
+  it('credentials seen through teams and shares: the same seek, the exact share test evaluated per row', () => {
+    const db = migrated();
+    const visibility = { all: false as const, teamIds: ['team_a', 'team_b'], teamSlugs: ['data-eng', 'data_eng'] };
+    const { rows } = credentialListSql('ten_a', visibility, {}, { limit: 25, after }, sqliteJsonArrayHasAny);
+    assert.match(plan(db, rows), /USING INDEX credentials_list \(tenant_id=\? AND \(created_at,id\)<\(\?,\?\)\)/);
+    assert.doesNotMatch(rows.text, /LIKE/);
   });
 
   it('access keys and audit events: the same for their list indexes', () => {

@@ -129,8 +129,9 @@ describe('lk.credentials against a real server', () => {
   it('reveals the test secret and refuses an inactive credential unless allowed', async () => {
     const c = await lk.credentials.create({ ...smtpBody(unique('Variant'), 'main-pw'), test_credential_enabled: true, test_secret: { password: 'test-pw' } });
     const r = await lk.credentials.reveal(c.id, { variant: 'test' });
-    assert.equal(r.secret.password, 'main-pw');
+    assert.equal(r.secret.password, 'test-pw', 'a test reveal carries the test secret only');
     assert.equal(r.test_secret?.password, 'test-pw');
+    assert.equal((await lk.credentials.reveal(c.id)).secret.password, 'main-pw');
 
     await lk.credentials.update(c.id, { status: 'inactive' });
     const inactive = await caught(lk.credentials.reveal(c.id), ConflictError);

@@ -43,9 +43,16 @@ export interface TransportConfig {
   fetch: typeof fetch;
 }
 
-/** Joins path segments, encoding each one (ids are `^[@~\-\.\w]+$`, but a caller's typo must not change the path). */
+/**
+ * Joins path segments, encoding each one (ids are `^[@~\-\.\w]+$`, but a caller's typo must not
+ * change the path). A segment of dots alone is refused: `fetch` resolves `.`, `..` and their
+ * `%2e` forms away, so `reveal('.')` would have asked for `/v1/credentials/secret`.
+ */
 export function pathOf(...segments: Array<string | number>): string {
-  return '/' + segments.map((s) => encodeURIComponent(String(s))).join('/');
+  return '/' + segments.map((s) => {
+    if (/^\.+$/.test(String(s))) throw new LatchkeyError(`"${String(s)}" cannot be sent as an id in a URL path (it would name another resource)`);
+    return encodeURIComponent(String(s));
+  }).join('/');
 }
 
 /**

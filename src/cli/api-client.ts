@@ -130,8 +130,21 @@ interface Call {
   accept?: number[];
 }
 
-/** `/v1/credentials/{id}` with every segment encoded: a typo must not change the path. */
-const pathOf = (...segments: Array<string | number>): string => '/' + segments.map((s) => encodeURIComponent(String(s))).join('/');
+/** A request the CLI will not send, because its URL would not say what the command meant. */
+export class UnsendableRequest extends Error {
+  override name = 'UnsendableRequest';
+}
+
+/**
+ * `/v1/credentials/{id}` with every segment encoded: a typo must not change the path. A segment
+ * of dots alone cannot be encoded at all (URL parsers resolve `.`, `..` and their `%2e` forms
+ * away: `credentials reveal .` asked for `/v1/credentials/secret`), so it is refused.
+ */
+const pathOf = (...segments: Array<string | number>): string =>
+  '/' + segments.map((s) => {
+    if (/^\.+$/.test(String(s))) throw new UnsendableRequest(`"${String(s)}" cannot be sent as an id in a URL path (it would name another resource)`);
+    return encodeURIComponent(String(s));
+  }).join('/');
 
 const filterQuery = (filter: Record<string, QueryValue> | undefined): Record<string, QueryValue> =>
   Object.fromEntries(Object.entries(filter ?? {}).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [`filter[${k}]`, v]));

@@ -85,10 +85,10 @@ async function exportCredential(client: ApiClient, c: Credential): Promise<Backu
       continue;
     }
     try {
-      const r = await client.credentials.reveal(c.id, {
-        version: v.version, allowInactive: c.status !== 'active', ...(c.test_credential_enabled ? { variant: 'test' as const } : {}),
-      });
-      entry.versions.push({ version: v.version, stage: v.stage, expires_at: v.expires_at, created_at: v.created_at, secret: r.secret ?? {}, test_secret: r.test_secret ?? null });
+      const r = await client.credentials.reveal(c.id, { version: v.version, allowInactive: c.status !== 'active' });
+      // A test reveal answers with the test secret only (never the live one beside it): a second call.
+      const test = c.test_credential_enabled && v.has_test_secret ? await client.credentials.reveal(c.id, { version: v.version, allowInactive: c.status !== 'active', variant: 'test' }) : null;
+      entry.versions.push({ version: v.version, stage: v.stage, expires_at: v.expires_at, created_at: v.created_at, secret: r.secret ?? {}, test_secret: test?.test_secret ?? null });
     } catch (err) {
       // Its grace period ended between the listing and the reveal.
       if (err instanceof ApiError && err.code === 'VERSION_NOT_FOUND' && v.stage === 'previous') entry.unreadable_versions.push(unreadable);

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { ApiError, ConnectionError } from './api-client.js';
+import { ApiError, ConnectionError, UnsendableRequest } from './api-client.js';
 
 /**
  * The CLI's exit codes: 0 ok, 1 failure, 2 usage. Messages written here are the CLI's own or the
@@ -30,7 +30,7 @@ export function reportCliError(err: unknown): number | null {
     process.stderr.write(`latchkey: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof ConnectionError || err instanceof CliFailure) {
+  if (err instanceof ConnectionError || err instanceof CliFailure || err instanceof UnsendableRequest) {
     process.stderr.write(`latchkey: ${err.message}\n`);
     return err instanceof CliFailure ? err.exitCode : 1;
   }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { isValidPathId } from '../domain/ids.js';
 import { reportCliError } from './cli-errors.js';
 
 /**
@@ -24,9 +25,12 @@ export function wholeNumber(name: string, min: number, max: number) {
   };
 }
 
-/** Ids in paths are `^[@~\-.\w]+$`, at most 50 characters (API.md); checked here so a typo is a usage error, not a request. */
+/**
+ * Ids in paths (API.md; domain/ids.ts): checked here so a typo is a usage error, not a request,
+ * and so that `.` or `..` never reaches a URL, where it would name another resource.
+ */
 export function resourceId(raw: string): string {
-  if (!/^[@~\-.\w]{1,50}$/.test(raw)) throw new InvalidArgumentError('must be an id such as crd_01J… (letters, digits, _ - . @ ~; at most 50)');
+  if (!isValidPathId(raw)) throw new InvalidArgumentError('must be an id such as crd_01J… (letters, digits, _ - . @ ~; at most 50; not dots alone)');
   return raw;
 }
 

@@ -198,7 +198,7 @@ export function addCredentialsCommands(program: Command): void {
   connectionOptions(credentials.command('reveal').description('Print the decrypted secret (audited; needs credentials:reveal)'))
     .argument('<id>', 'credential id', resourceId)
     .option('--version <n>', 'an older version (readable while current or previous within its grace period)', wholeNumber('--version', 1, 2_147_483_647))
-    .option('--test', 'reveal the test secret as well')
+    .option('--test', 'reveal the test secret instead of the live one')
     .option('--allow-inactive', 'reveal an inactive or deactivated credential (owners)')
     .option('--field <name>', 'print only this field, raw (a secret field, else a config field)')
     .option('--json', 'print JSON for scripts')
@@ -209,8 +209,9 @@ export function addCredentialsCommands(program: Command): void {
       if (opts.field !== undefined) return printField(r, opts.field);
       if (opts.json) return printJson({ ...r, revealed_version: opts.version ?? r.version });
       const pairs: Array<[string, unknown]> = [['id', r.id], ['name', r.name], ['type', r.type], ['version', opts.version ?? r.version]];
-      for (const [k, v] of Object.entries(r.secret ?? {})) pairs.push([`secret.${k}`, v]);
-      for (const [k, v] of Object.entries(r.test_secret ?? {})) pairs.push([`test_secret.${k}`, v]);
+      // A test reveal's answer holds the test secret only, in `secret` and again in `test_secret`.
+      if (opts.test) for (const [k, v] of Object.entries(r.test_secret ?? {})) pairs.push([`test_secret.${k}`, v]);
+      else for (const [k, v] of Object.entries(r.secret ?? {})) pairs.push([`secret.${k}`, v]);
       printFields(pairs);
     }));
 

@@ -35,8 +35,13 @@ export function newRequestId(): string {
   return requestIdBase + encodeTime(requestCount, 10);
 }
 
-/** API.md: every id in a path is at most 50 characters of `[@~\-.\w]`. */
-export const PATH_ID_PATTERN = '^[@~\\-\\.\\w]{1,50}$';
+/**
+ * API.md: every id in a path is at most 50 characters of `[@~\-.\w]`, and not dots alone: `.`
+ * and `..` are dot-segments that every URL parser (fetch, browsers, proxies) resolves away, so
+ * `/v1/credentials/../secret` names another resource (and `%2e` is decoded to `.` first).
+ * Longer runs of dots go with them: one rule, "not dots alone", is easier to check everywhere.
+ */
+export const PATH_ID_PATTERN = '^(?!\\.+$)[@~\\-\\.\\w]{1,50}$';
 const PATH_ID_RE = new RegExp(PATH_ID_PATTERN);
 
 export function isValidPathId(value: string): boolean {

@@ -52,7 +52,7 @@ export function canGrant(granter: Role, grantee: Role): boolean {
   return true;
 }
 
-/** Roles that see every credential of the tenant regardless of team scoping. */
+/** Roles that see and may change every credential of the tenant regardless of team scoping (services/credentials/visibility.ts). */
 export function seesWholeTenant(role: Role): boolean {
   return role === 'owner' || role === 'admin';
 }

@@ -303,13 +303,18 @@ export interface Store {
   listDeletedBefore(before: string, limit: number): Promise<Array<{ tenantId: string; id: string }>>;
 
   // teams and folders
+  /** Also drops the new slug from every credential's `shared_team_slugs` (a share left by a former team of that slug). */
   insertTeam(tenantId: string, team: TeamRow, audit: AuditRow[]): Promise<'inserted' | 'slug_taken'>;
   getTeam(tenantId: string, id: string): Promise<TeamRow | null>;
   listTeams(tenantId: string): Promise<TeamRow[]>;
   /** Compare-and-set on revision. */
   updateTeam(tenantId: string, team: TeamRow, expectedRevision: number, audit: AuditRow[]): Promise<'updated' | 'stale' | 'slug_taken'>;
-  /** Refuses ('in_use') while a credential (even soft-deleted) or a folder still belongs to the team. */
-  deleteTeam(tenantId: string, id: string, audit: AuditRow[]): Promise<'deleted' | 'in_use' | 'missing'>;
+  /**
+   * Refuses ('in_use') while a credential (even soft-deleted) or a folder still belongs to the
+   * team; else deletes it and, in the same transaction, drops its slug from every credential's
+   * `shared_team_slugs` (each such credential's revision moves and `updated_at` becomes `at`).
+   */
+  deleteTeam(tenantId: string, id: string, at: string, audit: AuditRow[]): Promise<'deleted' | 'in_use' | 'missing'>;
   setAccessKeyTeams(tenantId: string, keyId: string, teamIds: readonly string[], audit: AuditRow[]): Promise<boolean>;
   insertFolder(tenantId: string, folder: FolderRow, audit: AuditRow[]): Promise<'inserted' | 'name_taken'>;
   getFolder(tenantId: string, id: string): Promise<FolderRow | null>;

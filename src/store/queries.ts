@@ -13,23 +13,35 @@ function escapeLike(value: string): string {
   return value.replace(/[\\%_]/g, (c) => '\\' + c);
 }
 
-function visibilityClause(v: Visibility, where: string[], params: unknown[]): void {
+/**
+ * The one piece of list SQL the dialects spell differently: whether the JSON array of strings in
+ * `column` holds one of `count` placeholder values. An exact comparison of elements, never a
+ * pattern over user data (a `LIKE` let the slug `data_eng` match a share with `data-eng`).
+ */
+export type JsonArrayHasAny = (column: string, count: number) => string;
+
+const marks = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
+export const sqliteJsonArrayHasAny: JsonArrayHasAny = (column, n) => `EXISTS (SELECT 1 FROM json_each(${column}) WHERE json_each.value IN (${marks(n)}))`;
+export const postgresJsonArrayHasAny: JsonArrayHasAny = (column, n) =>
+  `EXISTS (SELECT 1 FROM jsonb_array_elements_text(${column}::jsonb) AS share(value) WHERE share.value IN (${marks(n)}))`;
+
+/** The SQL form of `canSee` (services/credentials/visibility.ts); reveals check each row with `canSee` again. */
+function visibilityClause(v: Visibility, hasAny: JsonArrayHasAny, where: string[], params: unknown[]): void {
   if (v.all) return;
   const parts = [`read_access = 'GLOBAL'`];
   if (v.teamIds.length > 0) {
-    parts.push(`team_id IN (${v.teamIds.map(() => '?').join(', ')})`);
+    parts.push(`team_id IN (${marks(v.teamIds.length)})`);
     params.push(...v.teamIds);
   }
-  for (const slug of v.teamSlugs) {
-    // Slugs are [a-z0-9_-] only, so the quoted form cannot match across JSON array elements.
-    parts.push(`(read_access = 'SPECIFIC_TEAMS' AND shared_team_slugs LIKE ?)`);
-    params.push(`%"${slug}"%`);
+  if (v.teamSlugs.length > 0) {
+    parts.push(`(read_access = 'SPECIFIC_TEAMS' AND ${hasAny('shared_team_slugs', v.teamSlugs.length)})`);
+    params.push(...v.teamSlugs);
   }
   where.push(`(${parts.join(' OR ')})`);
 }
 
 /** `columns`: the SQLite adapter selects ids only and takes the rows from its credential cache. */
-export function credentialListSql(tenantId: string, visibility: Visibility, f: CredentialFilter, page: PageQuery, columns: '*' | 'id' = '*'): { rows: Sql; count: Sql } {
+export function credentialListSql(tenantId: string, visibility: Visibility, f: CredentialFilter, page: PageQuery, hasAny: JsonArrayHasAny, columns: '*' | 'id' = '*'): { rows: Sql; count: Sql } {
   const where = ['tenant_id = ?', 'deleted_at IS NULL'];
   const params: unknown[] = [tenantId];
   if (f.name !== undefined) {
@@ -55,7 +67,7 @@ export function credentialListSql(tenantId: string, visibility: Visibility, f: C
     where.push('expires_at IS NOT NULL AND expires_at < ?');
     params.push(f.expiresBefore);
   }
-  visibilityClause(visibility, where, params);
+  visibilityClause(visibility, hasAny, where, params);
   const count: Sql = { text: `SELECT COUNT(*) AS n FROM credentials WHERE ${where.join(' AND ')}`, params: [...params] };
   const rowsWhere = [...where];
   const rowsParams = [...params];
@@ -128,4 +140,19 @@ export function auditListSql(tenantId: string, q: AuditQuery, page: PageQuery): 
     text: `SELECT * FROM audit_events WHERE ${where.join(' AND ')} ORDER BY at DESC, id DESC LIMIT ?`,
     params: [...params, page.limit],
   };
+}
+
+/**
+ * Credentials, soft-deleted ones included, whose shares name a team slug. When a team goes, its
+ * slug leaves every share in the same transaction, and a team created with a slug starts with no
+ * share left over from a former team of that slug (the directory cache of another process may
+ * still have accepted one).
+ */
+export function sharedWithSql(hasAny: JsonArrayHasAny): string {
+  return `SELECT id, shared_team_slugs FROM credentials WHERE tenant_id = ? AND ${hasAny('shared_team_slugs', 1)}`;
+}
+/** The credential changed, so its revision moves: an ETag taken before no longer matches. */
+export const UNSHARE_SQL = 'UPDATE credentials SET shared_team_slugs = ?, revision = revision + 1, updated_at = ? WHERE tenant_id = ? AND id = ?';
+export function sharesWithout(sharedTeamSlugs: unknown, slug: string): string {
+  return JSON.stringify((JSON.parse(String(sharedTeamSlugs)) as string[]).filter((s) => s !== slug));
 }

@@ -4167,7 +4167,10 @@ export interface paths {
                 };
             };
         };
-        /** Create a credential with a chosen id, or replace one whole */
+        /**
+         * Create a credential with a chosen id, or replace one whole
+         * @description Changing needs the write scope (docs/security.md): 403 for a credential seen only through a share or GLOBAL visibility. An id held by a credential you cannot see answers 404, as GET does, and is never overwritten.
+         */
         put: {
             parameters: {
                 query?: never;
@@ -4379,7 +4382,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Soft-delete a credential (purge=true destroys it; owners only) */
+        /**
+         * Soft-delete a credential (purge=true destroys it; owners only)
+         * @description Needs the write scope (docs/security.md). A soft-deleted credential exists only for an owner purging it: anyone else gets 404.
+         */
         delete: {
             parameters: {
                 query?: {
@@ -4985,6 +4991,7 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
+                    /** @description test: the test secret only, in `secret` and again in `test_secret` (never the live secret); audited as credential.reveal_test */
                     variant?: "main" | "test";
                     allow_inactive?: boolean;
                     /** @description An older version, readable while it is current, pending, or previous within its grace period */

@@ -167,8 +167,9 @@ export function accountCredentialsDialect(s: Services): FastifyPluginAsync {
     }, async (request, reply) => {
       const ctx = request.ctx;
       const target = await getOwn(ctx, request.params.id);
-      // Permission before the count, so a caller who may not delete never learns it was the last one.
+      // Permission and write scope before the count, so a caller who may not delete never learns it was the last one.
       if (!can(ctx.principal.role, 'credentials:delete')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:delete`);
+      await s.credentials.getForChange(ctx, target.id);
       const counts = await Promise.all(Object.values(DIALECT_TYPES).map((type) => s.credentials.list(ctx, { type }, { limit: 1, offset: 0 })));
       const remaining = counts.reduce((n, r) => n + r.total, 0);
       if (remaining <= 1) throw new LatchkeyError('CONFLICT', 'There always has to be at least one credential in your account');

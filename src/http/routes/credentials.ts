@@ -68,6 +68,7 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
     app.put('/credentials/:id', {
       schema: {
         tags, summary: 'Create a credential with a chosen id, or replace one whole', params: IdParams, body: CredentialCreateBody,
+        description: 'Changing needs the write scope (docs/security.md): 403 for a credential seen only through a share or GLOBAL visibility. An id held by a credential you cannot see answers 404, as GET does, and is never overwritten.',
         response: { 200: CredentialCreated, 201: CredentialCreated, ...errorResponses },
       },
     }, async (request, reply) => {
@@ -93,7 +94,10 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
     }, async (request, reply) => sendCredential(reply, await s.credentials.update(request.ctx, request.params.id, request.body, ifMatch(request))));
 
     app.delete('/credentials/:id', {
-      schema: { tags, summary: 'Soft-delete a credential (purge=true destroys it; owners only)', params: IdParams, querystring: DeleteQuery, response: { 204: Type.Null(), ...errorResponses } },
+      schema: {
+        tags, summary: 'Soft-delete a credential (purge=true destroys it; owners only)', params: IdParams, querystring: DeleteQuery, response: { 204: Type.Null(), ...errorResponses },
+        description: 'Needs the write scope (docs/security.md). A soft-deleted credential exists only for an owner purging it: anyone else gets 404.',
+      },
     }, async (request, reply) => {
       await s.credentials.remove(request.ctx, request.params.id, { purge: request.query.purge === true, expectedRevision: ifMatch(request) });
       return reply.code(204).send(null);

@@ -116,7 +116,7 @@ export type CredentialListQuery = Static<typeof CredentialListQuery>;
 export const DeleteQuery = Type.Object({ purge: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export const RevealQuery = Type.Object(
   {
-    variant: Type.Optional(Type.Union([Type.Literal('main'), Type.Literal('test')])),
+    variant: Type.Optional(Type.Union([Type.Literal('main'), Type.Literal('test')], { description: 'test: the test secret only, in `secret` and again in `test_secret` (never the live secret); audited as credential.reveal_test' })),
     allow_inactive: Type.Optional(Type.Boolean()),
     version: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'An older version, readable while it is current, pending, or previous within its grace period' })),
   },

@@ -10,13 +10,15 @@ import type { ActorRef, CredentialFilter, CredentialRow, CredentialWrite, Keyset
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialInput, CredentialPatch } from './credential-input.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
-import { canSee, visibilityOf } from './visibility.js';
+import { canChange, canSee, visibilityOf } from './visibility.js';
 
 export type SecretValues = Record<string, unknown>;
 
 export interface Revealed {
   credential: CredentialRow;
+  /** The secret of the variant asked for: with `variant: 'test'`, the test secret (never the live one). */
   secret: SecretValues;
+  /** The test secret again for a test reveal (the field clients of the older answer read), else null. */
   testSecret: SecretValues | null;
 }
 
@@ -24,6 +26,8 @@ export interface CredentialsService {
   create(ctx: RequestContext, input: CredentialInput, id?: string): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
   replace(ctx: RequestContext, id: string, input: CredentialInput, expectedRevision?: number): Promise<{ credential: CredentialRow; created: boolean; generated: SecretValues | null }>;
   get(ctx: RequestContext, id: string): Promise<CredentialRow>;
+  /** Metadata of a credential the caller may change (write scope, visibility.ts): 404 if it cannot see it, 403 if it sees it only to read. */
+  getForChange(ctx: RequestContext, id: string): Promise<CredentialRow>;
   list(ctx: RequestContext, filter: CredentialFilter, page: { limit: number; offset?: number; after?: Keyset }): Promise<{ rows: CredentialRow[]; total: number }>;
   update(ctx: RequestContext, id: string, patch: CredentialPatch, expectedRevision?: number): Promise<CredentialRow>;
   remove(ctx: RequestContext, id: string, opts: { purge: boolean; expectedRevision?: number }): Promise<void>;
@@ -58,6 +62,15 @@ function require(ctx: RequestContext, permission: Permission): void {
 
 function notFound(id: string): LatchkeyError {
   return new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
+}
+
+function cannotChange(id: string): LatchkeyError {
+  return new LatchkeyError('FORBIDDEN', `Credential ${id} is readable to you but not yours to change: only its own team, or an owner or admin, may change it`);
+}
+
+function nameTaken(c: Pick<CredentialRow, 'slug' | 'teamId'>): LatchkeyError {
+  // Names are unique per owning team (migration 7), where the writer sees every credential.
+  return new LatchkeyError('CONFLICT', `A credential named like "${c.slug}" already exists ${c.teamId === null ? 'among the credentials without a team' : 'in this team'}`);
 }
 
 /** Shallow merge where `null` removes a field (RFC 7396 at one level). */
@@ -146,6 +159,15 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return c;
   }
 
+  /** A visible, not-deleted credential the caller may change: else the 404 of `load`, or 403 when it may only read it. */
+  async function loadChangeable(ctx: RequestContext, id: string): Promise<CredentialRow> {
+    const v = await visibilityOf(ctx.principal, teams);
+    const c = await store.getCredential(ctx.principal.tenantId, id);
+    if (!c || c.deletedAt !== null || !canSee(v, c)) throw notFound(id);
+    if (!canChange(v, c)) throw cannotChange(id);
+    return c;
+  }
+
   interface Checked {
     config: Record<string, unknown>;
     secret: SecretValues;
@@ -231,16 +253,19 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
   }
 
   /**
-   * Team, folder and shares must exist in the tenant; without whole-tenant visibility a caller may
-   * only file credentials under its own teams, or it could create things it cannot see (or plant
-   * them in another team).
+   * Team, folder and shares must exist in the tenant; the result must stay in the caller's write
+   * scope (`canChange`): without a whole-tenant role a caller files credentials only under its own
+   * teams, or it could plant one in another team or give one away to the whole tenant.
    */
   async function checkPlacement(ctx: RequestContext, row: Pick<CredentialRow, 'teamId' | 'folderId' | 'sharedTeamSlugs'>): Promise<void> {
     const issues: FieldIssue[] = [];
     const tenantTeams = await teams.teamsOf(ctx.principal.tenantId);
+    const v = await visibilityOf(ctx.principal, teams);
     if (row.teamId !== null) {
       if (!tenantTeams.some((t) => t.id === row.teamId)) issues.push({ path: 'team_id', message: 'is not a team of this tenant' });
-      else if (!(await visibilityOf(ctx.principal, teams)).all && !ctx.principal.teamIds.includes(row.teamId)) issues.push({ path: 'team_id', message: 'is not one of your teams' });
+      else if (!canChange(v, row)) issues.push({ path: 'team_id', message: 'is not one of your teams' });
+    } else if (!canChange(v, row)) {
+      issues.push({ path: 'team_id', message: 'is required for your role: a credential without a team is changed by owners and admins only' });
     }
     if (row.folderId !== null) {
       const folder = await store.getFolder(ctx.principal.tenantId, row.folderId);
@@ -261,7 +286,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     const result = await store.insertCredential(row.tenantId, {
       credential: row, version, audit: [audit.event(ctx, 'credential.create', { type: 'credential', id })],
     });
-    if (result === 'slug_taken') throw new LatchkeyError('CONFLICT', `A credential named like "${row.slug}" already exists`);
+    if (result === 'slug_taken') throw nameTaken(row);
     if (result === 'id_taken') throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
     return { credential: row, generated: checked.generated };
   }
@@ -269,7 +294,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
   async function writeUpdate(ctx: RequestContext, current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
     if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
     const r = await store.updateCredential(current.tenantId, current.revision, write);
-    if (r === 'slug_taken') throw new LatchkeyError('CONFLICT', `A credential named like "${write.credential.slug}" already exists`);
+    if (r === 'slug_taken') throw nameTaken(write.credential);
     if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
   }
 
@@ -315,12 +340,13 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     const wanted = versionNumber ?? c.version;
     const v = c === row && current?.version === wanted ? current : await store.getVersion(c.tenantId, c.id, wanted);
     if (!v || !readable(v)) throw new LatchkeyError('VERSION_NOT_FOUND', `Version ${versionNumber} of ${c.id} is not readable`);
-    const secret = await openRow(v, 'secret');
-    const testSecret = variant === 'test' ? await openRow(v, 'test_secret') : null;
+    // `?variant=test` opens the test slot only: the live secret never leaves with a test reveal.
+    const secret = await openRow(v, variant === 'test' ? 'test_secret' : 'secret');
+    if (variant === 'test' && secret === null) throw new LatchkeyError('CONFLICT', `Version ${v.version} of ${c.id} has no test secret`);
     const at = clock.now().toISOString();
     // Fail closed: the secret leaves only after its audit record is durable.
     await audit.append(audit.event(ctx, variant === 'test' ? 'credential.reveal_test' : 'credential.reveal', { type: 'credential', id: c.id }), { tenantId: c.tenantId, id: c.id, at });
-    return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret };
+    return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret: variant === 'test' ? secret : null };
   }
 
   const service: CredentialsService = {
@@ -332,12 +358,20 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     async replace(ctx, id, input, expectedRevision) {
       require(ctx, 'credentials:write');
       const existing = await store.getCredential(ctx.principal.tenantId, id);
-      if (!existing || existing.deletedAt !== null || !canSee(await visibilityOf(ctx.principal, teams), existing)) {
-        if (existing) throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
+      if (!existing) {
         if (expectedRevision !== undefined) throw new LatchkeyError('PRECONDITION_FAILED', 'No credential matches that ETag');
         const made = await insertNew(ctx, id, input);
         return { ...made, created: true };
       }
+      // An id held by a credential the caller cannot see answers as GET does (404), never "taken"
+      // and never overwritten; a deleted one is named only to whoever could restore it.
+      const v = await visibilityOf(ctx.principal, teams);
+      if (!canSee(v, existing)) throw notFound(id);
+      if (existing.deletedAt !== null) {
+        if (!canChange(v, existing)) throw notFound(id);
+        throw new LatchkeyError('CONFLICT', `Credential ${id} is deleted: restore it, or purge it to reuse its id`);
+      }
+      if (!canChange(v, existing)) throw cannotChange(id);
       if (existing.type !== input.type) throw validationFailed([{ path: 'type', message: 'cannot change; create a new credential' }]);
       const checked = checkAgainstType(input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
       const row = buildRow(ctx, id, input, checked, existing, existing.version + 1);
@@ -354,6 +388,11 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       return load(ctx, id);
     },
 
+    async getForChange(ctx, id) {
+      require(ctx, 'credentials:read');
+      return loadChangeable(ctx, id);
+    },
+
     async list(ctx, filter, page) {
       require(ctx, 'credentials:read');
       return store.listCredentials(ctx.principal.tenantId, await visibilityOf(ctx.principal, teams), filter, page);
@@ -361,7 +400,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async update(ctx, id, patch, expectedRevision) {
       require(ctx, 'credentials:write');
-      const current = await load(ctx, id);
+      const current = await loadChangeable(ctx, id);
       const statusOnly = Object.keys(patch).every((k) => k === 'status' || k === 'deactivation_time');
       const secretChanged = patch.secret !== undefined || patch.test_secret !== undefined;
       const config = patch.config === undefined ? current.config : mergeShallow(current.config, patch.config);
@@ -414,10 +453,14 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async remove(ctx, id, opts) {
       require(ctx, 'credentials:delete');
+      const v = await visibilityOf(ctx.principal, teams);
       const c = await store.getCredential(ctx.principal.tenantId, id);
-      if (!c || !canSee(await visibilityOf(ctx.principal, teams), c) || (c.deletedAt !== null && !opts.purge)) throw notFound(id);
+      // A deleted credential is one that does not exist for everyone but an owner purging it.
+      const owner = ctx.principal.role === 'owner';
+      if (!c || !canSee(v, c) || (c.deletedAt !== null && !(opts.purge && owner))) throw notFound(id);
+      if (!canChange(v, c)) throw cannotChange(id);
       if (opts.purge) {
-        if (ctx.principal.role !== 'owner') throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
+        if (!owner) throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
         if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
         await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
         return;
@@ -431,8 +474,11 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async restore(ctx, id) {
       require(ctx, 'credentials:delete');
+      const v = await visibilityOf(ctx.principal, teams);
       const c = await store.getCredential(ctx.principal.tenantId, id);
-      if (!c || !canSee(await visibilityOf(ctx.principal, teams), c)) throw notFound(id);
+      if (!c || !canSee(v, c)) throw notFound(id);
+      // Only whoever may change it learns that a deleted credential is there to restore.
+      if (!canChange(v, c)) throw c.deletedAt === null ? cannotChange(id) : notFound(id);
       if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
       const now = clock.now().toISOString();
       const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
@@ -470,7 +516,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async rotate(ctx, id, opts) {
       require(ctx, 'credentials:rotate');
-      const current = await load(ctx, id);
+      const current = await loadChangeable(ctx, id);
       if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
       const t = catalog.get(current.type);
       let secret: SecretValues;
@@ -497,20 +543,20 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async openForUse(ctx, id) {
       require(ctx, 'credentials:rotate');
-      const credential = await load(ctx, id);
+      const credential = await loadChangeable(ctx, id);
       return { credential, secret: (await openVersion(credential, 'secret')) ?? {} };
     },
 
     async markRotationDue(ctx, id, expectedRevision) {
       require(ctx, 'credentials:rotate');
-      const c = await load(ctx, id);
+      const c = await loadChangeable(ctx, id);
       const row: CredentialRow = { ...c, rotationDue: true, revision: c.revision + 1, updatedAt: clock.now().toISOString() };
       await writeUpdate(ctx, c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
     },
 
     async restoreVersion(ctx, id, n) {
       require(ctx, 'credentials:rotate');
-      const current = await load(ctx, id);
+      const current = await loadChangeable(ctx, id);
       if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
       const old = await store.getVersion(current.tenantId, current.id, n);
       if (!old) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
@@ -527,8 +573,10 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         const found = await load(ctx, credentialId);
         if (found.integrationId === integrationId) c = found;
       } else {
-        const { rows } = await store.listCredentials(ctx.principal.tenantId, await visibilityOf(ctx.principal, teams), { integrationId, status: 'active' }, { limit: 100 });
-        c = rows.sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))[0];
+        // The list query is the SQL form of the rule; what is revealed is checked by `canSee` itself.
+        const v = await visibilityOf(ctx.principal, teams);
+        const { rows } = await store.listCredentials(ctx.principal.tenantId, v, { integrationId, status: 'active' }, { limit: 100 });
+        c = rows.filter((r) => canSee(v, r)).sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))[0];
       }
       if (!c) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists for integration ID: ${integrationId}`);
       if (c.status !== 'active') throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${c.id} is ${c.status}`);

@@ -400,8 +400,9 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     return run;
   }
 
+  /** Connect, callback, refresh and verify change the credential: its write scope, not its visibility (visibility.ts `canChange`). */
   async function loadOAuth2(ctx: RequestContext, id: string): Promise<CredentialRow> {
-    const c = await credentials.get(ctx, id);
+    const c = await credentials.getForChange(ctx, id);
     if (c.type !== 'oauth2') throw validationFailed([{ path: 'type', message: `is ${c.type}; only oauth2 credentials have tokens to refresh` }]);
     return c;
   }
@@ -626,7 +627,7 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
 
     async verify(ctx, id) {
       requirePermission(ctx, 'credentials:rotate');
-      const c = await credentials.get(ctx, id);
+      const c = await credentials.getForChange(ctx, id);
       if (c.type !== 'oauth2') throw validationFailed([{ path: 'type', message: `is ${c.type}; verification is implemented for oauth2 credentials (a token call)` }]);
       const checkedAt = iso();
       try {

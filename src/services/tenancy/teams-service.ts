@@ -83,7 +83,7 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
     },
     async remove(ctx, id) {
       require(ctx, 'teams:manage');
-      const r = await store.deleteTeam(ctx.principal.tenantId, id, [audit.event(ctx, 'team.delete', { type: 'team', id })]);
+      const r = await store.deleteTeam(ctx.principal.tenantId, id, clock.now().toISOString(), [audit.event(ctx, 'team.delete', { type: 'team', id })]);
       if (r === 'missing') throw notFound(id);
       if (r === 'in_use') throw new LatchkeyError('CONFLICT', 'Credentials or folders still belong to this team; move or delete them first');
       directory.forget(ctx.principal.tenantId);

@@ -141,4 +141,15 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX credentials_oauth_expiry ON credentials (expires_at) WHERE deleted_at IS NULL AND type = 'oauth2'`,
     ],
   },
+  {
+    id: 7,
+    name: 'credential names unique per owning team',
+    statements: () => [
+      // A name clash is then always with a credential the writer can see: a team-scoped writer
+      // files only under its own teams, and only whole-tenant roles file without a team. With
+      // names unique per tenant, a 409 told a member that an invisible credential had that name.
+      `DROP INDEX credentials_slug`,
+      `CREATE UNIQUE INDEX credentials_slug ON credentials (tenant_id, COALESCE(team_id, ''), slug) WHERE deleted_at IS NULL`,
+    ],
+  },
 ];

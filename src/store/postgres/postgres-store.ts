@@ -7,7 +7,9 @@ import {
   VERSIONS_TO_RESEAL_SQL, keyVersionBytes, quoteIdent, resealSlotSql, sealedCountFromRecord, sealedCountSql, tenantKeyInfoFromRecord,
   versionsToResealParams,
 } from '../key-management-sql.js';
-import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
+import {
+  UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, postgresJsonArrayHasAny, sharedWithSql, sharesWithout, type Sql,
+} from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
   auditFromRecord, auditToParams, credentialFromRecord, credentialToParams, folderFromRecord, idPair, idempotencyFromRecord, teamFromRecord, tenantFromRecord,
@@ -174,6 +176,12 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         client.release(err ?? connectionErrors.get(client));
       },
     };
+  }
+
+  /** See `sharedWithSql`: runs inside the caller's transaction. */
+  async function unshare(db: Db, tenantId: string, slug: string, at: string): Promise<void> {
+    const shared = await db.query<DbRecord>(toPg({ text: sharedWithSql(postgresJsonArrayHasAny), params: [tenantId, slug] }));
+    for (const c of shared.rows) await db.query(toPg({ text: UNSHARE_SQL, params: [sharesWithout(c.shared_team_slugs, slug), at, tenantId, c.id] }));
   }
 
   async function transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
@@ -481,7 +489,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       return r ? credentialFromRecord(r) : null;
     },
     async listCredentials(tenantId, visibility, filter, page) {
-      const q = credentialListSql(tenantId, visibility, filter, page);
+      const q = credentialListSql(tenantId, visibility, filter, page, postgresJsonArrayHasAny);
       const [rows, total] = await Promise.all([pool.query<DbRecord>(toPg(q.rows)), pool.query<DbRecord>(toPg(q.count))]);
       return { rows: rows.rows.map(credentialFromRecord), total: count(total) };
     },
@@ -599,6 +607,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       try {
         await transaction(async (db) => {
           await db.query('INSERT INTO teams (tenant_id, id, slug, name, created_at, updated_at, revision) VALUES ($1, $2, $3, $4, $5, $6, $7)', [t.tenantId, t.id, t.slug, t.name, t.createdAt, t.updatedAt, t.revision]);
+          await unshare(db, t.tenantId, t.slug, t.createdAt);
           await insertAudit(db, audit);
         });
         return 'inserted';
@@ -627,12 +636,14 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         throw err;
       }
     },
-    async deleteTeam(tenantId, id, audit) {
+    async deleteTeam(tenantId, id, at, audit) {
       return transaction(async (db) => {
-        if ((await db.query('SELECT 1 FROM teams WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id])).rowCount === 0) return 'missing' as const;
+        const team = (await db.query<DbRecord>('SELECT slug FROM teams WHERE tenant_id = $1 AND id = $2 FOR UPDATE', [tenantId, id])).rows[0];
+        if (!team) return 'missing' as const;
         if ((await db.query('SELECT 1 FROM credentials WHERE tenant_id = $1 AND team_id = $2 LIMIT 1', [tenantId, id])).rowCount) return 'in_use' as const;
         if ((await db.query('SELECT 1 FROM folders WHERE tenant_id = $1 AND team_id = $2 LIMIT 1', [tenantId, id])).rowCount) return 'in_use' as const;
         await db.query('DELETE FROM teams WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+        await unshare(db, tenantId, team.slug as string, at);
         await insertAudit(db, audit);
         return 'deleted' as const;
       });

@@ -18,7 +18,9 @@ import { KnownKeyHashes } from './known-key-hashes.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { startBackgroundCheckpoints } from './background-checkpoints.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
-import { accessKeyListSql, auditListSql, credentialListSql, type Sql } from '../queries.js';
+import {
+  UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, sharedWithSql, sharesWithout, sqliteJsonArrayHasAny, type Sql,
+} from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
   auditFromRecord, auditToParams, credentialFromRecord, credentialToParams, folderFromRecord, idPair, idempotencyFromRecord, placeholders, teamFromRecord,
@@ -267,6 +269,12 @@ export function openSqliteStore(opts: SqliteOptions): Store {
   const inTenants = (ids: readonly string[] | 'all'): { where: string; params: string[] } =>
     ids === 'all' ? { where: '', params: [] } : { where: `WHERE tenant_id IN (${placeholders(ids.length)})`, params: [...ids] };
 
+  const unshare = (tenantId: string, slug: string, at: string): void => {
+    for (const c of all({ text: sharedWithSql(sqliteJsonArrayHasAny), params: [tenantId, slug] })) {
+      run(UNSHARE_SQL, sharesWithout(c.shared_team_slugs, slug), at, tenantId, c.id);
+    }
+  };
+
   const updateColumns = CREDENTIAL_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'id');
   const updateCredentialSql = `UPDATE credentials SET ${updateColumns.map((c) => `${c} = ?`).join(', ')} WHERE tenant_id = ? AND id = ? AND revision = ?`;
 
@@ -407,7 +415,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     async listCredentials(tenantId, visibility, filter, page) {
       // Ids from the query, rows from the cache: building 25 rows of 40 columns each was most of
       // what a list cost. Reads cannot interleave with writes here (all calls are synchronous).
-      const q = credentialListSql(tenantId, visibility, filter, page, 'id');
+      const q = credentialListSql(tenantId, visibility, filter, page, sqliteJsonArrayHasAny, 'id');
       const rows = all(q.rows).map((r) => credentialById(tenantId, r.id as string)).filter((c): c is CredentialRow => c !== null);
       const total = credentialCache.total(JSON.stringify([q.count.text, q.count.params]), () => Number(all(q.count)[0]?.n ?? 0));
       return { rows, total };
@@ -513,6 +521,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       try {
         db.transaction(() => {
           run('INSERT INTO teams (tenant_id, id, slug, name, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)', t.tenantId, t.id, t.slug, t.name, t.createdAt, t.updatedAt, t.revision);
+          unshare(t.tenantId, t.slug, t.createdAt);
           insertAudit(audit);
         }).immediate();
         return 'inserted';
@@ -541,12 +550,14 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         throw err;
       }
     },
-    async deleteTeam(tenantId, id, audit) {
+    async deleteTeam(tenantId, id, at, audit) {
       return db.transaction(() => {
-        if (!get('SELECT 1 AS x FROM teams WHERE tenant_id = ? AND id = ?', tenantId, id)) return 'missing' as const;
+        const team = get('SELECT slug FROM teams WHERE tenant_id = ? AND id = ?', tenantId, id);
+        if (!team) return 'missing' as const;
         if (get('SELECT 1 AS x FROM credentials WHERE tenant_id = ? AND team_id = ? LIMIT 1', tenantId, id)) return 'in_use' as const;
         if (get('SELECT 1 AS x FROM folders WHERE tenant_id = ? AND team_id = ? LIMIT 1', tenantId, id)) return 'in_use' as const;
         run('DELETE FROM teams WHERE tenant_id = ? AND id = ?', tenantId, id);
+        unshare(tenantId, team.slug as string, at);
         insertAudit(audit);
         return 'deleted' as const;
       }).immediate();
