@@ -141,4 +141,10 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX credentials_oauth_expiry ON credentials (expires_at) WHERE deleted_at IS NULL AND type = 'oauth2'`,
     ],
   },
+  {
+    id: 7,
+    name: 'audit suppressed counts',
+    // Refusals grouped over a window: how many more the event stands for (0 for every event before).
+    statements: () => [`ALTER TABLE audit_events ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0`],
+  },
 ];
