@@ -2,7 +2,8 @@ import type { AuditRow } from '../../store/port.js';
 
 /**
  * Refusals (403 denials, 404 probes of ids the caller cannot see) grouped by actor, action,
- * outcome and target over a time window, so that a client repeating one refused request cannot
+ * outcome and target over a time window (and by route: the reason names the method and route
+ * pattern, so a flood of one refused route does not hold back a refusal on another), so that a client repeating one refused request cannot
  * flood the log or the hash chain, and cannot hide its attempts either: nothing the caller sends
  * (a request id, a header) decides what is written.
  *
@@ -79,8 +80,8 @@ interface Group {
   timer: NodeJS.Timeout;
 }
 
-/** Who refused for what: an anonymous caller is told apart by its address only. */
+/** Who was refused what: an anonymous caller is told apart by its address only. */
 function actorKey(e: AuditRow): string {
   const who = e.actor.type === 'anonymous' ? `anonymous@${e.ip}` : `${e.actor.type}:${e.actor.id}`;
-  return `${e.tenantId}\u0000${who}\u0000${e.action}\u0000${e.outcome}`;
+  return `${e.tenantId}\u0000${who}\u0000${e.action}\u0000${e.outcome}\u0000${e.reason ?? ''}`;
 }
