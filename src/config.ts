@@ -26,6 +26,8 @@ export interface Config {
   /** Addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed; false = none. */
   trustProxy: false | string[];
   auditSealIntervalMs: number;
+  /** Refusals of one actor, action and target within this long become one counted event (ms). */
+  auditRefusalWindowMs: number;
   /** Where the audit stream goes (LATCHKEY_AUDIT_SINK); null = no sink. */
   auditSink: AuditSinkTarget | null;
   /** Signs webhook deliveries; never logged. */
@@ -68,6 +70,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a second gets its further 401s this late (0 = never)'],
   ['LATCHKEY_TRUST_PROXY', 'false', 'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused'],
   ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
+  ['LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS', '60', 'refusals (403, and 404 probes of secrets) by one actor for one action and target are written once per window, then once more with the count of the rest (`suppressed`)'],
   ['LATCHKEY_AUDIT_SINK', '(unset)', 'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)'],
   ['LATCHKEY_AUDIT_SINK_SECRET', '(unset)', 'signs webhook deliveries: x-latchkey-signature: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<body>")'],
   ['LATCHKEY_AUDIT_RETENTION_DAYS', '365', 'audit events older than this are purged, leaving an anchor event so the chain still verifies (0 = keep forever)'],
@@ -231,6 +234,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     authFailureDelayMs: int(env, 'LATCHKEY_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
     trustProxy: trustedProxies(env.LATCHKEY_TRUST_PROXY),
     auditSealIntervalMs: int(env, 'LATCHKEY_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000),
+    auditRefusalWindowMs: int(env, 'LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS', 60, 1, 3600) * 1000,
     auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),
     auditSinkSecret: env.LATCHKEY_AUDIT_SINK_SECRET || null,
     auditRetentionDays: int(env, 'LATCHKEY_AUDIT_RETENTION_DAYS', 365, 0, 36_500),

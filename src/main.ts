@@ -51,7 +51,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
     if (created) logger.info({ file: config.rootKeyFile, key_id: provider.keyId }, 'created a new root key file (0600); back it up');
     const keyring = new Keyring(store, provider, clock);
     await keyring.checkRootKey();
-    const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, authFailureDelayMs: config.authFailureDelayMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays,
+    const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, authFailureDelayMs: config.authFailureDelayMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays, auditRefusalWindowMs: config.auditRefusalWindowMs,
       oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs, returnOrigins: config.oauthReturnOrigins } });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
     services.audit.enableCheckpoints(keyring);

@@ -323,33 +323,37 @@ describe('DELETE /v1/access-keys/{id}', () => {
     assert.equal((await allKeys()).some((x) => x.id === k.id), false, 'a revoked key is still listed');
   });
 
-  it("deleting the tenant's last key that can manage keys → 409 CONFLICT, even with other keys left", async () => {
+  it("deleting the tenant's last owner key → 409 CONFLICT, even with other keys (an admin too) left", async () => {
     const t = await newTenant();
     const viewer = await issue('viewer', { as: t.ownerKey });
     const svc = await issue('service', { as: t.ownerKey });
+    const admin = await issue('admin', { as: t.ownerKey });
     const last = await s.request('DELETE', `/v1/access-keys/${t.ownerKeyId}`, { key: t.ownerKey });
     assertError(last, 409, 'CONFLICT');
     assert.equal((await s.request('GET', '/v1/credentials', { key: t.ownerKey })).status, 200, 'the refused delete revoked the key');
-    // With a second manager, the first can go; then the second is the last one.
-    const admin = await issue('admin', { as: t.ownerKey });
-    const ok = await s.request('DELETE', `/v1/access-keys/${t.ownerKeyId}`, { key: admin.key });
+    // An admin cannot touch the owner key at all (keys are managed downwards only).
+    assertError(await s.request('DELETE', `/v1/access-keys/${t.ownerKeyId}`, { key: admin.key }), 403, 'FORBIDDEN');
+    // With a second owner key, the first can go; then the second is the last one.
+    const owner2 = await issue('owner', { as: t.ownerKey });
+    const ok = await s.request('DELETE', `/v1/access-keys/${t.ownerKeyId}`, { key: owner2.key });
     assert.equal(ok.status, 204, ok.text);
     assertError(await s.request('GET', '/v1/credentials', { key: t.ownerKey }), 401, 'UNAUTHENTICATED');
-    assertError(await s.request('DELETE', `/v1/access-keys/${admin.id}`, { key: admin.key }), 409, 'CONFLICT');
-    // Non-managers can still be revoked.
+    assertError(await s.request('DELETE', `/v1/access-keys/${owner2.id}`, { key: owner2.key }), 409, 'CONFLICT');
+    // Every other key can still be revoked, the last admin too: the owner key manages keys.
     assert.equal((await s.request('DELETE', `/v1/access-keys/${viewer.id}`, { key: admin.key })).status, 204);
-    assert.equal((await s.request('DELETE', `/v1/access-keys/${svc.id}`, { key: admin.key })).status, 204);
-    const left = await allKeys(admin.key);
-    assert.deepEqual(left.map((x) => x.id), [admin.id]);
+    assert.equal((await s.request('DELETE', `/v1/access-keys/${svc.id}`, { key: owner2.key })).status, 204);
+    assert.equal((await s.request('DELETE', `/v1/access-keys/${admin.id}`, { key: owner2.key })).status, 204);
+    const left = await allKeys(owner2.key);
+    assert.deepEqual(left.map((x) => x.id), [owner2.id]);
   });
 
-  it('an expired manager key does not count as one that can manage keys', async () => {
+  it('an expired owner key does not count as one the tenant keeps', async () => {
     const t = await newTenant();
-    const expiring = await issue('admin', { as: t.ownerKey, expiresAt: new Date(Date.now() + 1500).toISOString() });
+    const expiring = await issue('owner', { as: t.ownerKey, expiresAt: new Date(Date.now() + 1500).toISOString() });
     const gone = await poll(async () => (await s.request('GET', '/v1/credentials', { key: expiring.key })).status === 401, 5000);
     assert.ok(gone, 'the expiring admin key never expired');
     const last = await s.request('DELETE', `/v1/access-keys/${t.ownerKeyId}`, { key: t.ownerKey });
-    assertError(last, 409, 'CONFLICT', 'deleting the only working manager key (the other manager key has expired):');
+    assertError(last, 409, 'CONFLICT', 'deleting the only working owner key (the other owner key has expired):');
   });
 });
 

@@ -105,8 +105,18 @@ describe('isolation matrix', () => {
       const shape = (b: any, id: string) => JSON.stringify({ ...b.error, request_id: 'x', details: String(b.error.details ?? '').replace(id, 'ID') });
       assert.equal(shape(foreign.body, creds.team!), shape(absent.body, never), call.name);
     }
-    const audit = await s.request('GET', `/v1/audit-events?filter[credential_id]=${creds.team}`, { key: otherTenantKey });
-    assert.deepEqual(audit.body.data, []);
+    // Nothing of the credential's history shows in the other tenant's log, only that tenant's own
+    // probe of the secret (outcome not_found), exactly as for the id that never existed.
+    const probes = async (id: string): Promise<string[]> => {
+      for (let i = 0; ; i++) {
+        const audit = await s.request('GET', `/v1/audit-events?filter[credential_id]=${id}`, { key: otherTenantKey });
+        const seen = (audit.body.data as any[]).map((e) => `${e.action} ${e.outcome} ${e.suppressed}`);
+        if (seen.length > 0 || i === 100) return seen;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    assert.deepEqual(await probes(creds.team!), ['credential.reveal not_found 0']);
+    assert.deepEqual(await probes(never), ['credential.reveal not_found 0']);
     const filtered = await s.request('GET', '/v1/credentials?filter[integration_id]=iso-int', { key: otherTenantKey });
     assert.equal(filtered.body.total, 0);
   });

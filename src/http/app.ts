@@ -20,7 +20,7 @@ import { envelope, errorHandler } from './errors.js';
 import { registerIdempotency } from './idempotency.js';
 import { parseStrictJsonBody } from './strict-json.js';
 import { accessKeyRoutes } from './routes/access-keys.js';
-import { auditRoutes, recordDeniedResponses } from './routes/audit-events.js';
+import { auditRoutes, recordRefusedResponses } from './routes/audit-events.js';
 import { credentialTypeRoutes } from './routes/credential-types.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { integrationRoutes } from './routes/integrations.js';
@@ -159,8 +159,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       throw err;
     }
   });
-  // Denied access is an audit event for every route and dialect (see recordDeniedResponses).
-  recordDeniedResponses(app, services.audit);
+  // Denied access (and probes of secrets) are audit events for every route and dialect (see recordRefusedResponses).
+  recordRefusedResponses(app, services.audit);
 
   if (config.rateLimit > 0) {
     await app.register(rateLimit, {

@@ -37,9 +37,9 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
-  const audit = createAuditService({ store, clock, logger });
+  const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });

@@ -118,6 +118,8 @@ export interface VersionRow {
   createdBy: ActorRef;
 }
 
+export type AuditOutcome = 'success' | 'denied' | 'not_found' | 'failure';
+
 export interface AuditRow {
   id: string;
   tenantId: string;
@@ -126,11 +128,17 @@ export interface AuditRow {
   action: string;
   targetType: string;
   targetId: string | null;
-  outcome: 'success' | 'denied' | 'failure';
+  /** `not_found`: a request for something the caller cannot see (a probe), answered 404. */
+  outcome: AuditOutcome;
   reason: string | null;
   requestId: string;
   ip: string;
   userAgent: string;
+  /**
+   * Refusals grouped into this event (services/audit/refusal-windows.ts): the event stands for
+   * itself and this many more like it. Absent or 0 on every other event.
+   */
+  suppressed?: number;
   seq: number | null;
   hash: string | null;
   prevHash: string | null;
@@ -197,6 +205,7 @@ export interface CredentialWrite {
 export interface AuditQuery {
   credentialId?: string;
   action?: string;
+  outcome?: AuditOutcome;
   actorId?: string;
   since?: string;
   until?: string;

@@ -123,6 +123,10 @@ export function auditListSql(tenantId: string, q: AuditQuery, page: PageQuery): 
     where.push('action = ?');
     params.push(q.action);
   }
+  if (q.outcome !== undefined) {
+    where.push('outcome = ?');
+    params.push(q.outcome);
+  }
   if (q.actorId !== undefined) {
     where.push('actor_id = ?');
     params.push(q.actorId);

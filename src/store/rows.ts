@@ -100,13 +100,13 @@ export function versionFromRecord(r: DbRecord): VersionRow {
 
 export const AUDIT_COLUMNS = [
   'id', 'tenant_id', 'at', 'actor', 'actor_id', 'action', 'target_type', 'target_id', 'outcome', 'reason',
-  'request_id', 'ip', 'user_agent', 'seq', 'hash', 'prev_hash',
+  'request_id', 'ip', 'user_agent', 'seq', 'hash', 'prev_hash', 'suppressed',
 ] as const;
 
 export function auditToParams(e: AuditRow): unknown[] {
   return [
     e.id, e.tenantId, e.at, JSON.stringify(e.actor), e.actor.id, e.action, e.targetType, e.targetId, e.outcome, e.reason,
-    e.requestId, e.ip, e.userAgent, e.seq, e.hash, e.prevHash,
+    e.requestId, e.ip, e.userAgent, e.seq, e.hash, e.prevHash, e.suppressed ?? 0,
   ];
 }
 
@@ -116,6 +116,7 @@ export function auditFromRecord(r: DbRecord): AuditRow {
     targetType: str(r.target_type), targetId: strOrNull(r.target_id), outcome: str(r.outcome) as AuditRow['outcome'],
     reason: strOrNull(r.reason), requestId: str(r.request_id), ip: str(r.ip), userAgent: str(r.user_agent),
     seq: r.seq === null || r.seq === undefined ? null : num(r.seq), hash: strOrNull(r.hash), prevHash: strOrNull(r.prev_hash),
+    ...(r.suppressed !== null && r.suppressed !== undefined && num(r.suppressed) > 0 ? { suppressed: num(r.suppressed) } : {}),
   };
 }
 

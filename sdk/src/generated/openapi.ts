@@ -3479,6 +3479,7 @@ export interface paths {
                     cursor?: string;
                     "filter[credential_id]"?: string;
                     "filter[action]"?: string;
+                    "filter[outcome]"?: "success" | "denied" | "not_found" | "failure";
                     "filter[actor_id]"?: string;
                     /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
                     "filter[since]"?: string;
@@ -3509,11 +3510,14 @@ export interface paths {
                                 hash: string | null;
                                 id: string;
                                 ip: string;
-                                outcome: string;
+                                /** @description `not_found`: a request for an id the caller cannot see (another tenant's, outside its teams, or none), answered 404 like an id that never existed */
+                                outcome: "success" | "denied" | "not_found" | "failure";
                                 prev_hash: string | null;
                                 reason: string | null;
                                 request_id: string;
                                 seq: number | null;
+                                /** @description Refusals (denied, not_found) are grouped by actor, action and target over a window: the first is written at once, and when the window closes the last is written with the number of further refusals it stands for here. Each event stands for 1 + suppressed attempts. 0 on every other event. Hashed into the chain after prev_hash when it is above 0. */
+                                suppressed: number;
                                 target: {
                                     id: string | null;
                                     type: string;

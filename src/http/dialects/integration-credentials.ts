@@ -360,6 +360,7 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     });
 
     app.get('/api/v1/credentials/:integrationId', {
+      config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integrationId' } },
       schema: {
         tags, summary: 'Get credential with decrypted data (document 003); audited, never cached',
         params: Type.Object({ integrationId: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), querystring: GetQuery,

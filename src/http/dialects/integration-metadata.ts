@@ -232,14 +232,14 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
     });
 
     app.get('/integrations/credentials/:credential_id/credentials', {
+      config: { reveals: { action: 'credential.reveal', target: 'credential', param: 'credential_id' } },
       schema: { tags, summary: 'Get credential secrets (service accounts only; audited, never cached)', params: Params, response: { 200: WithSecrets, ...errors } },
     }, async (request, reply) => {
       const ctx = request.ctx;
       const uuid = parseUuid(request.params.credential_id);
       if (uuid === null) throw new LatchkeyError('INVALID_PARAMETER', 'credential_id must be a UUID', { message: 'Invalid credential ID' });
       if (ctx.principal.role !== 'service') {
-        // Recorded like the native reveal records its denials.
-        void s.audit.append(s.audit.event(ctx, 'credential.reveal', { type: 'credential', id: uuid }, 'denied', 'integration-metadata: service accounts only')).catch(() => undefined);
+        // Audited from the 403 like every refused reveal (config.reveals).
         throw new LatchkeyError('FORBIDDEN', 'Credential secrets are for service accounts only');
       }
       const current = await resolve(ctx, request.params.credential_id);

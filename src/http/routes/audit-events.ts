@@ -10,12 +10,14 @@ import { DateTime, PathId, errorResponses } from '../schemas/common.js';
 import { auditView, decodeCursor, encodeCursor } from '../views.js';
 
 const tags = ['audit'];
+const Outcome = Type.Union([Type.Literal('success'), Type.Literal('denied'), Type.Literal('not_found'), Type.Literal('failure')]);
 const Query = Type.Object(
   {
     per_page: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     cursor: Type.Optional(Type.String({ maxLength: 512, pattern: '^[A-Za-z0-9_-]+$' })),
     'filter[credential_id]': Type.Optional(PathId),
     'filter[action]': Type.Optional(Type.String({ maxLength: 64, pattern: '^[a-z_.]+$' })),
+    'filter[outcome]': Type.Optional(Outcome),
     'filter[actor_id]': Type.Optional(PathId),
     'filter[since]': Type.Optional(DateTime),
     'filter[until]': Type.Optional(DateTime),
@@ -26,8 +28,19 @@ const EventView = Type.Object({
   id: Type.String(), at: Type.String(), tenant_id: Type.String(),
   actor: Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() }),
   action: Type.String(), target: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
-  outcome: Type.String(), reason: Type.Union([Type.String(), Type.Null()]), request_id: Type.String(), ip: Type.String(),
-  user_agent: Type.String(), seq: Type.Union([Type.Integer(), Type.Null()]), hash: Type.Union([Type.String(), Type.Null()]),
+  outcome: Type.Union(Outcome.anyOf, {
+    description: '`not_found`: a request for an id the caller cannot see (another tenant\'s, outside its teams, or none), answered 404 like an id that never existed',
+  }),
+  reason: Type.Union([Type.String(), Type.Null()]), request_id: Type.String(), ip: Type.String(),
+  user_agent: Type.String(),
+  suppressed: Type.Integer({
+    minimum: 0,
+    description:
+      'Refusals (denied, not_found) are grouped by actor, action and target over a window: the first is written at once, and when the ' +
+      'window closes the last is written with the number of further refusals it stands for here. Each event stands for 1 + suppressed ' +
+      'attempts. 0 on every other event. Hashed into the chain after prev_hash when it is above 0.',
+  }),
+  seq: Type.Union([Type.Integer(), Type.Null()]), hash: Type.Union([Type.String(), Type.Null()]),
   prev_hash: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -42,16 +55,23 @@ const VerifyView = Type.Object({
 });
 
 /**
- * Every 403 becomes an audit event, whichever route, dialect or hook refused the request, so no
- * service has to remember to record its own denials (one that did is not recorded twice). Call
- * on the root instance before the routes are registered: hooks reach the plugins registered after.
+ * Every 403 becomes an audit event, whichever route, dialect or hook refused the request, and so
+ * does every 404 of a route that hands out secrets (`config.reveals`), so no service has to
+ * remember to record its own refusals. The event is decided by the route and the status, never by
+ * anything the caller sends. Call on the root instance before the routes are registered: hooks
+ * reach the plugins registered after.
  */
-export function recordDeniedResponses(app: FastifyInstance, audit: Pick<AuditService, 'recordDenied'>): void {
+export function recordRefusedResponses(app: FastifyInstance, audit: Pick<AuditService, 'recordRefused'>): void {
   app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode === 403) {
-      audit.recordDenied({
-        ctx: (request.ctx as RequestContext | undefined) ?? null, requestId: request.id, ip: request.ip,
-        userAgent: request.headers['user-agent'] ?? '', method: request.method, route: request.routeOptions.url ?? null, params: request.params,
+    const status = reply.statusCode;
+    const reveals = request.is404 ? undefined : request.routeOptions.config.reveals;
+    if (status === 403 || (status === 404 && reveals !== undefined)) {
+      const id = reveals ? (request.params as Record<string, unknown> | undefined)?.[reveals.param] : undefined;
+      audit.recordRefused({
+        ctx: (request.ctx as RequestContext | undefined) ?? null, outcome: status === 403 ? 'denied' : 'not_found',
+        action: reveals?.action ?? null, target: reveals && typeof id === 'string' ? { type: reveals.target, id } : null,
+        requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '', method: request.method,
+        route: request.routeOptions.url ?? null, params: request.params,
       });
     }
     done();
@@ -79,6 +99,7 @@ export function auditRoutes(s: Services): FastifyPluginAsync {
       const query = {
         ...(q['filter[credential_id]'] !== undefined ? { credentialId: q['filter[credential_id]'] } : {}),
         ...(q['filter[action]'] !== undefined ? { action: q['filter[action]'] } : {}),
+        ...(q['filter[outcome]'] !== undefined ? { outcome: q['filter[outcome]'] } : {}),
         ...(q['filter[actor_id]'] !== undefined ? { actorId: q['filter[actor_id]'] } : {}),
         ...(q['filter[since]'] !== undefined ? { since: toIso(q['filter[since]']) } : {}),
         ...(q['filter[until]'] !== undefined ? { until: toIso(q['filter[until]']) } : {}),

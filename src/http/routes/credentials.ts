@@ -108,6 +108,7 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
     }, async (request, reply) => sendCredential(reply, await s.credentials.restore(request.ctx, request.params.id)));
 
     app.get('/credentials/:id/secret', {
+      config: { reveals: { action: 'credential.reveal', target: 'credential', param: 'id' } },
       schema: {
         tags, summary: 'Reveal the decrypted secret (audited; needs credentials:reveal)', params: IdParams, querystring: RevealQuery,
         response: { 200: CredentialWithSecret, ...errorResponses },

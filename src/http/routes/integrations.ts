@@ -24,6 +24,7 @@ export function integrationRoutes(s: Services): FastifyPluginAsync {
     });
 
     app.get('/integrations/:integration_id/secret', {
+      config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integration_id' } },
       schema: {
         tags, summary: "Reveal an integration's credential: credential_id picks one, else the most recently updated active one",
         params: Params, querystring: Type.Object({ credential_id: Type.Optional(PathId) }, { additionalProperties: false }),

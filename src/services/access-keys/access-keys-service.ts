@@ -2,7 +2,7 @@ import { toUtc, type Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorOf, type RequestContext } from '../../domain/principal.js';
-import { can, canGrant, ROLES, type Role } from '../../domain/roles.js';
+import { can, canGrant, type Role } from '../../domain/roles.js';
 import type { AccessKeyFilter, AccessKeyRow, Keyset, Store } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { newAccessKeyMaterial } from './key-material.js';
@@ -23,8 +23,12 @@ export interface AccessKeysService {
   revoke(ctx: RequestContext, id: string, expectedRevision?: number): Promise<void>;
 }
 
-/** Roles whose keys can manage keys: the tenant must always keep one (or it locks itself out). */
-export const MANAGER_ROLES: readonly Role[] = ROLES.filter((r) => can(r, 'access_keys:manage'));
+/**
+ * The role a tenant must always keep an active key of. Only an owner can issue owner, service and
+ * integration_admin keys (`canGrant`), so a tenant without one could never get them back; and as
+ * owners hold `access_keys:manage`, the tenant also keeps a key that can manage keys.
+ */
+export const GUARDED_ROLES: readonly Role[] = ['owner'];
 
 export function createAccessKeysService(deps: {
   store: Store;
@@ -43,6 +47,17 @@ export function createAccessKeysService(deps: {
     if (!can(ctx.principal.role, 'access_keys:manage')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks access_keys:manage`);
   };
   const notFound = (id: string): LatchkeyError => new LatchkeyError('ACCESS_KEY_NOT_FOUND', `No access key ${id} in this tenant`);
+  /**
+   * Keys are managed downwards only: a key renames or revokes only keys of a role it could issue
+   * itself, so an admin cannot take the tenant's owner key away (or rename it to confuse whoever
+   * reads the list). The key is visible to the caller (it can list it), so this is a 403, not a 404.
+   */
+  const loadManageable = async (ctx: RequestContext, id: string): Promise<AccessKeyRow> => {
+    const row = await store.getAccessKey(ctx.principal.tenantId, id);
+    if (!row) throw notFound(id);
+    if (!canGrant(ctx.principal.role, row.role as Role)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} cannot manage a ${row.role} key`);
+    return row;
+  };
 
   return {
     async create(ctx, input) {
@@ -74,8 +89,7 @@ export function createAccessKeysService(deps: {
     },
     async rename(ctx, id, name, expectedRevision) {
       requireManage(ctx);
-      const row = await store.getAccessKey(ctx.principal.tenantId, id);
-      if (!row) throw notFound(id);
+      const row = await loadManageable(ctx, id);
       if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
       const next: AccessKeyRow = { ...row, name, updatedAt: clock.now().toISOString(), revision: row.revision + 1 };
       const ok = await store.updateAccessKey(row.tenantId, next, row.revision, [audit.event(ctx, 'access_key.update', { type: 'access_key', id })]);
@@ -86,11 +100,12 @@ export function createAccessKeysService(deps: {
     },
     async revoke(ctx, id, expectedRevision) {
       requireManage(ctx);
-      const row = await store.getAccessKey(ctx.principal.tenantId, id);
-      if (!row) throw notFound(id);
+      const row = await loadManageable(ctx, id);
       if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
-      const r = await store.deleteAccessKey(row.tenantId, id, expectedRevision ?? null, MANAGER_ROLES, clock.now().toISOString(), [audit.event(ctx, 'access_key.revoke', { type: 'access_key', id })]);
-      if (r === 'last_manager') throw new LatchkeyError('CONFLICT', 'This is the last key that can manage access keys; issue another first');
+      const r = await store.deleteAccessKey(row.tenantId, id, expectedRevision ?? null, GUARDED_ROLES, clock.now().toISOString(), [audit.event(ctx, 'access_key.revoke', { type: 'access_key', id })]);
+      // Checked in the store's transaction with the other owner keys locked: of two concurrent
+      // revocations of the last two owner keys, one is refused.
+      if (r === 'last_manager') throw new LatchkeyError('CONFLICT', "This is the tenant's last active owner key; issue another owner key first");
       if (r === 'stale') throw notFound(id);
       await deps.onRevoke(row.keyHash);
     },

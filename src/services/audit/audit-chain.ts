@@ -17,10 +17,14 @@ export const ANCHOR_ACTION = 'audit.anchor';
  * cutting it off) is the checkpoint's job, below.
  */
 function canonical(e: AuditRow, seq: number, prevHash: string): string {
-  return JSON.stringify([
+  const fields: unknown[] = [
     e.id, e.tenantId, e.at, e.actor.type, e.actor.id, e.actor.name, e.actor.email, e.action, e.targetType, e.targetId,
     e.outcome, e.reason, e.requestId, e.ip, e.userAgent, seq, prevHash,
-  ]);
+  ];
+  // A grouped refusal's count is hashed too; events that stand for themselves hash as they did
+  // before the count existed, so chains sealed then still verify.
+  if (e.suppressed !== undefined && e.suppressed > 0) fields.push(e.suppressed);
+  return JSON.stringify(fields);
 }
 
 export function eventHash(e: AuditRow, seq: number, prevHash: string): string {

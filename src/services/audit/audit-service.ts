@@ -12,7 +12,8 @@ import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
 import { purgeExpiredAudit } from './audit-retention.js';
 import { verifyChain, type VerifyReport } from './audit-verify.js';
 import { createCheckpointKeys, type CheckpointKeys } from './checkpoint-keys.js';
-import { DenialLimiter, RecentRequests, deniedTarget, type DeniedRequest } from './denials.js';
+import { deniedTarget, type RefusedRequest } from './denials.js';
+import { RefusalWindows } from './refusal-windows.js';
 import type { AuditSink } from './sinks/audit-sink.js';
 import { createSinkPump, type SinkPump } from './sinks/sink-pump.js';
 
@@ -36,7 +37,7 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-export type { DeniedRequest } from './denials.js';
+export type { RefusedRequest } from './denials.js';
 export type { VerifyReport } from './audit-verify.js';
 
 export interface AuditService {
@@ -48,10 +49,11 @@ export interface AuditService {
    */
   append(event: AuditRow, touch?: UsageTouch): Promise<void>;
   /**
-   * Records a request the HTTP layer answered 403, whichever route or dialect refused it, unless
-   * a service already recorded that request's denial. Rate-limited per source; never throws.
+   * Records a request the HTTP layer refused (403, or 404 on a route that hands out secrets),
+   * whichever route or dialect refused it, grouped by actor, action and target over a window
+   * (refusal-windows.ts); never throws.
    */
-  recordDenied(req: DeniedRequest): void;
+  recordRefused(req: RefusedRequest): void;
   list(tenantId: string, query: AuditQuery, limit: number, after?: Keyset): Promise<AuditRow[]>;
   sealPending(tenantId?: string): Promise<number>;
   verify(tenantId: string): Promise<VerifyReport>;
@@ -66,7 +68,10 @@ export interface AuditService {
   stop(): Promise<void>;
 }
 
-export function createAuditService(deps: { store: Store; clock: Clock; logger: Logger }): AuditService {
+/** How long refusals of one actor, action and target are grouped into one counted event, by default. */
+export const REFUSAL_WINDOW_MS = 60_000;
+
+export function createAuditService(deps: { store: Store; clock: Clock; logger: Logger; refusalWindowMs?: number }): AuditService {
   const { store, clock, logger } = deps;
   let queue: Pending[] = [];
   let flushScheduled = false;
@@ -81,8 +86,9 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
   const adoptable = new Set<string>();
   /** Chains whose break the sealer has already reported (once per process is enough for the log). */
   const reportedBreaks = new Set<string>();
-  const denials = new DenialLimiter();
-  const deniedRequests = new RecentRequests();
+  const refusals = new RefusalWindows(deps.refusalWindowMs ?? REFUSAL_WINDOW_MS, (event) => {
+    service.append(event).catch(() => undefined);
+  });
 
   /**
    * Group commit: one audit batch in flight at a time, from its transaction until it is durable,
@@ -254,24 +260,19 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       };
     },
     append(event, touch) {
-      if (event.outcome === 'denied') deniedRequests.add(event.requestId, clock.now().getTime());
       return new Promise<void>((resolve, reject) => {
         queue.push({ event, touch: touch ?? null, resolve, reject });
         scheduleFlush();
       });
     },
-    recordDenied(req) {
-      if (deniedRequests.has(req.requestId)) return;
-      const p = req.ctx?.principal;
-      const source = p ? `${p.tenantId}\u0000${p.id}\u0000${req.ip}` : `\u0000${req.ip}`;
-      const held = denials.admit(source, clock.now().getTime());
-      if (held === null) return;
+    recordRefused(req) {
       // The route pattern and the method, never the URL: a query string may hold anything.
-      const reason = `${req.method} ${req.route ?? '(no route)'} refused` + (held > 0 ? ` (+${held} more from this source held back)` : '');
+      const reason = `${req.method} ${req.route ?? '(no route)'} ${req.outcome === 'denied' ? 'refused' : 'not found'}`;
+      const action = req.action ?? 'access.denied';
       const event = req.ctx
-        ? service.event(req.ctx, 'access.denied', deniedTarget(req.route, req.params), 'denied', reason)
-        : { ...service.anonymousEvent(req, 'access.denied', reason), outcome: 'denied' as const };
-      service.append(event).catch(() => undefined);
+        ? service.event(req.ctx, action, req.target ?? deniedTarget(req.route, req.params), req.outcome, reason)
+        : { ...service.anonymousEvent(req, action, reason), outcome: req.outcome };
+      refusals.record(event);
     },
     list(tenantId, query, limit, after) {
       return store.listAudit(tenantId, query, { limit, ...(after ? { after } : {}) });
@@ -334,6 +335,7 @@ export function createAuditService(deps: { store: Store; clock: Clock; logger: L
       retentionTimer.unref();
     },
     async stop() {
+      refusals.closeAll();
       if (sealTimer) clearInterval(sealTimer);
       if (retentionTimer) clearTimeout(retentionTimer);
       await retentionRun;

@@ -487,10 +487,8 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async reveal(ctx, id, opts) {
-      if (!can(ctx.principal.role, 'credentials:reveal')) {
-        void audit.append(audit.event(ctx, 'credential.reveal', { type: 'credential', id }, 'denied', 'missing credentials:reveal')).catch(() => undefined);
-        throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
-      }
+      // A refusal here (403 or 404) is audited by the HTTP layer, grouped per actor and target.
+      if (!can(ctx.principal.role, 'credentials:reveal')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
       const found = await store.getCredentialWithVersion(ctx.principal.tenantId, id);
       const c = await visibleOrNotFound(ctx, id, found?.credential);
       if (c.status !== 'active') {

@@ -211,7 +211,7 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     };
   }
 
-  function tokenEndpoint(c: CredentialRow): string {
+  function tokenEndpoint(c: Pick<CredentialRow, 'config'>): string {
     const t = str(c.config.token_endpoint);
     if (t === null) throw validationFailed([{ path: 'config.token_endpoint', message: 'is required' }]);
     return t;
@@ -480,6 +480,42 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     }
   }
 
+  /** What a connect needs of a credential's config; returns the authorization endpoint. */
+  async function checkConnectable(config: Record<string, unknown>): Promise<string> {
+    if (grantOf({ config }) !== 'authorization_code') throw validationFailed([{ path: 'config.grant_type', message: 'must be authorization_code to connect (client_credentials tokens are fetched by the server)' }]);
+    const authorizationEndpoint = str(config.authorization_endpoint);
+    if (authorizationEndpoint === null) throw validationFailed([{ path: 'config.authorization_endpoint', message: 'is required to connect' }]);
+    await checkTokenEndpoint(tokenEndpoint({ config }));
+    await checkAuthorizationEndpoint(authorizationEndpoint);
+    return authorizationEndpoint;
+  }
+
+  /**
+   * The principal that started a connect, as it is now: the callback writes as it, so it must
+   * still exist and still be allowed to write. An access key is looked up again (revoked or
+   * expired since: null) and its current role and teams are used, not the ones of the connect.
+   * An OIDC user or workload has nothing stored to look up; its connect is bounded by the
+   * state's ten minutes.
+   */
+  async function starterNow(row: OAuthStateRow, meta: { requestId: string; ip: string; userAgent: string }): Promise<RequestContext | null> {
+    const p = row.principal;
+    let role = p.role as Role;
+    let teamIds: readonly string[] = p.teamIds;
+    if (p.type === 'access_key') {
+      const key = await store.getAccessKey(row.tenantId, p.id);
+      if (!key || (key.expiresAt !== null && key.expiresAt <= iso())) return null;
+      role = key.role as Role;
+      teamIds = key.teamIds;
+    }
+    return {
+      principal: {
+        type: p.type === 'anonymous' ? 'system' : p.type, id: p.id, name: p.name, email: p.email,
+        tenantId: row.tenantId, tenantIds: [row.tenantId], role, teamIds, platformAdmin: false,
+      },
+      requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent,
+    };
+  }
+
   const service: OAuthService = {
     providers: listProviderPresets,
 
@@ -490,11 +526,13 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       }
       const returnTo = checkReturnTo(input.return_to, deps.returnOrigins);
       let c: CredentialRow;
+      let authorizationEndpoint: string;
       if (input.credential_id !== undefined) {
         const extra = (['config', 'secret', 'name', 'description', 'integration_id', 'team_id', 'folder_id', 'read_access', 'metadata'] as const).filter((k) => input[k] !== undefined);
         if (extra.length > 0) throw validationFailed(extra.map((k) => ({ path: k, message: 'is only for a new credential (with provider)' })));
         c = await loadOAuth2(ctx, input.credential_id);
         if (c.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
+        authorizationEndpoint = await checkConnectable(c.config);
       } else {
         const preset = providerPreset(input.provider);
         if (!preset) throw validationFailed([{ path: 'provider', message: `is not a known provider; see GET /v1/oauth/providers` }]);
@@ -508,15 +546,13 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
           ...(input.read_access !== undefined ? { read_access: input.read_access } : {}),
           ...(input.metadata !== undefined ? { metadata: input.metadata } : {}),
         };
-        // Checked before anything is stored, so a refused endpoint leaves no credential behind.
-        if (typeof config.token_endpoint === 'string') await checkTokenEndpoint(config.token_endpoint);
+        // Everything a connect can refuse is checked before anything is stored (on the config as
+        // the catalog makes it), so a refused connect leaves no credential behind.
+        const draft = catalog.checkConfig('oauth2', config);
+        if (draft.issues.length > 0) throw validationFailed(draft.issues);
+        authorizationEndpoint = await checkConnectable(draft.value);
         c = (await credentials.create(ctx, made)).credential;
       }
-      if (grantOf(c) !== 'authorization_code') throw validationFailed([{ path: 'config.grant_type', message: 'must be authorization_code to connect (client_credentials tokens are fetched by the server)' }]);
-      const authorizationEndpoint = str(c.config.authorization_endpoint);
-      if (authorizationEndpoint === null) throw validationFailed([{ path: 'config.authorization_endpoint', message: 'is required to connect' }]);
-      await checkTokenEndpoint(tokenEndpoint(c));
-      await checkAuthorizationEndpoint(authorizationEndpoint);
 
       const preset = providerPreset(c.provider);
       const redirectUri = input.redirect_uri ?? str(c.config.redirect_uri) ?? callbackUrl;
@@ -557,7 +593,9 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       // Taken (deleted) before anything else: a state works once, whatever happens next.
       const row = await store.takeOAuthState(sha256(query.state));
       if (!row) throw new LatchkeyError('INVALID_PARAMETER', 'The state is unknown, already used or expired');
-      const ctx: RequestContext = {
+      const starter = await starterNow(row, meta);
+      // A starter that is gone is still named in the failure event, as it was at the connect.
+      const ctx: RequestContext = starter ?? {
         principal: {
           type: row.principal.type === 'anonymous' ? 'system' : row.principal.type, id: row.principal.id, name: row.principal.name, email: row.principal.email,
           tenantId: row.tenantId, tenantIds: [row.tenantId], role: row.principal.role as Role, teamIds: row.principal.teamIds, platformAdmin: false,
@@ -569,6 +607,10 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
         return { status: 'error', credentialId: row.credentialId, returnTo: row.returnTo, error: code, httpError: error };
       };
       if (row.expiresAt <= iso()) return fail('state_expired', new LatchkeyError('INVALID_PARAMETER', 'The state is unknown, already used or expired'));
+      // Checked before the code is exchanged: a key revoked (or stripped of write) since it started
+      // the connect must not have tokens written in its name.
+      if (starter === null) return fail('starter_revoked', new LatchkeyError('CONFLICT', 'The access key that started this connection was revoked or has expired; connect again'));
+      if (!can(starter.principal.role, 'credentials:write')) return fail('starter_not_allowed', new LatchkeyError('CONFLICT', 'The principal that started this connection may no longer write credentials; connect again'));
       if (query.error !== undefined) {
         const code = /^[\x21-\x7e]{1,80}$/.test(query.error) ? query.error : 'provider_error';
         return fail(code, new LatchkeyError('CONFLICT', `The provider did not authorize the connection (${code})`));

@@ -2,7 +2,7 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
-import { can, type Permission } from '../../domain/roles.js';
+import { can, canGrant, type Permission, type Role } from '../../domain/roles.js';
 import type { AccessKeyRow, FolderRow, Store, TeamRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from './team-directory.js';
@@ -47,6 +47,9 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
     return k;
   };
   const setTeams = async (ctx: RequestContext, key: AccessKeyRow, teamIds: string[], action: string, teamId: string): Promise<void> => {
+    // A key's teams decide what it may read and reveal: changing them is managing the key, which
+    // goes downwards only, as for renaming and revoking (access-keys-service.ts).
+    if (!canGrant(ctx.principal.role, key.role as Role)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} cannot manage a ${key.role} key`);
     await store.setAccessKeyTeams(ctx.principal.tenantId, key.id, teamIds, [audit.event(ctx, action, { type: 'team', id: teamId }, 'success', `access_key ${key.id}`)]);
     deps.onMembershipChange(key.keyHash);
   };

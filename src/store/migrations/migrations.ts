@@ -152,4 +152,10 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE UNIQUE INDEX credentials_slug ON credentials (tenant_id, COALESCE(team_id, ''), slug) WHERE deleted_at IS NULL`,
     ],
   },
+  {
+    id: 8,
+    name: 'audit suppressed counts',
+    // Refusals grouped over a window: how many more the event stands for (0 for every event before).
+    statements: () => [`ALTER TABLE audit_events ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0`],
+  },
 ];
