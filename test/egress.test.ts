@@ -200,7 +200,7 @@ describe('egress guard: what the operator allows, and the limits that still appl
     const allow = new EgressAllowList(['127.0.0.2/32']);
     // A rebinding answer mixes a public and a private address: refused as a whole.
     const mixed = createEgressGuard({ allow, timeoutMs: 1000, maxResponseBytes: 4096, maxRedirects: 0, lookupAll: async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.1.2.3', family: 4 }] });
-    await assert.rejects(mixed.check('https://rebind.test/'), EgressRefused);
+    await assert.rejects(mixed.request({ method: 'GET', url: 'https://rebind.test/' }), EgressRefused);
     // The resolver is asked once; the second answer (loopback) is never used: the socket goes
     // to the address that was checked. The name does not exist in real DNS, so a second lookup
     // by the socket itself would fail.

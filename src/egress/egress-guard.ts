@@ -66,7 +66,11 @@ export interface EgressResponse {
 }
 
 export interface EgressGuard {
-  /** Checks a URL without calling it: scheme, host and every address it resolves to. */
+  /**
+   * Checks what a URL itself shows, without calling it: scheme, user info, a literal address,
+   * plain http. A host name is not resolved here (it is at every call): an answer that depended
+   * on how it resolves would tell the caller about the internal DNS.
+   */
   check(url: string): Promise<void>;
   /**
    * For protocols other than HTTP (SMTP): the checked addresses of a host. The caller connects to
@@ -121,7 +125,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
   const lookupAll = opts.lookupAll ?? systemLookupAll;
   const { allow } = opts;
 
-  async function vet(raw: string): Promise<Vetted> {
+  async function vet(raw: string, resolve = true): Promise<Vetted> {
     let url: URL;
     try {
       url = new URL(raw);
@@ -133,6 +137,10 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
     // WHATWG parsing has already turned 2130706433, 0x7f.1 and 127.1 into 127.0.0.1.
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const literal = parseIp(host);
+    if (!literal && !resolve) {
+      if (url.protocol === 'http:' && !allow.allowsHost(host)) throw new EgressRefused();
+      return { url, host, addresses: [] };
+    }
     let addresses: IpAddress[];
     if (literal) addresses = [literal];
     else {
@@ -216,7 +224,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
 
   return {
     async check(url) {
-      await beforeDeadline(vet(url), AbortSignal.timeout(opts.timeoutMs));
+      await vet(url, false);
     },
 
     async resolveHost(host) {

@@ -10,7 +10,7 @@ import { newId } from '../../domain/ids.js';
 import { actorOf, type RequestContext } from '../../domain/principal.js';
 import { describeRemoteFailure } from '../../domain/remote-failure.js';
 import { can, type Permission, type Role } from '../../domain/roles.js';
-import { EgressFailed, type EgressGuard } from '../../egress/egress-guard.js';
+import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { ActorRef, CredentialRow, OAuthStateRow, RefreshState, Store, VersionRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { VerifyResult } from '../verify/verify-service.js';
@@ -476,15 +476,14 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
   }
 
   /**
-   * Connect refuses a destination the egress policy forbids, and a name that does not resolve
-   * (the two must look alike, or the answer maps internal DNS); one that times out now is the
-   * callback's problem.
+   * Connect refuses a token endpoint whose URL alone breaks the egress policy (a literal private
+   * address, plain http, another scheme). A name is checked when the code is exchanged: refusing
+   * it here would answer how it resolves.
    */
   async function checkTokenEndpoint(url: string): Promise<void> {
     try {
       await egress.check(url);
     } catch (err) {
-      if (err instanceof EgressFailed) return;
       const f = classifyFailure(err);
       throw f ? f.error : err;
     }
