@@ -93,6 +93,14 @@ describe('catalog loading', () => {
       bad.capabilities.generatable = true;
       assert.throws(loadWith('smtp.json', JSON.stringify(bad)), /smtp\.json: .*generatable/);
     });
+    it('no aim_fields (every type must say where its secret may go, even if nowhere)', () => {
+      const { aim_fields: _dropped, ...rest } = smtpFile;
+      assert.throws(loadWith('smtp.json', JSON.stringify(rest)), /catalog: smtp\.json: not a valid type file/);
+    });
+    it('an aim field that is not a config field', () => {
+      const bad = { ...smtpFile, aim_fields: ['host', 'password'] };
+      assert.throws(loadWith('smtp.json', JSON.stringify(bad)), /smtp\.json: .*aim_fields names "password", which is not a config field/);
+    });
     it('a rule naming an unknown field', () => {
       const bad = { ...smtpFile, rules: [{ require: ['secret.pasword'] }] };
       assert.throws(loadWith('smtp.json', JSON.stringify(bad)), /smtp\.json: .*unknown field "secret\.pasword"/);

@@ -278,13 +278,14 @@ describe('token refresh', () => {
     await p.revoke(stored.refresh_token, CLIENT);
     const r = await s.request('POST', `/v1/credentials/${id}/refresh`);
     assert.equal(r.status, 409, r.text);
-    assert.match(r.body.error.details, /invalid_grant/);
+    // invalid_grant is read to decide (reconnect, no retry) and reported as a category and status.
+    assert.equal(r.body.error.details, 'The provider refused the grant (auth_failed (HTTP 400)): reconnect the credential');
     assert.equal(r.text.includes(stored.refresh_token), false);
     const c = (await s.request('GET', `/v1/credentials/${id}`)).body;
-    assert.match(c.last_error, /invalid_grant/);
+    assert.equal(c.last_error, 'auth_failed (HTTP 400): the provider refused the grant; reconnect the credential');
     const failures = (await events(id, 'credential.refresh')).filter((e) => e.outcome === 'failure');
     assert.equal(failures.length, 1);
-    assert.equal(failures[0]!.reason, 'invalid_grant');
+    assert.equal(failures[0]!.reason, 'auth_failed (HTTP 400)');
 
     // Expired and refused. A person's edit (here: the expiry) earns the grant one more try; after
     // that, reveals answer with what is stored and neither they nor the scheduler call again.
@@ -299,7 +300,8 @@ describe('token refresh', () => {
     const verify = await s.request('POST', `/v1/credentials/${id}/verify`);
     assert.equal(verify.status, 200);
     assert.equal(verify.body.ok, false);
-    assert.match(verify.body.error, /invalid_grant/);
+    assert.equal(verify.body.error, 'auth_failed');
+    assert.equal(verify.body.status, 400);
   });
 
   it('verify answers ok for a working grant', async () => {
@@ -367,8 +369,8 @@ describe('client credentials', () => {
     });
     const r = await s.request('POST', `/v1/credentials/${made.body.id}/refresh`);
     assert.equal(r.status, 409, r.text);
-    assert.match(r.body.error.details, /invalid_client/);
-    assert.match((await s.request('GET', `/v1/credentials/${made.body.id}`)).body.last_error, /invalid_client/);
+    assert.match(r.body.error.details, /^The provider refused the request \(auth_failed \(HTTP 401\)\)$/);
+    assert.equal((await s.request('GET', `/v1/credentials/${made.body.id}`)).body.last_error, 'auth_failed (HTTP 401): the provider refused the request');
   });
 });
 

@@ -68,10 +68,14 @@ describe('POST /v1/credentials/{id}/verify against a real SMTP server', () => {
     const r = await allowed.request('POST', `/v1/credentials/${c.id}/verify`);
     assert.equal(r.status, 200);
     assert.equal(r.body.ok, false);
-    assert.match(r.body.error, /auth|Invalid/i);
+    // A category and the server's reply code: the server's own text is never repeated.
+    assert.equal(r.body.error, 'auth_failed');
+    assert.equal(r.body.status, 535);
+    assert.equal(r.text.includes('Invalid'), false);
     assert.equal(r.text.includes(BAD), false);
     const events = await allowed.request('GET', `/v1/audit-events?filter[credential_id]=${c.id}&filter[action]=credential.verify`);
     assert.equal(events.body.data[0].outcome, 'failure');
+    assert.equal(events.body.data[0].reason, 'auth_failed (SMTP 535)');
     assert.equal(events.text.includes(BAD), false);
   });
 
@@ -80,7 +84,8 @@ describe('POST /v1/credentials/{id}/verify against a real SMTP server', () => {
     const c = (await guarded.request('POST', '/v1/credentials', { body: body(GOOD) })).body;
     const r = await guarded.request('POST', `/v1/credentials/${c.id}/verify`);
     assert.equal(r.body.ok, false);
-    assert.match(r.body.error, /loopback/);
+    assert.equal(r.body.error, 'refused');
+    assert.equal(r.body.status, null);
     assert.equal(connections, before);
   });
 

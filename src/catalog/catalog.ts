@@ -80,6 +80,13 @@ export interface CredentialType {
   generate: GenerateSpec | null;
   injection: Injection;
   rules: readonly Rule[];
+  /**
+   * Config fields that decide where the secret is sent, or whether it travels so that a third
+   * party can read it (a host, a URL, a TLS mode, a pinned key). Whoever can change one can have
+   * the secret delivered to itself, so changing one is as privileged as revealing: it needs
+   * `credentials:reveal` on the credential, unless the same request replaces every secret field.
+   */
+  aimFields: readonly string[];
   /** Property names of the secret schema. */
   secretFields: string[];
 }
@@ -136,7 +143,7 @@ const TYPE_FILE_SCHEMA_KEY = 'latchkey:credential-type-file';
 const typeFileSchema = {
   type: 'object',
   additionalProperties: false,
-  required: ['id', 'title', 'description', 'config', 'secret', 'capabilities', 'generate', 'injection'],
+  required: ['id', 'title', 'description', 'config', 'secret', 'capabilities', 'generate', 'injection', 'aim_fields'],
   properties: {
     id: { type: 'string', pattern: '^[a-z][a-z0-9_-]{0,49}$' },
     title: { type: 'string', minLength: 1, maxLength: 200 },
@@ -214,6 +221,8 @@ const typeFileSchema = {
         },
       ],
     },
+    // Required in every file, even empty: a new type must say where its secret may go.
+    aim_fields: { type: 'array', items: fieldName, uniqueItems: true },
     rules: {
       type: 'array',
       items: {
@@ -505,6 +514,9 @@ function checkReferences(type: CredentialType): string[] {
   for (const name of named) {
     if (!fields.config.has(name) && !fields.secret.has(name)) problems.push(`injection names unknown field "${name}"`);
   }
+  for (const name of type.aimFields) {
+    if (!fields.config.has(name)) problems.push(`aim_fields names "${name}", which is not a config field`);
+  }
   for (const [i, rule] of type.rules.entries()) {
     const paths = [...Object.keys(rule.when ?? {}), ...(rule.require ?? []), ...(rule.require_one_of ?? [])];
     for (const path of paths) {
@@ -553,7 +565,7 @@ function loadTypeFiles(dir: URL | string, ajv: Ajv2020): CompiledType[] {
       const detail = (validateFile.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? ''}`).join('; ');
       fail(`not a valid type file: ${detail}`);
     }
-    const data = raw as Omit<CredentialType, 'secretFields' | 'rules'> & { rules?: Rule[] };
+    const data = raw as Omit<CredentialType, 'secretFields' | 'rules' | 'aimFields'> & { rules?: Rule[]; aim_fields: string[] };
     if (`${data.id}.json` !== file) fail(`id "${data.id}" does not match the file name`);
 
     const type: CredentialType = {
@@ -566,6 +578,7 @@ function loadTypeFiles(dir: URL | string, ajv: Ajv2020): CompiledType[] {
       generate: data.generate,
       injection: data.injection,
       rules: data.rules ?? [],
+      aimFields: data.aim_fields,
       secretFields: Object.keys(data.secret.properties),
     };
     const problems = checkReferences(type);

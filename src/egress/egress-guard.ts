@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { categoryOfSocketError, type RemoteFailureCategory } from '../domain/remote-failure.js';
 import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
 
 /**
@@ -14,27 +15,38 @@ import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './addr
  *     DNS answer that changes between check and connect (rebinding) cannot move the call;
  *  4. redirects are not followed by the HTTP stack: each Location is a new hop that goes
  *     through 1-3 again, at most `maxRedirects` of them;
- *  5. the whole call has one deadline and the response body a size cap.
+ *  5. the whole call has one deadline and the response body a size cap;
+ *  6. a refusal says nothing about why, and a failure only its category (domain/remote-failure):
+ *     no resolved address, no socket message, no remote text reaches the caller.
  */
 
 export type LookupAll = (hostname: string) => Promise<Array<{ address: string; family: number }>>;
 
-/** The destination is not allowed (policy). Nothing was sent. */
+/**
+ * The one text of every refusal. It says neither why nor how the name resolved: "resolves to a
+ * loopback address" versus "does not resolve" would let anyone who can set a URL map the
+ * internal DNS. The operator reads the policy in the configuration, not in the refusal.
+ */
+export const EGRESS_REFUSED_MESSAGE = 'is not an allowed egress target: public https only, unless the operator allows the destination (LATCHKEY_EGRESS_ALLOW)';
+
+/**
+ * The destination is not allowed (policy), or its name does not resolve: the two look the same
+ * to every caller. Nothing was sent. `unresolved` is for the refresh scheduler only (a DNS
+ * failure may pass, so it is retried; a refused address is not) and is never reported.
+ */
 export class EgressRefused extends Error {
   override name = 'EgressRefused';
-  constructor(readonly reason: string) {
-    super(`egress refused: ${reason}`);
+  readonly category: RemoteFailureCategory = 'refused';
+  constructor(readonly unresolved = false) {
+    super(`egress refused: the destination ${EGRESS_REFUSED_MESSAGE}`);
   }
 }
 
-/** The call was allowed but did not complete: DNS, connection, timeout, size, redirects. */
+/** The call was allowed but did not complete; only its category is known to anyone. */
 export class EgressFailed extends Error {
   override name = 'EgressFailed';
-  constructor(
-    readonly kind: 'dns' | 'network' | 'timeout' | 'too_large' | 'too_many_redirects' | 'bad_redirect',
-    message: string,
-  ) {
-    super(message);
+  constructor(readonly category: Exclude<RemoteFailureCategory, 'auth_failed' | 'refused'>) {
+    super(`outbound call failed: ${category}`);
   }
 }
 
@@ -54,7 +66,11 @@ export interface EgressResponse {
 }
 
 export interface EgressGuard {
-  /** Checks a URL without calling it: scheme, host and every address it resolves to. */
+  /**
+   * Checks what a URL itself shows, without calling it: scheme, user info, a literal address,
+   * plain http. A host name is not resolved here (it is at every call): an answer that depended
+   * on how it resolves would tell the caller about the internal DNS.
+   */
   check(url: string): Promise<void>;
   /**
    * For protocols other than HTTP (SMTP): the checked addresses of a host. The caller connects to
@@ -86,6 +102,10 @@ interface Vetted {
   addresses: IpAddress[];
 }
 
+function socketCategory(err: unknown): 'connect_failed' | 'tls_failed' | 'timeout' {
+  return categoryOfSocketError((err as { code?: string }).code);
+}
+
 function pinnedLookup(addresses: readonly IpAddress[]): LookupFunction {
   return (_hostname, options, callback) => {
     const all: LookupAddress[] = addresses.map((a) => ({ address: a.text, family: a.family }));
@@ -105,40 +125,42 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
   const lookupAll = opts.lookupAll ?? systemLookupAll;
   const { allow } = opts;
 
-  async function vet(raw: string): Promise<Vetted> {
+  async function vet(raw: string, resolve = true): Promise<Vetted> {
     let url: URL;
     try {
       url = new URL(raw);
     } catch {
-      throw new EgressRefused('not an absolute URL');
+      throw new EgressRefused();
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EgressRefused(`scheme ${url.protocol.replace(/:$/, '')} is not allowed`);
-    if (url.username !== '' || url.password !== '') throw new EgressRefused('URLs with credentials in them are not allowed');
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new EgressRefused();
+    if (url.username !== '' || url.password !== '') throw new EgressRefused();
     // WHATWG parsing has already turned 2130706433, 0x7f.1 and 127.1 into 127.0.0.1.
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
     const literal = parseIp(host);
+    if (!literal && !resolve) {
+      if (url.protocol === 'http:' && !allow.allowsHost(host)) throw new EgressRefused();
+      return { url, host, addresses: [] };
+    }
     let addresses: IpAddress[];
     if (literal) addresses = [literal];
     else {
       let found: Array<{ address: string; family: number }>;
       try {
         found = await lookupAll(host);
-      } catch (err) {
-        throw new EgressFailed('dns', `${host} does not resolve (${(err as { code?: string }).code ?? 'error'})`);
+      } catch {
+        throw new EgressRefused(true);
       }
       addresses = found.map((a) => parseIp(a.address)).filter((a): a is IpAddress => a !== null);
-      if (addresses.length === 0) throw new EgressFailed('dns', `${host} has no address`);
+      if (addresses.length === 0) throw new EgressRefused(true);
     }
     const hostAllowed = !literal && allow.allowsHost(host);
     // Every address must pass: a rebinding answer mixes a public and a private one.
     for (const a of addresses) {
       if (hostAllowed || allow.allowsAddress(a)) continue;
-      const reason = specialPurpose(a);
-      // The address itself is not repeated for a name: a tenant must not learn internal DNS from it.
-      if (reason) throw new EgressRefused(literal ? `${a.text} is a ${reason} address` : `${host} resolves to a ${reason} address`);
+      if (specialPurpose(a) !== null) throw new EgressRefused();
     }
     if (url.protocol === 'http:' && !(hostAllowed || addresses.every((a) => allow.allowsAddress(a)))) {
-      throw new EgressRefused('plain http is allowed only to destinations the operator allowed (LATCHKEY_EGRESS_ALLOW)');
+      throw new EgressRefused();
     }
     return { url, host, addresses };
   }
@@ -161,7 +183,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
         const declared = Number(res.headers['content-length'] ?? NaN);
         if (Number.isFinite(declared) && declared > opts.maxResponseBytes) {
           res.destroy();
-          reject(new EgressFailed('too_large', `response of ${declared} bytes is over the ${opts.maxResponseBytes}-byte cap`));
+          reject(new EgressFailed('bad_response'));
           return;
         }
         const chunks: Buffer[] = [];
@@ -170,7 +192,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
           size += chunk.length;
           if (size > opts.maxResponseBytes) {
             res.destroy();
-            reject(new EgressFailed('too_large', `response is over the ${opts.maxResponseBytes}-byte cap`));
+            reject(new EgressFailed('bad_response'));
             return;
           }
           chunks.push(chunk);
@@ -180,10 +202,10 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
           for (const [k, val] of Object.entries(res.headers)) if (val !== undefined) flat[k] = Array.isArray(val) ? val.join(', ') : val;
           resolve({ status: res.statusCode ?? 0, headers: flat, body: Buffer.concat(chunks), url: v.url.toString() });
         });
-        res.on('error', (err) => reject(signal.aborted ? new EgressFailed('timeout', 'the call timed out') : new EgressFailed('network', (err as { code?: string }).code ?? 'response failed')));
+        res.on('error', (err) => reject(new EgressFailed(signal.aborted ? 'timeout' : socketCategory(err))));
       });
       r.on('error', (err) => {
-        reject(signal.aborted ? new EgressFailed('timeout', 'the call timed out') : new EgressFailed('network', `${v.host}: ${(err as { code?: string }).code ?? 'connection failed'}`));
+        reject(new EgressFailed(signal.aborted ? 'timeout' : socketCategory(err)));
       });
       if (req.body !== undefined && req.method !== 'GET') r.end(req.body);
       else r.end();
@@ -192,9 +214,9 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
 
   /** Resolution counts against the deadline too: a resolver that hangs must not hold the call. */
   function beforeDeadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-    if (signal.aborted) return Promise.reject(new EgressFailed('timeout', 'the call timed out'));
+    if (signal.aborted) return Promise.reject(new EgressFailed('timeout'));
     return new Promise<T>((resolve, reject) => {
-      const onAbort = () => reject(new EgressFailed('timeout', 'the call timed out'));
+      const onAbort = () => reject(new EgressFailed('timeout'));
       signal.addEventListener('abort', onAbort, { once: true });
       work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
     });
@@ -202,7 +224,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
 
   return {
     async check(url) {
-      await beforeDeadline(vet(url), AbortSignal.timeout(opts.timeoutMs));
+      await vet(url, false);
     },
 
     async resolveHost(host) {
@@ -223,18 +245,18 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
           const res = await once(v, current, headers, controller.signal);
           const location = res.headers.location;
           if (res.status < 300 || res.status > 399 || res.status === 304 || location === undefined) return res;
-          if (hop >= opts.maxRedirects) throw new EgressFailed('too_many_redirects', `more than ${opts.maxRedirects} redirects`);
+          if (hop >= opts.maxRedirects) throw new EgressFailed('bad_response');
           let next: URL;
           try {
             next = new URL(location, v.url);
           } catch {
-            throw new EgressFailed('bad_redirect', 'redirect to an unparseable location');
+            throw new EgressFailed('bad_response');
           }
           // As fetch does: 303 (and 301/302 after a POST) become a GET without a body; 307/308 keep both.
           const toGet = res.status === 303 || ((res.status === 301 || res.status === 302) && current.method === 'POST');
           const sameOrigin = next.origin === v.url.origin;
           // A body may hold a client secret: it is not re-sent to another origin.
-          if (!sameOrigin && !toGet && current.body !== undefined) throw new EgressFailed('bad_redirect', 'a request with a body is not redirected to another origin');
+          if (!sameOrigin && !toGet && current.body !== undefined) throw new EgressFailed('bad_response');
           const carried = { ...current.headers };
           // Credentials stay with the origin they were meant for.
           if (!sameOrigin) for (const k of Object.keys(carried)) if (k.toLowerCase() === 'authorization' || k.toLowerCase() === 'cookie') delete carried[k];

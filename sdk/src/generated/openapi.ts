@@ -3697,6 +3697,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             data: {
+                                /** @description Config fields that decide where the secret is sent (or whether a third party can read it on the way). Changing one needs credentials:reveal on the credential, unless the same request gives every secret field a new value; otherwise the change is refused (403) and nothing is stored. */
+                                aim_fields: string[];
                                 capabilities: {
                                     generatable: boolean;
                                     refreshable: boolean;
@@ -5148,8 +5150,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             checked_at: string;
-                            error?: string;
+                            /**
+                             * @description How the check failed; the remote server's own text is never repeated
+                             * @enum {unknown}
+                             */
+                            error?: "auth_failed" | "connect_failed" | "tls_failed" | "timeout" | "refused" | "bad_response";
                             ok: boolean;
+                            /** @description The remote status code (SMTP reply code, HTTP status), null when it never answered */
+                            status?: number | null;
                         };
                     };
                 };

@@ -9,12 +9,17 @@ const TypeView = Type.Object({
   config_schema: FreeObject, secret_schema: FreeObject, secret_fields: Type.Array(Type.String()),
   capabilities: Type.Object({ rotatable: Type.Boolean(), refreshable: Type.Boolean(), generatable: Type.Boolean(), verifiable: Type.Boolean() }),
   injection: FreeObject,
+  aim_fields: Type.Array(Type.String(), {
+    description: 'Config fields that decide where the secret is sent (or whether a third party can read it on the way). '
+      + 'Changing one needs credentials:reveal on the credential, unless the same request gives every secret field a new value; '
+      + 'otherwise the change is refused (403) and nothing is stored.',
+  }),
 });
 
 function typeView(t: CredentialType) {
   return {
     id: t.id, title: t.title, description: t.description, config_schema: t.config, secret_schema: t.secret,
-    secret_fields: t.secretFields, capabilities: t.capabilities, injection: t.injection,
+    secret_fields: t.secretFields, capabilities: t.capabilities, injection: t.injection, aim_fields: t.aimFields,
   };
 }
 

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { CredentialRow, CredentialFilter } from '../../store/port.js';
 import type { Services } from '../../services/services.js';
+import { REMOTE_FAILURE_CATEGORIES } from '../../domain/remote-failure.js';
 import type { Revealed } from '../../services/credentials/credentials-service.js';
 import { IdParams, ListOf, errorResponses } from '../schemas/common.js';
 import {
@@ -164,7 +165,14 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
       schema: {
         tags, summary: 'Try the credential against its service (smtp: a login; webhook: an HTTP probe; oauth2: a token call) behind the egress guard, and report the outcome (never the secret)',
         params: IdParams,
-        response: { 200: Type.Object({ ok: Type.Boolean(), checked_at: Type.String(), error: Type.Optional(Type.String()) }), ...errorResponses },
+        response: {
+          200: Type.Object({
+            ok: Type.Boolean(), checked_at: Type.String(),
+            error: Type.Optional(Type.Enum(REMOTE_FAILURE_CATEGORIES, { description: 'How the check failed; the remote server\'s own text is never repeated' })),
+            status: Type.Optional(Type.Union([Type.Integer(), Type.Null()], { description: 'The remote status code (SMTP reply code, HTTP status), null when it never answered' })),
+          }),
+          ...errorResponses,
+        },
       },
     }, async (request) => s.verify.verify(request.ctx, request.params.id));
   };

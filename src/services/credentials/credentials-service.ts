@@ -11,6 +11,7 @@ import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialInput, CredentialPatch } from './credential-input.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
 import { canChange, canSee, visibilityOf } from './visibility.js';
+import { aimChanges, replacesEverySecret } from './aim.js';
 
 export type SecretValues = Record<string, unknown>;
 
@@ -349,6 +350,33 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret: variant === 'test' ? secret : null };
   }
 
+  /**
+   * Aiming is revealing (aim.ts): a change of where the secret goes, by a caller who may not
+   * reveal it, is refused and recorded unless the request replaces every secret value. PUT needs
+   * no such check: it never carries a stored secret over.
+   */
+  async function checkAim(ctx: RequestContext, current: CredentialRow, config: Record<string, unknown>, patch: CredentialPatch): Promise<void> {
+    const t = catalog.get(current.type);
+    if (!t || can(ctx.principal.role, 'credentials:reveal')) return;
+    const moved = aimChanges(t, { config: current.config, allowedHosts: current.allowedHosts }, { config, allowedHosts: patch.allowed_hosts ?? current.allowedHosts });
+    if (moved.length === 0 || replacesEverySecret(t, patch, patch.test_credential_enabled ?? current.testCredentialEnabled)) return;
+    const why = `changing ${moved.join(', ')} needs credentials:reveal, or new values for every secret field (${t.secretFields.map((f) => `secret.${f}`).join(', ')})`;
+    void audit.append(audit.event(ctx, 'credential.update', { type: 'credential', id: current.id }, 'denied', why)).catch(() => undefined);
+    throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
+  }
+
+  /**
+   * Restoring an old version chooses which secret goes where the config points now; the config
+   * that version was made for is not kept, so only a caller who may reveal it chooses that.
+   */
+  function checkRestoreAim(ctx: RequestContext, current: CredentialRow): void {
+    const t = catalog.get(current.type);
+    if (!t || t.aimFields.length === 0 || can(ctx.principal.role, 'credentials:reveal')) return;
+    const why = `restoring an old secret of a ${t.id} credential needs credentials:reveal: it would go to where ${t.aimFields.map((f) => `config.${f}`).join(', ')} point now`;
+    void audit.append(audit.event(ctx, 'credential.version_restore', { type: 'credential', id: current.id }, 'denied', why)).catch(() => undefined);
+    throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
+  }
+
   const service: CredentialsService = {
     async create(ctx, input, id) {
       require(ctx, 'credentials:write');
@@ -404,6 +432,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       const statusOnly = Object.keys(patch).every((k) => k === 'status' || k === 'deactivation_time');
       const secretChanged = patch.secret !== undefined || patch.test_secret !== undefined;
       const config = patch.config === undefined ? current.config : mergeShallow(current.config, patch.config);
+      await checkAim(ctx, current, config, patch);
       let secret: SecretValues | undefined;
       let testSecret: SecretValues | null | undefined;
       if (secretChanged) {
@@ -556,6 +585,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       require(ctx, 'credentials:rotate');
       const current = await loadChangeable(ctx, id);
       if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
+      checkRestoreAim(ctx, current);
       const old = await store.getVersion(current.tenantId, current.id, n);
       if (!old) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
       if (n === current.version) throw new LatchkeyError('CONFLICT', `Version ${n} is already current`);

@@ -8,10 +8,12 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorOf, type RequestContext } from '../../domain/principal.js';
+import { describeRemoteFailure } from '../../domain/remote-failure.js';
 import { can, type Permission, type Role } from '../../domain/roles.js';
-import { EgressFailed, type EgressGuard } from '../../egress/egress-guard.js';
+import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { ActorRef, CredentialRow, OAuthStateRow, RefreshState, Store, VersionRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
+import type { VerifyResult } from '../verify/verify-service.js';
 import type { CredentialInput } from '../credentials/credential-input.js';
 import {
   openSecretValues, restagePlan, sealSecretValues, type CredentialsService, type SecretValues, type TokenRefresher,
@@ -79,12 +81,6 @@ export interface CallbackResult {
   httpError?: LatchkeyError;
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  checked_at: string;
-  error?: string;
-}
-
 export interface OAuthService extends TokenRefresher {
   connect(ctx: RequestContext, input: ConnectInput, callbackUrl: string): Promise<ConnectResult>;
   callback(query: CallbackQuery, meta: { requestId: string; ip: string; userAgent: string }): Promise<CallbackResult>;
@@ -118,6 +114,10 @@ export interface OAuthDeps {
 }
 
 const STATE_TTL_MS = 10 * 60_000;
+/** Error codes of an authorization response (RFC 6749 §4.1.2.1): repeated by name, anything else is `refused`. */
+const AUTHORIZATION_ERRORS: ReadonlySet<string> = new Set([
+  'invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error', 'temporarily_unavailable',
+]);
 const SCHEDULER_BATCH = 50;
 
 type FlightStatus = 'refreshed' | 'fresh' | 'skipped' | 'failed' | 'timeout';
@@ -407,14 +407,21 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     return c;
   }
 
-  async function refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow> {
+  /** A refresh now; null when it worked, else how it failed. */
+  async function attemptRefresh(ctx: RequestContext, c: CredentialRow): Promise<ClassifiedFailure | null> {
     requirePermission(ctx, 'credentials:rotate');
     if (c.type !== 'oauth2') throw validationFailed([{ path: 'type', message: `is ${c.type}; only oauth2 credentials have tokens to refresh` }]);
     if (c.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
     const result = await flight(ctx, c.tenantId, c.id, 'manual');
-    if (result.status === 'failed' && result.failure) throw result.failure.error;
+    if (result.status === 'failed' && result.failure) return result.failure;
     if (result.status === 'timeout') throw new LatchkeyError('UNAVAILABLE', 'Another process is refreshing this credential', { retryAfterSeconds: 1 });
-    if (result.status === 'skipped') throw (classifyFailure(new NothingToRefreshWith()) as ClassifiedFailure).error;
+    if (result.status === 'skipped') return classifyFailure(new NothingToRefreshWith());
+    return null;
+  }
+
+  async function refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow> {
+    const failure = await attemptRefresh(ctx, c);
+    if (failure) throw failure.error;
     return (await store.getCredential(c.tenantId, c.id)) ?? c;
   }
 
@@ -469,12 +476,15 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     }
   }
 
-  /** Connect refuses a destination the egress policy forbids; one that does not resolve right now is the callback's problem. */
+  /**
+   * Connect refuses a token endpoint whose URL alone breaks the egress policy (a literal private
+   * address, plain http, another scheme). A name is checked when the code is exchanged: refusing
+   * it here would answer how it resolves.
+   */
   async function checkTokenEndpoint(url: string): Promise<void> {
     try {
       await egress.check(url);
     } catch (err) {
-      if (err instanceof EgressFailed) return;
       const f = classifyFailure(err);
       throw f ? f.error : err;
     }
@@ -612,7 +622,8 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       if (starter === null) return fail('starter_revoked', new LatchkeyError('CONFLICT', 'The access key that started this connection was revoked or has expired; connect again'));
       if (!can(starter.principal.role, 'credentials:write')) return fail('starter_not_allowed', new LatchkeyError('CONFLICT', 'The principal that started this connection may no longer write credentials; connect again'));
       if (query.error !== undefined) {
-        const code = /^[\x21-\x7e]{1,80}$/.test(query.error) ? query.error : 'provider_error';
+        // The provider's text is not repeated: only the codes of RFC 6749 §4.1.2.1, by name.
+        const code = AUTHORIZATION_ERRORS.has(query.error) ? query.error : 'refused';
         return fail(code, new LatchkeyError('CONFLICT', `The provider did not authorize the connection (${code})`));
       }
       if (!query.code) return fail('missing_code', new LatchkeyError('INVALID_PARAMETER', 'code is required'));
@@ -672,16 +683,12 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       const c = await credentials.getForChange(ctx, id);
       if (c.type !== 'oauth2') throw validationFailed([{ path: 'type', message: `is ${c.type}; verification is implemented for oauth2 credentials (a token call)` }]);
       const checkedAt = iso();
-      try {
-        await refreshNow(ctx, c);
-        await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }));
-        return { ok: true, checked_at: checkedAt };
-      } catch (err) {
-        if (!(err instanceof LatchkeyError) || !['CONFLICT', 'VALIDATION_FAILED', 'UNAVAILABLE'].includes(err.code)) throw err;
-        const why = typeof err.details === 'string' ? err.details : (err.details ?? []).map((i) => `${i.path} ${i.message}`).join('; ');
-        await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, 'failure', why.slice(0, 200)));
-        return { ok: false, checked_at: checkedAt, error: why || err.message };
-      }
+      const failure = await attemptRefresh(ctx, c);
+      // Nothing to make a token call with: there is nothing to verify (as for a type without a check).
+      if (failure !== null && failure.remote === null) throw failure.error;
+      const remote = failure?.remote ?? null;
+      await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, remote === null ? 'success' : 'failure', remote === null ? null : describeRemoteFailure(remote)));
+      return remote === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: remote.category, status: remote.status };
     },
 
     async runOnce() {

@@ -1,3 +1,4 @@
+import type { RemoteFailure, RemoteFailureCategory } from '../../domain/remote-failure.js';
 import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { TokenAuthMethod } from './provider-presets.js';
 
@@ -28,19 +29,26 @@ export interface TokenSet {
  */
 export type ProviderFailure = 'invalid_grant' | 'rejected' | 'transient';
 
-/** The provider answered with an error. `code` is the provider's error code (safe to show); never a token. */
+/**
+ * The provider answered with an error. Its error code and description are read to decide what
+ * to do next, and then dropped: a token endpoint chooses them, and one that quotes the refresh
+ * token or the client secret back would put it wherever the text went. What is kept is ours.
+ */
 export class ProviderError extends Error {
   override name = 'ProviderError';
   constructor(
-    readonly code: string,
-    readonly status: number,
+    readonly remote: RemoteFailure,
     readonly failure: ProviderFailure,
   ) {
-    super(`token endpoint answered ${status} ${code}`);
+    super(`token endpoint answered ${remote.category} (HTTP ${String(remote.status)})`);
   }
 }
 
 const STANDARD_PERMANENT = new Set(['invalid_client', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope', 'invalid_request', 'access_denied']);
+/** RFC 6749 §5.2 codes that say the client's own credentials were refused. */
+const CLIENT_AUTH_FAILED = new Set(['invalid_client', 'unauthorized_client']);
+/** Our marker for a 200 we cannot use (no JSON object, no access token). */
+const INVALID_RESPONSE = 'invalid_response';
 const MAX_TOKEN_LENGTH = 65_536;
 
 export interface ErrorClasses {
@@ -48,7 +56,7 @@ export interface ErrorClasses {
   permanent: readonly string[];
 }
 
-export function classifyError(code: string, status: number, classes: ErrorClasses): ProviderFailure {
+function classifyError(code: string, status: number, classes: ErrorClasses): ProviderFailure {
   if (code === 'invalid_grant' || classes.invalidGrant.includes(code)) return 'invalid_grant';
   if (code === 'temporarily_unavailable' || code === 'server_error' || status >= 500 || status === 429) return 'transient';
   if (STANDARD_PERMANENT.has(code) || classes.permanent.includes(code)) return 'rejected';
@@ -56,10 +64,16 @@ export function classifyError(code: string, status: number, classes: ErrorClasse
   return status >= 400 && status < 500 ? 'rejected' : 'transient';
 }
 
-/** A printable, bounded error code: providers' codes are shown to callers and in last_error. */
-function safeCode(value: unknown): string {
-  const text = typeof value === 'string' ? value : 'unknown_error';
-  return /^[\x21-\x7e]{1,80}$/.test(text) ? text : 'unknown_error';
+/** What is reported of a failed token call: the category, from the code and status, and the status. */
+function categoryOf(code: string, status: number, failure: ProviderFailure): RemoteFailureCategory {
+  if (failure === 'invalid_grant' || CLIENT_AUTH_FAILED.has(code) || status === 401 || status === 403) return 'auth_failed';
+  if (code === INVALID_RESPONSE || status >= 500) return 'bad_response';
+  return 'refused';
+}
+
+function providerError(code: string, status: number, classes: ErrorClasses): ProviderError {
+  const failure = classifyError(code, status, classes);
+  return new ProviderError({ category: categoryOf(code, status, failure), status }, failure);
 }
 
 function parseBody(body: Buffer, contentType: string | undefined): Record<string, unknown> | null {
@@ -111,11 +125,12 @@ export async function callTokenEndpoint(
   const body = parseBody(res.body, res.headers['content-type']);
   const errorCode = body ? (body.error ?? (res.status >= 400 && typeof body.status === 'string' ? body.status : undefined)) : undefined;
   if (res.status !== 200 || !body || errorCode !== undefined || body.ok === false) {
-    const code = errorCode !== undefined ? safeCode(errorCode) : res.status === 200 ? 'invalid_response' : `http_${res.status}`;
-    throw new ProviderError(code, res.status, classifyError(code, res.status, classes));
+    // Compared with known codes only, never kept: any other string is as good as none.
+    const code = typeof errorCode === 'string' ? errorCode : res.status === 200 ? INVALID_RESPONSE : '';
+    throw providerError(code, res.status, classes);
   }
   const accessToken = token(body.access_token);
-  if (accessToken === null) throw new ProviderError('invalid_response', res.status, 'transient');
+  if (accessToken === null) throw new ProviderError({ category: 'bad_response', status: res.status }, 'transient');
   return {
     accessToken,
     tokenType: typeof body.token_type === 'string' ? body.token_type : null,

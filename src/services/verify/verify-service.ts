@@ -1,25 +1,54 @@
-import type { EgressGuard } from '../../egress/egress-guard.js';
+import { EgressFailed, EgressRefused, type EgressGuard } from '../../egress/egress-guard.js';
 import type { Clock } from '../../domain/clock.js';
 import { validationFailed } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
+import { categoryOfSocketError, describeRemoteFailure, remoteStatus, type RemoteFailure, type RemoteFailureCategory } from '../../domain/remote-failure.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialsService, SecretValues } from '../credentials/credentials-service.js';
 
+/** What a live check reports: on failure a category and the remote's status code, never its text. */
 export interface VerifyResult {
   ok: boolean;
   checked_at: string;
-  error?: string;
+  error?: RemoteFailureCategory;
+  status?: number | null;
 }
 
 export interface VerifyService {
   verify(ctx: RequestContext, id: string): Promise<VerifyResult>;
 }
 
-/** A report must never carry the secret, even when a server quotes what it was sent. */
-function scrub(message: string, secret: SecretValues): string {
-  let out = message;
-  for (const v of Object.values(secret)) if (typeof v === 'string' && v.length >= 3) out = out.split(v).join('[redacted]');
-  return out.replace(/[\r\n]+/g, ' ').slice(0, 300);
+/** A check that failed with what the remote said: its status code only. */
+class RemoteAnswer extends Error {
+  constructor(readonly remote: RemoteFailure) {
+    super(remote.category);
+  }
+}
+
+/**
+ * A nodemailer error as a category and the SMTP reply code. nodemailer's message holds the
+ * server's reply verbatim (a 535 may quote the AUTH exchange back, password included), so only
+ * its `code` (nodemailer's own) and the numeric `responseCode` are read.
+ */
+function smtpFailure(err: { code?: unknown; originalCode?: unknown; responseCode?: unknown }): RemoteFailure {
+  const status = remoteStatus(err.responseCode);
+  const code = typeof err.code === 'string' ? err.code : '';
+  if (code === 'EAUTH' || code === 'ENOAUTH') return { category: 'auth_failed', status };
+  if (code === 'ETIMEDOUT') return { category: 'timeout', status };
+  if (code === 'ETLS' || code === 'EREQUIRETLS') return { category: 'tls_failed', status };
+  if (code === 'EPROTOCOL') return { category: 'bad_response', status };
+  if (status !== null) return { category: status >= 400 ? 'refused' : 'bad_response', status };
+  if (code === 'ESOCKET' || code === 'ECONNECTION' || code === 'EDNS') {
+    return { category: categoryOfSocketError(typeof err.originalCode === 'string' ? err.originalCode : undefined), status: null };
+  }
+  return { category: 'bad_response', status: null };
+}
+
+function failureOf(err: unknown, protocol: 'SMTP' | 'HTTP'): RemoteFailure {
+  if (err instanceof RemoteAnswer) return err.remote;
+  if (err instanceof EgressRefused || err instanceof EgressFailed) return { category: err.category, status: null };
+  if (protocol === 'SMTP' && typeof err === 'object' && err !== null) return smtpFailure(err);
+  return { category: 'bad_response', status: null };
 }
 
 /**
@@ -65,9 +94,10 @@ export function createVerifyService(deps: {
     }
   }
 
+  /** No secret is sent: the endpoint only has to answer (a 5xx is a failure, a 401 is not). */
   async function httpProbe(url: string): Promise<void> {
     const res = await egress.request({ method: 'GET', url });
-    if (res.status >= 500) throw new Error(`the endpoint answered HTTP ${res.status}`);
+    if (res.status >= 500) throw new RemoteAnswer({ category: 'bad_response', status: res.status });
   }
 
   return {
@@ -75,18 +105,23 @@ export function createVerifyService(deps: {
       const { credential, secret } = await credentials.openForUse(ctx, id);
       if (credential.type === 'oauth2') return deps.oauthVerify(ctx, id);
       let check: () => Promise<void>;
-      if (credential.type === 'smtp') check = () => smtpLogin(credential.config, secret);
-      else if (credential.type === 'webhook' && typeof credential.config.url === 'string') check = () => httpProbe(String(credential.config.url));
-      else throw validationFailed([{ path: 'type', message: `${credential.type} credentials have no live check (smtp, webhook and oauth2 do)` }]);
+      let protocol: 'SMTP' | 'HTTP';
+      if (credential.type === 'smtp') {
+        check = () => smtpLogin(credential.config, secret);
+        protocol = 'SMTP';
+      } else if (credential.type === 'webhook' && typeof credential.config.url === 'string') {
+        check = () => httpProbe(String(credential.config.url));
+        protocol = 'HTTP';
+      } else throw validationFailed([{ path: 'type', message: `${credential.type} credentials have no live check (smtp, webhook and oauth2 do)` }]);
       const checkedAt = clock.now().toISOString();
-      let error: string | undefined;
+      let failure: RemoteFailure | null = null;
       try {
         await check();
       } catch (err) {
-        error = scrub((err as Error).message || 'check failed', secret);
+        failure = failureOf(err, protocol);
       }
-      await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, error === undefined ? 'success' : 'failure', error?.slice(0, 200) ?? null));
-      return error === undefined ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error };
+      await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, failure === null ? 'success' : 'failure', failure === null ? null : describeRemoteFailure(failure, protocol)));
+      return failure === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: failure.category, status: failure.status };
     },
   };
 }

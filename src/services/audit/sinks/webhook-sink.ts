@@ -1,5 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
+import { describeRemoteFailure } from '../../../domain/remote-failure.js';
+import { EgressFailed, EgressRefused } from '../../../egress/egress-guard.js';
 import type { AuditSink } from './audit-sink.js';
 
 /** One POST; resolves with the status (any), rejects when no answer came. */
@@ -94,12 +96,12 @@ export function createWebhookSink(o: WebhookOptions): AuditSink {
             if (attempt > 1) o.logger.info({ sink: label, attempts: attempt }, 'audit sink delivered after retries');
             return;
           }
-          failure = `HTTP ${res.status}`;
+          const category = res.status === 401 || res.status === 403 ? 'auth_failed' : res.status >= 500 ? 'bad_response' : 'refused';
+          failure = describeRemoteFailure({ category, status: res.status });
         } catch (err) {
           if (signal.aborted) throw err;
-          // Kinds and reasons only (EgressFailed/EgressRefused): never a body or a header.
-          const e = err as { name?: string; kind?: string; reason?: string };
-          failure = e.name === 'EgressRefused' ? `refused by the egress guard: ${e.reason ?? ''}` : `failed (${e.kind ?? e.name ?? 'error'})`;
+          // A category only (EgressFailed/EgressRefused carry one): never a body, a header or a reason.
+          failure = err instanceof EgressRefused || err instanceof EgressFailed ? err.category : 'bad_response';
         }
         if (attempt === 1 || attempt % 10 === 0) o.logger.warn({ sink: label, attempt, failure }, 'audit sink delivery failed; retrying');
         const ceiling = Math.min(cap, base * 2 ** Math.min(attempt - 1, 20));

@@ -1,0 +1,45 @@
+import { isDeepStrictEqual } from 'node:util';
+import type { CredentialType } from '../../catalog/catalog.js';
+
+/**
+ * Aiming is revealing. A config field that decides where a secret is sent (the catalog's
+ * `aim_fields`: an SMTP host, a token endpoint, a TLS mode…) and the credential's
+ * `allowed_hosts` are as good as the secret to whoever can change them: point the host at your
+ * own server, then let verify, the refresh scheduler or any client that trusts the config
+ * deliver the secret there. So changing where a secret goes needs `credentials:reveal`, unless
+ * the same request replaces every secret value — then nothing the caller could not read
+ * already goes anywhere new.
+ */
+
+function valueOf(type: CredentialType, config: Record<string, unknown>, name: string): unknown {
+  // A stored config from before a default existed reads as the default, as the catalog's rules do.
+  return Object.hasOwn(config, name) ? config[name] : type.config.properties[name]?.['default'];
+}
+
+/** What a change of config and allowed hosts would re-aim (`config.host`, `allowed_hosts`); empty when nothing. */
+export function aimChanges(
+  type: CredentialType,
+  before: { config: Record<string, unknown>; allowedHosts: readonly string[] },
+  after: { config: Record<string, unknown>; allowedHosts: readonly string[] },
+): string[] {
+  const moved = type.aimFields.filter((name) => !isDeepStrictEqual(valueOf(type, before.config, name), valueOf(type, after.config, name))).map((name) => `config.${name}`);
+  // Removing a host only narrows where the secret may go; adding one widens it.
+  if (after.allowedHosts.some((h) => !before.allowedHosts.includes(h))) moved.push('allowed_hosts');
+  return moved;
+}
+
+/**
+ * True when a PATCH leaves no stored secret value in place: every secret field of the type is
+ * given a new value or removed, in the main secret and — when the credential keeps a test
+ * secret — in the test secret too.
+ */
+export function replacesEverySecret(
+  type: CredentialType,
+  patch: { secret?: Record<string, unknown> | undefined; test_secret?: Record<string, unknown> | null | undefined },
+  keepsTestSecret: boolean,
+): boolean {
+  const covers = (values: Record<string, unknown> | null | undefined): boolean =>
+    values !== undefined && values !== null && type.secretFields.every((name) => Object.hasOwn(values, name));
+  if (!covers(patch.secret)) return false;
+  return !keepsTestSecret || covers(patch.test_secret);
+}
