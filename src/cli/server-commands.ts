@@ -2,8 +2,9 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { RootKeyError } from '../crypto/key-providers/local.js';
 import { WrongRootKey } from '../crypto/keyring.js';
-import { openRuntime, startServer } from '../main.js';
+import { NoStoreError, openRuntime, startServer } from '../main.js';
 import { addKeysCommands } from './keys-command.js';
+import { describeStartupError } from './startup-errors.js';
 
 /**
  * The commands that run the server or open its store: `serve`, `migrate`, `init`, `keys …`.
@@ -13,13 +14,26 @@ import { addKeysCommands } from './keys-command.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export function fail(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError) {
+  const described = err instanceof ConfigError ? null : describeStartupError(err, configOrNull());
+  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError || err instanceof NoStoreError) {
     process.stderr.write(`latchkey: ${err.message}\n`);
+  } else if (described !== null) {
+    process.stderr.write(`latchkey: ${described}\n`);
+    if (process.env.LATCHKEY_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   } else {
     process.stderr.write(`latchkey: ${(err as Error)?.name ?? 'Error'}: ${(err as { code?: string }).code ?? 'failed'}\n`);
     if (process.env.LATCHKEY_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   }
   process.exit(1);
+}
+
+/** The settings, for naming the one behind a failure; null when they are what failed. */
+function configOrNull() {
+  try {
+    return loadConfig();
+  } catch {
+    return null;
+  }
 }
 
 export function addServerCommands(program: Command): void {
@@ -46,9 +60,9 @@ export function addServerCommands(program: Command): void {
 
   program
     .command('migrate')
-    .description('Apply database migrations and exit')
+    .description('Apply database migrations to an existing store and exit')
     .action(async () => {
-      const rt = await openRuntime(loadConfig());
+      const rt = await openRuntime(loadConfig(), { mustExist: true });
       rt.logger.info({ store: rt.store.kind }, 'migrations applied');
       await rt.close();
     });
