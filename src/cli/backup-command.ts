@@ -51,7 +51,7 @@ export interface BackupPayload {
   credentials: BackupCredential[];
 }
 
-/** Fields a PUT body may carry (API.md); `status` and `deactivation_time` are set after the versions. */
+/** Fields a PUT body may carry (the OpenAPI document); `status` and `deactivation_time` are set after the versions. */
 const WRITABLE = [
   'name', 'type', 'provider', 'integration_id', 'description', 'config', 'metadata', 'allowed_hosts', 'team_id', 'folder_id', 'read_access',
   'shared_team_slugs', 'test_credential_enabled', 'expires_at', 'rotation_interval_days',

@@ -24,7 +24,7 @@ export function wholeNumber(name: string, min: number, max: number) {
   };
 }
 
-/** Ids in paths are `^[@~\-.\w]+$`, at most 50 characters (API.md); checked here so a typo is a usage error, not a request. */
+/** Ids in paths are `^[@~\-.\w]+$`, at most 50 characters (src/domain/ids.ts); checked here so a typo is a usage error, not a request. */
 export function resourceId(raw: string): string {
   if (!/^[@~\-.\w]{1,50}$/.test(raw)) throw new InvalidArgumentError('must be an id such as crd_01J… (letters, digits, _ - . @ ~; at most 50)');
   return raw;

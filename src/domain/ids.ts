@@ -35,7 +35,7 @@ export function newRequestId(): string {
   return requestIdBase + encodeTime(requestCount, 10);
 }
 
-/** API.md: every id in a path is at most 50 characters of `[@~\-.\w]`. */
+/** Every id in a path is at most 50 characters of `[@~\-.\w]` (the wire contract). */
 export const PATH_ID_PATTERN = '^[@~\\-\\.\\w]{1,50}$';
 const PATH_ID_RE = new RegExp(PATH_ID_PATTERN);
 
