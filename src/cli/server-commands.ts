@@ -76,7 +76,7 @@ export function addServerCommands(program: Command): void {
       const boot = await rt.services.tenants.bootstrap();
       await rt.close();
       if (!boot) {
-        process.stderr.write('latchkey: the store already has a tenant; nothing to do\n');
+        process.stderr.write('latchkey: the store already has a tenant; nothing to do (a lost owner key: `latchkey keys issue-owner`)\n');
         process.exit(1);
       }
       if (opts.json) process.stdout.write(JSON.stringify({ tenant_id: boot.tenant.id, owner_access_key: boot.key }) + '\n');
