@@ -37,6 +37,16 @@ export interface TestServer {
   sql(): Promise<RawSql>;
 }
 
+/** Servers still running when the test file's process exits (a failure, the runner's time limit): killed, never left behind. */
+const running = new Set<ChildProcess>();
+let killsAtExit = false;
+function killAtExit(proc: ChildProcess): void {
+  if (!killsAtExit) process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+  killsAtExit = true;
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+}
+
 /** Starts `latchkey serve` the way a user does: a child process on a free port with its own data dir. */
 export async function startServer(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestServer> {
   // The data dir and the log are removed when the test file's process exits (support/temp.ts);
@@ -54,6 +64,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
     ...opts.env,
   };
   const proc = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killAtExit(proc);
   const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
   let output = '';
   const collect = (chunk: Buffer) => {
