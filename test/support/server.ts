@@ -41,7 +41,11 @@ export interface TestServer {
 const running = new Set<ChildProcess>();
 let killsAtExit = false;
 function killAtExit(proc: ChildProcess): void {
-  if (!killsAtExit) process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+  if (!killsAtExit) {
+    process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+    // The runner ends a file that overran its time limit with SIGTERM, which skips 'exit' handlers unless caught.
+    process.once('SIGTERM', () => process.exit(143));
+  }
   killsAtExit = true;
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
