@@ -2,10 +2,12 @@
 // Runs the test suite: unit tests once, the HTTP suite once per store (SQLite, then PostgreSQL
 // when LATCHKEY_TEST_DATABASE_URL answers), and prints one closing line with the totals.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
-const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts']);
+const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts', 'engines.test.ts']);
 // Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
 const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
 // About the SQLite data directory itself (its lock, its filesystem): run once, in the SQLite pass.
@@ -21,6 +23,12 @@ const sqliteOnly = all.filter((f) => SQLITE_ONLY.has(base(f)) && pick(f));
 const pgOnly = all.filter((f) => PG_ONLY.has(base(f)) && pick(f));
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
+// Every test process (and what it starts) gets this TMPDIR, removed at the end whatever happened:
+// data dirs, root keys, logs and CLI homes of a killed or failed file included.
+const scratch = mkdtempSync(join(tmpdir(), 'latchkey-tests-'));
+const removeScratch = () => rmSync(scratch, { recursive: true, force: true });
+process.on('exit', removeScratch);
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 /** One suite (unit, SQLite, PostgreSQL) takes up to 2.5 min here; eight means it hangs. */
 const SUITE_LIMIT_MS = 8 * 60_000;
 
@@ -32,7 +40,7 @@ function run(label, files, env) {
     // reads them and still exits 0 (nodejs/node#64833; seen here: 129 of 141 unit tests reported).
     // A file that leaves a handle open is caught by the suite's time limit below instead.
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, TMPDIR: scratch, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tail = '';

@@ -88,6 +88,48 @@ export const CONFIG_VARIABLES = [
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * `LATCHKEY_*` names that are not server settings but are read by someone else, so the server
+ * leaves them alone: the CLI's client commands (docs/cli.md), and `LATCHKEY_TEST_*`, which the
+ * test suite and CI export for every process they start.
+ */
+const NOT_SETTINGS = new Set(['LATCHKEY_URL', 'LATCHKEY_TOKEN', 'LATCHKEY_TENANT_ID', 'LATCHKEY_EXPORT_PASSPHRASE', 'LATCHKEY_DEBUG']);
+
+/** The known setting closest to a misspelt one (at most 3 edits away, or one begins the other), for the refusal message. */
+function nearest(name: string, known: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    const near = d <= 3 || name.startsWith(k) || k.startsWith(name);
+    if (near && (best === undefined || d < best.d)) best = { name: k, d };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min((row[j] ?? 0) + 1, (next[j - 1] ?? 0) + 1, (row[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length] ?? 0;
+}
+
+/**
+ * An unknown `LATCHKEY_*` variable stops the server, as an unknown key in LATCHKEY_CONFIG_FILE
+ * does: a misspelt LATCHKEY_DATA_DIR silently ignored would open (or create) a store somewhere else.
+ */
+function refuseUnknownVariables(env: Env): void {
+  const known = CONFIG_VARIABLES.map(([n]) => n as string);
+  const knownSet = new Set(known);
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('LATCHKEY_') || knownSet.has(name) || NOT_SETTINGS.has(name) || name.startsWith('LATCHKEY_TEST_')) continue;
+    const guess = nearest(name, known);
+    throw new ConfigError(`${name} is not a setting${guess ? ` (did you mean ${guess}?)` : ''}; the settings are listed in the README under Configuration`);
+  }
+}
+
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return fallback;
@@ -119,7 +161,10 @@ function withFile(env: Env): Env {
   const known = new Set<string>(CONFIG_VARIABLES.map(([n]) => n));
   const fromFile: Env = {};
   for (const [k, v] of Object.entries(parsed)) {
-    if (!known.has(k)) throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file}: unknown setting ${k}`);
+    if (!known.has(k)) {
+      const guess = nearest(k, [...known]);
+      throw new ConfigError(`LATCHKEY_CONFIG_FILE ${file}: unknown setting ${k}${guess ? ` (did you mean ${guess}?)` : ''}`);
+    }
     fromFile[k] = String(v);
   }
   return { ...fromFile, ...env };
@@ -209,6 +254,7 @@ function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
 }
 
 export function loadConfig(rawEnv: Env = process.env): Config {
+  refuseUnknownVariables(rawEnv);
   const env = withFile(rawEnv);
   const dataDir = resolve(env.LATCHKEY_DATA_DIR || './data');
   const databaseUrl = env.LATCHKEY_DATABASE_URL || null;

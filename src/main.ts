@@ -1,9 +1,11 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { loadCatalog } from './catalog/catalog.js';
 import type { Config } from './config.js';
 import type { KeyProvider } from './crypto/key-provider.js';
 import { loadLocalKeyProvider } from './crypto/key-providers/local.js';
-import { Keyring } from './crypto/keyring.js';
+import { Keyring, storeIsInitialised } from './crypto/keyring.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { buildApp, type App } from './http/app.js';
 import { createAuditSink } from './services/audit/sinks/sink-target.js';
@@ -39,18 +41,49 @@ export function createLogger(config: Config): Logger {
   return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } }, pino.destination({ dest: 1, sync: false }));
 }
 
-export async function openRuntime(config: Config, opts: { logger?: Logger; clock?: Clock } = {}): Promise<Runtime> {
+/** A command that works on an existing store found none where the settings point. */
+export class NoStoreError extends Error {
+  override name = 'NoStoreError';
+}
+
+/** Where the store is, for the log and for messages: never a password (a URL's, or a query's). */
+export function storeLocation(config: Config): string {
+  if (config.databaseUrl === null) return join(config.dataDir, 'latchkey.db');
+  try {
+    const u = new URL(config.databaseUrl);
+    return `${u.protocol}//${u.username ? `${decodeURIComponent(u.username)}@` : ''}${u.host}${u.pathname}`;
+  } catch {
+    return 'PostgreSQL (LATCHKEY_DATABASE_URL)';
+  }
+}
+
+/**
+ * Opens the store and the root key. `mustExist` is for every command but `serve` and `init`:
+ * one that inspects or changes a store refuses to make a new one (and a new root key) where
+ * there is none, as `latchkey keys status` run in the wrong directory used to do.
+ */
+export async function openRuntime(config: Config, opts: { logger?: Logger; clock?: Clock; mustExist?: boolean } = {}): Promise<Runtime> {
   const logger = opts.logger ?? createLogger(config);
   const clock = opts.clock ?? systemClock;
+  const noStore = () =>
+    new NoStoreError(
+      `no Latchkey store at ${storeLocation(config)} (${config.databaseUrl === null ? 'LATCHKEY_DATA_DIR' : 'LATCHKEY_DATABASE_URL'}): ` +
+        'run this with the server\'s settings; only `latchkey serve` and `latchkey init` create a store',
+    );
+  if (opts.mustExist && config.databaseUrl === null && !existsSync(join(config.dataDir, 'latchkey.db'))) throw noStore();
   const store = await openStore(config);
   const dataDirWarning = openDataDirWarning(config.dataDir);
   if (dataDirWarning !== null) logger.warn({ dir: config.dataDir }, dataDirWarning);
   try {
     await store.migrate();
-    const { provider, created } = loadLocalKeyProvider({ envKey: config.rootKey, envNextKey: config.newRootKey, keyFile: config.rootKeyFile });
+    if (opts.mustExist && !(await storeIsInitialised(store))) throw noStore();
+    const { provider, created } = loadLocalKeyProvider({ envKey: config.rootKey, envNextKey: config.newRootKey, keyFile: config.rootKeyFile, create: !opts.mustExist });
     if (created) logger.info({ file: config.rootKeyFile, key_id: provider.keyId }, 'created a new root key file (0600); back it up');
     const keyring = new Keyring(store, provider, clock);
     await keyring.checkRootKey();
+    // Which store and which root key this process opened: a restart in the wrong directory shows here.
+    const rootKey = config.rootKey ? 'LATCHKEY_ROOT_KEY' : config.rootKeyFile;
+    logger.info({ store: store.kind, location: storeLocation(config), root_key: rootKey, root_key_id: provider.keyId }, `opened the ${store.kind} store at ${storeLocation(config)} with the root key from ${rootKey}`);
     const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, authFailureDelayMs: config.authFailureDelayMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays, auditRefusalWindowMs: config.auditRefusalWindowMs,
       oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs, returnOrigins: config.oauthReturnOrigins } });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
@@ -104,9 +137,8 @@ export async function startServer(rt: Runtime): Promise<App> {
   rt.services.audit.startRetention(rt.config.auditRetentionDays);
   rt.services.lifecycle.start(rt.config.schedulerIntervalMs);
   rt.services.oauth.start(rt.config.oauthRefreshIntervalMs);
-  await app.listen({ host: rt.config.host, port: rt.config.port });
-  const addr = app.server.address();
-  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
-  rt.logger.info({ url, store: rt.store.kind }, `listening on ${url}`);
+  // Fastify logs one line per address it listens on (every interface for 0.0.0.0); that is the
+  // "listening" line, and the store and root key were logged when they were opened.
+  await app.listen({ host: rt.config.host, port: rt.config.port, listenTextResolver: (address) => `listening on ${address}` });
   return app;
 }

@@ -1,5 +1,5 @@
 /**
- * `/v1/access-keys` per API.md, roles and permissions, and tenant isolation, through HTTP on a
+ * `/v1/access-keys` per the wire contract, roles and permissions, and tenant isolation, through HTTP on a
  * server started the way a user starts it.
  */
 import { after, before, describe, it } from 'node:test';

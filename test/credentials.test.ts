@@ -327,7 +327,7 @@ describe('integration views', () => {
 });
 
 describe('catalog, operations and docs', () => {
-  it('GET /v1/credential-types lists every type API.md names', async () => {
+  it('GET /v1/credential-types lists every type of the catalog', async () => {
     const r = await s.request('GET', '/v1/credential-types');
     const ids = r.body.data.map((t: any) => t.id);
     for (const t of ['smtp', 'webhook', 'mailgun', 'sendgrid', 'aws-ses', 'postmark', 'experian', 'taxjar', 'avalara', 'oauth2', 'text', 'api_key', 'basic', 'jwt', 'aws', 'mtls', 'http_request', 'postgresql', 'sftp']) {

@@ -1,4 +1,4 @@
-// The dialects (API.md, "Dialects"): every request sample of the five source documents sent as
+// The dialects (docs/dialects.md): every request sample of the five source documents sent as
 // written (only the base URL changed), each response checked field by field against the
 // document's sample, every error status each document lists, the same credential read natively
 // and through each dialect, and tenancy and role checks repeated through each dialect.

@@ -2,6 +2,7 @@ import { LatchkeyError } from './errors.js';
 import { AccessKeys } from './resources/access-keys.js';
 import { AuditEvents } from './resources/audit-events.js';
 import { Credentials } from './resources/credentials.js';
+import { Folders } from './resources/folders.js';
 import { Integrations } from './resources/integrations.js';
 import { OAuth } from './resources/oauth.js';
 import { ServiceCredentials } from './resources/service-credentials.js';
@@ -51,6 +52,7 @@ export class Latchkey {
   readonly auditEvents: AuditEvents;
   readonly tenants: Tenants;
   readonly teams: Teams;
+  readonly folders: Folders;
   readonly oauth: OAuth;
   readonly serviceCredentials: ServiceCredentials;
 
@@ -80,6 +82,7 @@ export class Latchkey {
     this.auditEvents = new AuditEvents(this.#transport);
     this.tenants = new Tenants(this.#transport);
     this.teams = new Teams(this.#transport);
+    this.folders = new Folders(this.#transport);
     this.oauth = new OAuth(this.#transport);
     this.serviceCredentials = new ServiceCredentials(this.#transport);
   }

@@ -50,6 +50,8 @@ export interface ApiErrorInit {
 export class LatchkeyApiError extends LatchkeyError {
   readonly status: number;
   readonly code: ErrorCode;
+  /** The server's own `message`; `message` is the whole description (status, code, details, request id). */
+  readonly serverMessage: string;
   readonly details: string | FieldIssue[] | undefined;
   /** From the envelope's `request_id`, else the `x-request-id` header: quote it when asking for help. */
   readonly requestId: string | undefined;
@@ -61,6 +63,7 @@ export class LatchkeyApiError extends LatchkeyError {
     super(describe(init));
     this.status = init.status;
     this.code = init.code;
+    this.serverMessage = init.message;
     this.details = init.details;
     this.requestId = init.requestId;
     this.retryAfterSeconds = init.retryAfterSeconds;
@@ -113,16 +116,26 @@ export class InternalServerError extends LatchkeyApiError {}
 /** One attempt took longer than `timeoutMs` (after the retries, if the request could be retried). */
 export class LatchkeyTimeoutError extends LatchkeyError {
   readonly timeoutMs: number;
-  constructor(timeoutMs: number, method: string, url: string) {
-    super(`${method} ${url} timed out after ${timeoutMs} ms`);
+  /** The client's `baseUrl`: which server did not answer. */
+  readonly baseUrl: string;
+  constructor(timeoutMs: number, method: string, baseUrl: string, path: string) {
+    super(`${method} ${baseUrl}${path} timed out after ${timeoutMs} ms`);
     this.timeoutMs = timeoutMs;
+    this.baseUrl = baseUrl;
   }
 }
 
 /** The request never got an answer: refused, reset, DNS failure, TLS failure… `cause` holds the platform error. */
 export class LatchkeyConnectionError extends LatchkeyError {
-  constructor(method: string, url: string, cause: unknown) {
-    super(`${method} ${url} failed: ${causeText(cause)}`, { cause });
+  /** The client's `baseUrl`: which server could not be reached. */
+  readonly baseUrl: string;
+  /** What went wrong, short: `ECONNREFUSED`, `ENOTFOUND`, a TLS error's message… */
+  readonly reason: string;
+  constructor(method: string, baseUrl: string, path: string, cause: unknown) {
+    const reason = causeText(cause);
+    super(`${method} ${baseUrl}${path} failed: ${reason}`, { cause });
+    this.baseUrl = baseUrl;
+    this.reason = reason;
   }
 }
 

@@ -17,6 +17,7 @@ export type { AccessKeys, AccessKeyListOptions, AccessKeyListPageOptions } from 
 export type { AuditEvents, AuditEventListOptions, AuditEventListPageOptions } from './resources/audit-events.js';
 export type { Tenants } from './resources/tenants.js';
 export type { Teams, TeamListOptions } from './resources/teams.js';
+export type { Folders } from './resources/folders.js';
 export type { OAuth } from './resources/oauth.js';
 export type { ServiceCredentials, ServiceCredential } from './resources/service-credentials.js';
 export type * from './types.js';

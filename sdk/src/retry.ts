@@ -12,7 +12,7 @@ export interface RetryPolicy {
   maxDelayMs: number;
 }
 
-/** Statuses that mean "the request was not carried out, try later": 429 and 503 (API.md: never a partial write). */
+/** Statuses that mean "the request was not carried out, try later" (never a partial write): 429 and 503. */
 export function isRetryableStatus(status: number): boolean {
   return status === 429 || status === 503;
 }

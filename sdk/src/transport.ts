@@ -86,8 +86,8 @@ export class Transport {
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
         const wrapped = err instanceof TimeoutSignal
-          ? new LatchkeyTimeoutError(timeoutMs, req.method, req.path)
-          : new LatchkeyConnectionError(req.method, req.path, err);
+          ? new LatchkeyTimeoutError(timeoutMs, req.method, this.#config.baseUrl, req.path)
+          : new LatchkeyConnectionError(req.method, this.#config.baseUrl, req.path, err);
         const delay = resendable ? retryDelayMs(retry, policy, undefined) : null;
         if (delay === null) throw wrapped;
         await sleep(delay, opts.signal);

@@ -189,6 +189,15 @@ export type TeamCreateBody = JsonBody<paths['/v1/teams']['post']>;
 export type TeamPatchBody = JsonBody<paths['/v1/teams/{id}']['patch']>;
 
 // ---------------------------------------------------------------------------------------------
+// Folders
+
+/** `GET /v1/folders`: every folder of the tenant in one answer (not paged). */
+export type FolderList = Json<paths['/v1/folders']['get']['responses']['200']>;
+export type Folder = FolderList['data'][number];
+export type FolderCreated = Json<paths['/v1/folders']['post']['responses']['201']>;
+export type FolderCreateBody = JsonBody<paths['/v1/folders']['post']>;
+
+// ---------------------------------------------------------------------------------------------
 // Audit
 
 /** One page of `GET /v1/audit-events` (cursor paging only). */

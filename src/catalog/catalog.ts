@@ -1,5 +1,5 @@
 // The credential type catalog: one JSON file per type in ./types/, loaded and compiled once.
-// A new type is a new file here, not a new code path (API.md, "Types"). The loader checks each
+// A new type is a new file here, not a new code path. The loader checks each
 // file's own shape at start-up so a bad file stops the server instead of a request.
 import { readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -460,7 +460,7 @@ function requiredNames(node: Record<string, unknown>): string[] {
   return names;
 }
 
-/** Every string needs a maxLength and every object an explicit additionalProperties (STYLE: no silent drop). */
+/** Every string needs a maxLength and every object an explicit additionalProperties (no field is silently dropped). */
 function checkSchemaLimits(node: unknown, where: string, problems: string[]): void {
   if (!isRecord(node)) return;
   const types = Array.isArray(node['type']) ? node['type'] : [node['type']];

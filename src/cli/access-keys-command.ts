@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AccessKey } from './api-client.js';
+import type { AccessKeyCreateBody } from '@latchkey/sdk';
 import { act, oneOf, resourceId, timestamp } from './command-kit.js';
 import { collect } from './field-args.js';
 import { clientFor, connectionOptions, type ConnectionFlags } from './login-state.js';
@@ -20,8 +20,7 @@ export function addAccessKeysCommands(program: Command): void {
     .option('--name <text>', 'name contains')
     .option('--json', 'print a JSON array for scripts')
     .action(act(async (opts: Common & { name?: string }) => {
-      const items: AccessKey[] = [];
-      for await (const page of clientFor(opts).accessKeys.pages({ filter: { name: opts.name } })) items.push(...page.data);
+      const items = await clientFor(opts).accessKeys.list({ filter: { name: opts.name }, perPage: 100 }).toArray();
       if (opts.json) return printJson(items);
       printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'LAST USED', 'EXPIRES', 'CREATED'], items.map((k) => [k.id, k.name, k.role, k.prefix, k.last_used_at, k.expires_at, k.created_at]));
     }));
@@ -35,7 +34,7 @@ export function addAccessKeysCommands(program: Command): void {
     .action(act(async (opts: Common & { name: string; role: string; teamId?: string[]; expiresAt?: string }) => {
       for (const t of opts.teamId ?? []) resourceId(t);
       const created = await clientFor(opts).accessKeys.create({
-        name: opts.name, type: 'api', role: opts.role, ...(opts.teamId ? { team_ids: opts.teamId } : {}), ...(opts.expiresAt ? { expires_at: opts.expiresAt } : {}),
+        name: opts.name, type: 'api', role: opts.role as AccessKeyCreateBody['role'], ...(opts.teamId ? { team_ids: opts.teamId } : {}), ...(opts.expiresAt ? { expires_at: opts.expiresAt } : {}),
       });
       if (opts.json) return printJson(created);
       printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'EXPIRES'], [[created.id, created.name, created.role, created.prefix, created.expires_at]]);

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { closeSync, openSync, renameSync, rmSync, writeFileSync, constants } from 'node:fs';
 import type { Command } from 'commander';
-import type { AuditEvent } from './api-client.js';
+import type { AuditEvent } from '@latchkey/sdk';
 import { CliFailure } from './cli-errors.js';
 import { act, resourceId, timestamp, wholeNumber } from './command-kit.js';
 import { clientFor, connectionOptions, type ConnectionFlags } from './login-state.js';
@@ -39,7 +39,7 @@ export function addAuditCommands(program: Command): void {
     .option('--json', 'print a JSON array for scripts')
     .action(act(async (opts: Filters & { limit: number; json?: boolean }) => {
       const events: AuditEvent[] = [];
-      for await (const page of clientFor(opts).auditEvents.pages({ filter: filterOf(opts), perPage: Math.min(100, opts.limit) })) {
+      for await (const page of clientFor(opts).auditEvents.list({ filter: filterOf(opts), perPage: Math.min(100, opts.limit) }).pages()) {
         events.push(...page.data.slice(0, opts.limit - events.length));
         if (events.length >= opts.limit) break;
       }
@@ -70,7 +70,7 @@ export function addAuditCommands(program: Command): void {
       let bar: ReturnType<typeof progressBar> | null = null;
       let count = 0;
       try {
-        for await (const page of client.auditEvents.pages({ filter: filterOf(opts), perPage: opts.pageSize })) {
+        for await (const page of client.auditEvents.list({ filter: filterOf(opts), perPage: opts.pageSize }).pages()) {
           if (page.data.length > 0) await sink.write(page.data.map((e) => JSON.stringify(e)).join('\n') + '\n');
           count += page.data.length;
           if (bar === null && page.next_cursor && opts.progress) bar = progressBar('audit export', 'events', { every: 1000 });

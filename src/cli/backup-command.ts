@@ -1,14 +1,14 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, constants } from 'node:fs';
 import type { Command } from 'commander';
-import { ApiError, type ApiClient, type Credential, type CredentialVersion, type Folder, type Json, type Team } from './api-client.js';
+import { LatchkeyApiError, type Credential, type CredentialReplaceBody, type CredentialVersion, type Folder, type JsonObject as Json, type Latchkey, type Team } from '@latchkey/sdk';
 import { openBackup, sealBackup } from './backup-file.js';
 import { CliFailure, UsageError } from './cli-errors.js';
 import { act } from './command-kit.js';
-import { readStdin } from './field-args.js';
-import { clientFor, connectionOptions, type ConnectionFlags } from './login-state.js';
+import { clientFor, connectionOptions, resolveConnection, type ConnectionFlags } from './login-state.js';
 import { out, printJson, printTable, warn } from './output.js';
 import { backupPassphrase } from './passphrase-prompt.js';
 import { progressBar } from './progress-bar.js';
+import { readStdinDocument } from './stdin.js';
 
 /**
  * `latchkey export --out FILE` and `latchkey import FILE`: an encrypted backup of a tenant's
@@ -51,7 +51,7 @@ export interface BackupPayload {
   credentials: BackupCredential[];
 }
 
-/** Fields a PUT body may carry (API.md); `status` and `deactivation_time` are set after the versions. */
+/** Fields a PUT body may carry (the OpenAPI document); `status` and `deactivation_time` are set after the versions. */
 const WRITABLE = [
   'name', 'type', 'provider', 'integration_id', 'description', 'config', 'metadata', 'allowed_hosts', 'team_id', 'folder_id', 'read_access',
   'shared_team_slugs', 'test_credential_enabled', 'expires_at', 'rotation_interval_days',
@@ -66,7 +66,7 @@ async function optional<T>(p: Promise<T>, fallback: T, what: string): Promise<T>
   try {
     return await p;
   } catch (err) {
-    if (err instanceof ApiError && err.status === 403) {
+    if (err instanceof LatchkeyApiError && err.status === 403) {
       warn(`${what}: ${err.code} (the backup will not hold them)`);
       return fallback;
     }
@@ -74,7 +74,7 @@ async function optional<T>(p: Promise<T>, fallback: T, what: string): Promise<T>
   }
 }
 
-async function exportCredential(client: ApiClient, c: Credential): Promise<BackupCredential> {
+async function exportCredential(client: Latchkey, c: Credential): Promise<BackupCredential> {
   const now = Date.now();
   const versions = (await client.credentials.versions(c.id)).sort((a, b) => a.version - b.version);
   const entry: BackupCredential = { id: c.id, metadata: c, versions: [], unreadable_versions: [] };
@@ -91,7 +91,7 @@ async function exportCredential(client: ApiClient, c: Credential): Promise<Backu
       entry.versions.push({ version: v.version, stage: v.stage, expires_at: v.expires_at, created_at: v.created_at, secret: r.secret ?? {}, test_secret: test?.test_secret ?? null });
     } catch (err) {
       // Its grace period ended between the listing and the reveal.
-      if (err instanceof ApiError && err.code === 'VERSION_NOT_FOUND' && v.stage === 'previous') entry.unreadable_versions.push(unreadable);
+      if (err instanceof LatchkeyApiError && err.code === 'VERSION_NOT_FOUND' && v.stage === 'previous') entry.unreadable_versions.push(unreadable);
       else throw err;
     }
   }
@@ -127,22 +127,22 @@ function checkPayload(v: unknown): BackupPayload {
 }
 
 /** Teams by slug and folders by (team, name) on the target: found, or made. Returns source id → target id. */
-async function mapPlacement(client: ApiClient, payload: BackupPayload, dryRun: boolean): Promise<Map<string, string>> {
+async function mapPlacement(client: Latchkey, payload: BackupPayload, dryRun: boolean): Promise<Map<string, string>> {
   const ids = new Map<string, string>();
   const used = new Set(payload.credentials.flatMap((c) => [c.metadata.team_id, c.metadata.folder_id]).filter((x): x is string => typeof x === 'string'));
   if (payload.teams.length === 0 && used.size === 0) return ids;
-  const teams = await client.teams.list();
+  const teams = await client.teams.list().toArray();
   for (const t of payload.teams) {
     const found = teams.find((x) => x.slug === t.slug);
     ids.set(t.id, found ? found.id : dryRun ? `(new team ${t.slug})` : (await client.teams.create({ name: t.name, slug: t.slug })).id);
   }
   if (payload.folders.length > 0) {
-    const folders = await client.teams.listFolders();
+    const folders = await client.folders.list().toArray();
     for (const f of payload.folders) {
       const teamId = ids.get(f.team_id);
       if (teamId === undefined) continue;
       const found = folders.find((x) => x.team_id === teamId && x.name === f.name);
-      ids.set(f.id, found ? found.id : dryRun ? `(new folder ${f.name})` : (await client.teams.createFolder({ name: f.name, team_id: teamId })).id);
+      ids.set(f.id, found ? found.id : dryRun ? `(new folder ${f.name})` : (await client.folders.create({ name: f.name, team_id: teamId })).id);
     }
   }
   for (const id of used) if (!ids.has(id)) throw new CliFailure(`the backup files credentials under ${id}, but holds no such team or folder (export them with a key that may list teams)`);
@@ -166,7 +166,7 @@ interface Imported {
   missing_versions: number[];
 }
 
-async function importCredential(client: ApiClient, c: BackupCredential, placement: Map<string, string>): Promise<Imported> {
+async function importCredential(client: Latchkey, c: BackupCredential, placement: Map<string, string>): Promise<Imported> {
   const versions = [...c.versions].sort((a, b) => a.version - b.version);
   const first = versions[0] as BackupVersion;
   const last = versions[versions.length - 1] as BackupVersion;
@@ -178,7 +178,7 @@ async function importCredential(client: ApiClient, c: BackupCredential, placemen
   const targetVersions: number[] = [];
   let made = false;
   try {
-    const created = await client.credentials.put(c.id, body);
+    const created = await client.credentials.put(c.id, body as CredentialReplaceBody);
     made = true;
     targetVersions.push(created.version);
     let previous = first;
@@ -224,19 +224,19 @@ export function addBackupCommands(program: Command): void {
       const passphrase = await backupPassphrase({ confirm: true });
       const tenants = await optional(client.tenants.list(), [], 'tenants');
       const tenant = tenants.length === 1 ? tenants[0] : tenants.find((t) => t.id === (opts.tenantId ?? process.env.LATCHKEY_TENANT_ID));
-      const teams = await optional(client.teams.list(), [], 'teams');
-      const folders = await optional(client.teams.listFolders(), [], 'folders');
+      const teams = await optional(client.teams.list().toArray(), [], 'teams');
+      const folders = await optional(client.folders.list().toArray(), [], 'folders');
 
       const bar = progressBar('export', 'credentials', { enabled: opts.progress });
       const credentials: BackupCredential[] = [];
       const skipped: Array<{ id: string; error: string }> = [];
       let seen = 0;
-      for await (const page of client.credentials.pages({ perPage: 100 })) {
+      for await (const page of client.credentials.list({ perPage: 100 }).pages()) {
         for (const c of page.data) {
           try {
             credentials.push(await exportCredential(client, c));
           } catch (err) {
-            if (!(opts.skipErrors && err instanceof ApiError)) {
+            if (!(opts.skipErrors && err instanceof LatchkeyApiError)) {
               bar.end();
               throw err;
             }
@@ -249,7 +249,7 @@ export function addBackupCommands(program: Command): void {
       bar.end();
       const payload: BackupPayload = {
         format: 'latchkey-backup-payload', version: 1, exported_at: new Date().toISOString(),
-        source: { url: client.baseUrl, tenant: tenant ? { id: tenant.id, name: tenant.name } : null }, teams, folders, credentials,
+        source: { url: resolveConnection(opts).url, tenant: tenant ? { id: tenant.id, name: tenant.name } : null }, teams, folders, credentials,
       };
       writeWhole(opts.out, await sealBackup(payload, passphrase));
       const versions = credentials.reduce((n, c) => n + c.versions.length, 0);
@@ -268,13 +268,13 @@ export function addBackupCommands(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .action(act(async (file: string, opts: ConnectionFlags & { skipExisting?: boolean; dryRun?: boolean; progress: boolean; json?: boolean }) => {
       const client = clientFor(opts);
-      const data = file === '-' ? Buffer.from(readStdin('import -'), 'utf8') : readFileSync(file);
+      const data = file === '-' ? Buffer.from(await readStdinDocument('import -'), 'utf8') : readFileSync(file);
       const payload = checkPayload(await openBackup(data, await backupPassphrase({ confirm: false, stdinBusy: file === '-' })));
 
       // Every id is checked before anything is written: a clash fails the import, not half of it.
       const existing: string[] = [];
       for (const c of payload.credentials) {
-        const found = await client.credentials.get(c.id).then(() => true, (err: unknown) => (err instanceof ApiError && err.status === 404 ? false : Promise.reject(err)));
+        const found = await client.credentials.get(c.id).then(() => true, (err: unknown) => (err instanceof LatchkeyApiError && err.status === 404 ? false : Promise.reject(err)));
         if (found) existing.push(c.id);
       }
       if (existing.length > 0 && !opts.skipExisting) {

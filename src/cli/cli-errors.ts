@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { ApiError, ConnectionError, UnsendableRequest } from './api-client.js';
+import { LatchkeyApiError, LatchkeyConnectionError, LatchkeyError, LatchkeyTimeoutError } from '@latchkey/sdk';
+import { cell } from './output.js';
 
 /**
  * The CLI's exit codes: 0 ok, 1 failure, 2 usage. Messages written here are the CLI's own or the
@@ -22,15 +23,25 @@ export class CliFailure extends Error {
 
 /** Exit code for an error this CLI knows, after writing its one-line message; null for any other error. */
 export function reportCliError(err: unknown): number | null {
-  if (err instanceof ApiError) {
-    process.stderr.write(`latchkey: ${err.code}: ${err.message}${detailsText(err.details)}${err.requestId ? ` (request ${err.requestId})` : ''}\n`);
+  if (err instanceof LatchkeyApiError) {
+    // The server's text is shown with control characters made visible: a name it quotes must not repaint the terminal.
+    process.stderr.write(`latchkey: ${cell(err.code)}: ${cell(err.serverMessage)}${detailsText(err.details)}${err.requestId ? ` (request ${cell(err.requestId)})` : ''}\n`);
+    return 1;
+  }
+  if (err instanceof LatchkeyConnectionError) {
+    process.stderr.write(`latchkey: cannot reach ${err.baseUrl}: ${err.reason}\n`);
+    return 1;
+  }
+  if (err instanceof LatchkeyTimeoutError) {
+    process.stderr.write(`latchkey: ${err.baseUrl} did not answer within ${err.timeoutMs / 1000} s\n`);
     return 1;
   }
   if (err instanceof UsageError || err instanceof InvalidArgumentError) {
     process.stderr.write(`latchkey: ${err.message}\n`);
     return 2;
   }
-  if (err instanceof ConnectionError || err instanceof CliFailure || err instanceof UnsendableRequest) {
+  // The SDK's own failures (a body that is not JSON, a repeated cursor): its messages never quote a body.
+  if (err instanceof LatchkeyError || err instanceof CliFailure) {
     process.stderr.write(`latchkey: ${err.message}\n`);
     return err instanceof CliFailure ? err.exitCode : 1;
   }
@@ -42,11 +53,15 @@ export function reportCliError(err: unknown): number | null {
   return null;
 }
 
-/** `422` details are `[{ path, message }]`: worth printing, they say what to fix. */
+/**
+ * `details` say what to fix: a sentence (`409`: which name is taken) or, for `422`,
+ * `[{ path, message }]`.
+ */
 function detailsText(details: unknown): string {
+  if (typeof details === 'string') return details.trim() === '' ? '' : ` (${cell(details)})`;
   if (!Array.isArray(details) || details.length === 0) return '';
   const issues = details
     .filter((d): d is { path?: unknown; message?: unknown } => typeof d === 'object' && d !== null)
     .map((d) => `${typeof d.path === 'string' && d.path ? `${d.path} ` : ''}${typeof d.message === 'string' ? d.message : 'is invalid'}`);
-  return issues.length > 0 ? ` [${issues.join('; ')}]` : '';
+  return issues.length > 0 ? ` [${cell(issues.join('; '))}]` : '';
 }

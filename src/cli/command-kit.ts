@@ -26,7 +26,7 @@ export function wholeNumber(name: string, min: number, max: number) {
 }
 
 /**
- * Ids in paths (API.md; domain/ids.ts): checked here so a typo is a usage error, not a request,
+ * Ids in paths (domain/ids.ts): checked here so a typo is a usage error, not a request,
  * and so that `.` or `..` never reaches a URL, where it would name another resource.
  */
 export function resourceId(raw: string): string {

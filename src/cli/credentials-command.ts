@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApiClient, Credential, Json, RevealedCredential } from './api-client.js';
+import type { Credential, CredentialCreateBody, CredentialPatchBody, CredentialStatus, JsonObject as Json, Latchkey, RevealedCredential } from '@latchkey/sdk';
 import { CliFailure, UsageError } from './cli-errors.js';
 import { act, oneOf, resourceId, timestamp, wholeNumber } from './command-kit.js';
 import { collect, needsSchema, pairsToObject, parsePair, readJsonObject, schemasOf, type FieldPair } from './field-args.js';
@@ -67,9 +67,9 @@ function printCreated(c: Credential & { generated_secret?: Json }, opts: { json?
 }
 
 /** The request body from `--from-file` (if any) with the flags laid over it. */
-async function bodyFrom(client: ApiClient, opts: BodyFlags, patchOf?: { type: string }): Promise<Json> {
+async function bodyFrom(client: Latchkey, opts: BodyFlags, patchOf?: { type: string }): Promise<Json> {
   const forPatch = patchOf !== undefined;
-  const body: Json = opts.fromFile !== undefined ? readJsonObject(opts.fromFile, '--from-file') : {};
+  const body: Json = opts.fromFile !== undefined ? await readJsonObject(opts.fromFile, '--from-file') : {};
   const set = (k: string, v: unknown) => {
     if (v !== undefined) body[k] = v;
   };
@@ -85,10 +85,10 @@ async function bodyFrom(client: ApiClient, opts: BodyFlags, patchOf?: { type: st
   if (pairs.some((p) => p.length > 0)) {
     const typeId = patchOf?.type ?? (typeof body.type === 'string' ? body.type : undefined);
     const schemas = needsSchema(pairs) && typeId !== undefined ? schemasOf(await client.credentials.types(), typeId) : {};
-    if (opts.config?.length) body.config = { ...(body.config as Json | undefined), ...pairsToObject(opts.config, '--config', schemas.config) };
-    if (opts.secret?.length) body.secret = { ...(body.secret as Json | undefined), ...pairsToObject(opts.secret, '--secret', schemas.secret) };
+    if (opts.config?.length) body.config = { ...(body.config as Json | undefined), ...(await pairsToObject(opts.config, '--config', schemas.config)) };
+    if (opts.secret?.length) body.secret = { ...(body.secret as Json | undefined), ...(await pairsToObject(opts.secret, '--secret', schemas.secret)) };
   }
-  if (opts.metadata?.length) body.metadata = { ...(body.metadata as Json | undefined), ...pairsToObject(opts.metadata, '--metadata') };
+  if (opts.metadata?.length) body.metadata = { ...(body.metadata as Json | undefined), ...(await pairsToObject(opts.metadata, '--metadata')) };
   return body;
 }
 
@@ -121,11 +121,11 @@ export function addCredentialsCommands(program: Command): void {
     .option('--json', 'print a JSON array for scripts')
     .action(act(async (opts: Common & { name?: string; type?: string; status?: string; provider?: string; integrationId?: string; teamId?: string; limit?: number }) => {
       const client = clientFor(opts);
-      const filter = { name: opts.name, type: opts.type, status: opts.status, provider: opts.provider, integration_id: opts.integrationId, team_id: opts.teamId };
+      const filter = { name: opts.name, type: opts.type, status: opts.status as CredentialStatus | undefined, provider: opts.provider, integration_id: opts.integrationId, team_id: opts.teamId };
       const limit = opts.limit ?? Infinity;
       const items: Credential[] = [];
       let total: number | undefined;
-      for await (const page of client.credentials.pages({ filter, perPage: Math.min(100, limit) })) {
+      for await (const page of client.credentials.list({ filter, perPage: Math.min(100, limit) }).pages()) {
         total ??= page.total;
         items.push(...page.data.slice(0, limit - items.length));
         if (items.length >= limit) break;
@@ -157,9 +157,10 @@ export function addCredentialsCommands(program: Command): void {
       if (opts.id !== undefined) {
         const existing = await client.credentials.get(opts.id).then(() => true, (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)));
         if (existing) throw new CliFailure(`credential ${opts.id} exists; use \`latchkey credentials update ${opts.id}\``);
-        created = await client.credentials.put(opts.id, body);
+        // Bodies come from flags and files: the server checks them against the contract, not the CLI.
+        created = await client.credentials.put(opts.id, body as CredentialCreateBody);
       } else {
-        created = await client.credentials.create(body);
+        created = await client.credentials.create(body as CredentialCreateBody);
       }
       printCreated(created, opts);
     }));
@@ -178,7 +179,7 @@ export function addCredentialsCommands(program: Command): void {
       if (opts.status !== undefined) body.status = opts.status;
       if (opts.deactivationTime !== undefined) body.deactivation_time = opts.deactivationTime;
       if (Object.keys(body).length === 0) throw new UsageError('credentials update needs at least one field to change');
-      const c = await client.credentials.update(id, body, opts.ifMatch);
+      const c = await client.credentials.update(id, body as CredentialPatchBody, { ifMatch: opts.ifMatch });
       if (opts.json) printJson(c);
       else printCredential(c);
     }));
@@ -224,10 +225,10 @@ export function addCredentialsCommands(program: Command): void {
     .option('--json', 'print JSON for scripts')
     .action(act(async (id: string, opts: Common & { secret?: FieldPair[]; fromFile?: string; gracePeriod?: number; showGenerated?: boolean }) => {
       const client = clientFor(opts);
-      let secret: Json | undefined = opts.fromFile !== undefined ? readJsonObject(opts.fromFile, '--from-file') : undefined;
+      let secret: Json | undefined = opts.fromFile !== undefined ? await readJsonObject(opts.fromFile, '--from-file') : undefined;
       if (opts.secret?.length) {
         const schema = needsSchema([opts.secret]) ? schemasOf(await client.credentials.types(), (await client.credentials.get(id)).type).secret : undefined;
-        secret = { ...secret, ...pairsToObject(opts.secret, '--secret', schema) };
+        secret = { ...secret, ...(await pairsToObject(opts.secret, '--secret', schema)) };
       }
       const r = await client.credentials.rotate(id, { ...(secret ? { secret } : {}), ...(opts.gracePeriod !== undefined ? { gracePeriodSeconds: opts.gracePeriod } : {}) });
       if (!opts.json && !opts.showGenerated) {

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import type { CredentialType, Json } from './api-client.js';
+import type { CredentialTypeInfo, JsonObject as Json } from '@latchkey/sdk';
 import { UsageError } from './cli-errors.js';
+import { readStdinDocument, readStdinValue } from './stdin.js';
 
 /**
  * `--config k=v` / `--secret k=v` pairs (httpie's conventions):
  *   `k=v`        a string — or, where the type's schema says integer/number/boolean, that;
  *   `k:=<json>`  a raw JSON value (`scopes:='["read","write"]'`, `port:=587`);
- *   `k=@path`    the file's content (one trailing newline dropped); `k=@-` reads stdin.
+ *   `k=@path`    the file's content (one trailing newline dropped); `k=@-` reads stdin, or asks
+ *                for the value without echo when stdin is a terminal.
  * `@` keeps secrets off the command line, where `ps` and the shell history would see them.
  */
 export interface FieldPair {
@@ -30,27 +32,9 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-let stdinTaken = false;
-
-/** All of stdin, once per process (two `@-` would both want it). */
-export function readStdin(what: string): string {
-  if (stdinTaken) throw new UsageError(`stdin is already used; ${what} cannot read it too`);
-  stdinTaken = true;
-  try {
-    return readFileSync(0, 'utf8');
-  } catch {
-    throw new UsageError(`cannot read stdin for ${what}`);
-  }
-}
-
-function fileText(path: string, what: string): string {
-  if (path === '-') return readStdin(what);
-  return readFileSync(path, 'utf8');
-}
-
 /** `--from-file body.json` or `-`: a JSON object. The parser's message is never shown (it would quote the content). */
-export function readJsonObject(path: string, what: string): Json {
-  const text = fileText(path, what);
+export async function readJsonObject(path: string, what: string): Promise<Json> {
+  const text = path === '-' ? await readStdinDocument(what) : readFileSync(path, 'utf8');
   let v: unknown;
   try {
     v = JSON.parse(text);
@@ -69,7 +53,7 @@ function schemaTypeOf(schema: Json | undefined, key: string): string | undefined
   return typeof t === 'string' ? t : undefined;
 }
 
-export function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): Json {
+export async function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): Promise<Json> {
   const obj: Json = {};
   for (const p of pairs) {
     if (Object.prototype.hasOwnProperty.call(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
@@ -81,7 +65,9 @@ export function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): 
         throw new UsageError(`${flag} ${p.key}:= needs a JSON value`);
       }
     } else if (p.raw.startsWith('@')) {
-      value = fileText(p.raw.slice(1), `${flag} ${p.key}`).replace(/\r?\n$/, '');
+      const path = p.raw.slice(1);
+      // Stdin (`@-`) is one value: at a terminal it is asked for without echo.
+      value = path === '-' ? await readStdinValue(`${flag} ${p.key}=@-`, p.key) : readFileSync(path, 'utf8').replace(/\r?\n$/, '');
     } else {
       value = coerce(p.raw, schemaTypeOf(schema, p.key));
     }
@@ -97,7 +83,7 @@ function coerce(raw: string, type: string | undefined): unknown {
 }
 
 /** The type's schemas, fetched only when a `k=v` pair needs them. */
-export function schemasOf(types: CredentialType[], typeId: string): { config?: Json; secret?: Json } {
+export function schemasOf(types: CredentialTypeInfo[], typeId: string): { config?: Json; secret?: Json } {
   const t = types.find((x) => x.id === typeId);
   return { ...(t?.config_schema ? { config: t.config_schema } : {}), ...(t?.secret_schema ? { secret: t.secret_schema } : {}) };
 }

@@ -5,7 +5,7 @@ import { RootKeyUnavailable } from '../crypto/key-provider.js';
 import { RootKeyError } from '../crypto/key-providers/local.js';
 import { WrongRootKey } from '../crypto/keyring.js';
 import { isLatchkeyError } from '../domain/errors.js';
-import { openRuntime, type Runtime } from '../main.js';
+import { NoStoreError, openRuntime, type Runtime } from '../main.js';
 import type { KeyStatus, Progress } from '../services/keys/keys-service.js';
 import { progressBar as sharedProgressBar } from './progress-bar.js';
 import { sayIfServerHoldsStore } from './store-holder-notice.js';
@@ -41,7 +41,7 @@ async function withRuntime(fn: (rt: Runtime) => Promise<void>): Promise<void> {
   let rt: Runtime;
   try {
     sayIfServerHoldsStore(config);
-    rt = await openRuntime(config, { logger });
+    rt = await openRuntime(config, { logger, mustExist: true });
   } catch (err) {
     plainFailure(err);
   }
@@ -60,7 +60,7 @@ function plainFailure(err: unknown): never {
     process.stderr.write(`latchkey: ${typeof err.details === 'string' ? err.details : err.message}\n`);
     process.exit(1);
   }
-  if (err instanceof RootKeyError || err instanceof WrongRootKey || err instanceof RootKeyUnavailable) {
+  if (err instanceof RootKeyError || err instanceof WrongRootKey || err instanceof RootKeyUnavailable || err instanceof NoStoreError) {
     process.stderr.write(`latchkey: ${err.message}\n`);
     process.exit(1);
   }
@@ -86,7 +86,7 @@ function printStatus(s: KeyStatus, detail: boolean): void {
 }
 
 export function addKeysCommands(program: Command): void {
-  const keys = program.command('keys').description('Root and data keys: rotation, re-sealing and a status report (run next to a live server)');
+  const keys = program.command('keys').description('Root and data keys: rotation, re-sealing and a status report; owner keys issued on the server host (run next to a live server)');
 
   keys
     .command('rotate-root')
@@ -157,6 +157,31 @@ export function addKeysCommands(program: Command): void {
         bar.end();
         if (opts.json) out(JSON.stringify({ tenants: r.tenants, rows: r.rows, values: r.valuesResealed }));
         else out(`re-sealed ${r.valuesResealed} value(s) in ${r.rows} version row(s) of ${r.tenants} tenant(s)`);
+      });
+    });
+
+  keys
+    .command('issue-owner')
+    .description("Issue a new owner key for a tenant from the server host (the store and root key, not the API): for a tenant that lost its last managing key. Audited; the key is printed once")
+    .option('--tenant <id>', 'the tenant (ten_…); may be left out when the store has only one', tenantId)
+    .option('--platform-admin', 'make it a platform admin, as the first tenant\'s first key is (may create and purge tenants)')
+    .option('--json', 'print JSON for scripts')
+    .action(async (opts: { tenant?: string; platformAdmin?: boolean; json?: boolean }) => {
+      await withRuntime(async (rt) => {
+        let id = opts.tenant;
+        if (id === undefined) {
+          const tenants = await rt.store.listTenants('all');
+          if (tenants.length !== 1) {
+            const listed = tenants.slice(0, 20).map((t) => `${t.id} (${t.name})`).join(', ');
+            process.stderr.write(`latchkey: the store has ${tenants.length} tenants; pick one with --tenant: ${listed}${tenants.length > 20 ? ', …' : ''}\n`);
+            process.exit(2);
+          }
+          id = tenants[0]?.id as string;
+        }
+        const { keyRow, key } = await rt.services.tenants.issueOwnerKey(id, { platformAdmin: opts.platformAdmin === true });
+        if (opts.json) return out(JSON.stringify({ tenant_id: id, access_key_id: keyRow.id, platform_admin: keyRow.platformAdmin, owner_access_key: key }));
+        out(`owner access key: ${key}`);
+        process.stderr.write(`latchkey: issued ${keyRow.id} for tenant ${id}${keyRow.platformAdmin ? ' (platform admin)' : ''}; it is shown this once, store it now\n`);
       });
     });
 

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
-import { ApiClient } from './api-client.js';
 import { UsageError } from './cli-errors.js';
 import { act, resourceId } from './command-kit.js';
-import { readStdin } from './field-args.js';
-import { checkToken, checkUrl, profilePath, readProfile, removeProfile, resolveConnection, writeProfile } from './login-state.js';
+import { readStdinValue } from './stdin.js';
+import { apiClient, checkToken, checkUrl, profilePath, readProfile, removeProfile, resolveConnection, writeProfile } from './login-state.js';
 import { out, printJson, printTable } from './output.js';
 
 /** `latchkey login | logout | whoami`: the profile file that saves typing LATCHKEY_URL and LATCHKEY_TOKEN. */
@@ -17,9 +16,9 @@ export function addLoginCommands(program: Command): void {
     .option('--no-verify', 'save without asking the server first')
     .action(act(async (opts: { url: string; token: string; tenantId?: string; verify: boolean }) => {
       const url = checkUrl(opts.url, '--url');
-      const token = checkToken(opts.token === '-' ? readStdin('--token -').replace(/\r?\n$/, '') : opts.token, '--token');
+      const token = checkToken(opts.token === '-' ? await readStdinValue('--token -', 'access key') : opts.token, '--token');
       let tenants: Array<{ id: string; name: string }> = [];
-      if (opts.verify) tenants = await new ApiClient({ baseUrl: url, token, tenantId: opts.tenantId }).tenants.list();
+      if (opts.verify) tenants = await apiClient({ url, token, tenantId: opts.tenantId }).tenants.list();
       writeProfile({ url, token, ...(opts.tenantId ? { tenant_id: opts.tenantId } : {}) });
       out(`logged in to ${url}; profile saved to ${profilePath()}`);
       if (tenants.length > 0) printTable(['TENANT', 'NAME'], tenants.map((t) => [t.id, t.name]));
@@ -43,7 +42,7 @@ export function addLoginCommands(program: Command): void {
       const c = resolveConnection(opts);
       const source = opts.url !== undefined ? 'flags' : process.env.LATCHKEY_URL ? 'environment' : readProfile() ? 'profile' : 'none';
       if (source === 'none') throw new UsageError('not logged in');
-      const tenants = await new ApiClient({ baseUrl: c.url, token: c.token, tenantId: c.tenantId }).tenants.list();
+      const tenants = await apiClient(c).tenants.list();
       // The token itself is never printed; its first characters are enough to recognise it.
       const summary = { url: c.url, source, token_prefix: c.token.slice(0, 16), tenant_id: c.tenantId ?? null, tenants };
       if (opts.json) return printJson(summary);

@@ -2,7 +2,7 @@ import { chmodSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readF
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Command } from 'commander';
-import { ApiClient } from './api-client.js';
+import { Latchkey } from '@latchkey/sdk';
 import { CliFailure, UsageError } from './cli-errors.js';
 
 /**
@@ -136,12 +136,17 @@ export function connectionOptions(cmd: Command): Command {
     .option('--tenant-id <id>', 'act in this tenant of the principal (default: LATCHKEY_TENANT_ID, else the profile)');
 }
 
-export function clientFor(flags: ConnectionFlags): ApiClient {
+/** The SDK client as the CLI uses it: a longer deadline than the SDK's default (an export reveals many versions). */
+export function apiClient(c: Connection): Latchkey {
+  return new Latchkey({ baseUrl: c.url, apiKey: c.token, tenantId: c.tenantId, timeoutMs: 30_000 });
+}
+
+export function clientFor(flags: ConnectionFlags): Latchkey {
   const c = resolveConnection(flags);
   // A bearer token over plain HTTP is readable by anyone on the path; loopback is the one safe case.
   const host = new URL(c.url).hostname;
   if (c.url.startsWith('http:') && !['localhost', '127.0.0.1', '[::1]', '::1'].includes(host) && !host.startsWith('127.')) {
     process.stderr.write(`latchkey: warning: ${c.url} is plain HTTP; the token and any revealed secret travel unencrypted\n`);
   }
-  return new ApiClient({ baseUrl: c.url, token: c.token, tenantId: c.tenantId });
+  return apiClient(c);
 }

@@ -1,4 +1,5 @@
-import { CliFailure, UsageError } from './cli-errors.js';
+import { UsageError } from './cli-errors.js';
+import { promptHidden } from './stdin.js';
 
 /**
  * The backup passphrase: `LATCHKEY_EXPORT_PASSPHRASE`, else asked on the terminal without echo
@@ -15,36 +16,4 @@ export async function backupPassphrase(opts: { confirm: boolean; stdinBusy?: boo
   }
   if (opts.confirm && [...value].length < 12) throw new UsageError('the backup passphrase must be at least 12 characters');
   return value;
-}
-
-function promptHidden(question: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const stdin = process.stdin;
-    process.stderr.write(question);
-    stdin.setRawMode(true);
-    stdin.setEncoding('utf8');
-    stdin.resume();
-    let buf = '';
-    const finish = () => {
-      stdin.off('data', onData);
-      stdin.setRawMode(false);
-      stdin.pause();
-      process.stderr.write('\n');
-    };
-    const onData = (chunk: string) => {
-      for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n') {
-          finish();
-          return resolve(buf);
-        }
-        if (ch === '\u0003' || ch === '\u0004') {
-          finish();
-          return reject(new CliFailure('cancelled', 130));
-        }
-        if (ch === '\u007f' || ch === '\b') buf = [...buf].slice(0, -1).join('');
-        else buf += ch;
-      }
-    };
-    stdin.on('data', onData);
-  });
 }

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import type { RevealedCredential } from './api-client.js';
+import type { RevealedCredential } from '@latchkey/sdk';
 import { CliFailure, UsageError } from './cli-errors.js';
 import { act } from './command-kit.js';
 import { clientFor, connectionOptions, type ConnectionFlags } from './login-state.js';
@@ -72,6 +72,8 @@ export function credentialEnv(specs: CredentialSpec[], revealed: RevealedCredent
       if (parent[name] !== undefined) throw new UsageError(`${name} (from ${from}) is already set in the environment; choose another prefix (--credential ${r.id}=PREFIX)`);
       origin[name] = from;
       vars[name] = envValue(value);
+      // The server stores any string, but the environment is C strings: spawn would throw a TypeError.
+      if (vars[name].includes('\0')) throw new CliFailure(`${from} holds a NUL character, which an environment variable cannot hold; read it with \`latchkey credentials reveal ${r.id} --field ${field}\` instead`);
     }
   });
   return vars;

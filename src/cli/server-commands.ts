@@ -2,9 +2,10 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config.js';
 import { RootKeyError } from '../crypto/key-providers/local.js';
 import { WrongRootKey } from '../crypto/keyring.js';
-import { openRuntime, startServer } from '../main.js';
+import { NoStoreError, openRuntime, startServer } from '../main.js';
 import { DataDirInUse, lockDataDir } from '../store/sqlite/data-dir-lock.js';
 import { addKeysCommands } from './keys-command.js';
+import { describeStartupError } from './startup-errors.js';
 import { sayIfServerHoldsStore } from './store-holder-notice.js';
 
 /**
@@ -15,13 +16,26 @@ import { sayIfServerHoldsStore } from './store-holder-notice.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 export function fail(err: unknown): never {
-  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError || err instanceof DataDirInUse) {
+  const described = err instanceof ConfigError ? null : describeStartupError(err, configOrNull());
+  if (err instanceof ConfigError || err instanceof WrongRootKey || err instanceof RootKeyError || err instanceof NoStoreError || err instanceof DataDirInUse) {
     process.stderr.write(`latchkey: ${err.message}\n`);
+  } else if (described !== null) {
+    process.stderr.write(`latchkey: ${described}\n`);
+    if (process.env.LATCHKEY_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   } else {
     process.stderr.write(`latchkey: ${(err as Error)?.name ?? 'Error'}: ${(err as { code?: string }).code ?? 'failed'}\n`);
     if (process.env.LATCHKEY_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
   }
   process.exit(1);
+}
+
+/** The settings, for naming the one behind a failure; null when they are what failed. */
+function configOrNull() {
+  try {
+    return loadConfig();
+  } catch {
+    return null;
+  }
 }
 
 export function addServerCommands(program: Command): void {
@@ -52,11 +66,11 @@ export function addServerCommands(program: Command): void {
 
   program
     .command('migrate')
-    .description('Apply database migrations and exit')
+    .description('Apply database migrations to an existing store and exit')
     .action(async () => {
       const config = loadConfig();
       sayIfServerHoldsStore(config);
-      const rt = await openRuntime(config);
+      const rt = await openRuntime(config, { mustExist: true });
       rt.logger.info({ store: rt.store.kind }, 'migrations applied');
       await rt.close();
     });
@@ -72,7 +86,7 @@ export function addServerCommands(program: Command): void {
       const boot = await rt.services.tenants.bootstrap();
       await rt.close();
       if (!boot) {
-        process.stderr.write('latchkey: the store already has a tenant; nothing to do\n');
+        process.stderr.write('latchkey: the store already has a tenant; nothing to do (a lost owner key: `latchkey keys issue-owner`)\n');
         process.exit(1);
       }
       if (opts.json) process.stdout.write(JSON.stringify({ tenant_id: boot.tenant.id, owner_access_key: boot.key }) + '\n');

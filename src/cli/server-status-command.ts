@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { ApiClient } from './api-client.js';
 import { CliFailure, UsageError } from './cli-errors.js';
 import { act } from './command-kit.js';
 import { checkUrl, readProfile } from './login-state.js';
@@ -23,7 +22,7 @@ export function addServerStatusCommand(program: Command): void {
       const raw = opts.url ?? (process.env.LATCHKEY_URL || readProfile()?.url);
       if (raw === undefined) throw new UsageError('no server: pass --url, set LATCHKEY_URL or run `latchkey login`');
       // No token is sent: /readyz is public, and a token has no business going where it is not needed.
-      const { status, body } = await new ApiClient({ baseUrl: checkUrl(raw, '--url'), token: '', maxRetries: 0 }).readyz();
+      const { status, body } = await readyz(checkUrl(raw, '--url'));
       if (opts.json) printJson(body);
       else {
         const keys = (body.keys ?? {}) as Record<string, unknown>;
@@ -35,4 +34,27 @@ export function addServerStatusCommand(program: Command): void {
       }
       if (status !== 200 || body.ok !== true) throw new CliFailure(`the server at ${raw} is not ready (HTTP ${status})`);
     }));
+}
+
+/**
+ * `GET /readyz` once, without the SDK: it needs no token (the SDK always sends one) and its 503
+ * carries the same report as its 200, which is what is wanted here rather than a retried error.
+ */
+async function readyz(baseUrl: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  let res: Response;
+  let text: string;
+  try {
+    res = await fetch(`${baseUrl}/readyz`, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(10_000) });
+    text = await res.text();
+  } catch (err) {
+    const inner = (err as { cause?: { code?: unknown } }).cause;
+    throw new CliFailure(`cannot reach ${baseUrl}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : typeof inner?.code === 'string' ? inner.code : 'network error'}`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new CliFailure(`${baseUrl}/readyz answered ${res.status} without a JSON report`);
+  }
+  return { status: res.status, body: typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {} };
 }

@@ -67,6 +67,11 @@ interface CachedRing {
   loadedAt: number;
 }
 
+/** Whether `serve` or `init` has initialised this store (its root-key check is recorded). */
+export async function storeIsInitialised(store: Store): Promise<boolean> {
+  return (await store.getMeta(ROOT_CHECK_META)) !== null;
+}
+
 /**
  * Per-tenant data keys, wrapped by the root key. Unwrapped keys are cached for `ttlMs` so the
  * reveal path does not unwrap on every request; the cache is dropped on invalidation, which

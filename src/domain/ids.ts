@@ -36,7 +36,7 @@ export function newRequestId(): string {
 }
 
 /**
- * API.md: every id in a path is at most 50 characters of `[@~\-.\w]`, and not dots alone: `.`
+ * Every id in a path is at most 50 characters of `[@~\-.\w]` (the wire contract), and not dots alone: `.`
  * and `..` are dot-segments that every URL parser (fetch, browsers, proxies) resolves away, so
  * `/v1/credentials/../secret` names another resource (and `%2e` is decoded to `.` first).
  * Longer runs of dots go with them: one rule, "not dots alone", is easier to check everywhere.

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, createWriteStream, readFileSync, readdirSync, statSync, type WriteStream } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, readFileSync, readdirSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { once } from 'node:events';
 import { makeStoreFixture, type RawSql } from './store.ts';
+import { removeAtExit, tempDir } from './temp.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/latchkey.js');
@@ -37,11 +37,27 @@ export interface TestServer {
   sql(): Promise<RawSql>;
 }
 
+/** Servers still running when the test file's process exits (a failure, the runner's time limit): killed, never left behind. */
+const running = new Set<ChildProcess>();
+let killsAtExit = false;
+function killAtExit(proc: ChildProcess): void {
+  if (!killsAtExit) {
+    process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+    // The runner ends a file that overran its time limit with SIGTERM, which skips 'exit' handlers unless caught.
+    process.once('SIGTERM', () => process.exit(143));
+  }
+  killsAtExit = true;
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+}
+
 /** Starts `latchkey serve` the way a user does: a child process on a free port with its own data dir. */
 export async function startServer(opts: { env?: Record<string, string>; dataDir?: string } = {}): Promise<TestServer> {
-  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'latchkey-test-'));
+  // The data dir and the log are removed when the test file's process exits (support/temp.ts);
+  // a data dir the caller passed in is the caller's (it was made by an earlier startServer, or by the test).
+  const dataDir = opts.dataDir ?? tempDir('latchkey-test-');
   const store = await makeStoreFixture();
-  const logFile = join(dataDir + '.log');
+  const logFile = removeAtExit(`${dataDir}.log`);
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     LATCHKEY_PORT: '0',
@@ -52,6 +68,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
     ...opts.env,
   };
   const proc = spawn(process.execPath, [BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  killAtExit(proc);
   const log: WriteStream = createWriteStream(logFile, { flags: 'a' });
   let output = '';
   const collect = (chunk: Buffer) => {

@@ -64,7 +64,7 @@ function writeKeyFileDurably(tmp: string, key: Buffer): void {
 
 /**
  * The `local` provider: a 32-byte root key from LATCHKEY_ROOT_KEY or from a 0600 file that is
- * created on first start. Good for one machine; use a KMS provider when the disk is not trusted.
+ * created on first start (by `serve` and `init` only: `create: false` refuses a missing file). Good for one machine; use a KMS provider when the disk is not trusted.
  *
  * Root-key rotation with a key file: the next key is written to `<file>.next` (0600) first, and
  * only once nothing in the store is wrapped by the old key does `<file>.next` replace `<file>`
@@ -73,7 +73,7 @@ function writeKeyFileDurably(tmp: string, key: Buffer): void {
  * process meeting a value wrapped by a key it does not hold re-reads the files once: that is how
  * a running server learns of a rotation another process started or finished.
  */
-export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNextKey?: string | undefined; keyFile: string }): { provider: KeyProvider; created: boolean } {
+export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNextKey?: string | undefined; keyFile: string; create?: boolean }): { provider: KeyProvider; created: boolean } {
   const fromEnv = opts.envKey !== undefined && opts.envKey !== '';
   const envNext = opts.envNextKey !== undefined && opts.envNextKey !== '' ? opts.envNextKey : undefined;
   if (!fromEnv && envNext !== undefined) {
@@ -97,6 +97,9 @@ export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNext
     }
   } else {
     let key = readKeyFile(opts.keyFile);
+    if (key === null && opts.create === false) {
+      throw new RootKeyError(`no root key at ${opts.keyFile} (LATCHKEY_ROOT_KEY_FILE, default <data dir>/root.key) and LATCHKEY_ROOT_KEY is not set: run this with the server's settings`);
+    }
     if (key === null) {
       mkdirSync(dirname(opts.keyFile), { recursive: true, mode: 0o700 });
       key = randomBytes(32);

@@ -1,5 +1,5 @@
 /**
- * The dialects: each source document's API served under its own base path (API.md, "Dialects"),
+ * The dialects: each source document's API served under its own base path (docs/dialects.md),
  * so that a client of that system only changes its base URL. Each is a thin route module that
  * translates its shapes to the services the native API uses and the results and errors back; none
  * touches the store. Register under `/compat`:

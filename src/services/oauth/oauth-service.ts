@@ -103,7 +103,7 @@ export interface OAuthDeps {
   logger: Logger;
   credentials: CredentialsService;
   egress: EgressGuard;
-  /** Refresh this long before the access token expires (API.md: 5 minutes). */
+  /** Refresh this long before the access token expires (default 5 minutes). */
   refreshLeadMs: number;
   /** Origins an operator lets `return_to` send the browser back to (LATCHKEY_OAUTH_RETURN_ORIGINS). */
   returnOrigins: readonly string[];

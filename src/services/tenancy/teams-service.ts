@@ -26,7 +26,7 @@ export function teamSlugOf(name: string): string {
 }
 
 /**
- * Teams scope visibility (API.md "Teams and folders"). Access keys join teams through their
+ * Teams scope visibility (README, "Teams and folders"). Access keys join teams through their
  * `team_ids`; people signed in with OIDC join through a token claim. A team's slug is fixed at
  * creation because `shared_team_slugs` on credentials refer to it.
  */

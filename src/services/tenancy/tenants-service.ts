@@ -13,6 +13,12 @@ export interface TenantsService {
   create(ctx: RequestContext, name: string): Promise<{ tenant: TenantRow; key: string; keyRow: AccessKeyRow }>;
   list(ctx: RequestContext): Promise<TenantRow[]>;
   /**
+   * A new owner key for a tenant, issued on the server host (`latchkey keys issue-owner`), not
+   * through the API: the way back for a tenant whose every managing key is lost. Audited in the
+   * tenant's chain as issued by the system on the host.
+   */
+  issueOwnerKey(tenantId: string, opts: { platformAdmin: boolean }): Promise<{ keyRow: AccessKeyRow; key: string }>;
+  /**
    * Deletes a tenant for good (platform admins; never the caller's own tenant). Crypto-shredding:
    * its data keys go first, in their own transaction, so even if deleting the rows fails midway
    * (or a copy of them survives in a backup) nothing it sealed can be opened again.
@@ -21,6 +27,8 @@ export interface TenantsService {
 }
 
 const SYSTEM: ActorRef = { type: 'system', id: 'system', name: 'latchkey', email: null };
+/** Whoever ran a command on the server host: the store and root key were in their hands. */
+const HOST_OPERATOR: ActorRef = { type: 'system', id: 'host', name: 'operator on the server host', email: null };
 
 export function createTenantsService(deps: { store: Store; keyring: Keyring; audit: AuditService; clock: Clock; env: string; onAccessKeyGone?: (keyHash: Buffer) => Promise<void> }): TenantsService {
   const { store, keyring, audit, clock } = deps;
@@ -65,6 +73,20 @@ export function createTenantsService(deps: { store: Store; keyring: Keyring; aud
     },
     async list(ctx) {
       return store.listTenants(ctx.principal.tenantIds);
+    },
+    async issueOwnerKey(tenantId, opts) {
+      if (!(await store.getTenant(tenantId))) throw new LatchkeyError('TENANT_NOT_FOUND', `No tenant ${tenantId}`);
+      const now = clock.now().toISOString();
+      const material = newAccessKeyMaterial(deps.env);
+      const keyRow: AccessKeyRow = {
+        id: newId('key'), tenantId, name: 'owner (issued on the server host)', type: 'api', role: 'owner', teamIds: [], prefix: material.prefix,
+        keyHash: material.hash, platformAdmin: opts.platformAdmin, expiresAt: null, lastUsedAt: null, createdAt: now, updatedAt: now, revision: 1, createdBy: HOST_OPERATOR,
+      };
+      const reason = `issued on the server host by \`latchkey keys issue-owner\`${opts.platformAdmin ? ' (platform admin)' : ''}`;
+      await store.insertAccessKey(tenantId, keyRow, [
+        { ...audit.anonymousEvent({ requestId: 'keys-issue-owner', ip: '', userAgent: 'latchkey' }, 'access_key.issue', reason), tenantId, actor: HOST_OPERATOR, outcome: 'success', targetType: 'access_key', targetId: keyRow.id },
+      ]);
+      return { keyRow, key: material.key };
     },
     async purge(ctx, tenantId) {
       if (!ctx.principal.platformAdmin) throw new LatchkeyError('FORBIDDEN', 'Only platform admins may purge tenants');
