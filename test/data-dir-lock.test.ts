@@ -82,6 +82,6 @@ describe('one server per SQLite data directory', () => {
     assert.equal(migrate.code, 0, migrate.stderr);
     assert.doesNotMatch(migrate.stderr, /working next to/);
     s = await startServer({ dataDir: s.dataDir });
-    await assertServerHoldsNoSecret(s, [secret], { 'second serve': second.stderr });
+    await assertServerHoldsNoSecret(s, [secret], { 'second serve': second.stderr }, ownerKey);
   });
 });

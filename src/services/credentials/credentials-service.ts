@@ -360,8 +360,8 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     if (!t || can(ctx.principal.role, 'credentials:reveal')) return;
     const moved = aimChanges(t, { config: current.config, allowedHosts: current.allowedHosts }, { config, allowedHosts: patch.allowed_hosts ?? current.allowedHosts });
     if (moved.length === 0 || replacesEverySecret(t, patch, patch.test_credential_enabled ?? current.testCredentialEnabled)) return;
+    // The 403 is audited by the HTTP layer with every other refusal, grouped per actor and target.
     const why = `changing ${moved.join(', ')} needs credentials:reveal, or new values for every secret field (${t.secretFields.map((f) => `secret.${f}`).join(', ')})`;
-    void audit.append(audit.event(ctx, 'credential.update', { type: 'credential', id: current.id }, 'denied', why)).catch(() => undefined);
     throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
   }
 
@@ -373,7 +373,6 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     const t = catalog.get(current.type);
     if (!t || t.aimFields.length === 0 || can(ctx.principal.role, 'credentials:reveal')) return;
     const why = `restoring an old secret of a ${t.id} credential needs credentials:reveal: it would go to where ${t.aimFields.map((f) => `config.${f}`).join(', ')} point now`;
-    void audit.append(audit.event(ctx, 'credential.version_restore', { type: 'credential', id: current.id }, 'denied', why)).catch(() => undefined);
     throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
   }
 
