@@ -72,7 +72,7 @@ describe('invalid UTF-8 in a JSON body → 400 MALFORMED_REQUEST, nothing stored
     assert.equal((await s.request('DELETE', `/v1/credentials/${c.body.id}`)).status, 204);
   });
 
-  it('dialects refuse it too: integration-credentials POST and account-credentials POST', async () => {
+  it('dialects refuse it too: integration-credentials and account-credentials POST, integration-metadata PATCH', async () => {
     const ic = bodyWith((v) => JSON.stringify({ integrationId: 'utf8-int', credentialName: 'utf8 dialect', authType: 'text', accessToken: v }), INVALID['overlong "/"']!);
     const r1 = await post('/compat/integration-credentials/api/v1/credentials', ic.body);
     assert.equal(r1.status, 400, r1.text);
@@ -82,6 +82,11 @@ describe('invalid UTF-8 in a JSON body → 400 MALFORMED_REQUEST, nothing stored
     const r2 = await post('/compat/account-credentials/v1/credentials', name);
     assert.equal(r2.status, 400, r2.text);
     assert.equal(r2.body.error.code, 'MALFORMED_REQUEST');
+    // integration-metadata answers FastAPI's shape for any body it cannot decode (docs/dialects.md).
+    const im = bodyWith((v) => JSON.stringify({ credentials: { password: v } }), INVALID['encoded surrogate U+D800']!);
+    const r3 = await post('/compat/integration-metadata/integrations/credentials/crd_01J0000000000000000000000', im.body, 'PATCH');
+    assert.equal(r3.status, 422, r3.text);
+    assert.equal(r3.body.detail[0].type, 'json_invalid');
     const list = await s.request('GET', '/v1/credentials?per_page=100');
     assert.equal(list.body.data.filter((c: { name: string }) => c.name.startsWith('utf8 ')).length, 0);
   });
