@@ -26,10 +26,12 @@ const IC = '/compat/integration-credentials';
 const IM = '/compat/integration-metadata';
 
 // ------------------------------------------------------------------------------------------------
-// Independent reference for the UUID view of a ULID (bit by bit, not the server's BigInt code).
+// Independent reference for the UUID view of a ULID (bit by bit, not the server's BigInt code):
+// RFC 9562 version 8, the ULID's low 122 bits around the version nibble and the variant bits.
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 function uuidOfUlid(ulid: string): string {
-  const bits = [...ulid].map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(2); // 130 → 128 bits
+  const all = [...ulid].map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(8); // 130 → 122 bits
+  const bits = `${all.slice(0, 48)}1000${all.slice(48, 60)}10${all.slice(60)}`;
   let hex = '';
   for (let i = 0; i < 128; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -506,7 +508,7 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
   });
 
   it('400 INVALID_PARAMETER as the error sample for a credentialId that is not a UUID, and for a bad integrationId', async () => {
-    const r = await ic('/api/v1/credentials/servicenow-prod-001?credentialId=cred-not-a-uuid');
+    const r = await ic('/api/v1/credentials/servicenow-prod-001?credentialId=cred-not%20a%20uuid');
     icError(r, 400, 'INVALID_PARAMETER');
     assert.deepEqual(r.body.error, { code: 'INVALID_PARAMETER', message: 'Invalid credentialId format', details: 'credentialId must be a valid UUID' });
     icError(await ic(`/api/v1/credentials/servicenow-prod-001?credentialId=${'crd_'}${google.id.slice(4)}`), 400, 'INVALID_PARAMETER');
@@ -631,7 +633,7 @@ describe('integration-credentials: POST, PATCH, DELETE, rotate', () => {
     const back = await ic(`/api/v1/credentials/jira-prod?credentialId=${created.id}`);
     assert.equal(back.body.data.accessToken, access);
     assert.equal(typeof back.body.data.refreshToken, 'string', 'the refresh token was kept');
-    icError(await icWrite('PATCH', '/api/v1/credentials/not-a-uuid', { description: 'x' }), 400, 'INVALID_PARAMETER');
+    icError(await icWrite('PATCH', '/api/v1/credentials/not%20a%20uuid', { description: 'x' }), 400, 'INVALID_PARAMETER');
     icError(await icWrite('PATCH', `/api/v1/credentials/cred-${uuidOf(google.id)}`, { description: 'x' }, tenantBKey, uuidOf(tenantBId)), 404, 'CREDENTIAL_NOT_FOUND');
   });
 

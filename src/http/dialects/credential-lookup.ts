@@ -2,22 +2,35 @@ import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
 import type { CredentialRow } from '../../store/port.js';
-import { nativeIdCandidates } from './uuid-view.js';
+import { isValidPathId } from '../../domain/ids.js';
+import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
 
 /**
- * The credential a UUID names, through `services.credentials.get` (tenancy, visibility and
- * soft-delete rules included): the ULID form first, then a caller-chosen UUID id. Any miss is
- * the same 404 as a credential that never existed, whatever the reason.
+ * The native ids a dialect's credential id may stand for: a UUID's (uuid-view.ts), or a
+ * caller-chosen id that has no UUID view, which the dialect showed as it is. Null when `text` is
+ * neither (the dialect's 400): a native id that has a UUID view (`crd_<ULID>`) is never shown by
+ * the dialect, so it is refused like any malformed id.
  */
-export async function getByUuid(s: Services, ctx: RequestContext, uuid: string): Promise<CredentialRow> {
-  for (const id of nativeIdCandidates(uuid)) {
+export function dialectIdCandidates(text: string): string[] | null {
+  const uuid = parseUuid(text.startsWith('cred-') ? text.slice(5) : text);
+  if (uuid !== null) return nativeIdCandidates(uuid);
+  return isValidPathId(text) && uuidViewOf(text) === null ? [text] : null;
+}
+
+/**
+ * The first of `candidates` the caller can see, through `services.credentials.get` (tenancy,
+ * visibility and soft-delete rules included). Any miss is the same 404 as a credential that
+ * never existed, whatever the reason.
+ */
+export async function getFirst(s: Services, ctx: RequestContext, candidates: string[]): Promise<CredentialRow> {
+  for (const id of candidates) {
     try {
       return await s.credentials.get(ctx, id);
     } catch (err) {
       if (!(err instanceof LatchkeyError) || err.code !== 'CREDENTIAL_NOT_FOUND') throw err;
     }
   }
-  throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${uuid} in this tenant`);
+  throw new LatchkeyError('CREDENTIAL_NOT_FOUND', 'No such credential in this tenant');
 }
 
 /** `Cache-Control` for every response that carries a decrypted or generated secret. */

@@ -28,7 +28,7 @@ import type { Services } from '../../services/services.js';
 import type { CredentialRow } from '../../store/port.js';
 import { toLatchkeyError } from '../errors.js';
 import { DateTime, Description, Name, PathId } from '../schemas/common.js';
-import { getByUuid, NO_STORE } from './credential-lookup.js';
+import { dialectIdCandidates, getFirst, NO_STORE } from './credential-lookup.js';
 import { prepareErrorReply } from './dialect-errors.js';
 import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
 
@@ -223,11 +223,11 @@ function invalidCredentialId(): LatchkeyError {
   return new LatchkeyError('INVALID_PARAMETER', 'credentialId must be a valid UUID', { message: 'Invalid credentialId format' });
 }
 
-/** `cred-<uuid>` or `<uuid>` → the canonical UUID, else 400 INVALID_PARAMETER. */
-function credentialUuid(text: string): string {
-  const uuid = parseUuid(text.startsWith('cred-') ? text.slice(5) : text);
-  if (uuid === null) throw invalidCredentialId();
-  return uuid;
+/** `cred-<uuid>`, `<uuid>` or a caller-chosen id shown as it is → the native ids it may name, else 400 INVALID_PARAMETER. */
+function credentialCandidates(text: string): string[] {
+  const candidates = dialectIdCandidates(text);
+  if (candidates === null) throw invalidCredentialId();
+  return candidates;
 }
 
 /** Splits dialect fields into the native config and secret of `type`; a field the type has not is a 422. */
@@ -314,9 +314,9 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
 
   /** A path credentialId → the caller's credential, or the document's 404. */
   async function resolve(ctx: RequestContext, credentialId: string): Promise<CredentialRow> {
-    const uuid = credentialUuid(credentialId);
+    const candidates = credentialCandidates(credentialId);
     try {
-      return await getByUuid(s, ctx, uuid);
+      return await getFirst(s, ctx, candidates);
     } catch (err) {
       if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND') throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists with ID: ${credentialId}`);
       throw err;
@@ -326,7 +326,7 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
   async function revealFor(ctx: RequestContext, integrationId: string, credentialId: string | undefined): Promise<Revealed> {
     const notFound = () =>
       new LatchkeyError('CREDENTIAL_NOT_FOUND', credentialId === undefined ? `No credential exists for integration ID: ${integrationId}` : `No credential ${credentialId} exists for integration ID: ${integrationId}`);
-    const candidates = credentialId === undefined ? [undefined] : nativeIdCandidates(credentialUuid(credentialId));
+    const candidates = credentialId === undefined ? [undefined] : credentialCandidates(credentialId);
     for (const candidate of candidates) {
       try {
         // The service checks credentials:reveal first, so a caller without it gets 403 before any lookup.
@@ -354,7 +354,8 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
       }
       const own = request.ctx.principal.tenantId;
       const value = sent.trim();
-      if (value !== own && parseUuid(value) !== uuidViewOf(own, 'ten')) {
+      const uuid = parseUuid(value);
+      if (value !== own && (uuid === null || !nativeIdCandidates(uuid, 'ten').includes(own))) {
         throw new LatchkeyError('FORBIDDEN', 'This key does not belong to the tenant in x-tenantid');
       }
     });

@@ -22,9 +22,9 @@ import type { Services } from '../../services/services.js';
 import type { CredentialFilter, CredentialRow } from '../../store/port.js';
 import { toLatchkeyError } from '../errors.js';
 import { JsonRejected } from '../strict-json.js';
-import { getByUuid, NO_STORE } from './credential-lookup.js';
+import { dialectIdCandidates, getFirst, NO_STORE } from './credential-lookup.js';
 import { prepareErrorReply } from './dialect-errors.js';
-import { parseUuid, uuidViewOf } from './uuid-view.js';
+import { uuidViewOf } from './uuid-view.js';
 
 const tags = ['dialect: integration-metadata'];
 
@@ -166,14 +166,20 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
     });
   }
 
+  /** A UUID, or a caller-chosen id this dialect showed as it is; else the document's 400. */
+  function candidatesOf(credentialId: string): string[] {
+    const candidates = dialectIdCandidates(credentialId);
+    if (candidates === null) throw new LatchkeyError('INVALID_PARAMETER', 'credential_id must be a UUID', { message: 'Invalid credential ID' });
+    return candidates;
+  }
+
   /** A path credential_id → the caller's credential with a provider, or the document's 400/404. */
   async function resolve(ctx: RequestContext, credentialId: string): Promise<CredentialRow> {
-    const uuid = parseUuid(credentialId);
-    if (uuid === null) throw new LatchkeyError('INVALID_PARAMETER', 'credential_id must be a UUID', { message: 'Invalid credential ID' });
-    const notFound = () => new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${uuid} in this organization`);
+    const candidates = candidatesOf(credentialId);
+    const notFound = () => new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${credentialId} in this organization`);
     let c: CredentialRow;
     try {
-      c = await getByUuid(s, ctx, uuid);
+      c = await getFirst(s, ctx, candidates);
     } catch (err) {
       if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND') throw notFound();
       throw err;
@@ -236,8 +242,7 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
       schema: { tags, summary: 'Get credential secrets (service accounts only; audited, never cached)', params: Params, response: { 200: WithSecrets, ...errors } },
     }, async (request, reply) => {
       const ctx = request.ctx;
-      const uuid = parseUuid(request.params.credential_id);
-      if (uuid === null) throw new LatchkeyError('INVALID_PARAMETER', 'credential_id must be a UUID', { message: 'Invalid credential ID' });
+      candidatesOf(request.params.credential_id);
       if (ctx.principal.role !== 'service') {
         // Audited from the 403 like every refused reveal (config.reveals).
         throw new LatchkeyError('FORBIDDEN', 'Credential secrets are for service accounts only');
