@@ -547,10 +547,13 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
     icError(await ic('/api/v1/credentials/gdrive-1', tenantBKey, uuidOf(tenantBId)), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
-  it('refuses an inactive credential (409), never answering it unaudited', async () => {
+  it('answers an inactive credential with its status, audited like any reveal', async () => {
     const c = await native('POST', '/v1/credentials', { name: 'Paused SN', type: 'text', integration_id: 'paused-int', secret: { value: secretOf('paused') }, status: 'inactive' });
     const r = await ic(`/api/v1/credentials/paused-int?credentialId=cred-${uuidOf(c.id)}`);
-    icError(r, 409, 'CREDENTIAL_INACTIVE');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.data.status, 'inactive');
+    const events = await native('GET', `/v1/audit-events?filter[credential_id]=${c.id}&filter[action]=credential.reveal`);
+    assert.ok(events.data.some((e: any) => e.request_id === r.headers.get('x-request-id')));
   });
 
   it('500 in this dialect\'s shape when a secret cannot be opened, with nothing of it in the body', async () => {

@@ -28,7 +28,8 @@ import { oauthRoutes } from './routes/oauth.js';
 import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
-import { dialectRoutes } from './dialects/index.js';
+import { dialectRoutes, DIALECT_PREFIXES } from './dialects/index.js';
+import { tenantIdFromHeader } from './dialects/integration-credentials.js';
 
 export type App = FastifyInstance;
 
@@ -147,7 +148,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     void reply.header('x-request-id', request.id);
     if (request.routeOptions.config.public === true || request.is404 || request.url.startsWith('/docs')) return;
     const auth = request.headers.authorization;
-    const tenantHeader = request.headers['x-tenant-id'];
+    // Document 003's clients name the tenant in `x-tenantid` (a UUID), which chooses it the same way.
+    const tenantHeader = request.headers['x-tenant-id']
+      ?? (request.url.startsWith(`/compat${DIALECT_PREFIXES.integrationCredentials}/`) ? tenantIdFromHeader(request.headers['x-tenantid']) : undefined);
     try {
       const principal = await services.authenticator.authenticate(auth, typeof tenantHeader === 'string' ? tenantHeader : undefined);
       request.ctx = { principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };

@@ -6,14 +6,14 @@
  * - Envelope `{ success, message, data, timestamp }`; errors `{ success: false, error: { code,
  *   message, details }, timestamp }` for every status, including the 401 thrown by the global
  *   authentication hook (this plugin's error handler is the one Fastify calls for its routes).
- * - `x-tenantid` is required and must name the caller's own tenant (its `ten_…` id or that id's
- *   UUID view): anything else is 403, before any lookup. `realmname` is accepted and unused
+ * - `x-tenantid` is required and names the tenant the request acts in (its `ten_…` id or that
+ *   id's UUID view): malformed is 400, a tenant not the caller's is 403, before any lookup. `realmname` is accepted and unused
  *   (Latchkey has no realms).
  * - Credential ids are UUIDs, written `cred-<uuid>` as in the document (a bare UUID is accepted
  *   too); see uuid-view.ts for how they map onto native ids.
  * - The GET reveals through `services.credentials.revealForIntegration` (needs
- *   `credentials:reveal`, audited before the secret leaves, refused if it cannot be audited,
- *   inactive credentials refused with 409) and is sent with `Cache-Control: no-store`.
+ *   `credentials:reveal`, audited before the secret leaves, refused if it cannot be audited;
+ *   an inactive credential is answered with its `status`, which the document has clients check) and is sent with `Cache-Control: no-store`.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -219,6 +219,21 @@ function revealedDataView(c: CredentialRow, tenant: TenantRef, secret: Record<st
 // ---------------------------------------------------------------------------------------------
 // Request → service input
 
+const TENANT_ID = /^ten_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+/**
+ * The native tenant id an `x-tenantid` header names, for authentication (src/http/app.ts uses it
+ * as the native `x-tenant-id` on this dialect's routes when that is absent): a `ten_…` id as it
+ * is, a UUID view mapped back (its v8 reading first). Undefined when absent or malformed.
+ */
+export function tenantIdFromHeader(value: string | string[] | undefined): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (TENANT_ID.test(text)) return text;
+  const uuid = parseUuid(text);
+  return uuid === null ? undefined : nativeIdCandidates(uuid, 'ten')[0];
+}
+
 function invalidCredentialId(): LatchkeyError {
   return new LatchkeyError('INVALID_PARAMETER', 'credentialId must be a valid UUID', { message: 'Invalid credentialId format' });
 }
@@ -330,7 +345,8 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     for (const candidate of candidates) {
       try {
         // The service checks credentials:reveal first, so a caller without it gets 403 before any lookup.
-        return await s.credentials.revealForIntegration(ctx, integrationId, candidate);
+        // An inactive credential is answered with its status: the document has clients check it.
+        return await s.credentials.revealForIntegration(ctx, integrationId, candidate, { allowInactive: true });
       } catch (err) {
         if (!(err instanceof LatchkeyError) || err.code !== 'CREDENTIAL_NOT_FOUND') throw err;
       }
@@ -343,19 +359,22 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     app.setErrorHandler(errorReply);
     app.setNotFoundHandler((request, reply) => errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply));
 
-    // x-tenantid: required, and only the caller's own tenant (403 "Insufficient permissions" for
-    // any other, so a key can never be pointed at another tenant); checked after authentication,
-    // before any lookup.
+    // x-tenantid: required and well-formed (400), and only a tenant of the caller: it chose the
+    // tenant at authentication (`tenantIdFromHeader`), so a principal of several tenants acts in
+    // the one it names and a key of one tenant gets 403 for any other; checked before any lookup.
     app.addHook('preHandler', async (request) => {
       if (request.is404) return;
       const sent = request.headers['x-tenantid'];
       if (typeof sent !== 'string' || sent.trim() === '') {
         throw new LatchkeyError('INVALID_PARAMETER', 'The x-tenantid header is required', { message: 'Missing x-tenantid header' });
       }
+      const named = tenantIdFromHeader(sent);
+      if (named === undefined) {
+        throw new LatchkeyError('INVALID_PARAMETER', 'x-tenantid must be a tenant UUID', { message: 'Invalid x-tenantid format' });
+      }
       const own = request.ctx.principal.tenantId;
-      const value = sent.trim();
-      const uuid = parseUuid(value);
-      if (value !== own && (uuid === null || !nativeIdCandidates(uuid, 'ten').includes(own))) {
+      const uuid = parseUuid(sent.trim());
+      if (named !== own && (uuid === null || !nativeIdCandidates(uuid, 'ten').includes(own))) {
         throw new LatchkeyError('FORBIDDEN', 'This key does not belong to the tenant in x-tenantid');
       }
     });

@@ -45,7 +45,13 @@ export interface CredentialsService {
    * it needs `credentials:rotate`, not reveal; the caller audits what it did with it.
    */
   openForUse(ctx: RequestContext, id: string): Promise<{ credential: CredentialRow; secret: SecretValues }>;
-  revealForIntegration(ctx: RequestContext, integrationId: string, credentialId?: string): Promise<Revealed>;
+  /**
+   * `credentialId`'s credential if it belongs to the integration, else the most recently updated
+   * active one of all the integration's credentials. `allowInactive`: an inactive credential is
+   * revealed (with its status) instead of 409, and without `credentialId` the most recently updated
+   * of any status stands in when none is active.
+   */
+  revealForIntegration(ctx: RequestContext, integrationId: string, credentialId?: string, opts?: { allowInactive?: boolean }): Promise<Revealed>;
 }
 
 export function slugOf(name: string): string {
@@ -593,20 +599,34 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       return newSecretVersion(ctx, current, secret, testSecret, 'credential.version_restore', 0);
     },
 
-    async revealForIntegration(ctx, integrationId, credentialId) {
+    async revealForIntegration(ctx, integrationId, credentialId, opts = {}) {
       if (!can(ctx.principal.role, 'credentials:reveal')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
       let c: CredentialRow | undefined;
       if (credentialId !== undefined) {
         const found = await load(ctx, credentialId);
         if (found.integrationId === integrationId) c = found;
       } else {
-        // The list query is the SQL form of the rule; what is revealed is checked by `canSee` itself.
+        // Every page of the integration's credentials (the list is in creation order, the rule is
+        // by update time); the list query is the SQL form of visibility, `canSee` checks it again.
         const v = await visibilityOf(ctx.principal, teams);
-        const { rows } = await store.listCredentials(ctx.principal.tenantId, v, { integrationId, status: 'active' }, { limit: 100 });
-        c = rows.filter((r) => canSee(v, r)).sort((a, b) => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0))[0];
+        const newer = (a: CredentialRow | undefined, b: CredentialRow) => a === undefined || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id);
+        let active: CredentialRow | undefined;
+        let any: CredentialRow | undefined;
+        const limit = 500;
+        for (let after: Keyset | undefined; ;) {
+          const { rows } = await store.listCredentials(ctx.principal.tenantId, v, { integrationId }, { limit, ...(after ? { after } : {}) });
+          for (const r of rows.filter((row) => canSee(v, row))) {
+            if (r.status === 'active' && newer(active, r)) active = r;
+            if (newer(any, r)) any = r;
+          }
+          const last = rows[rows.length - 1];
+          if (rows.length < limit || last === undefined) break;
+          after = { createdAt: last.createdAt, id: last.id };
+        }
+        c = active ?? (opts.allowInactive ? any : undefined);
       }
       if (!c) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists for integration ID: ${integrationId}`);
-      if (c.status !== 'active') throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${c.id} is ${c.status}`);
+      if (c.status !== 'active' && !opts.allowInactive) throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${c.id} is ${c.status}`);
       return revealRow(ctx, c, 'main');
     },
   };
