@@ -165,4 +165,42 @@ describe('integration credentials: status, selection and tenant', () => {
     assert.equal(icData(await ic('/api/v1/credentials/shared-int', { key: token, tenant: tenantB })).accessToken, inB);
     icError(await ic('/api/v1/credentials/shared-int', { key: token, tenant: '01234567-89ab-8def-8123-456789abcdef' }), 403, 'FORBIDDEN');
   });
+
+  it('an OAuth2 rotate needs no clientSecret, keeps it, and its expiresAt describes the new token', async () => {
+    const clientSecret = secret('oauth-client');
+    const refresh = secret('oauth-refresh');
+    const made = await s.request('POST', `${IC}/api/v1/credentials`, {
+      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) },
+      body: {
+        integrationId: 'rotate-int', credentialName: 'Rotating OAuth', authType: 'oauth2_bearer', clientId: 'rot-client', clientSecret,
+        tokenEndpoint: 'https://auth.example.com/token', accessToken: secret('oauth-access-1'), refreshToken: refresh, expiresAt: '2030-01-01T00:00:00.000Z',
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.data.id;
+    const access2 = secret('oauth-access-2');
+    const rotated = await s.request('POST', `${IC}/api/v1/credentials/${id}/rotate`, {
+      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) }, body: { accessToken: access2, expiresAt: '2031-02-03T04:05:06.000Z' },
+    });
+    assert.equal(rotated.status, 200, rotated.text);
+    assert.equal(rotated.body.message, 'Credential rotated successfully');
+    assert.equal(rotated.body.data.id, id);
+    assert.equal(rotated.body.data.expiresAt, '2031-02-03T04:05:06.000Z');
+    assert.equal(rotated.text.includes(access2), false, 'a write never echoes a secret');
+    const d = icData(await ic(`/api/v1/credentials/rotate-int?credentialId=${id}`));
+    assert.equal(d.accessToken, access2);
+    assert.equal(d.refreshToken, refresh, 'a refresh token not sent is kept');
+    assert.equal(d.expiresAt, '2031-02-03T04:05:06.000Z');
+    // The client secret stayed in the new version (read natively, audited).
+    const nativeId = (await native('GET', '/v1/integrations/rotate-int/credentials')).data[0].id;
+    const revealed = await native('GET', `/v1/credentials/${nativeId}/secret`);
+    assert.equal(revealed.secret.client_secret, clientSecret);
+    assert.equal(revealed.version, 2);
+    // A new access token without expiresAt: the old token's expiry is not kept.
+    const again = await s.request('POST', `${IC}/api/v1/credentials/${id}/rotate`, {
+      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) }, body: { accessToken: secret('oauth-access-3') },
+    });
+    assert.equal(again.status, 200, again.text);
+    assert.equal(again.body.data.expiresAt, null);
+  });
 });

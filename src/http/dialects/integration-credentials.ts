@@ -118,6 +118,7 @@ const RotateBody = Type.Object(
     accessToken: Type.Optional(Token),
     refreshToken: Type.Optional(Token),
     clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    expiresAt: Type.Optional(Type.Union([DateTime, Type.Null()], { description: "oauth2: the new access token's expiry (default null: unknown, the old token's expiry is not kept)" })),
     gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'How long the old tokens stay readable by version (default 3600)' })),
   },
   { additionalProperties: false },
@@ -441,12 +442,17 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     }, async (request, reply) => {
       const current = await resolve(request.ctx, request.params.credentialId);
       const { secret, issues } = split(current.type, request.body);
+      if (request.body.expiresAt !== undefined && current.type !== 'oauth2') issues.push({ path: 'expiresAt', message: `does not apply to the rotation of authType ${authTypeOf(current.type)}` });
       if (issues.length > 0) throw validationFailed(issues);
       let r: Awaited<ReturnType<Services['credentials']['rotate']>>;
       try {
+        // OAuth2: the sent tokens replace the old ones, the client secret (and a refresh token not
+        // sent) is kept, and expiresAt describes the new access token.
+        const oauth = current.type === 'oauth2' && Object.keys(secret).length > 0;
         r = await s.credentials.rotate(request.ctx, current.id, {
           ...(Object.keys(secret).length > 0 ? { secret } : {}),
           gracePeriodSeconds: request.body.gracePeriodSeconds ?? 3600,
+          ...(oauth ? { mergeSecret: true, accessTokenExpiresAt: request.body.expiresAt ?? null } : {}),
         });
       } catch (err) {
         throw dialectIssues(err);

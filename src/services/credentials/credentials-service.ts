@@ -36,7 +36,12 @@ export interface CredentialsService {
   reveal(ctx: RequestContext, id: string, opts: { variant: 'main' | 'test'; allowInactive: boolean; version?: number }): Promise<Revealed>;
   versions(ctx: RequestContext, id: string): Promise<VersionRow[]>;
   version(ctx: RequestContext, id: string, version: number): Promise<VersionRow>;
-  rotate(ctx: RequestContext, id: string, opts: { secret?: SecretValues; gracePeriodSeconds: number }): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
+  /**
+   * `mergeSecret`: fields of the current secret that `secret` does not give are kept (an OAuth2
+   * token rotation keeps the client secret). `accessTokenExpiresAt` (oauth2): the new access
+   * token's expiry, written with the new version (null: unknown).
+   */
+  rotate(ctx: RequestContext, id: string, opts: { secret?: SecretValues; gracePeriodSeconds: number; mergeSecret?: boolean; accessTokenExpiresAt?: string | null }): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
   restoreVersion(ctx: RequestContext, id: string, version: number): Promise<CredentialRow>;
   /** The rotation policy fell due on a type that cannot make its own secret: a person must act. */
   markRotationDue(ctx: RequestContext, id: string, expectedRevision: number): Promise<void>;
@@ -324,10 +329,10 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return restagePlan(await store.listVersions(current.tenantId, current.id), current.version, graceEnds);
   }
 
-  async function newSecretVersion(ctx: RequestContext, current: CredentialRow, secret: SecretValues, testSecret: SecretValues | null, action: string, gracePeriodSeconds: number): Promise<CredentialRow> {
+  async function newSecretVersion(ctx: RequestContext, current: CredentialRow, secret: SecretValues, testSecret: SecretValues | null, action: string, gracePeriodSeconds: number, config = current.config): Promise<CredentialRow> {
     const now = clock.now().toISOString();
     const row: CredentialRow = {
-      ...current, version: current.version + 1, revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
+      ...current, config, version: current.version + 1, revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
       secretFields: (catalog.get(current.type)?.secretFields ?? []).filter((f) => f in secret),
       ...rotationPolicy(current, current.rotationIntervalDays, true),
     };
@@ -554,7 +559,9 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       let secret: SecretValues;
       let generated: SecretValues | null = null;
       if (opts.secret !== undefined) {
-        const checked = catalog.checkSecret(current.type, opts.secret);
+        // The kept fields are read inside the server only, like the generator's below: nothing is revealed.
+        const given = opts.mergeSecret ? { ...((await openVersion(current, 'secret')) ?? {}), ...opts.secret } : opts.secret;
+        const checked = catalog.checkSecret(current.type, given);
         const issues = [...checked.issues, ...(checked.issues.length === 0 ? catalog.checkRules(current.type, current.config, checked.value) : [])];
         if (issues.length > 0) throw validationFailed(issues);
         secret = checked.value;
@@ -569,7 +576,9 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         throw validationFailed([{ path: 'secret', message: `is required: type ${current.type} cannot make its own secret` }]);
       }
       const testSecret = current.testCredentialEnabled ? await openVersion(current, 'test_secret') : null;
-      const row = await newSecretVersion(ctx, current, secret, testSecret, 'credential.rotate', opts.gracePeriodSeconds);
+      const expiry = opts.accessTokenExpiresAt;
+      const config = current.type === 'oauth2' && expiry !== undefined ? mergeShallow(current.config, { access_token_expires_at: expiry }) : current.config;
+      const row = await newSecretVersion(ctx, current, secret, testSecret, 'credential.rotate', opts.gracePeriodSeconds, config);
       return { credential: row, generated };
     },
 
