@@ -203,4 +203,13 @@ describe('integration credentials: status, selection and tenant', () => {
     assert.equal(again.status, 200, again.text);
     assert.equal(again.body.data.expiresAt, null);
   });
+
+  it('checks accept as the document requires it: JSON must be acceptable (400 otherwise)', async () => {
+    for (const accept of ['text/html', 'application/xml', 'application/jsonp']) {
+      assert.equal(icError(await ic('/api/v1/credentials/paused-int', { headers: { accept } }), 400, 'INVALID_PARAMETER').message, 'Invalid accept header', accept);
+    }
+    for (const accept of ['*/*', 'application/json; charset=utf-8', 'text/html, application/*;q=0.8']) {
+      assert.equal((await ic('/api/v1/credentials/paused-int', { headers: { accept } })).status, 200, accept);
+    }
+  });
 });

@@ -684,7 +684,9 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
   });
 
   function checkMetadata(b: any) {
-    assert.deepEqual(Object.keys(b).sort(), ['created_at', 'google_email', 'id', 'modified_by', 'provider', 'updated_at', 'user_id']);
+    // OAuth providers add token_expires_at (the document's notes: token expiration metadata).
+    const oauth = ['google', 'microsoft', 'sharepoint'].includes(b.provider);
+    assert.deepEqual(Object.keys(b).sort(), ['created_at', 'google_email', 'id', 'modified_by', 'provider', ...(oauth ? ['token_expires_at'] : []), 'updated_at', 'user_id']);
     assert.match(b.id, UUID);
     assert.match(b.created_at, RFC3339);
     assert.match(b.updated_at, RFC3339);
@@ -856,7 +858,7 @@ describe('the same credential through the native API and every dialect that can 
     const im = (await get(`${IM}/integrations/credentials/${uuidOf(google.id)}`)).body;
     assert.deepEqual(im, {
       created_at: latest.created_at, google_email: latest.config.account.email, id: uuidOf(latest.id), modified_by: latest.modified_by.id,
-      provider: latest.provider, updated_at: latest.updated_at, user_id: null,
+      provider: latest.provider, updated_at: latest.updated_at, user_id: null, token_expires_at: latest.config.access_token_expires_at,
     });
     const secrets = (await get(`${IM}/integrations/credentials/${uuidOf(google.id)}/credentials`, keys['service'])).body.credentials;
     assert.deepEqual(secrets, { ...n.config, ...n.secret });

@@ -33,5 +33,12 @@ export async function getFirst(s: Services, ctx: RequestContext, candidates: str
   throw new LatchkeyError('CREDENTIAL_NOT_FOUND', 'No such credential in this tenant');
 }
 
+const NATIVE_CREDENTIAL_ID = /\bcrd_[0-7][0-9A-HJKMNP-TV-Z]{25}\b/g;
+
+/** An error text with every native `crd_<ULID>` id written as the dialect writes it (`view`). */
+export function inDialectIds(text: string, view: (nativeId: string) => string): string {
+  return text.replace(NATIVE_CREDENTIAL_ID, view);
+}
+
 /** `Cache-Control` for every response that carries a decrypted or generated secret. */
 export const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' } as const;

@@ -28,7 +28,7 @@ import type { Services } from '../../services/services.js';
 import type { CredentialRow } from '../../store/port.js';
 import { toLatchkeyError } from '../errors.js';
 import { DateTime, Description, Name, PathId } from '../schemas/common.js';
-import { dialectIdCandidates, getFirst, NO_STORE } from './credential-lookup.js';
+import { dialectIdCandidates, getFirst, inDialectIds, NO_STORE } from './credential-lookup.js';
 import { prepareErrorReply } from './dialect-errors.js';
 import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
 
@@ -315,9 +315,11 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
 
   function errorReply(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const e = toLatchkeyError(err);
+    // Errors speak in this dialect's ids (`cred-<uuid>`), never the native `crd_…`.
+    const details = e.details ?? e.message;
     return prepareErrorReply(err, e, request, reply).send({
       success: false,
-      error: { code: e.code, message: MESSAGES[e.code] ?? e.message, details: e.details ?? e.message },
+      error: { code: e.code, message: inDialectIds(MESSAGES[e.code] ?? e.message, dialectIdOf), details: typeof details === 'string' ? inDialectIds(details, dialectIdOf) : details },
       timestamp: now(),
     });
   }
@@ -365,6 +367,11 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     // the one it names and a key of one tenant gets 403 for any other; checked before any lookup.
     app.addHook('preHandler', async (request) => {
       if (request.is404) return;
+      // `accept` is required by the document: it must admit application/json, the only format here.
+      const accept = request.headers.accept;
+      if (typeof accept !== 'string' || !/(^|,)\s*(application\/json|application\/\*|\*\/\*)\s*(;|,|$)/i.test(accept)) {
+        throw new LatchkeyError('INVALID_PARAMETER', 'The accept header must admit application/json', { message: 'Invalid accept header' });
+      }
       const sent = request.headers['x-tenantid'];
       if (typeof sent !== 'string' || sent.trim() === '') {
         throw new LatchkeyError('INVALID_PARAMETER', 'The x-tenantid header is required', { message: 'Missing x-tenantid header' });

@@ -19,10 +19,10 @@ import { Type } from 'typebox';
 import { LatchkeyError, type FieldIssue } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialFilter, CredentialRow } from '../../store/port.js';
+import type { CredentialFilter, CredentialRow, Keyset } from '../../store/port.js';
 import { toLatchkeyError } from '../errors.js';
 import { JsonRejected } from '../strict-json.js';
-import { dialectIdCandidates, getFirst, NO_STORE } from './credential-lookup.js';
+import { dialectIdCandidates, getFirst, inDialectIds, NO_STORE } from './credential-lookup.js';
 import { prepareErrorReply } from './dialect-errors.js';
 import { uuidViewOf } from './uuid-view.js';
 
@@ -52,8 +52,8 @@ const PROVIDER_FILTERS: CredentialFilter[] = [
   { type: 'sftp' }, { type: 'aws-ses' }, { type: 'postgresql' },
   { type: 'oauth2', provider: 'google' }, { type: 'oauth2', provider: 'microsoft' }, { type: 'oauth2', provider: 'sharepoint' },
 ];
-/** The list has no paging in the document; it is bounded instead (docs/dialects.md). */
-const MAX_LISTED = 1000;
+/** Page size of the native queries behind the list (the document's list has no paging: it is whole). */
+const PAGE = 500;
 
 const Metadata = Type.Object({
   created_at: Type.String(),
@@ -66,6 +66,9 @@ const Metadata = Type.Object({
   ]),
   updated_at: Type.String(),
   user_id: Type.Union([Type.String(), Type.Null()]),
+  token_expires_at: Type.Optional(Type.Union([Type.String(), Type.Null()], {
+    description: 'OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown',
+  })),
 });
 const WithSecrets = Type.Intersect([Metadata, Type.Object({ credentials: Type.Record(Type.String(), Type.Unknown(), { description: "The type's config and decrypted secret fields, flat" }) })]);
 const ErrorBody = Type.Object({
@@ -91,18 +94,22 @@ const PatchBody = Type.Object(
   { additionalProperties: false },
 );
 
+const viewOf = (nativeId: string) => uuidViewOf(nativeId) ?? nativeId;
+
 export function metadataView(c: CredentialRow) {
   const provider = providerOf(c) as Provider;
   const account = c.config['account'];
+  const expiry = c.config['access_token_expires_at'];
   const email = provider === 'google' && typeof account === 'object' && account !== null ? (account as Record<string, unknown>)['email'] : undefined;
   return {
     created_at: c.createdAt,
     google_email: typeof email === 'string' ? email : null,
-    id: uuidViewOf(c.id) ?? c.id,
+    id: viewOf(c.id),
     modified_by: c.modifiedBy.id,
     provider,
     updated_at: c.updatedAt,
     user_id: c.createdBy.type === 'user' ? c.createdBy.id : null,
+    ...(c.type === 'oauth2' ? { token_expires_at: typeof expiry === 'string' ? expiry : null } : {}),
   };
 }
 
@@ -160,10 +167,26 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
     if (e.code === 'VALIDATION_FAILED' && Array.isArray(e.details)) {
       return reply.code(422).header('cache-control', 'no-store').send({ detail: fromIssues(e.details) });
     }
-    return prepareErrorReply(err, e, request, reply).send({
-      error: { code: e.code, message: e.message, ...(e.details === undefined ? {} : { details: e.details }) },
+    // The document lists no 409: an inactive credential's secrets are refused as a 403 (the
+    // secrets may not be used), the code says why.
+    const prepared = prepareErrorReply(err, e, request, reply);
+    if (e.code === 'CREDENTIAL_INACTIVE') void prepared.code(403);
+    return prepared.send({
+      error: { code: e.code, message: inDialectIds(e.message, viewOf), ...(e.details === undefined ? {} : { details: typeof e.details === 'string' ? inDialectIds(e.details, viewOf) : e.details }) },
       request_id: request.id,
     });
+  }
+
+  /** Every credential of `filter` the caller can see, page by page (keyset). */
+  async function everyPage(ctx: RequestContext, filter: CredentialFilter): Promise<CredentialRow[]> {
+    const all: CredentialRow[] = [];
+    for (let after: Keyset | undefined; ;) {
+      const { rows } = await s.credentials.list(ctx, filter, { limit: PAGE, ...(after ? { after } : {}) });
+      all.push(...rows);
+      const last = rows[rows.length - 1];
+      if (rows.length < PAGE || last === undefined) return all;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
   }
 
   /** A UUID, or a caller-chosen id this dialect showed as it is; else the document's 400. */
@@ -196,10 +219,10 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
     app.get('/integrations/credentials', {
       schema: { tags, summary: "List the organization's integration credentials (metadata, newest first)", response: { 200: Type.Array(Metadata), ...errors } },
     }, async (request) => {
-      const lists = await Promise.all(PROVIDER_FILTERS.map((f) => s.credentials.list(request.ctx, f, { limit: MAX_LISTED, offset: 0 })));
-      const rows = lists.flatMap((l) => l.rows).filter((c) => providerOf(c) !== null);
+      const lists = await Promise.all(PROVIDER_FILTERS.map((f) => everyPage(request.ctx, f)));
+      const rows = lists.flat().filter((c) => providerOf(c) !== null);
       rows.sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1));
-      return rows.slice(0, MAX_LISTED).map(metadataView);
+      return rows.map(metadataView);
     });
 
     app.get('/integrations/credentials/:credential_id', {
