@@ -203,9 +203,21 @@ describe('service-credentials (document 000): GET /service-credentials/{type}/{i
     nativeError(await get(`${SC}/service-credentials/no-such-type/${smtp.id}`), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
-  it('400 for an id over 50 characters or outside ^[@~\\-.\\w]+$', async () => {
-    nativeError(await get(`${SC}/service-credentials/smtp/${'a'.repeat(51)}`), 400, 'INVALID_PARAMETER');
-    nativeError(await get(`${SC}/service-credentials/smtp/bad%24id`), 400, 'INVALID_PARAMETER');
+  it('404 (the document lists no 400) for a malformed id, and for a credential whose id is over the document\'s 36 characters', async () => {
+    nativeError(await get(`${SC}/service-credentials/smtp/${'a'.repeat(51)}`), 404, 'CREDENTIAL_NOT_FOUND');
+    nativeError(await get(`${SC}/service-credentials/smtp/bad%24id`), 404, 'CREDENTIAL_NOT_FOUND');
+    nativeError(await get(`${SC}/service-credentials/${'t'.repeat(80)}/${smtp.id}`), 404, 'CREDENTIAL_NOT_FOUND');
+    const body = (name: string) => ({ name, type: 'smtp', config: { host: 'smtp.example.com', port: 587, encryption: 'tls', auth_type: 'login', username: 'u' }, secret: { password: secretOf('sc-long') } });
+    const long = `svc-${'x'.repeat(36)}`; // 40 characters: a valid native id, over the document's bound
+    const fits = `svc-${'y'.repeat(32)}`; // 36 characters
+    await native('PUT', `/v1/credentials/${long}`, body('Long Id Relay'));
+    await native('PUT', `/v1/credentials/${fits}`, body('Fitting Id Relay'));
+    nativeError(await get(`${SC}/service-credentials/smtp/${long}`), 404, 'CREDENTIAL_NOT_FOUND');
+    const ok = await get(`${SC}/service-credentials/smtp/${fits}`);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.body.id, fits);
+    assert.equal(ok.body.hash, fits);
+    assert.ok(ok.body.id.length <= 36);
   });
 
   it('401 without or with a bad key, 403 for a tenant the key does not belong to', async () => {

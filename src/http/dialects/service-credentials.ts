@@ -7,7 +7,8 @@
  * Metadata only: it reads through `services.credentials.get` and never returns a secret (the
  * document's `auth` "details" are the login name; the password stays write-only here and is
  * revealed only by the audited native `GET /v1/credentials/{id}/secret`). The document lists no
- * error bodies, so errors use the native envelope with its statuses (400, 401, 403, 404).
+ * error bodies, so errors use the native envelope with the statuses it lists (401, 403, 404): an
+ * id that is malformed or longer than the document's 36 characters is a 404.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,22 +17,28 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Services } from '../../services/services.js';
 import type { CredentialRow } from '../../store/port.js';
-import { ErrorEnvelope, PathId } from '../schemas/common.js';
+import { isValidPathId, PATH_ID_PATTERN } from '../../domain/ids.js';
+import { ErrorEnvelope } from '../schemas/common.js';
 
 const tags = ['dialect: service-credentials'];
 
+/** The document bounds the `id` it answers to 36 characters. */
+const MAX_ID = 36;
+
+// No pattern or length in the schema: the document lists no 400, so a path that cannot name a
+// credential of this dialect is its 404 (checked in the handler), like one that never existed.
 const Params = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 64, description: 'Type of service credential (a catalog type id, e.g. smtp, webhook, oauth2); must be the credential\'s type' }),
-    id: PathId,
+    type: Type.String({ description: 'Type of service credential (a catalog type id, e.g. smtp, webhook, oauth2); must be the credential\'s type' }),
+    id: Type.String({ description: `ID of the resource: ${PATH_ID_PATTERN}, at most ${MAX_ID} characters (a credential whose id is longer is not part of this dialect)` }),
   },
   { additionalProperties: false },
 );
 
 const ServiceCredentialView = Type.Object(
   {
-    id: Type.String({ description: 'ID of the credential' }),
-    hash: Type.String({ description: 'Deprecated: the same as id' }),
+    id: Type.String({ maxLength: MAX_ID, description: 'ID of the credential' }),
+    hash: Type.String({ maxLength: MAX_ID, description: 'Deprecated: the same as id' }),
     status: Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('deactivated')]),
     deactivationTime: Type.Union([Type.String(), Type.Null()]),
     type: Type.String(),
@@ -82,10 +89,11 @@ export function serviceCredentialsDialect(s: Services): FastifyPluginAsync {
     app.get('/service-credentials/:type/:id', {
       schema: {
         tags, summary: 'Retrieve a service credential (document 000)', params: Params,
-        response: { 200: ServiceCredentialView, 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
+        response: { 200: ServiceCredentialView, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
       },
     }, async (request) => {
       const { type, id } = request.params;
+      if (!isValidPathId(id) || id.length > MAX_ID) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', 'No such credential in this tenant');
       const c = await s.credentials.get(request.ctx, id);
       // Another type at this id is "no such <type> credential": the same 404 as a missing one.
       if (c.type !== type) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
