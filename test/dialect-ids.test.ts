@@ -96,7 +96,7 @@ describe('UUID views are RFC 9562 UUIDs (version 8) and are accepted back', () =
     // The tenant's UUID comes from the dialect itself: bootstrap with the native tenant id, which
     // the dialect also accepts, then use only what the dialect showed.
     tenantUuid = (await native('GET', '/v1/tenants')).data[0].id;
-    const created = await ic('POST', '/api/v1/credentials', { integrationId: 'ids-int', credentialName: 'Ids Token', authType: 'api_key', accessToken: secret('ic') });
+    const created = await ic('POST', '/api/v1/credentials', { integrationId: 'ids-int', credentialName: 'Ids Token', authType: 'text', accessToken: secret('ic') });
     icOk(created, 'Credential created successfully');
     const id: string = created.body.data.id;
     assert.match(id, /^cred-/);

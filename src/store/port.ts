@@ -280,9 +280,10 @@ export interface Store {
   getCredential(tenantId: string, id: string): Promise<CredentialRow | null>;
   listCredentials(tenantId: string, visibility: Visibility, filter: CredentialFilter, page: PageQuery): Promise<{ rows: CredentialRow[]; total: number }>;
   /** Compare-and-set on revision; returns 'stale' when it moved, 'slug_taken' on a name clash. */
-  updateCredential(tenantId: string, expectedRevision: number, write: CredentialWrite): Promise<'updated' | 'stale' | 'slug_taken'>;
+  /** `last_account_credential`: the write deletes the tenant's last live smtp/api_key credential (queries.ts), refused. */
+  updateCredential(tenantId: string, expectedRevision: number, write: CredentialWrite): Promise<'updated' | 'stale' | 'slug_taken' | 'last_account_credential'>;
   /** Removes the credential and every version (key material gone for good). */
-  purgeCredential(tenantId: string, id: string, audit: AuditRow[]): Promise<boolean>;
+  purgeCredential(tenantId: string, id: string, audit: AuditRow[]): Promise<boolean | 'last_account_credential'>;
   getVersion(tenantId: string, credentialId: string, version: number): Promise<VersionRow | null>;
   /** A credential with its current version (null when that row is missing): what a reveal reads, in one query where that saves a round trip. */
   getCredentialWithVersion(tenantId: string, id: string): Promise<{ credential: CredentialRow; version: VersionRow | null } | null>;

@@ -160,3 +160,13 @@ export const UNSHARE_SQL = 'UPDATE credentials SET shared_team_slugs = ?, revisi
 export function sharesWithout(sharedTeamSlugs: unknown, slug: string): string {
   return JSON.stringify((JSON.parse(String(sharedTeamSlugs)) as string[]).filter((s) => s !== slug));
 }
+
+/**
+ * Document 002's "account" (docs/dialects.md): a tenant's smtp and api_key credentials, of which
+ * at least one always remains ("there always has to be at least one credential in your
+ * account"). Both adapters check it inside the transaction that deletes or purges one, whatever
+ * route asked, counting every live one of the tenant, so concurrent deletes cannot take the last.
+ */
+export const ACCOUNT_CREDENTIAL_TYPES: readonly string[] = ['smtp', 'api_key'];
+export const OTHER_ACCOUNT_CREDENTIALS_SQL =
+  `SELECT COUNT(*) AS n FROM credentials WHERE tenant_id = ? AND deleted_at IS NULL AND type IN ('smtp', 'api_key') AND id <> ?`;

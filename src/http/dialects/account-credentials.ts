@@ -18,7 +18,6 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type, type Static } from 'typebox';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
-import { can } from '../../domain/roles.js';
 import type { Services } from '../../services/services.js';
 import { slugOf } from '../../services/credentials/credentials-service.js';
 import type { CredentialFilter, CredentialRow } from '../../store/port.js';
@@ -167,12 +166,10 @@ export function accountCredentialsDialect(s: Services): FastifyPluginAsync {
     }, async (request, reply) => {
       const ctx = request.ctx;
       const target = await getOwn(ctx, request.params.id);
-      // Permission and write scope before the count, so a caller who may not delete never learns it was the last one.
-      if (!can(ctx.principal.role, 'credentials:delete')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:delete`);
-      await s.credentials.getForChange(ctx, target.id);
-      const counts = await Promise.all(Object.values(DIALECT_TYPES).map((type) => s.credentials.list(ctx, { type }, { limit: 1, offset: 0 })));
-      const remaining = counts.reduce((n, r) => n + r.total, 0);
-      if (remaining <= 1) throw new LatchkeyError('CONFLICT', 'There always has to be at least one credential in your account');
+      // "At least one credential remains" is held by the store for the whole account, inside the
+      // deleting transaction, whatever route deletes (queries.ts, ACCOUNT_CREDENTIAL_TYPES); the
+      // service checks permission and write scope first, so a caller who may not delete never
+      // learns it was the last one.
       await s.credentials.remove(ctx, target.id, { purge: false });
       return reply.code(204).send(null);
     });

@@ -85,6 +85,11 @@ function nameTaken(c: Pick<CredentialRow, 'slug' | 'teamId'>): LatchkeyError {
   return new LatchkeyError('CONFLICT', `A credential named like "${c.slug}" already exists ${c.teamId === null ? 'among the credentials without a team' : 'in this team'}`);
 }
 
+function lastAccountCredential(): LatchkeyError {
+  // Held by the store for every route (docs/dialects.md, account-credentials).
+  return new LatchkeyError('CONFLICT', 'There always has to be at least one credential in your account: this is its last smtp or api_key credential');
+}
+
 /** Shallow merge where `null` removes a field (RFC 7396 at one level). */
 function mergeShallow(base: Record<string, unknown>, patch: Record<string, unknown | null>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
@@ -307,6 +312,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
     const r = await store.updateCredential(current.tenantId, current.revision, write);
     if (r === 'slug_taken') throw nameTaken(write.credential);
+    if (r === 'last_account_credential') throw lastAccountCredential();
     if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
   }
 
@@ -501,7 +507,8 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       if (opts.purge) {
         if (!owner) throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
         if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
-        await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
+        const purged = await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
+        if (purged === 'last_account_credential') throw lastAccountCredential();
         return;
       }
       const now = clock.now().toISOString();

@@ -8,7 +8,7 @@ import {
   versionsToResealParams,
 } from '../key-management-sql.js';
 import {
-  UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, postgresJsonArrayHasAny, sharedWithSql, sharesWithout, type Sql,
+  ACCOUNT_CREDENTIAL_TYPES, OTHER_ACCOUNT_CREDENTIALS_SQL, UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, postgresJsonArrayHasAny, sharedWithSql, sharesWithout, type Sql,
 } from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
@@ -292,6 +292,16 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
 
   const updateColumns = CREDENTIAL_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'id');
   const n = updateColumns.length;
+  /**
+   * Whether no other live account credential remains, read under a lock on the tenant's row: every
+   * deleting transaction of the tenant takes it first, so under READ COMMITTED two deletes of the
+   * last two credentials are serialized and the second counts what the first left.
+   */
+  const otherAccountSql = numberParams(OTHER_ACCOUNT_CREDENTIALS_SQL).text;
+  async function lastOfAccount(db: Db, tenantId: string, id: string): Promise<boolean> {
+    await db.query('SELECT id FROM tenants WHERE id = $1 FOR UPDATE', [tenantId]);
+    return count(await db.query(otherAccountSql, [tenantId, id])) === 0;
+  }
   const updateCredentialSql =
     `UPDATE credentials SET ${updateColumns.map((c, i) => `${c} = $${i + 1}`).join(', ')} ` +
     `WHERE tenant_id = $${n + 1} AND id = $${n + 2} AND revision = $${n + 3}`;
@@ -498,6 +508,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       const params = credentialToParams(c).slice(2);
       try {
         return await transaction(async (db) => {
+          if (c.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(c.type) && (await lastOfAccount(db, tenantId, c.id))) return 'last_account_credential' as const;
           const r = await db.query(updateCredentialSql, [...params, tenantId, c.id, expectedRevision]);
           if (r.rowCount !== 1) return 'stale' as const;
           await writeVersion(db, w);
@@ -511,6 +522,8 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
     },
     async purgeCredential(tenantId, id, audit) {
       return transaction(async (db) => {
+        const live = (await db.query<{ type: string }>('SELECT type FROM credentials WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id])).rows[0];
+        if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type) && (await lastOfAccount(db, tenantId, id))) return 'last_account_credential' as const;
         await db.query('DELETE FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2', [tenantId, id]);
         const r = await db.query('DELETE FROM credentials WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
         if (r.rowCount === 1) await insertAudit(db, audit);

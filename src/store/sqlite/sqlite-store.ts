@@ -19,7 +19,7 @@ import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { startBackgroundCheckpoints } from './background-checkpoints.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
 import {
-  UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, sharedWithSql, sharesWithout, sqliteJsonArrayHasAny, type Sql,
+  ACCOUNT_CREDENTIAL_TYPES, OTHER_ACCOUNT_CREDENTIALS_SQL, UNSHARE_SQL, accessKeyListSql, auditListSql, credentialListSql, sharedWithSql, sharesWithout, sqliteJsonArrayHasAny, type Sql,
 } from '../queries.js';
 import {
   ACCESS_KEY_COLUMNS, AUDIT_COLUMNS, CREDENTIAL_COLUMNS, VERSION_COLUMNS, accessKeyFromRecord, accessKeyToParams,
@@ -276,6 +276,8 @@ export function openSqliteStore(opts: SqliteOptions): Store {
   };
 
   const updateColumns = CREDENTIAL_COLUMNS.filter((c) => c !== 'tenant_id' && c !== 'id');
+  /** Inside a write transaction (serialized by SQLite): no other live account credential remains. */
+  const lastOfAccount = (tenantId: string, id: string): boolean => Number((stmt(OTHER_ACCOUNT_CREDENTIALS_SQL).get(tenantId, id) as { n: number }).n) === 0;
   const updateCredentialSql = `UPDATE credentials SET ${updateColumns.map((c) => `${c} = ?`).join(', ')} WHERE tenant_id = ? AND id = ? AND revision = ?`;
 
   const store: Store = {
@@ -425,6 +427,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       const params = credentialToParams(c).slice(2);
       try {
         return db.transaction(() => {
+          if (c.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(c.type) && lastOfAccount(tenantId, c.id)) return 'last_account_credential' as const;
           const r = run(updateCredentialSql, ...params, tenantId, c.id, expectedRevision);
           if (r.changes !== 1) return 'stale' as const;
           writeVersion(w);
@@ -438,6 +441,8 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     },
     async purgeCredential(tenantId, id, audit) {
       return db.transaction(() => {
+        const live = stmt('SELECT type FROM credentials WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL').get(tenantId, id) as { type: string } | undefined;
+        if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type) && lastOfAccount(tenantId, id)) return 'last_account_credential' as const;
         run('DELETE FROM credential_versions WHERE tenant_id = ? AND credential_id = ?', tenantId, id);
         const r = run('DELETE FROM credentials WHERE tenant_id = ? AND id = ?', tenantId, id);
         if (r.changes === 1) insertAudit(audit);
