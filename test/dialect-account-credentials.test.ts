@@ -106,4 +106,27 @@ describe('account credentials: at least one remains, for the account, whatever r
       assert.equal(await live(a.key), 1);
     }
   });
+
+  it('pages unfiltered lists (both types) to any depth: every credential once, newest first', async () => {
+    const a = await account('Account paging');
+    const made: string[] = [];
+    for (let i = 0; i < 23; i++) made.push((await create(a.key, `Paged ${i}`, i % 3 === 0 ? 'api' : 'smtp')).id);
+    const seen: any[] = [];
+    for (let page = 1; page <= 4; page++) {
+      const r = await s.request('GET', `${AC}/v1/credentials?per_page=7&page=${page}`, { key: a.key });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.body.data.length, page < 4 ? 7 : 2);
+      seen.push(...r.body.data);
+    }
+    assert.deepEqual(seen.map((c) => c.id), [...made].reverse());
+    assert.deepEqual(new Set(seen.map((c) => c.type)), new Set(['smtp', 'api']));
+    // Past 10,000 rows deep (page × per_page) is an ordinary page, not a 400.
+    const deep = await s.request('GET', `${AC}/v1/credentials?per_page=100&page=101`, { key: a.key });
+    assert.equal(deep.status, 200, deep.text);
+    assert.deepEqual(deep.body, { data: [] });
+    // The document's request sample (curl -G with the JSON object) with both filters still works.
+    const both = await s.request('GET', `${AC}/v1/credentials?per_page=25&page=1&filter[name]=Paged%201&filter[type]=smtp`, { key: a.key });
+    assert.equal(both.status, 200, both.text);
+    assert.ok(both.body.data.length > 0 && both.body.data.every((c: any) => c.type === 'smtp' && c.name.startsWith('Paged 1')));
+  });
 });

@@ -173,6 +173,8 @@ export type Visibility = { all: true } | { all: false; teamIds: readonly string[
 export interface CredentialFilter {
   name?: string;
   type?: string;
+  /** Any of these types (a dialect that shows several types lists them in one keyset/offset query). */
+  types?: readonly string[];
   status?: CredentialStatus;
   provider?: string;
   integrationId?: string;

@@ -59,6 +59,10 @@ export function credentialListSql(tenantId: string, visibility: Visibility, f: C
       params.push(value);
     }
   }
+  if (f.types !== undefined) {
+    where.push(f.types.length === 0 ? '1 = 0' : `type IN (${f.types.map(() => '?').join(', ')})`);
+    params.push(...f.types);
+  }
   if (f.rotationDue !== undefined) {
     where.push('rotation_due = ?');
     params.push(f.rotationDue ? 1 : 0);

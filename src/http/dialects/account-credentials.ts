@@ -31,9 +31,6 @@ const DIALECT_TYPES = { smtp: 'smtp', api: 'api_key' } as const;
 type DialectType = keyof typeof DIALECT_TYPES;
 const NATIVE_TO_DIALECT: Record<string, DialectType> = { smtp: 'smtp', api_key: 'api' };
 
-/** Unfiltered lists merge two typed lists, so their depth is bounded (see docs/dialects.md). */
-const MAX_MERGED_DEPTH = 10_000;
-
 const TypeEnum = Type.Union([Type.Literal('smtp'), Type.Literal('api')]);
 const AccountCredential = Type.Object({
   id: Type.String(), name: Type.String(), type: TypeEnum,
@@ -77,9 +74,6 @@ function accountView(c: CredentialRow) {
 const notFound = (id: string) => new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
 
 /** Store order: created_at descending, id descending. */
-const newerFirst = (a: CredentialRow, b: CredentialRow): number =>
-  a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : a.id > b.id ? -1 : 0;
-
 /**
  * The sample request is `curl -G … -d '{ "per_page": 25, … }'`, which puts the JSON object itself
  * in the query string. Such a query (one key that is a JSON object, no value) is read as the
@@ -110,17 +104,10 @@ export function accountCredentialsDialect(s: Services): FastifyPluginAsync {
     const perPage = q.per_page ?? 25;
     const page = q.page ?? 1;
     const base: CredentialFilter = q['filter[name]'] !== undefined ? { name: q['filter[name]'] } : {};
-    if (q['filter[type]'] !== undefined) {
-      const { rows } = await s.credentials.list(ctx, { ...base, type: DIALECT_TYPES[q['filter[type]']] }, { limit: perPage, offset: (page - 1) * perPage });
-      return rows;
-    }
-    // Both types: the first page × per_page rows of each, merged in store order, then sliced.
-    const depth = page * perPage;
-    if (depth > MAX_MERGED_DEPTH) throw new LatchkeyError('INVALID_PARAMETER', `page × per_page may be at most ${MAX_MERGED_DEPTH} without filter[type]`);
-    const [smtp, api] = await Promise.all(
-      Object.values(DIALECT_TYPES).map((type) => s.credentials.list(ctx, { ...base, type }, { limit: depth, offset: 0 })),
-    );
-    return [...(smtp?.rows ?? []), ...(api?.rows ?? [])].sort(newerFirst).slice((page - 1) * perPage, depth);
+    // One query either way (both types with `types`), newest first, so any page is reachable.
+    const filter: CredentialFilter = q['filter[type]'] !== undefined ? { ...base, type: DIALECT_TYPES[q['filter[type]']] } : { ...base, types: Object.values(DIALECT_TYPES) };
+    const { rows } = await s.credentials.list(ctx, filter, { limit: perPage, offset: (page - 1) * perPage });
+    return rows;
   }
 
   return async (fastify) => {
