@@ -229,6 +229,24 @@ describe('service-credentials (document 000): GET /service-credentials/{type}/{i
 
 // ================================================================================================
 describe('user-credentials (document 001): GET /api/v1/user_credentials/{credential_id}', () => {
+  it('says in its OpenAPI document that id, team_id and folder_id are strings, and leaves test_credential out', async () => {
+    const spec = await s.request('GET', '/openapi.json', { key: null });
+    assert.equal(spec.status, 200);
+    const path = Object.keys(spec.body.paths).find((p) => p.startsWith(`${UC}/api/v1/user_credentials/`));
+    assert.ok(path, 'the dialect route is in the document');
+    const schema = spec.body.paths[path].get.responses['200'].content['application/json'].schema;
+    assert.equal(schema.properties.id.type, 'string');
+    assert.match(schema.properties.id.description, /string.*not the integer/);
+    for (const field of ['team_id', 'folder_id']) {
+      assert.deepEqual(schema.properties[field].anyOf.map((t: any) => t.type).sort(), ['null', 'string']);
+      assert.match(schema.properties[field].description, /not the integer/);
+    }
+    assert.equal('test_credential' in schema.properties, false);
+    assert.match(schema.properties.test_credential_enabled.description, /secret/);
+    const r = await get(`${UC}/api/v1/user_credentials/${smtp.id}`);
+    assert.equal('test_credential' in r.body, false);
+  });
+
   it('answers the request sample with the sample response fields', async () => {
     const team = await native('POST', '/v1/teams', { name: 'Tines Team' });
     const folder = await native('POST', '/v1/folders', { name: 'GitHub', team_id: team.id });

@@ -1490,6 +1490,8 @@ export interface paths {
                     "application/json": {
                         accessToken?: string;
                         clientSecret?: string;
+                        /** @description oauth2: the new access token's expiry (default null: unknown, the old token's expiry is not kept) */
+                        expiresAt?: string | null;
                         /** @description How long the old tokens stay readable by version (default 3600) */
                         gracePeriodSeconds?: number;
                         refreshToken?: string;
@@ -1968,6 +1970,8 @@ export interface paths {
                             id: string;
                             modified_by: string;
                             provider: "microsoft" | "sharepoint" | "sftp" | "aws_ses" | "google" | "postgresql" | "internal_postgresql";
+                            /** @description OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown */
+                            token_expires_at?: string | null;
                             updated_at: string;
                             user_id: string | null;
                         }[];
@@ -2124,6 +2128,8 @@ export interface paths {
                             id: string;
                             modified_by: string;
                             provider: "microsoft" | "sharepoint" | "sftp" | "aws_ses" | "google" | "postgresql" | "internal_postgresql";
+                            /** @description OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown */
+                            token_expires_at?: string | null;
                             updated_at: string;
                             user_id: string | null;
                         };
@@ -2409,6 +2415,8 @@ export interface paths {
                             id: string;
                             modified_by: string;
                             provider: "microsoft" | "sharepoint" | "sftp" | "aws_ses" | "google" | "postgresql" | "internal_postgresql";
+                            /** @description OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown */
+                            token_expires_at?: string | null;
                             updated_at: string;
                             user_id: string | null;
                         };
@@ -2559,6 +2567,8 @@ export interface paths {
                             id: string;
                             modified_by: string;
                             provider: "microsoft" | "sharepoint" | "sftp" | "aws_ses" | "google" | "postgresql" | "internal_postgresql";
+                            /** @description OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown */
+                            token_expires_at?: string | null;
                             updated_at: string;
                             user_id: string | null;
                         } & {
@@ -2704,6 +2714,7 @@ export interface paths {
                 path: {
                     /** @description Type of service credential (a catalog type id, e.g. smtp, webhook, oauth2); must be the credential's type */
                     type: string;
+                    /** @description ID of the resource: ^(?!\.+$)[@~\-\.\w]{1,50}$, at most 36 characters (a credential whose id is longer is not part of this dialect) */
                     id: string;
                 };
                 cookie?: never;
@@ -2726,25 +2737,6 @@ export interface paths {
                             type: string;
                         } & {
                             [key: string]: unknown;
-                        };
-                    };
-                };
-                /** @description Every status >= 400 answers with this envelope. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            error: {
-                                code: string;
-                                details?: string | {
-                                    message: string;
-                                    path: string;
-                                }[];
-                                message: string;
-                                request_id: string;
-                            };
                         };
                     };
                 };
@@ -2846,7 +2838,9 @@ export interface paths {
                             aws_authentication_type: "KEY" | "ROLE" | "INSTANCE_PROFILE" | null;
                             created_at: string;
                             description: string;
+                            /** @description Folder ID: a string (fld_…) or null, not the integer of the sample */
                             folder_id: string | null;
+                            /** @description Credential ID: a string (e.g. crd_01J…), not the integer of the sample; pass it back as it is */
                             id: string;
                             metadata: {
                                 [key: string]: unknown;
@@ -2856,7 +2850,9 @@ export interface paths {
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             shared_team_slugs: string[];
                             slug: string;
+                            /** @description Team ID: a string (team_…) or null, not the integer of the sample */
                             team_id: string | null;
+                            /** @description Whether a test credential is set. The test credential itself (test_credential) is a secret and is never in this metadata response, as in the sample; it is revealed by the audited native GET /v1/credentials/{id}/secret?variant=test */
                             test_credential_enabled: boolean;
                             updated_at: string;
                         };

@@ -43,15 +43,17 @@ export function modeOf(c: Pick<CredentialRow, 'type' | 'config'>): Mode {
 
 const Nullable = (t: ReturnType<typeof Type.String>) => Type.Union([t, Type.Null()]);
 
+// Ids are strings (`crd_…`, `team_…`, `fld_…`) where document 001's sample shows integers:
+// Latchkey ids are not numbers, and a number would not round-trip them.
 const UserCredentialView = Type.Object({
-  id: Type.String(),
+  id: Type.String({ description: 'Credential ID: a string (e.g. crd_01J…), not the integer of the sample; pass it back as it is' }),
   name: Type.String(),
   mode: Type.Union([
     Type.Literal('TEXT'), Type.Literal('JWT'), Type.Literal('OAUTH'), Type.Literal('AWS'), Type.Literal('MTLS'),
     Type.Literal('HTTP_REQUEST_AGENT'), Type.Literal('MULTI_REQUEST'),
   ]),
-  team_id: Nullable(Type.String()),
-  folder_id: Nullable(Type.String()),
+  team_id: Type.Union([Type.String(), Type.Null()], { description: 'Team ID: a string (team_…) or null, not the integer of the sample' }),
+  folder_id: Type.Union([Type.String(), Type.Null()], { description: 'Folder ID: a string (fld_…) or null, not the integer of the sample' }),
   read_access: Type.Union([Type.Literal('TEAM'), Type.Literal('GLOBAL'), Type.Literal('SPECIFIC_TEAMS')]),
   shared_team_slugs: Type.Array(Type.String()),
   slug: Type.String(),
@@ -62,7 +64,7 @@ const UserCredentialView = Type.Object({
   aws_authentication_type: Type.Union([Type.Literal('KEY'), Type.Literal('ROLE'), Type.Literal('INSTANCE_PROFILE'), Type.Null()]),
   allowed_hosts: Type.Array(Type.String()),
   metadata: Type.Record(Type.String(), Type.Unknown()),
-  test_credential_enabled: Type.Boolean(),
+  test_credential_enabled: Type.Boolean({ description: 'Whether a test credential is set. The test credential itself (test_credential) is a secret and is never in this metadata response, as in the sample; it is revealed by the audited native GET /v1/credentials/{id}/secret?variant=test' }),
 });
 
 type AwsAuthentication = 'KEY' | 'ROLE' | 'INSTANCE_PROFILE';
