@@ -212,4 +212,24 @@ describe('integration credentials: status, selection and tenant', () => {
       assert.equal((await ic('/api/v1/credentials/paused-int', { headers: { accept } })).status, 200, accept);
     }
   });
+
+  it('password-type credentials hand out their decrypted password as accessToken (smtp, basic, sftp, postgresql)', async () => {
+    const types: Array<[string, Record<string, unknown>]> = [
+      ['smtp', { host: 'smtp.example.com', username: 'mailer' }],
+      ['basic', { username: 'svc' }],
+      ['sftp', { host: 'sftp.example.com', username: 'partner' }],
+      ['postgresql', { host: 'db.example.com', database: 'app', username: 'app' }],
+    ];
+    for (const [type, config] of types) {
+      const password = secret(`pw-${type}`);
+      await native('POST', '/v1/credentials', { name: `Password ${type}`, type, integration_id: `pw-${type}`, config, secret: { password } });
+      const d = icData(await ic(`/api/v1/credentials/pw-${type}`));
+      assert.equal(d.authType, type);
+      assert.equal(d.accessToken, password, type);
+      assert.equal(d.refreshToken, null);
+      assert.equal(d.status, 'active');
+      assert.deepEqual(d.scopes, []);
+      assert.equal(d.tokenEndpoint, null);
+    }
+  });
 });

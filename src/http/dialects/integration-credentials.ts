@@ -204,15 +204,21 @@ function dataView(c: CredentialRow, tenant: TenantRef) {
   };
 }
 
+/** Secret fields that are never the credential's own authentication secret. */
+const NOT_PRIMARY = new Set(['client_secret', 'refresh_token', 'id_token']);
+
 /**
  * The document's `data` with `accessToken`/`refreshToken`, from a secret that was revealed
- * (audited) or that the server made just now. `accessToken` is the type's token: OAuth2
- * `access_token`, else a single-value secret (`value`, `token`).
+ * (audited) or that the server made just now. `accessToken` is the type's authentication
+ * secret: an access token where the type has one, else the first set field of the type's secret
+ * fields in catalog order (smtp/basic/postgresql/sftp `password`, api_key/text `value`, sendgrid
+ * `api_key`, …), so every type's reveal hands out its "decrypted authentication data".
  */
-function revealedDataView(c: CredentialRow, tenant: TenantRef, secret: Record<string, unknown>) {
+function revealedDataView(c: CredentialRow, tenant: TenantRef, secret: Record<string, unknown>, secretFields: readonly string[]) {
+  const primary = secretFields.filter((f) => !NOT_PRIMARY.has(f)).map((f) => str(secret[f])).find((v) => v !== null) ?? null;
   return {
     ...dataView(c, tenant),
-    accessToken: str(secret['access_token']) ?? str(secret['value']) ?? str(secret['token']),
+    accessToken: str(secret['access_token']) ?? primary,
     refreshToken: str(secret['refresh_token']),
   };
 }
@@ -324,6 +330,8 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     });
   }
 
+  const fieldsOf = (c: CredentialRow): readonly string[] => s.catalog.get(c.type)?.secretFields ?? [];
+
   async function tenantOf(ctx: RequestContext): Promise<TenantRef> {
     const id = ctx.principal.tenantId;
     const row = (await s.tenants.list(ctx)).find((t) => t.id === id);
@@ -400,7 +408,7 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
         throw new LatchkeyError('INVALID_PARAMETER', 'integrationId must be at most 50 characters of letters, digits, _ - . @ ~', { message: 'Invalid integrationId format' });
       }
       const r = await revealFor(request.ctx, integrationId, request.query.credentialId);
-      const data = revealedDataView(r.credential, await tenantOf(request.ctx), r.secret);
+      const data = revealedDataView(r.credential, await tenantOf(request.ctx), r.secret, fieldsOf(r.credential));
       return reply.headers(NO_STORE).send(ok('Credentials retrieved successfully', data));
     });
 
@@ -416,7 +424,7 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
       // A token the server made (api_key/text with no accessToken) is shown here, once.
       if (made.generated) void reply.headers(NO_STORE);
       const tenant = await tenantOf(request.ctx);
-      const data = made.generated ? revealedDataView(made.credential, tenant, made.generated) : dataView(made.credential, tenant);
+      const data = made.generated ? revealedDataView(made.credential, tenant, made.generated, fieldsOf(made.credential)) : dataView(made.credential, tenant);
       return reply.code(201).send(ok('Credential created successfully', data));
     });
 
@@ -466,7 +474,7 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
       }
       if (r.generated) void reply.headers(NO_STORE);
       const tenant = await tenantOf(request.ctx);
-      return reply.send(ok('Credential rotated successfully', r.generated ? revealedDataView(r.credential, tenant, r.generated) : dataView(r.credential, tenant)));
+      return reply.send(ok('Credential rotated successfully', r.generated ? revealedDataView(r.credential, tenant, r.generated, fieldsOf(r.credential)) : dataView(r.credential, tenant)));
     });
   };
 }
