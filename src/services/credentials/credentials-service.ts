@@ -1,3 +1,4 @@
+import anyAscii from 'any-ascii';
 import type { Catalog } from '../../catalog/catalog.js';
 import { secretAad } from '../../crypto/aead.js';
 import type { Keyring } from '../../crypto/keyring.js';
@@ -59,9 +60,13 @@ export interface CredentialsService {
   revealForIntegration(ctx: RequestContext, integrationId: string, credentialId?: string, opts?: { allowInactive?: boolean }): Promise<Revealed>;
 }
 
+/**
+ * Transliterated to ASCII first (any-ascii: `Crédit` → `Credit`, `日本語` → `RiBenYu`, `Москва` →
+ * `Moskva`), so an accent does not split a word and a non-Latin name gets a readable slug that
+ * depends on the name alone.
+ */
 export function slugOf(name: string): string {
-  return name
-    .normalize('NFKD')
+  return anyAscii(name.normalize('NFC'))
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')
