@@ -3316,7 +3316,10 @@ export interface paths {
                 };
             };
         };
-        /** Rename an access key (only the name can change) */
+        /**
+         * Rename an access key (only the name can change)
+         * @description Only keys of a role the caller could issue itself (`403` otherwise: an admin cannot rename an owner, integration_admin or service key).
+         */
         put: {
             parameters: {
                 query?: never;
@@ -3400,7 +3403,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Revoke an access key at once */
+        /**
+         * Revoke an access key at once
+         * @description Only keys of a role the caller could issue itself (`403` otherwise: an owner key is revoked only by an owner). The tenant's last active owner key cannot be revoked (`409`): issue another owner key first; a tenant that lost every owner key gets a new one from the server host (see docs/security.md).
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -4993,7 +4999,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reveal the decrypted secret (audited; needs credentials:reveal) */
+        /**
+         * Reveal the decrypted secret (audited; needs credentials:reveal)
+         * @description Refusals are audited too: a 403 as outcome `denied`, and a 404 (an id of another tenant, outside the caller's teams, or none) as outcome `not_found`, grouped per caller and id over a window (`suppressed` on the event).
+         */
         get: {
             parameters: {
                 query?: {
@@ -5879,7 +5888,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reveal an integration's credential: credential_id picks one, else the most recently updated active one */
+        /**
+         * Reveal an integration's credential: credential_id picks one, else the most recently updated active one
+         * @description A 403 or 404 here is audited (outcome `denied` or `not_found`, target the integration id), grouped per caller and id over a window.
+         */
         get: {
             parameters: {
                 query?: {
