@@ -50,7 +50,7 @@ function run(label, files, env) {
     // No --test-force-exit: with concurrency it drops the tail of a file's verdicts before the parent
     // reads them and still exits 0 (nodejs/node#64833; seen here: 129 of 141 unit tests reported).
     // A file that leaves a handle open is caught by the suite's time limit below instead.
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=420000', ...files], {
       env: { ...process.env, TMPDIR: scratch, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
