@@ -59,7 +59,8 @@ export function proxyRoutes(s: Services, registry: Registry): FastifyPluginAsync
     };
     const schema = { tags, summary: 'Send a request with a credential the caller never holds', description: DESCRIPTION, params: Params, headers: Headers };
     const config = { proxied: true, reveals: { action: 'credential.use', target: 'credential', param: 'id' } };
-    app.all('/credentials/:id/proxy', { schema, config }, handler);
+    // The same endpoint with nothing after `/proxy`: documented once, below.
+    app.all('/credentials/:id/proxy', { schema: { ...schema, hide: true }, config }, handler);
     app.all('/credentials/:id/proxy/*', { schema, config }, handler);
   };
 }
