@@ -69,6 +69,8 @@ function answer(req: IncomingMessage, body: Buffer): { status: number; headers?:
         body: JSON.stringify({ plain: all, b64: Buffer.from(all).toString('base64'), hex: Buffer.from(all).toString('hex'), url: encodeURIComponent(all) }),
       };
     }
+    case '/big':
+      return { status: 200, headers: { 'content-type': 'text/plain', 'content-length': '70000' }, body: 'x'.repeat(70_000) };
     case '/moved':
       return { status: 302, headers: { location: 'http://elsewhere.invalid/steal' }, body: '' };
     default:
@@ -102,6 +104,15 @@ before(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
+      // Never answers: the proxy's deadline must.
+      if (req.url === '/hang') return;
+      if (req.url === '/big-stream') {
+        // No declared length: the limit is found only while streaming.
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        for (let i = 0; i < 10; i++) res.write('y'.repeat(10_000));
+        res.end();
+        return;
+      }
       seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
       const a = answer(req, body);
       res.writeHead(a.status, a.headers).end(a.body);
@@ -109,7 +120,7 @@ before(async () => {
   });
   await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
   port = (target.address() as AddressInfo).port;
-  s = await startServer({ env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32' } });
+  s = await startServer({ env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', LATCHKEY_PROXY_TIMEOUT_MS: '5000', LATCHKEY_PROXY_MAX_RESPONSE_BYTES: '65536' } });
 });
 
 after(async () => {
@@ -173,6 +184,19 @@ describe('proxy: each injection kind is accepted by a target that checks it', ()
     assert.equal(tokenCalls, before + 1);
   });
 
+  it('concurrent uses of a token that is due fetch it once', async () => {
+    const id = await credential({
+      type: 'oauth2',
+      config: { grant_type: 'client_credentials', client_id: 'client-1', token_endpoint: `http://localhost:${port}/token` },
+      secret: { client_secret: CLIENT_SECRET },
+      allowed_hosts: here(),
+    });
+    const before = tokenCalls;
+    const all = await Promise.all(Array.from({ length: 6 }, () => use(id, '/v1/oauth-api')));
+    assert.deepEqual(all.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+    assert.equal(tokenCalls, before + 1);
+  });
+
   it('webhook: an HMAC signature over the body as received', async () => {
     const id = await credential({ type: 'webhook', config: { url: `http://localhost:${port}/hook` }, secret: { signing_secret: SIGNING }, allowed_hosts: here() });
     const r = await use(id, '/hook', { method: 'POST', body: '{"event":"paid","amount":12}', headers: { 'content-type': 'application/json' } });
@@ -223,6 +247,29 @@ describe('proxy: destinations', () => {
     const r = await fetch(`${s.url}/v1/credentials/${id}/proxy/moved`, { redirect: 'manual', headers: { authorization: `Bearer ${s.ownerKey}`, 'x-latchkey-target': `http://localhost:${port}` } });
     assert.equal(r.status, 302);
     assert.equal(r.headers.get('location'), 'http://elsewhere.invalid/steal');
+  });
+
+  it('a target that never answers is 504, an answer over the size limit 502, both in the envelope', async () => {
+    const hung = await use(id, '/hang');
+    assert.equal(hung.status, 504, hung.text);
+    assert.equal(hung.body.error.code, 'UPSTREAM_TIMEOUT');
+    const big = await use(id, '/big');
+    assert.equal(big.status, 502, big.text);
+    assert.equal(big.body.error.code, 'UPSTREAM_FAILED');
+    // Past the limit mid-stream the answer is cut off: never a complete 200.
+    const streamed = await use(id, '/big-stream').then((r) => `${r.status} ${r.text.length}`, () => 'cut off');
+    assert.notEqual(streamed, '200 100000');
+  });
+
+  it('a credential that names a header the connection owns is refused, and nothing is sent', async () => {
+    const bad = await credential({ type: 'api_key', config: { placement: 'header', name: 'Content-Length' }, secret: { value: HEADER_KEY }, allowed_hosts: here() });
+    const count = seen.length;
+    const r = await use(bad, '/v1/header');
+    assert.equal(r.status, 409, r.text);
+    assert.equal(seen.length, count);
+    // Refused before the secret was opened: no use was recorded as made.
+    const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${bad}`);
+    assert.equal(events.body.data.filter((e: { action: string }) => e.action === 'credential.use').length, 0, events.text);
   });
 
   it('a target that does not answer is 502 in the envelope', async () => {

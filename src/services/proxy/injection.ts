@@ -33,6 +33,15 @@ function headerValue(value: string, field: string, credentialId: string): string
   return value;
 }
 
+/** Names the connection owns: a credential that named one could split or smuggle the request. */
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect']);
+
+function headerName(name: string, credentialId: string): string {
+  const lower = name.toLowerCase();
+  if (RESERVED_HEADERS.has(lower)) throw new LatchkeyError('CONFLICT', `Credential ${credentialId} names the header ${lower}, which cannot carry a credential`);
+  return lower;
+}
+
 function basic(username: string, password: string): Injected {
   const pair = `${username}:${password}`;
   const value = `Basic ${Buffer.from(pair).toString('base64')}`;
@@ -44,12 +53,18 @@ function bearer(token: string, field: string, credentialId: string): Injected {
   return { headers: { authorization: value }, query: [], secrets: [token, value] };
 }
 
-/** The type, if the proxy can put it into a request; else the refusal a caller is given. */
-export function checkUsable(type: CredentialType | undefined): CredentialType {
+/**
+ * The type, if the proxy can put this credential into a request; else the refusal a caller is
+ * given. Needs no secret: it runs before anything is decrypted or audited.
+ */
+export function checkUsable(type: CredentialType | undefined, credentialId: string, config: Record<string, unknown>): CredentialType {
   if (!type) throw new LatchkeyError('CONFLICT', 'The credential has a type this server does not know');
-  if (NOT_YET.has(type.injection.kind)) {
-    throw validationFailed([{ path: 'type', message: `is ${type.id}; its injection (${type.injection.kind}) cannot be used through the proxy` }]);
+  const inj = type.injection;
+  if (NOT_YET.has(inj.kind)) {
+    throw validationFailed([{ path: 'type', message: `is ${type.id}; its injection (${inj.kind}) cannot be used through the proxy` }]);
   }
+  if (inj.kind === 'header') headerName(inj.name, credentialId);
+  if (inj.kind === 'from_config' && config.placement !== 'query' && typeof config.name === 'string') headerName(config.name, credentialId);
   return type;
 }
 
@@ -66,7 +81,7 @@ export function injectorFor(type: CredentialType, credentialId: string, config: 
     case 'header': {
       const raw = stringField(secret, inj.field, credentialId);
       const value = headerValue(`${inj.prefix ?? ''}${raw}`, inj.field, credentialId);
-      return fixed({ headers: { [inj.name.toLowerCase()]: value }, query: [], secrets: [raw, value] });
+      return fixed({ headers: { [headerName(inj.name, credentialId)]: value }, query: [], secrets: [raw, value] });
     }
     case 'query': {
       const raw = stringField(secret, inj.field, credentialId);
@@ -84,12 +99,12 @@ export function injectorFor(type: CredentialType, credentialId: string, config: 
       const name = typeof config.name === 'string' ? config.name : 'X-Api-Key';
       if (config.placement === 'query') return fixed({ headers: {}, query: [[name, raw]], secrets: [raw] });
       const value = headerValue(`${typeof config.prefix === 'string' ? config.prefix : ''}${raw}`, 'value', credentialId);
-      return fixed({ headers: { [name.toLowerCase()]: value }, query: [], secrets: [raw, value] });
+      return fixed({ headers: { [headerName(name, credentialId)]: value }, query: [], secrets: [raw, value] });
     }
     case 'webhook':
       return webhookInjector(credentialId, config, secret);
     default:
-      checkUsable(type);
+      checkUsable(type, credentialId, config);
       throw new Error(`unhandled injection kind ${inj.kind}`);
   }
 }

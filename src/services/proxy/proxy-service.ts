@@ -120,10 +120,10 @@ export function createProxyService(deps: {
           throw new LatchkeyError('FORBIDDEN', `The target host ${url.host} is not in the allowed_hosts of credential ${c.id}`);
         }
         // An injection the proxy cannot make is refused before anything is decrypted or audited.
-        checkUsable(catalog.get(c.type));
+        checkUsable(catalog.get(c.type), c.id, c.config);
         return what;
       });
-      const type = checkUsable(catalog.get(credential.type));
+      const type = checkUsable(catalog.get(credential.type), credential.id, credential.config);
       const injector = injectorFor(type, credential.id, credential.config, secret);
       const started = Date.now();
       const base = { injection: type.injection.kind };
