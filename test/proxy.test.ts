@@ -1,10 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from './support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
+import { tempDir } from './support/temp.ts';
 
 /*
  * The proxy (issue 27): a caller names a credential and a target and sends an ordinary request;
@@ -26,6 +31,25 @@ interface Seen { method: string; url: string; headers: IncomingMessage['headers'
 const seen: Seen[] = [];
 let target: Server;
 let port = 0;
+/** The same target over TLS, with a certificate the server trusts (NODE_EXTRA_CA_CERTS), and one it does not. */
+let tls: Server;
+let tlsPort = 0;
+let untrusted: Server;
+let untrustedPort = 0;
+
+/** A self-signed certificate for localhost: its own test CA. */
+function selfSigned(dir: string, name: string): { key: string; cert: string; certFile: string } {
+  const keyFile = join(dir, `${name}.key`);
+  const certFile = join(dir, `${name}.pem`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return (server.address() as AddressInfo).port;
+}
 let s: TestServer;
 let tokenCalls = 0;
 
@@ -99,7 +123,7 @@ async function key(role: string): Promise<string> {
 }
 
 before(async () => {
-  target = createServer((req, res) => {
+  const handle: RequestListener = (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -117,15 +141,27 @@ before(async () => {
       const a = answer(req, body);
       res.writeHead(a.status, a.headers).end(a.body);
     });
+  };
+  target = createServer(handle);
+  port = await listen(target);
+  const dir = tempDir('latchkey-proxy-tls-');
+  const trusted = selfSigned(dir, 'trusted');
+  tls = createTlsServer({ key: trusted.key, cert: trusted.cert }, handle);
+  tlsPort = await listen(tls);
+  const other = selfSigned(dir, 'other');
+  untrusted = createTlsServer({ key: other.key, cert: other.cert }, handle);
+  untrustedPort = await listen(untrusted);
+  s = await startServer({
+    env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', LATCHKEY_PROXY_TIMEOUT_MS: '5000', LATCHKEY_PROXY_MAX_RESPONSE_BYTES: '65536', NODE_EXTRA_CA_CERTS: trusted.certFile },
   });
-  await new Promise<void>((r) => target.listen(0, '127.0.0.1', r));
-  port = (target.address() as AddressInfo).port;
-  s = await startServer({ env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', LATCHKEY_PROXY_TIMEOUT_MS: '5000', LATCHKEY_PROXY_MAX_RESPONSE_BYTES: '65536' } });
 });
 
 after(async () => {
   await s?.stop();
-  target?.close();
+  for (const server of [target, tls, untrusted]) {
+    server?.closeAllConnections();
+    server?.close();
+  }
 });
 
 const here = () => [`localhost:${port}`];
@@ -270,6 +306,20 @@ describe('proxy: destinations', () => {
     // Refused before the secret was opened: no use was recorded as made.
     const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${bad}`);
     assert.equal(events.body.data.filter((e: { action: string }) => e.action === 'credential.use').length, 0, events.text);
+  });
+
+  it('https: a target whose certificate checks out is reached; one that does not is 502 tls_failed', async () => {
+    const good = await credential({ type: 'sendgrid', config: {}, secret: { api_key: BEARER }, allowed_hosts: [`localhost:${tlsPort}`] });
+    const r = await use(good, '/v1/bearer', { target: `https://localhost:${tlsPort}` });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, { ok: 'bearer' });
+    const bad = await credential({ type: 'sendgrid', config: {}, secret: { api_key: BEARER }, allowed_hosts: [`localhost:${untrustedPort}`] });
+    const count = seen.length;
+    const refused = await use(bad, '/v1/bearer', { target: `https://localhost:${untrustedPort}` });
+    assert.equal(refused.status, 502, refused.text);
+    assert.equal(refused.body.error.code, 'UPSTREAM_FAILED');
+    assert.match(refused.body.error.details, /tls_failed/);
+    assert.equal(seen.length, count, 'the request went out over a connection whose certificate did not check');
   });
 
   it('a target that does not answer is 502 in the envelope', async () => {
