@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { startServer, type TestServer } from './support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
 import { tempDir } from './support/temp.ts';
+import { Latchkey } from '../sdk/src/index.ts';
 
 /*
  * The proxy (issue 27): a caller names a credential and a target and sends an ordinary request;
@@ -378,6 +379,18 @@ describe('proxy: who may use', () => {
     assert.ok(actions.some((a: string) => a.startsWith(`credential.use success GET localhost:${port}/v1/header`)), actions.join('\n'));
     assert.ok(actions.some((a: string) => /^credential\.use_result success GET localhost:\d+\/v1\/header -> 200 ok, \d+ bytes, \d+ ms$/.test(a)), actions.join('\n'));
     assert.ok(actions.some((a: string) => a.startsWith('credential.use denied')), actions.join('\n'));
+  });
+
+  it('the SDK: fetchWith(credential, url, init) is fetch through the proxy', async () => {
+    const id = await credential({ type: 'webhook', config: { url: `http://localhost:${port}/hook` }, secret: { signing_secret: SIGNING }, allowed_hosts: here() });
+    const lk = new Latchkey({ baseUrl: s.url, apiKey: await key('service') });
+    const res = await lk.fetchWith(id, `http://localhost:${port}/hook`, { method: 'POST', body: '{"event":"sdk"}', headers: { 'content-type': 'application/json' } });
+    assert.equal(res.status, 204, await res.text());
+    const moved = await lk.fetchWith(id, `http://localhost:${port}/moved`);
+    assert.equal(moved.status, 302);
+    const refused = await lk.fetchWith(id, `http://elsewhere.invalid/hook`);
+    assert.equal(refused.status, 403);
+    assert.equal((await refused.json()).error.code, 'FORBIDDEN');
   });
 
   it('counts uses in /metrics', async () => {
