@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type RequestListener, type Server }
 import { createServer as createTlsServer } from 'node:https';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { startServer, type TestServer } from './support/server.ts';
+import { runCli, startServer, type TestServer } from './support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
 import { tempDir } from './support/temp.ts';
 import { Latchkey } from '../sdk/src/index.ts';
@@ -391,6 +391,22 @@ describe('proxy: who may use', () => {
     const refused = await lk.fetchWith(id, `http://elsewhere.invalid/hook`);
     assert.equal(refused.status, 403);
     assert.equal((await refused.json()).error.code, 'FORBIDDEN');
+  });
+
+  it('the CLI: latchkey request is curl through the proxy', async () => {
+    const id = await credential({ type: 'basic', config: { username: 'acct-7' }, secret: { password: PASSWORD }, allowed_hosts: here() });
+    const env = { LATCHKEY_URL: s.url, LATCHKEY_TOKEN: await key('service'), HOME: tempDir('latchkey-proxy-cli-') };
+    const ok = await runCli(['request', '--credential', id, '-i', `http://localhost:${port}/v1/basic`], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /^HTTP 200 /);
+    assert.match(ok.stdout, /\{"ok":"basic"\}$/);
+    const echoed = await runCli(['request', '--credential', id, '-X', 'PUT', '-H', 'x-extra: 1', '-d', 'payload', `http://localhost:${port}/echo`], env);
+    assert.equal(echoed.code, 0, echoed.stderr);
+    assert.equal(seen.at(-1)!.method, 'PUT');
+    assert.equal(seen.at(-1)!.body.toString(), 'payload');
+    assertNoSecret({ 'cli stdout': echoed.stdout, 'cli stderr': echoed.stderr }, [PASSWORD]);
+    const refused = await runCli(['request', '--credential', id, `http://localhost:${port}/nothing`], env);
+    assert.equal(refused.code, 22, refused.stderr);
   });
 
   it('counts uses in /metrics', async () => {
