@@ -4609,6 +4609,238 @@ export interface paths {
         };
         trace?: never;
     };
+    "/v1/credentials/{id}/proxy/{*}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        head: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        trace: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+    };
     "/v1/credentials/{id}/refresh": {
         parameters: {
             query?: never;
