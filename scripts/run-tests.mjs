@@ -7,7 +7,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts', 'engines.test.ts']);
+const UNIT = new Set(['catalog.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts', 'engines.test.ts', 'proxy-rules.test.ts']);
 // Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
 const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
 // About the SQLite data directory itself (its lock, its filesystem): run once, in the SQLite pass.
@@ -50,7 +50,7 @@ function run(label, files, env) {
     // No --test-force-exit: with concurrency it drops the tail of a file's verdicts before the parent
     // reads them and still exits 0 (nodejs/node#64833; seen here: 129 of 141 unit tests reported).
     // A file that leaves a handle open is caught by the suite's time limit below instead.
-    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=240000', ...files], {
+    const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=420000', ...files], {
       env: { ...process.env, TMPDIR: scratch, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

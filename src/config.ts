@@ -40,6 +40,9 @@ export interface Config {
   /** Destinations a tenant-aimed outbound call may reach although private, and over plain http. */
   egressAllow: EgressAllowList;
   egressTimeoutMs: number;
+  /** Limits of one request sent through the proxy (services/proxy). */
+  proxyTimeoutMs: number;
+  proxyMaxResponseBytes: number;
   /** Where browsers reach this server (the OAuth callback); null = from each request's Host. */
   publicUrl: string | null;
   oauthRefreshIntervalMs: number;
@@ -79,6 +82,8 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
   ['LATCHKEY_EGRESS_ALLOW', '(none)', 'comma list of CIDRs (10.0.0.0/8, ::1/128), addresses and host names (idp.corp.example, *.corp.example) that OAuth token calls may reach although private/loopback, and over plain http; everything else must be public https'],
   ['LATCHKEY_EGRESS_TIMEOUT_MS', '10000', 'deadline of one outbound call (token endpoint), redirects included'],
+  ['LATCHKEY_PROXY_TIMEOUT_MS', '30000', 'deadline of one request sent through the proxy (/v1/credentials/{id}/proxy), its answer streamed back included'],
+  ['LATCHKEY_PROXY_MAX_RESPONSE_BYTES', '10485760', 'the largest answer the proxy streams back; a declared larger one is 502, a longer stream is cut off'],
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
@@ -289,6 +294,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     schedulerIntervalMs: int(env, 'LATCHKEY_SCHEDULER_INTERVAL_MS', 10_000, 100, 3_600_000),
     egressAllow: egressAllow(env.LATCHKEY_EGRESS_ALLOW),
     egressTimeoutMs: int(env, 'LATCHKEY_EGRESS_TIMEOUT_MS', 10_000, 100, 120_000),
+    proxyTimeoutMs: int(env, 'LATCHKEY_PROXY_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    proxyMaxResponseBytes: int(env, 'LATCHKEY_PROXY_MAX_RESPONSE_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     publicUrl: publicUrl(env.LATCHKEY_PUBLIC_URL),
     oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
     oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,

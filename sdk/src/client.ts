@@ -8,7 +8,7 @@ import { OAuth } from './resources/oauth.js';
 import { ServiceCredentials } from './resources/service-credentials.js';
 import { Teams } from './resources/teams.js';
 import { Tenants } from './resources/tenants.js';
-import { Transport, type HttpRequest, type QueryValue, type RequestOptions } from './transport.js';
+import { Transport, pathOf, type HttpRequest, type QueryValue, type RequestOptions } from './transport.js';
 
 export interface LatchkeyOptions {
   /** Where the server listens, e.g. `http://127.0.0.1:8080` (a path prefix is kept). */
@@ -58,12 +58,14 @@ export class Latchkey {
 
   readonly #options: LatchkeyOptions;
   readonly #transport: Transport;
+  readonly #proxy: { baseUrl: string; token: string; fetch: typeof fetch };
 
   constructor(options: LatchkeyOptions) {
     const token = tokenOf(options);
     const fetchFn = options.fetch ?? globalThis.fetch;
     if (typeof fetchFn !== 'function') throw new LatchkeyError('No global fetch: pass options.fetch (Node 18+ has one)');
     this.#options = { ...options };
+    this.#proxy = { baseUrl: normaliseBaseUrl(options.baseUrl), token, fetch: fetchFn };
     this.#transport = new Transport({
       baseUrl: normaliseBaseUrl(options.baseUrl),
       token,
@@ -87,6 +89,17 @@ export class Latchkey {
     this.serviceCredentials = new ServiceCredentials(this.#transport);
   }
 
+  readonly fetchWith: FetchWith = (credentialId, url, init = {}) => {
+    const target = new URL(url);
+    if (target.username || target.password) throw new LatchkeyError('The target URL must not carry credentials: the server puts them in');
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${this.#proxy.token}`);
+    if (this.#options.tenantId !== undefined) headers.set('x-tenant-id', this.#options.tenantId);
+    headers.set('x-latchkey-target', target.origin);
+    const path = `${pathOf('v1', 'credentials', credentialId, 'proxy')}${target.pathname}${target.search}`;
+    return this.#proxy.fetch(`${this.#proxy.baseUrl}${path}`, { ...init, headers, redirect: 'manual' });
+  };
+
   /** The same client acting in another of the principal's tenants. */
   withTenant(tenantId: string): Latchkey {
     return new Latchkey({ ...this.#options, tenantId });
@@ -101,6 +114,20 @@ export class Latchkey {
     const res = await this.#transport.request<T>({ method, path, query: opts.query, body: opts.body, options: opts });
     return res.body;
   }
+}
+
+/**
+ * `fetch`, sent through Latchkey's proxy: the server puts the credential in (its type says how)
+ * and this process never holds the secret. `url` is the target's (its host must be in the
+ * credential's `allowed_hosts`); the answer is the target's `Response`, or Latchkey's error
+ * envelope for what Latchkey refused. Not retried: a proxied request may not be safe to resend.
+ *
+ * ```ts
+ * const res = await lk.fetchWith('cred_…', 'https://api.sendgrid.com/v3/mail/send', { method: 'POST', body });
+ * ```
+ */
+export interface FetchWith {
+  (credentialId: string, url: string | URL, init?: RequestInit): Promise<Response>;
 }
 
 function tokenOf(options: LatchkeyOptions): string {

@@ -1,4 +1,4 @@
-export { Latchkey, type LatchkeyOptions, type RawRequestOptions } from './client.js';
+export { Latchkey, type FetchWith, type LatchkeyOptions, type RawRequestOptions } from './client.js';
 export {
   LatchkeyError, LatchkeyApiError, BadRequestError, UnauthenticatedError, ForbiddenError, NotFoundError, ConflictError,
   PreconditionFailedError, ValidationError, RateLimitedError, UnavailableError, InternalServerError, LatchkeyTimeoutError,

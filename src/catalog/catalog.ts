@@ -44,6 +44,7 @@ export interface GenerateSpec {
  * How a credential goes into an outgoing HTTP request. Field names refer to the type's config or
  * secret properties (the two sets never overlap, so a bare name is unambiguous).
  * `from_config`: placement decided by the credential's config (api_key: placement, name, prefix).
+ * `webhook`: decided by `config.auth_type` — an HMAC signature of the body, Basic, Bearer or nothing.
  */
 export type Injection =
   | { kind: 'header'; name: string; field: string; prefix?: string }
@@ -54,7 +55,8 @@ export type Injection =
   | { kind: 'aws_sigv4' }
   | { kind: 'mtls' }
   | { kind: 'none' }
-  | { kind: 'from_config' };
+  | { kind: 'from_config' }
+  | { kind: 'webhook' };
 
 export type JsonScalar = string | number | boolean | null;
 export type RuleCondition = { equals: JsonScalar } | { not: JsonScalar } | { in: JsonScalar[] };
@@ -217,7 +219,7 @@ const typeFileSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['kind'],
-          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'none', 'from_config'] } },
+          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'none', 'from_config', 'webhook'] } },
         },
       ],
     },

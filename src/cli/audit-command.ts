@@ -46,7 +46,7 @@ export function addAuditCommands(program: Command): void {
       if (opts.json) return printJson(events);
       printTable(
         ['AT', 'ACTION', 'OUTCOME', 'ACTOR', 'TARGET', 'REQUEST'],
-        events.map((e) => [e.at, e.action, e.outcome, `${e.actor.name} (${e.actor.id})`, e.target.id ?? e.target.type, e.request_id]),
+        events.map((e) => [e.at, e.action, e.suppressed > 0 ? `${e.outcome} ×${e.suppressed + 1}` : e.outcome, `${e.actor.name} (${e.actor.id})`, e.target.id ?? e.target.type, e.request_id]),
       );
     }));
 

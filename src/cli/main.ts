@@ -6,6 +6,7 @@ import { reportCliError } from './cli-errors.js';
 import { addCompletionCommand } from './completion-command.js';
 import { addCredentialsCommands } from './credentials-command.js';
 import { addLoginCommands } from './login-command.js';
+import { addRequestCommand } from './request-command.js';
 import { addRunCommand } from './run-command.js';
 import { addServerStatusCommand } from './server-status-command.js';
 
@@ -31,6 +32,7 @@ addCredentialsCommands(program);
 addAccessKeysCommands(program);
 addAuditCommands(program);
 addRunCommand(program);
+addRequestCommand(program);
 addBackupCommands(program);
 addServerStatusCommand(program);
 addCompletionCommand(program);

@@ -1,5 +1,6 @@
 import type { Config } from '../config.js';
 import { storeLocation } from '../main.js';
+import { StoreFull, StoreUnavailable } from '../store/port.js';
 
 /**
  * What `serve`, `init`, `migrate` and `keys …` print when the platform refuses them at start:
@@ -8,6 +9,8 @@ import { storeLocation } from '../main.js';
  * unknown error's message may quote data).
  */
 export function describeStartupError(err: unknown, config: Config | null): string | null {
+  // The store's own errors wrap the driver's, which say what went wrong.
+  if (err instanceof StoreUnavailable || err instanceof StoreFull) return describeStartupError(err.cause, config);
   const e = (err ?? {}) as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const code = typeof e.code === 'string' ? e.code : '';
   const pg = config?.databaseUrl ? postgresTarget(config.databaseUrl) : null;

@@ -20,7 +20,9 @@ export const ERROR_STATUS = {
   VALIDATION_FAILED: 422,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  UPSTREAM_FAILED: 502,
   UNAVAILABLE: 503,
+  UPSTREAM_TIMEOUT: 504,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
@@ -51,7 +53,9 @@ const DEFAULT_MESSAGES: Record<ErrorCode, string> = {
   VALIDATION_FAILED: 'Validation failed',
   RATE_LIMITED: 'Too many requests',
   INTERNAL: 'Internal error',
+  UPSTREAM_FAILED: 'The proxied request did not get a usable answer',
   UNAVAILABLE: 'Service unavailable',
+  UPSTREAM_TIMEOUT: 'The proxied request timed out',
 };
 
 /**

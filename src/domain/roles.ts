@@ -8,6 +8,9 @@ export const PERMISSIONS = [
   'credentials:delete',
   'credentials:reveal',
   'credentials:rotate',
+  // Send a request through the proxy with the credential put in by the server: the caller never
+  // holds the secret, so a key may have it without `credentials:reveal`.
+  'credentials:use',
   'audit:read',
   'access_keys:manage',
   'teams:manage',
@@ -32,10 +35,11 @@ const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'credentials:delete',
     'credentials:reveal',
     'credentials:rotate',
+    'credentials:use',
   ]),
   member: new Set<Permission>(['credentials:read', 'credentials:write']),
   viewer: new Set<Permission>(['credentials:read']),
-  service: new Set<Permission>(['credentials:read', 'credentials:reveal']),
+  service: new Set<Permission>(['credentials:read', 'credentials:reveal', 'credentials:use']),
 };
 
 export function can(role: Role, permission: Permission): boolean {

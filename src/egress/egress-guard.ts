@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { Readable } from 'node:stream';
 import { categoryOfSocketError, type RemoteFailureCategory } from '../domain/remote-failure.js';
 import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
 
@@ -65,6 +66,16 @@ export interface EgressResponse {
   url: string;
 }
 
+/** One hop of a proxied request: any method, the body streamed, nothing buffered, no redirect followed. */
+export interface EgressStreamRequest {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[]>;
+  body: Readable | Buffer | null;
+  /** The caller's deadline: aborting it destroys the connection, whatever stage it is in. */
+  signal: AbortSignal;
+}
+
 export interface EgressGuard {
   /**
    * Checks what a URL itself shows, without calling it: scheme, user info, a literal address,
@@ -78,6 +89,11 @@ export interface EgressGuard {
    */
   resolveHost(host: string): Promise<string[]>;
   request(req: EgressRequest): Promise<EgressResponse>;
+  /**
+   * Sends one request through the same checks (1-3 above) and resolves with the response as soon
+   * as its head arrives; the caller reads (and bounds) the body. A 3xx is returned, not followed.
+   */
+  open(req: EgressStreamRequest): Promise<IncomingMessage>;
 }
 
 export interface EgressOptions {
@@ -223,6 +239,32 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
   }
 
   return {
+    async open(req) {
+      const v = await beforeDeadline(vet(req.url), req.signal);
+      return new Promise<IncomingMessage>((resolve, reject) => {
+        const fail = (err: unknown): void => reject(new EgressFailed(req.signal.aborted ? 'timeout' : socketCategory(err)));
+        const r = (v.url.protocol === 'https:' ? httpsRequest : httpRequest)({
+          method: req.method,
+          hostname: v.host,
+          port: v.url.port === '' ? undefined : Number(v.url.port),
+          path: `${v.url.pathname}${v.url.search}`,
+          headers: { ...req.headers, host: v.url.host },
+          lookup: pinnedLookup(v.addresses),
+          agent: false,
+          signal: req.signal,
+        }, resolve);
+        r.on('error', fail);
+        const body = req.body;
+        if (body === null) r.end();
+        else if (Buffer.isBuffer(body)) r.end(body);
+        else {
+          // A caller's body that breaks off must not leave a request half sent and waiting.
+          body.on('error', (err) => r.destroy(err));
+          body.pipe(r);
+        }
+      });
+    },
+
     async check(url) {
       await vet(url, false);
     },

@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { Registry } from 'prom-client';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
@@ -25,6 +26,7 @@ import { credentialTypeRoutes } from './routes/credential-types.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { oauthRoutes } from './routes/oauth.js';
+import { proxyRoutes } from './routes/proxy.js';
 import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -191,10 +193,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   registerIdempotency(app, services.idempotency);
 
-  await app.register(operationsRoutes(deps));
+  // One registry for /metrics: the HTTP counters and the proxy's own.
+  const metrics = new Registry();
+  await app.register(operationsRoutes(deps, metrics));
   await app.register(credentialTypeRoutes(services), { prefix: '/v1' });
   await app.register(credentialRoutes(services), { prefix: '/v1' });
   await app.register(integrationRoutes(services), { prefix: '/v1' });
+  await app.register(proxyRoutes(services, metrics), { prefix: '/v1' });
   await app.register(oauthRoutes(services, config), { prefix: '/v1' });
   await app.register(accessKeyRoutes(services), { prefix: '/v1' });
   await app.register(tenantRoutes(services), { prefix: '/v1' });

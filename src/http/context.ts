@@ -15,6 +15,8 @@ declare module 'fastify' {
      * never existed. `param` names the path parameter that holds the target's id.
      */
     reveals?: { action: string; target: string; param: string };
+    /** The proxy: its body and headers are the target's, so no body parsing and no idempotency of ours. */
+    proxied?: boolean;
   }
 }
 

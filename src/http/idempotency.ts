@@ -45,7 +45,8 @@ export function registerIdempotency(app: FastifyInstance, idempotency: Idempoten
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (!methods.includes('POST')) return;
+    // A proxied request's `idempotency-key` is the target's (services/proxy), not ours.
+    if (!methods.includes('POST') || route.config?.proxied === true) return;
     route.preHandler = withHook(route.preHandler, reserve);
     route.onSend = withHook(route.onSend, keep);
   });

@@ -13,6 +13,7 @@ import { createIdempotencyService, type IdempotencyService } from './idempotency
 import { createKeysService, type KeysService } from './keys/keys-service.js';
 import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-jobs.js';
 import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
+import { createProxyService, type ProxyService } from './proxy/proxy-service.js';
 import { createVerifyService, type VerifyService } from './verify/verify-service.js';
 import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
 import { createTeamDirectory } from './tenancy/team-directory.js';
@@ -32,12 +33,13 @@ export interface Services {
   keys: KeysService;
   oauth: OAuthService;
   verify: VerifyService;
+  proxy: ProxyService;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
@@ -62,6 +64,11 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     lifecycle,
     oauth,
     verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
+    proxy: createProxyService({
+      credentials, catalog, egress, audit, clock, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
+      // The use itself was audited before the secret left; only its result event is missing.
+      onAuditFailure: (err) => logger.error({ err: { message: (err as Error).message } }, 'audit of a proxied request result failed'),
+    }),
     accessKeys: createAccessKeysService({ store, audit, clock, env: deps.keyEnv, onRevoke: (hash) => authenticator.forget(hash) }),
     tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: (hash) => authenticator.forget(hash) }),
     teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: (hash) => authenticator.forget(hash) }),

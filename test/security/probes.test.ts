@@ -114,7 +114,8 @@ describe('probes of ids the caller cannot see', () => {
     const events = (await waitForAttempts(s, ownerA, { actorId: service.id, outcome: 'not_found', action: 'credential.reveal' }, ATTEMPTS + 8))
       .filter((e) => e.target.id === foreignId && e.request_id.startsWith('req_probe_'));
     assert.equal(attemptsIn(events), ATTEMPTS);
-    assert.ok(events.length <= maxEventsFor(elapsed), `${events.length} events for ${ATTEMPTS} probes in ${elapsed} ms`);
+    // The window the earlier probe opened may still be open: it adds its count, one event more.
+    assert.ok(events.length <= maxEventsFor(elapsed) + 1, `${events.length} events for ${ATTEMPTS} probes in ${elapsed} ms`);
   });
 
   it('a sweep of many ids is bounded too: past 20 targets in a window they are counted together', async () => {

@@ -79,8 +79,12 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
   proc.stderr!.on('data', collect);
 
   const url = await new Promise<string>((resolveUrl, reject) => {
-    // A hang detector, not a target: on a loaded 2-core machine a start has taken over 15 s.
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
+    // Generous: on a 2-core box shared with other suites (load 25) a start took more than 15 s.
+    // A server that does not make it is killed, or its pipes would keep the test file alive.
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`server did not start in 60 s:\n${output}`));
+    }, 60_000);
     const check = () => {
       const m = /listening on (http:\/\/[^\s"]+)/.exec(output);
       if (m) {

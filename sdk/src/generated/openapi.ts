@@ -3312,7 +3312,10 @@ export interface paths {
                 };
             };
         };
-        /** Rename an access key (only the name can change) */
+        /**
+         * Rename an access key (only the name can change)
+         * @description Only keys of a role the caller could issue itself (`403` otherwise: an admin cannot rename an owner, integration_admin or service key).
+         */
         put: {
             parameters: {
                 query?: never;
@@ -3396,7 +3399,10 @@ export interface paths {
             };
         };
         post?: never;
-        /** Revoke an access key at once */
+        /**
+         * Revoke an access key at once
+         * @description Only keys of a role the caller could issue itself (`403` otherwise: an owner key is revoked only by an owner). The tenant's last active owner key cannot be revoked (`409`): issue another owner key first; a tenant that lost every owner key gets a new one from the server host (see docs/security.md).
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -4599,6 +4605,238 @@ export interface paths {
         };
         trace?: never;
     };
+    "/v1/credentials/{id}/proxy/{*}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        get: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        put: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        options: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        head: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        patch: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        /**
+         * Send a request with a credential the caller never holds
+         * @description Sends the request through Latchkey with the credential put in by the server; the caller never holds the secret (docs/use.md). Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404. The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included. Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403. Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed. Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity. The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502). Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject. Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).
+         */
+        trace: {
+            parameters: {
+                query?: never;
+                header: {
+                    /** @description Destination: https://host[:port][/base path] */
+                    "x-latchkey-target": string;
+                };
+                path: {
+                    id: string;
+                    "*": string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+    };
     "/v1/credentials/{id}/refresh": {
         parameters: {
             query?: never;
@@ -4989,7 +5227,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reveal the decrypted secret (audited; needs credentials:reveal) */
+        /**
+         * Reveal the decrypted secret (audited; needs credentials:reveal)
+         * @description Refusals are audited too: a 403 as outcome `denied`, and a 404 (an id of another tenant, outside the caller's teams, or none) as outcome `not_found`, grouped per caller and id over a window (`suppressed` on the event).
+         */
         get: {
             parameters: {
                 query?: {
@@ -5875,7 +6116,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Reveal an integration's credential: credential_id picks one, else the most recently updated active one */
+        /**
+         * Reveal an integration's credential: credential_id picks one, else the most recently updated active one
+         * @description A 403 or 404 here is audited (outcome `denied` or `not_found`, target the integration id), grouped per caller and id over a window.
+         */
         get: {
             parameters: {
                 query?: {

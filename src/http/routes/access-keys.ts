@@ -61,14 +61,24 @@ export function accessKeyRoutes(s: Services): FastifyPluginAsync {
     });
 
     app.put('/access-keys/:id', {
-      schema: { tags, summary: 'Rename an access key (only the name can change)', params: IdParams, body: Type.Object({ name: Name }, { additionalProperties: false }), response: { 200: AccessKeyView, ...errorResponses } },
+      schema: {
+        tags, summary: 'Rename an access key (only the name can change)',
+        description: 'Only keys of a role the caller could issue itself (`403` otherwise: an admin cannot rename an owner, integration_admin or service key).',
+        params: IdParams, body: Type.Object({ name: Name }, { additionalProperties: false }), response: { 200: AccessKeyView, ...errorResponses } },
     }, async (request, reply) => {
       const row = await s.accessKeys.rename(request.ctx, request.params.id, request.body.name, revisionFromIfMatch(request.headers['if-match']));
       return reply.header('etag', etagOf(row.revision)).send(accessKeyView(row));
     });
 
     app.delete('/access-keys/:id', {
-      schema: { tags, summary: 'Revoke an access key at once', params: IdParams, response: { 204: Type.Null(), ...errorResponses } },
+      schema: {
+        tags, summary: 'Revoke an access key at once',
+        description:
+          'Only keys of a role the caller could issue itself (`403` otherwise: an owner key is revoked only by an owner). The ' +
+          "tenant's last active owner key cannot be revoked (`409`): issue another owner key first; a tenant that lost every " +
+          'owner key gets a new one from the server host (see docs/security.md).',
+        params: IdParams, response: { 204: Type.Null(), ...errorResponses },
+      },
     }, async (request, reply) => {
       await s.accessKeys.revoke(request.ctx, request.params.id, revisionFromIfMatch(request.headers['if-match']));
       return reply.code(204).send(null);

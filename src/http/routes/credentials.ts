@@ -112,6 +112,9 @@ export function credentialRoutes(s: Services): FastifyPluginAsync {
       config: { reveals: { action: 'credential.reveal', target: 'credential', param: 'id' } },
       schema: {
         tags, summary: 'Reveal the decrypted secret (audited; needs credentials:reveal)', params: IdParams, querystring: RevealQuery,
+        description:
+          'Refusals are audited too: a 403 as outcome `denied`, and a 404 (an id of another tenant, outside the caller\'s teams, ' +
+          'or none) as outcome `not_found`, grouped per caller and id over a window (`suppressed` on the event).',
         response: { 200: CredentialWithSecret, ...errorResponses },
       },
     }, async (request, reply) => {

@@ -27,6 +27,7 @@ export function integrationRoutes(s: Services): FastifyPluginAsync {
       config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integration_id' } },
       schema: {
         tags, summary: "Reveal an integration's credential: credential_id picks one, else the most recently updated active one",
+        description: 'A 403 or 404 here is audited (outcome `denied` or `not_found`, target the integration id), grouped per caller and id over a window.',
         params: Params, querystring: Type.Object({ credential_id: Type.Optional(PathId) }, { additionalProperties: false }),
         response: { 200: CredentialWithSecret, ...errorResponses },
       },

@@ -1,11 +1,10 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Histogram, type Registry } from 'prom-client';
 import type { AppDeps } from '../app.js';
 
 /** /healthz, /readyz, /metrics and /openapi.json: public, no tenant data. */
-export function operationsRoutes(deps: AppDeps): FastifyPluginAsync {
+export function operationsRoutes(deps: AppDeps, registry: Registry): FastifyPluginAsync {
   return async (app) => {
-    const registry = new Registry();
     collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
     const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
     const latency = new Histogram({

@@ -11,7 +11,8 @@ export const PathId = Type.String({ pattern: PATH_ID_PATTERN, maxLength: 50 });
 export const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
 export const DateTime = Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; a leap second (second 60) cannot be stored and is refused' });
 export const NullableDateTime = Type.Union([DateTime, Type.Null()]);
-export const Hostname = Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$' });
+/** An `allowed_hosts` entry: a name, `*.` (one label) in front, `:port` behind (services/proxy/allowed-hosts.ts). */
+export const Hostname = Type.String({ minLength: 1, maxLength: 259, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$' });
 
 export const IdParams = Type.Object({ id: PathId }, { additionalProperties: false });
 

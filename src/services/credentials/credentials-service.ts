@@ -58,6 +58,13 @@ export interface CredentialsService {
    * of any status stands in when none is active.
    */
   revealForIntegration(ctx: RequestContext, integrationId: string, credentialId?: string, opts?: { allowInactive?: boolean }): Promise<Revealed>;
+  /**
+   * The current secret for the proxy to put into a request the caller sends (services/proxy):
+   * `credentials:use` and the visibility of a reveal. `check` refuses what the credential may
+   * not be used for (its allowed hosts) before anything is decrypted, and names the use for the
+   * audit event. As with a reveal, the event is durable before the secret is used.
+   */
+  use(ctx: RequestContext, id: string, check: (c: CredentialRow) => string): Promise<{ credential: CredentialRow; secret: SecretValues }>;
 }
 
 /**
@@ -618,6 +625,20 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       const secret = (await openRow(old, 'secret')) ?? {};
       const testSecret = current.testCredentialEnabled ? ((await openRow(old, 'test_secret')) ?? (await openVersion(current, 'test_secret'))) : null;
       return newSecretVersion(ctx, current, secret, testSecret, 'credential.version_restore', 0);
+    },
+
+    async use(ctx, id, check) {
+      // A refusal here (403 or 404) is audited by the HTTP layer, grouped per actor and target.
+      require(ctx, 'credentials:use');
+      const found = await load(ctx, id);
+      if (found.status !== 'active') throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${id} is ${found.status}`);
+      const what = check(found);
+      // An OAuth2 access token that is due is refreshed first (single-flight, services/oauth).
+      const c = deps.tokens && found.type === 'oauth2' ? await deps.tokens.beforeReveal(ctx, found) : found;
+      const secret = (await openVersion(c, 'secret')) ?? {};
+      const at = clock.now().toISOString();
+      await audit.append(audit.event(ctx, 'credential.use', { type: 'credential', id: c.id }, 'success', what), { tenantId: c.tenantId, id: c.id, at });
+      return { credential: c, secret };
     },
 
     async revealForIntegration(ctx, integrationId, credentialId, opts = {}) {

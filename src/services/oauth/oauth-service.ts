@@ -500,30 +500,30 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     return authorizationEndpoint;
   }
 
-  /**
-   * The principal that started a connect, as it is now: the callback writes as it, so it must
-   * still exist and still be allowed to write. An access key is looked up again (revoked or
-   * expired since: null) and its current role and teams are used, not the ones of the connect.
-   * An OIDC user or workload has nothing stored to look up; its connect is bounded by the
-   * state's ten minutes.
-   */
-  async function starterNow(row: OAuthStateRow, meta: { requestId: string; ip: string; userAgent: string }): Promise<RequestContext | null> {
+  /** The principal that started a connect, as the state recorded it then. */
+  function starterThen(row: OAuthStateRow, meta: { requestId: string; ip: string; userAgent: string }): RequestContext {
     const p = row.principal;
-    let role = p.role as Role;
-    let teamIds: readonly string[] = p.teamIds;
-    if (p.type === 'access_key') {
-      const key = await store.getAccessKey(row.tenantId, p.id);
-      if (!key || (key.expiresAt !== null && key.expiresAt <= iso())) return null;
-      role = key.role as Role;
-      teamIds = key.teamIds;
-    }
     return {
       principal: {
         type: p.type === 'anonymous' ? 'system' : p.type, id: p.id, name: p.name, email: p.email,
-        tenantId: row.tenantId, tenantIds: [row.tenantId], role, teamIds, platformAdmin: false,
+        tenantId: row.tenantId, tenantIds: [row.tenantId], role: p.role as Role, teamIds: p.teamIds, platformAdmin: false,
       },
       requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent,
     };
+  }
+
+  /**
+   * The same principal as it is now: the callback writes as it, so it must still exist and still
+   * be allowed to. An access key is looked up again (revoked or expired since: null) and its
+   * current role and teams replace the ones of the connect. An OIDC user or workload has nothing
+   * stored to look up; its connect is bounded by the state's ten minutes.
+   */
+  async function starterNow(then: RequestContext): Promise<RequestContext | null> {
+    const p = then.principal;
+    if (p.type !== 'access_key') return then;
+    const key = await store.getAccessKey(p.tenantId, p.id);
+    if (!key || (key.expiresAt !== null && key.expiresAt <= iso())) return null;
+    return { ...then, principal: { ...p, role: key.role as Role, teamIds: key.teamIds } };
   }
 
   const service: OAuthService = {
@@ -603,15 +603,10 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       // Taken (deleted) before anything else: a state works once, whatever happens next.
       const row = await store.takeOAuthState(sha256(query.state));
       if (!row) throw new LatchkeyError('INVALID_PARAMETER', 'The state is unknown, already used or expired');
-      const starter = await starterNow(row, meta);
+      const then = starterThen(row, meta);
+      const starter = await starterNow(then);
       // A starter that is gone is still named in the failure event, as it was at the connect.
-      const ctx: RequestContext = starter ?? {
-        principal: {
-          type: row.principal.type === 'anonymous' ? 'system' : row.principal.type, id: row.principal.id, name: row.principal.name, email: row.principal.email,
-          tenantId: row.tenantId, tenantIds: [row.tenantId], role: row.principal.role as Role, teamIds: row.principal.teamIds, platformAdmin: false,
-        },
-        requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent,
-      };
+      const ctx = starter ?? then;
       const fail = async (code: string, error: LatchkeyError): Promise<CallbackResult> => {
         await audit.append(audit.event(ctx, 'credential.oauth_callback', { type: 'credential', id: row.credentialId }, 'failure', code)).catch(() => undefined);
         return { status: 'error', credentialId: row.credentialId, returnTo: row.returnTo, error: code, httpError: error };

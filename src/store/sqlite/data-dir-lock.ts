@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeDatabaseFilesPrivate } from '../private-files.js';
 
 /**
  * One server per SQLite data directory. Its caches (credentials, the access-key set, keyrings)
@@ -42,6 +43,8 @@ const isBusy = (err: unknown): boolean => /^SQLITE_BUSY|^SQLITE_LOCKED/.test(Str
 export function lockDataDir(dir: string): { release(): void } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // A short wait rides out a `keys` command checking for a holder at this very moment.
+  // Private like every file of the data directory (it names the holder's pid, nothing more).
+  makeDatabaseFilesPrivate(join(dir, LOCK_FILE));
   const db = new Database(join(dir, LOCK_FILE), { timeout: 250 });
   try {
     db.pragma('locking_mode = EXCLUSIVE');
