@@ -1,18 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { startServer, type TestServer } from './support/server.ts';
+import { startServer, type TestServer, ok } from './support/server.ts';
 
 let s: TestServer;
 let otherTenantKey = '';
 const keys: Record<string, string> = {};
 const creds: Record<string, string> = {};
 
-async function ok<T = any>(p: Promise<{ status: number; body: T; text: string }>, status = 201): Promise<T> {
-  const r = await p;
-  assert.equal(r.status, status, r.text);
-  return r.body;
-}
 
 before(async () => {
   s = await startServer();

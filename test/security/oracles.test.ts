@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startServer, type ApiResponse, type TestServer } from '../support/server.ts';
+import { startServer, type ApiResponse, type TestServer, ok } from '../support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from '../support/canary.ts';
 
 let s: TestServer;
@@ -15,11 +15,6 @@ const secrets: string[] = [];
 const teams: Record<string, string> = {};
 const keys: Record<string, string> = {};
 
-async function ok<T = any>(p: Promise<ApiResponse<T>>, status = 201): Promise<T> {
-  const r = await p;
-  assert.equal(r.status, status, r.text);
-  return r.body;
-}
 
 function secret(label: string): string {
   const v = canary(label);

@@ -6,7 +6,7 @@
 // inherited them.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, type ApiResponse, type TestServer } from '../support/server.ts';
+import { startServer, type ApiResponse, type TestServer, ok } from '../support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from '../support/canary.ts';
 
 let s: TestServer;
@@ -15,11 +15,6 @@ const secrets: string[] = [];
 const teams: Record<string, { id: string; slug: string }> = {};
 const keys: Record<string, string> = {};
 
-async function ok<T = any>(p: Promise<ApiResponse<T>>, status = 201): Promise<T> {
-  const r = await p;
-  assert.equal(r.status, status, r.text);
-  return r.body;
-}
 
 async function team(name: string, slug: string) {
   return (teams[slug] = await ok(s.request('POST', '/v1/teams', { body: { name, slug } })));

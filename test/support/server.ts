@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync, statSync, type WriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -167,3 +168,10 @@ export const smtpBody = (name: string, password = 'pw-' + Math.random().toString
   config: { host: 'smtp.example.com', auth_type: 'login', username: 'mailer' },
   secret: { password },
 });
+
+/** The body of an answer that must have `status` (201 by default); fails with the answer's text. */
+export async function ok<T = any>(p: Promise<ApiResponse<T>>, status = 201): Promise<T> {
+  const r = await p;
+  assert.equal(r.status, status, r.text);
+  return r.body;
+}
