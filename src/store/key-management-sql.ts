@@ -1,5 +1,7 @@
-import type { SealedCount, TenantKeyInfo } from './port.js';
-import type { DbRecord } from './rows.js';
+import type { SealedCount, TenantKeyInfo } from '../domain/records.js';
+import type { KeyManagementStore } from './port.js';
+import { tenantKeyFromRecord, versionFromRecord, type DbRecord } from './rows.js';
+import { tenantScope, type SqlDialect, type SqlRunner } from './sql-runner.js';
 
 /**
  * SQL for key management, written once with `?` placeholders (the PostgreSQL adapter numbers
@@ -42,7 +44,7 @@ export const TENANTS_TO_REWRAP_SQL = 'SELECT DISTINCT tenant_id FROM tenant_keys
 export const COUNT_TENANTS_TO_REWRAP_SQL = 'SELECT COUNT(DISTINCT tenant_id) AS n FROM tenant_keys WHERE root_key_id <> ?';
 export const INSERT_TENANT_KEY_SQL = 'INSERT INTO tenant_keys (tenant_id, version, wrapped_key, root_key_id, created_at) VALUES (?, ?, ?, ?, ?)';
 
-/** `where` is '' or a `WHERE tenant_id IN (…)` clause the adapter builds for its placeholders. */
+/** `where` is '' or the `WHERE` clause of `tenantScope`. */
 export function sealedCountSql(slot: keyof typeof SLOT_COLUMN, where: string): string {
   const c = SLOT_COLUMN[slot];
   const notNull = slot === 'test_secret' ? `${where === '' ? 'WHERE' : `${where} AND`} test_secret IS NOT NULL` : where;
@@ -62,4 +64,64 @@ export function tenantKeyInfoFromRecord(r: DbRecord): TenantKeyInfo {
 /** Identifiers read from the database's own catalog, quoted for use in a statement. */
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
+}
+
+export const META_VALUE_SQL = 'SELECT value FROM meta WHERE key = ?';
+export const SET_META_SQL = 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value';
+export const DELETE_META_SQL = 'DELETE FROM meta WHERE key = ?';
+export const DELETE_TENANT_KEYS_SQL = 'DELETE FROM tenant_keys WHERE tenant_id = ?';
+export const DELETE_TENANT_SQL = 'DELETE FROM tenants WHERE id = ?';
+
+export function keyManagementQueries(db: SqlRunner, d: SqlDialect): Pick<
+  KeyManagementStore,
+  'getMeta' | 'initMeta' | 'listTenantKeys' | 'currentTenantKeyVersion' | 'listTenantsToRewrap' | 'countTenantsToRewrap' | 'listTenantKeyInfo' |
+  'listVersionsToReseal' | 'countVersionsToReseal' | 'countSealedByKeyVersion'
+> {
+  const count = async (sql: string, params: unknown[]): Promise<number> => Number((await db.one(sql, params))?.n ?? 0);
+  return {
+    async getMeta(key) {
+      const r = await db.one(META_VALUE_SQL, [key]);
+      return r ? (r.value as string) : null;
+    },
+    async initMeta(key, value) {
+      // The inserted value, or (another writer's insert came first) none, and the stored one is read back.
+      const r = await db.one('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING RETURNING value', [key, value]);
+      if (r) return r.value as string;
+      return (await db.one(META_VALUE_SQL, [key]))?.value as string;
+    },
+    async listTenantKeys(tenantId) {
+      return (await db.all('SELECT * FROM tenant_keys WHERE tenant_id = ? ORDER BY version', [tenantId])).map(tenantKeyFromRecord);
+    },
+    async currentTenantKeyVersion(tenantId) {
+      const v = (await db.one('SELECT MAX(version) AS v FROM tenant_keys WHERE tenant_id = ?', [tenantId]))?.v;
+      return v === null || v === undefined ? null : Number(v);
+    },
+    async listTenantsToRewrap(rootKeyId, after, limit) {
+      return (await db.all(TENANTS_TO_REWRAP_SQL, [rootKeyId, after ?? '', limit])).map((r) => r.tenant_id as string);
+    },
+    async countTenantsToRewrap(rootKeyId) {
+      return count(COUNT_TENANTS_TO_REWRAP_SQL, [rootKeyId]);
+    },
+    async listTenantKeyInfo(ids) {
+      if (ids !== 'all' && ids.length === 0) return [];
+      const t = tenantScope(d, ids);
+      return (await db.all(`SELECT tenant_id, version, root_key_id, created_at FROM tenant_keys ${t.where} ORDER BY tenant_id, version`, t.params)).map(tenantKeyInfoFromRecord);
+    },
+    async listVersionsToReseal(tenantId, keyVersion, after, limit) {
+      return (await db.all(VERSIONS_TO_RESEAL_SQL, versionsToResealParams(tenantId, keyVersion, after, limit))).map(versionFromRecord);
+    },
+    async countVersionsToReseal(tenantId, keyVersion) {
+      const kv = keyVersionBytes(keyVersion);
+      return count(COUNT_VERSIONS_TO_RESEAL_SQL, [tenantId, kv, kv]);
+    },
+    async countSealedByKeyVersion(ids) {
+      if (ids !== 'all' && ids.length === 0) return [];
+      const t = tenantScope(d, ids);
+      const out: SealedCount[] = [];
+      for (const slot of ['secret', 'test_secret'] as const) {
+        out.push(...(await db.all(sealedCountSql(slot, t.where), t.params)).map((r) => sealedCountFromRecord(slot, r)));
+      }
+      return out;
+    },
+  };
 }
