@@ -122,3 +122,17 @@ export async function hasFreeSpace(dir: string): Promise<boolean> {
   const s = await statfs(dir);
   return s.bavail * s.bsize >= MIN_FREE_BYTES;
 }
+
+/**
+ * Runs a write whose failure on a unique index is one of its answers (`slug_taken`…): `outcome`
+ * reads the driver's error and names the answer, or null for an error that is not one.
+ */
+export async function outcomeOnConflict<T, U>(write: () => T | Promise<T>, outcome: (err: unknown) => U | null): Promise<T | U> {
+  try {
+    return await write();
+  } catch (err) {
+    const answer = outcome(err);
+    if (answer === null) throw err;
+    return answer;
+  }
+}

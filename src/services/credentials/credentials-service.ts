@@ -7,7 +7,8 @@ import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/e
 import { newId } from '../../domain/ids.js';
 import { actorOf, type RequestContext } from '../../domain/principal.js';
 import { can, type Permission } from '../../domain/roles.js';
-import type { ActorRef, CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
+import type { ActorRef, CredentialFilter, CredentialRow, CredentialWrite, Keyset, VersionRow } from '../../store/port.js';
+import type { CredentialStore, TeamStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialInput, CredentialPatch } from './credential-input.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
@@ -144,7 +145,7 @@ export interface TokenRefresher {
   refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
 }
 
-export function createCredentialsService(deps: { store: Store; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
+export function createCredentialsService(deps: { store: CredentialStore & Pick<TeamStore, 'getFolder'>; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
   const { store, keyring, catalog, audit, clock, teams } = deps;
 
   async function sealVersion(ctx: RequestContext, tenantId: string, credentialId: string, version: number, secret: SecretValues, testSecret: SecretValues | null): Promise<VersionRow> {

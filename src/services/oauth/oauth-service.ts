@@ -11,7 +11,8 @@ import { actorOf, type RequestContext } from '../../domain/principal.js';
 import { describeRemoteFailure } from '../../domain/remote-failure.js';
 import { can, type Permission, type Role } from '../../domain/roles.js';
 import type { EgressGuard } from '../../egress/egress-guard.js';
-import type { ActorRef, CredentialRow, OAuthStateRow, RefreshState, Store, VersionRow } from '../../store/port.js';
+import type { ActorRef, CredentialRow, OAuthStateRow, RefreshState, VersionRow } from '../../store/port.js';
+import type { AccessKeyStore, CredentialStore, OAuthStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { VerifyResult } from '../verify/verify-service.js';
 import type { CredentialInput } from '../credentials/credential-input.js';
@@ -95,7 +96,7 @@ export interface OAuthService extends TokenRefresher {
 }
 
 export interface OAuthDeps {
-  store: Store;
+  store: OAuthStore & Pick<AccessKeyStore, 'getAccessKey'> & Pick<CredentialStore, 'getCredential' | 'getVersion' | 'listVersions'>;
   keyring: Keyring;
   catalog: Catalog;
   audit: AuditService;

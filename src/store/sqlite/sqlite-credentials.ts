@@ -6,6 +6,7 @@ import {
 import type { CredentialStore } from '../port.js';
 import { ACCOUNT_CREDENTIAL_TYPES, OTHER_ACCOUNT_CREDENTIALS_SQL, credentialListSql } from '../queries.js';
 import { credentialFromRecord, credentialToParams, versionFromRecord } from '../rows.js';
+import { outcomeOnConflict } from '../store-errors.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
 import { isUniqueViolation, sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
 
@@ -94,18 +95,14 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
     ...credentialQueries(c.runner),
 
     async insertCredential(_tenantId, w) {
-      try {
+      return outcomeOnConflict(() => {
         db.transaction(() => {
           run(INSERT_CREDENTIAL_SQL, ...credentialToParams(w.credential));
           writeVersion(w);
           c.insertAudit(w.audit);
         }).immediate();
-        return 'inserted';
-      } catch (err) {
-        if (isUniqueViolation(err, 'slug')) return 'slug_taken';
-        if (isUniqueViolation(err)) return 'id_taken';
-        throw err;
-      }
+        return 'inserted' as const;
+      }, (err) => (isUniqueViolation(err, 'slug') ? 'slug_taken' as const : isUniqueViolation(err) ? 'id_taken' as const : null));
     },
     async getCredential(tenantId, id) {
       return credentialById(tenantId, id);
@@ -120,18 +117,13 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
     },
     async updateCredential(tenantId, expectedRevision, w) {
       const cr = w.credential;
-      try {
-        return db.transaction(() => {
-          if (cr.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(cr.type) && lastOfAccount(tenantId, cr.id)) return 'last_account_credential' as const;
-          if (run(UPDATE_CREDENTIAL_SQL, ...updateCredentialParams(tenantId, expectedRevision, w)).changes !== 1) return 'stale' as const;
-          writeVersion(w);
-          c.insertAudit(w.audit);
-          return 'updated' as const;
-        }).immediate();
-      } catch (err) {
-        if (isUniqueViolation(err, 'slug')) return 'slug_taken';
-        throw err;
-      }
+      return outcomeOnConflict(() => db.transaction(() => {
+        if (cr.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(cr.type) && lastOfAccount(tenantId, cr.id)) return 'last_account_credential' as const;
+        if (run(UPDATE_CREDENTIAL_SQL, ...updateCredentialParams(tenantId, expectedRevision, w)).changes !== 1) return 'stale' as const;
+        writeVersion(w);
+        c.insertAudit(w.audit);
+        return 'updated' as const;
+      }).immediate(), (err) => (isUniqueViolation(err, 'slug') ? 'slug_taken' as const : null));
     },
     async purgeCredential(tenantId, id, audit) {
       return db.transaction(() => {

@@ -4,6 +4,7 @@ import {
   keyManagementQueries, quoteIdent, resealSlotSql,
 } from '../key-management-sql.js';
 import type { KeyManagementStore } from '../port.js';
+import { outcomeOnConflict } from '../store-errors.js';
 import type { DbRecord } from '../rows.js';
 import { TENANT_EXISTS_SQL } from '../tenancy-sql.js';
 import { isUniqueViolation, sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
@@ -49,18 +50,13 @@ export function sqliteKeyManagement(c: SqliteConnection): KeyManagementStore {
       }).immediate();
     },
     async insertTenantKey(tenantId, key, audit) {
-      try {
-        return db.transaction(() => {
-          if (!get(TENANT_EXISTS_SQL, tenantId)) return 'no_tenant' as const;
-          c.checkRootKeyFence(key);
-          run(INSERT_TENANT_KEY_SQL, tenantId, key.version, key.wrappedKey, key.rootKeyId, key.createdAt);
-          c.insertAudit(audit);
-          return 'inserted' as const;
-        }).immediate();
-      } catch (err) {
-        if (isUniqueViolation(err)) return 'version_taken';
-        throw err;
-      }
+      return outcomeOnConflict(() => db.transaction(() => {
+        if (!get(TENANT_EXISTS_SQL, tenantId)) return 'no_tenant' as const;
+        c.checkRootKeyFence(key);
+        run(INSERT_TENANT_KEY_SQL, tenantId, key.version, key.wrappedKey, key.rootKeyId, key.createdAt);
+        c.insertAudit(audit);
+        return 'inserted' as const;
+      }).immediate(), (err) => (isUniqueViolation(err) ? 'version_taken' as const : null));
     },
     async rewrapTenantKeys(tenantId, rows) {
       return db.transaction(() => rows.reduce((n, r) => n + run(REWRAP_TENANT_KEY_SQL, r.wrappedKey, r.rootKeyId, tenantId, r.version, r.fromRootKeyId).changes, 0)).immediate();

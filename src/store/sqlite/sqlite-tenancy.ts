@@ -3,6 +3,7 @@ import { INSERT_TENANT_KEY_SQL } from '../key-management-sql.js';
 import type { TeamStore, TenancyStore } from '../port.js';
 import { UNSHARE_SQL, sharedWithSql, sharesWithout } from '../queries.js';
 import { accessKeyToParams } from '../rows.js';
+import { outcomeOnConflict } from '../store-errors.js';
 import {
   DELETE_FOLDER_SQL, DELETE_TEAM_SQL, FOLDER_EXISTS_SQL, FOLDER_HAS_CREDENTIALS_SQL, INSERT_FOLDER_SQL, INSERT_TEAM_SQL, INSERT_TENANT_SQL,
   SET_ACCESS_KEY_TEAMS_SQL, TEAM_HAS_CREDENTIALS_SQL, TEAM_HAS_FOLDERS_SQL, TEAM_SLUG_SQL, UPDATE_TEAM_SQL, teamQueries, tenancyQueries,
@@ -16,15 +17,7 @@ export function sqliteTenancy(c: SqliteConnection): TenancyStore & TeamStore {
   const unshare = (tenantId: string, slug: string, at: string): void => {
     for (const s of all(sharedWithSql(sqliteDialect.jsonArrayHasAny), tenantId, slug)) run(UNSHARE_SQL, sharesWithout(s.shared_team_slugs, slug), at, tenantId, s.id);
   };
-  /** A write that fails on a unique index answers `taken` instead of throwing. */
-  const unlessTaken = <T, U>(write: () => T, taken: U): T | U => {
-    try {
-      return write();
-    } catch (err) {
-      if (isUniqueViolation(err)) return taken;
-      throw err;
-    }
-  };
+  const taken = <U>(answer: U) => (err: unknown): U | null => (isUniqueViolation(err) ? answer : null);
   return {
     ...tenancyQueries(c.runner, sqliteDialect),
     ...teamQueries(c.runner),
@@ -43,21 +36,21 @@ export function sqliteTenancy(c: SqliteConnection): TenancyStore & TeamStore {
     },
 
     async insertTeam(_tenantId, t, audit) {
-      return unlessTaken(() => {
+      return outcomeOnConflict(() => {
         db.transaction(() => {
           run(INSERT_TEAM_SQL, t.tenantId, t.id, t.slug, t.name, t.createdAt, t.updatedAt, t.revision);
           unshare(t.tenantId, t.slug, t.createdAt);
           c.insertAudit(audit);
         }).immediate();
         return 'inserted' as const;
-      }, 'slug_taken' as const);
+      }, taken('slug_taken' as const));
     },
     async updateTeam(tenantId, t, expectedRevision, audit) {
-      return unlessTaken(() => db.transaction(() => {
+      return outcomeOnConflict(() => db.transaction(() => {
         if (run(UPDATE_TEAM_SQL, t.slug, t.name, t.updatedAt, t.revision, tenantId, t.id, expectedRevision).changes !== 1) return 'stale' as const;
         c.insertAudit(audit);
         return 'updated' as const;
-      }).immediate(), 'slug_taken' as const);
+      }).immediate(), taken('slug_taken' as const));
     },
     async deleteTeam(tenantId, id, at, audit) {
       return db.transaction(() => {
@@ -78,13 +71,13 @@ export function sqliteTenancy(c: SqliteConnection): TenancyStore & TeamStore {
       }).immediate();
     },
     async insertFolder(_tenantId, f, audit) {
-      return unlessTaken(() => {
+      return outcomeOnConflict(() => {
         db.transaction(() => {
           run(INSERT_FOLDER_SQL, f.tenantId, f.id, f.teamId, f.name, f.createdAt, f.updatedAt);
           c.insertAudit(audit);
         }).immediate();
         return 'inserted' as const;
-      }, 'name_taken' as const);
+      }, taken('name_taken' as const));
     },
     async deleteFolder(tenantId, id, audit) {
       return db.transaction(() => {
