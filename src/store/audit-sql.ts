@@ -2,7 +2,7 @@ import type { SealDecision } from '../domain/records.js';
 import type { AuditSinkStore, AuditStore } from './port.js';
 import { auditListSql } from './queries.js';
 import { AUDIT_COLUMNS, auditFromRecord, chainHeadFromRecord, insertSql } from './rows.js';
-import type { SqlDialect, SqlRunner } from './sql-runner.js';
+import type { QueryDialect, SqlRunner } from './sql-runner.js';
 
 /** SQL of the audit trail and its sinks, written once with `?` placeholders, and the methods the same on both stores. */
 
@@ -11,9 +11,9 @@ export const INSERT_AUDIT_SQL = insertSql('audit_events', AUDIT_COLUMNS);
 export const CHAIN_HEAD_SQL = 'SELECT seq, id, hash FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1';
 export const STORED_CHECKPOINT_SQL = 'SELECT checkpoint FROM audit_chain_heads WHERE tenant_id = ?';
 /** The partial index holds the unsealed events in seal order (no sort of the backlog). */
-export const unsealedEventsSql = (d: SqlDialect): string =>
+export const unsealedEventsSql = (d: QueryDialect): string =>
   `SELECT * FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?`;
-export const hasUnsealedSql = (d: SqlDialect): string => `SELECT 1 AS x FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL LIMIT 1`;
+export const hasUnsealedSql = (d: QueryDialect): string => `SELECT 1 AS x FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL LIMIT 1`;
 
 /** Moves the tenant's head to the last seal; the stored checkpoint is replaced only when the decision says so. */
 export const UPSERT_CHAIN_HEAD_SQL =
@@ -35,7 +35,7 @@ export function purgeStillApplies(at: { hash?: unknown } | undefined, head: { se
   return at !== undefined && at.hash === throughHash && head !== undefined && Number(head.seq) > throughSeq;
 }
 
-export function auditQueries(db: SqlRunner, d: SqlDialect): Omit<AuditStore, 'appendAudit' | 'sealAuditChain' | 'purgeAuditThrough'> {
+export function auditQueries(db: SqlRunner, d: QueryDialect): Omit<AuditStore, 'appendAudit' | 'sealAuditChain' | 'purgeAuditThrough'> {
   return {
     async listAudit(tenantId, query, page) {
       const q = auditListSql(tenantId, query, page);

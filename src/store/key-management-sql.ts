@@ -1,7 +1,7 @@
 import type { SealedCount, TenantKeyInfo } from '../domain/records.js';
 import type { KeyManagementStore } from './port.js';
 import { tenantKeyFromRecord, versionFromRecord, type DbRecord } from './rows.js';
-import { tenantScope, type SqlDialect, type SqlRunner } from './sql-runner.js';
+import { tenantScope, type QueryDialect, type SqlRunner } from './sql-runner.js';
 
 /**
  * SQL for key management, written once with `?` placeholders (the PostgreSQL adapter numbers
@@ -72,7 +72,7 @@ export const DELETE_META_SQL = 'DELETE FROM meta WHERE key = ?';
 export const DELETE_TENANT_KEYS_SQL = 'DELETE FROM tenant_keys WHERE tenant_id = ?';
 export const DELETE_TENANT_SQL = 'DELETE FROM tenants WHERE id = ?';
 
-export function keyManagementQueries(db: SqlRunner, d: SqlDialect): Pick<
+export function keyManagementQueries(db: SqlRunner, d: QueryDialect): Pick<
   KeyManagementStore,
   'getMeta' | 'initMeta' | 'listTenantKeys' | 'currentTenantKeyVersion' | 'listTenantsToRewrap' | 'countTenantsToRewrap' | 'listTenantKeyInfo' |
   'listVersionsToReseal' | 'countVersionsToReseal' | 'countSealedByKeyVersion'

@@ -15,7 +15,7 @@ import type {
 
 // The records are the domain's; they are re-exported for the adapters and tests that name them here.
 export type * from '../domain/records.js';
-export { RootKeyMoved, StoreFull, StoreUnavailable } from './store-errors.js';
+export { RootKeyMoved, StoreConflict, StoreFull, StoreUnavailable } from './store-errors.js';
 
 export interface StoreCapabilities {
   /** Several server processes may share this store (so caches need cross-process invalidation). */

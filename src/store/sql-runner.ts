@@ -14,7 +14,7 @@ export interface SqlRunner {
 }
 
 /** The few places where the dialects spell shared SQL differently (kysely's compiler hooks, in small). */
-export interface SqlDialect {
+export interface QueryDialect {
   jsonArrayHasAny: JsonArrayHasAny;
   /** `column` is one of `values`, as one parameter, so the statement text is the same for any number of values. */
   inList(column: string, values: readonly string[]): { sql: string; param: unknown };
@@ -23,7 +23,7 @@ export interface SqlDialect {
 }
 
 /** `WHERE tenant_id IN (…)` for a list of tenants, or no clause for all of them. */
-export function tenantScope(d: SqlDialect, ids: readonly string[] | 'all'): { where: string; params: unknown[] } {
+export function tenantScope(d: QueryDialect, ids: readonly string[] | 'all'): { where: string; params: unknown[] } {
   if (ids === 'all') return { where: '', params: [] };
   const { sql, param } = d.inList('tenant_id', ids);
   return { where: `WHERE ${sql}`, params: [param] };

@@ -1,6 +1,6 @@
 import type { TeamStore, TenancyStore } from './port.js';
 import { folderFromRecord, teamFromRecord, tenantFromRecord } from './rows.js';
-import type { SqlDialect, SqlRunner } from './sql-runner.js';
+import type { QueryDialect, SqlRunner } from './sql-runner.js';
 
 /**
  * SQL of tenants, teams and folders, written once with `?` placeholders, and the methods that
@@ -24,7 +24,7 @@ export const FOLDER_EXISTS_SQL = 'SELECT 1 AS x FROM folders WHERE tenant_id = ?
 export const FOLDER_HAS_CREDENTIALS_SQL = 'SELECT 1 AS x FROM credentials WHERE tenant_id = ? AND folder_id = ? LIMIT 1';
 export const DELETE_FOLDER_SQL = 'DELETE FROM folders WHERE tenant_id = ? AND id = ?';
 
-export function tenancyQueries(db: SqlRunner, d: SqlDialect): Pick<TenancyStore, 'getTenant' | 'listTenants' | 'countTenants'> {
+export function tenancyQueries(db: SqlRunner, d: QueryDialect): Pick<TenancyStore, 'getTenant' | 'listTenants' | 'countTenants'> {
   return {
     async getTenant(tenantId) {
       const r = await db.one('SELECT * FROM tenants WHERE id = ?', [tenantId]);

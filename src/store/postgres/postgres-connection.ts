@@ -4,7 +4,7 @@ import { META_VALUE_SQL } from '../key-management-sql.js';
 import { ROOT_KEY_ID_META } from '../port.js';
 import { postgresJsonArrayHasAny } from '../queries.js';
 import { AUDIT_COLUMNS, auditToParams, type DbRecord } from '../rows.js';
-import type { SqlDialect, SqlRunner } from '../sql-runner.js';
+import type { QueryDialect, SqlRunner } from '../sql-runner.js';
 import { RootKeyMoved } from '../store-errors.js';
 import { numberParams } from './numbered-params.js';
 
@@ -13,7 +13,7 @@ export const TRANSACTION_ATTEMPTS = 3;
 /** PostgreSQL allows 65 535 bind parameters per statement; audit rows have 17 columns. */
 export const AUDIT_ROWS_PER_INSERT = 500;
 
-export const postgresDialect: SqlDialect = {
+export const postgresDialect: QueryDialect = {
   jsonArrayHasAny: postgresJsonArrayHasAny,
   inList: (column, values) => ({ sql: `${column} = ANY(?::text[])`, param: [...values] }),
   indexedBy: () => '',

@@ -4,6 +4,7 @@ import {
   VERSION_BY_NUMBER_SQL, credentialQueries, updateCredentialParams, versionWrites,
 } from '../credentials-sql.js';
 import type { CredentialStore } from '../port.js';
+import { TENANT_EXISTS_SQL } from '../tenancy-sql.js';
 import { ACCOUNT_CREDENTIAL_TYPES, OTHER_ACCOUNT_CREDENTIALS_SQL, credentialListSql } from '../queries.js';
 import { CREDENTIAL_COLUMNS, VERSION_COLUMNS, credentialFromRecord, credentialToParams, versionFromRecord } from '../rows.js';
 import { outcomeOnConflict } from '../store-errors.js';
@@ -37,7 +38,7 @@ export function postgresCredentials(c: PgConnection): CredentialStore {
    * last two credentials are serialized and the second counts what the first left.
    */
   async function lastOfAccount(tx: PgTransaction, tenantId: string, id: string): Promise<boolean> {
-    await tx.one('SELECT id FROM tenants WHERE id = ? FOR UPDATE', [tenantId]);
+    await tx.one(`${TENANT_EXISTS_SQL} FOR UPDATE`, [tenantId]);
     return Number((await tx.one(OTHER_ACCOUNT_CREDENTIALS_SQL, [tenantId, id]))?.n ?? 0) === 0;
   }
   return {

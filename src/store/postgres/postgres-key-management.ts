@@ -73,7 +73,7 @@ export function postgresKeyManagement(c: PgConnection): KeyManagementStore {
         `SELECT table_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
       )).map((r) => r.name as string);
       return transaction(async (tx) => {
-        await tx.one('SELECT 1 AS x FROM tenants WHERE id = ? FOR UPDATE', [tenantId]);
+        await tx.one(`${TENANT_EXISTS_SQL} FOR UPDATE`, [tenantId]);
         const accessKeyHashes = (await tx.all(TENANT_ACCESS_KEY_HASHES_SQL, [tenantId])).map((r) => Buffer.from(r.key_hash as Uint8Array));
         let deleted = 0;
         for (const table of tables) deleted += await tx.run(`DELETE FROM ${quoteIdent(table)} WHERE tenant_id = ?`, [tenantId]);

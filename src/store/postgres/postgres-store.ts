@@ -1,12 +1,12 @@
 import { Client } from 'pg';
-import { MIGRATIONS } from '../migrations/migrations.js';
+import { APPLIED_MIGRATIONS_SQL, MIGRATIONS, MIGRATIONS_TABLE_SQL, RECORD_MIGRATION_SQL } from '../migrations/migrations.js';
 import type { CoordinationStore, Store, StoreLifecycle } from '../port.js';
 import { withStoreErrors } from '../store-errors.js';
 import { createInvalidationListener, encodeInvalidation, INVALIDATION_CHANNEL } from './invalidation-listener.js';
 import { translatePgError } from './pg-errors.js';
 import { postgresAccessKeys } from './postgres-access-keys.js';
 import { postgresAudit } from './postgres-audit.js';
-import { pgConnection } from './postgres-connection.js';
+import { pgConnection, toPg } from './postgres-connection.js';
 import { postgresCredentials } from './postgres-credentials.js';
 import { postgresIdempotency } from './postgres-idempotency.js';
 import { postgresKeyManagement } from './postgres-key-management.js';
@@ -76,14 +76,14 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
       try {
         await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
         try {
-          await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-          const applied = new Set((await client.query<{ id: number }>('SELECT id FROM schema_migrations')).rows.map((r) => Number(r.id)));
+          await client.query(MIGRATIONS_TABLE_SQL);
+          const applied = new Set((await client.query<{ id: number }>(APPLIED_MIGRATIONS_SQL)).rows.map((r) => Number(r.id)));
           for (const m of MIGRATIONS) {
             if (applied.has(m.id)) continue;
             await client.query('BEGIN');
             try {
               for (const s of m.statements({ bytes: 'BYTEA' })) await client.query(s);
-              await client.query('INSERT INTO schema_migrations (id, name, applied_at) VALUES ($1, $2, $3)', [m.id, m.name, new Date().toISOString()]);
+              await client.query(toPg(RECORD_MIGRATION_SQL, [m.id, m.name, new Date().toISOString()]));
               await client.query('COMMIT');
             } catch (err) {
               await client.query('ROLLBACK').catch(() => {});

@@ -5,12 +5,12 @@ import { META_VALUE_SQL } from '../key-management-sql.js';
 import { ROOT_KEY_ID_META } from '../port.js';
 import { sqliteJsonArrayHasAny } from '../queries.js';
 import { auditToParams, type DbRecord } from '../rows.js';
-import type { SqlDialect, SqlRunner } from '../sql-runner.js';
+import type { QueryDialect, SqlRunner } from '../sql-runner.js';
 import { RootKeyMoved } from '../store-errors.js';
 import { CredentialCache, writesCachedRows } from './credential-cache.js';
 import { KnownKeyHashes } from './known-key-hashes.js';
 
-export const sqliteDialect: SqlDialect = {
+export const sqliteDialect: QueryDialect = {
   jsonArrayHasAny: sqliteJsonArrayHasAny,
   inList: (column, values) => ({ sql: `${column} IN (SELECT value FROM json_each(?))`, param: JSON.stringify(values) }),
   indexedBy: (index) => `INDEXED BY ${index}`,

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { STORE_METHOD_ACCESS, type StoreMethodName } from '../method-access.js';
-import { MIGRATIONS } from '../migrations/migrations.js';
+import { APPLIED_MIGRATIONS_SQL, MIGRATIONS, MIGRATIONS_TABLE_SQL, RECORD_MIGRATION_SQL } from '../migrations/migrations.js';
 import type { CoordinationStore, Store, StoreLifecycle } from '../port.js';
 import { makeDatabaseFilesPrivate } from '../private-files.js';
 import { hasFreeSpace, withStoreErrors } from '../store-errors.js';
@@ -53,13 +53,13 @@ export function openSqliteStore(opts: SqliteOptions): Store {
     kind: 'sqlite',
     capabilities: { multiProcess: false, sealsOnAppend: true },
     async migrate() {
-      db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-      const applied = new Set((db.prepare('SELECT id FROM schema_migrations').all() as Array<{ id: number }>).map((r) => r.id));
+      db.exec(MIGRATIONS_TABLE_SQL);
+      const applied = new Set((db.prepare(APPLIED_MIGRATIONS_SQL).all() as Array<{ id: number }>).map((r) => r.id));
       for (const m of MIGRATIONS) {
         if (applied.has(m.id)) continue;
         db.transaction(() => {
           for (const s of m.statements({ bytes: 'BLOB' })) db.exec(s);
-          db.prepare('INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)').run(m.id, m.name, new Date().toISOString());
+          db.prepare(RECORD_MIGRATION_SQL).run(m.id, m.name, new Date().toISOString());
         }).immediate();
       }
     },
