@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { STORE_METHOD_ACCESS } from '../src/store/method-access.js';
@@ -52,11 +52,13 @@ describe('which SQLite store methods wait for the WAL flush', () => {
     const file = join(dir, 'latchkey.db');
     const store = openSqliteStore({ file, synchronous: 'FULL' });
     t.after(() => store.close());
-    // The flush opens the WAL file by name on first use: without the file it cannot flush.
+    // The flush opens the WAL file by name on first use: with a directory in its place (which no
+    // other connection can turn back into a file) it cannot flush.
     rmSync(`${file}-wal`);
-    await assert.rejects(store.migrate(), { code: 'ENOENT' });
+    mkdirSync(`${file}-wal`);
+    await assert.rejects(store.migrate(), { code: 'EISDIR' });
     assert.equal(await store.getMeta('root_key_id'), null);
-    await assert.rejects(store.initMeta('probe', 'x'), { code: 'ENOENT' });
+    await assert.rejects(store.initMeta('probe', 'x'), { code: 'EISDIR' });
     // The write itself committed; only its acknowledgement waited for (and failed with) the flush.
     assert.equal(await store.getMeta('probe'), 'x');
   });
