@@ -3,8 +3,13 @@ import type { AuditSinkStore, AuditStore } from './port.js';
 import { auditListSql } from './queries.js';
 import { AUDIT_COLUMNS, auditFromRecord, chainHeadFromRecord, insertSql } from './rows.js';
 import type { QueryDialect, SqlRunner } from './sql-runner.js';
+import { lock, one, run, writeAudit, type Script, type WriteRunner } from './transaction-script.js';
 
-/** SQL of the audit trail and its sinks, written once with `?` placeholders, and the methods the same on both stores. */
+/**
+ * The audit trail and its sinks, written once for both stores. Appending and sealing are each
+ * adapter's own: SQLite seals as it appends (one writer orders every append), PostgreSQL leaves
+ * sealing to the sealer under the chain lock.
+ */
 
 export const INSERT_AUDIT_SQL = insertSql('audit_events', AUDIT_COLUMNS);
 /** The newest sealed event of a tenant: where its chain goes on. */
@@ -27,16 +32,28 @@ export function chainHeadParams(tenantId: string, decision: SealDecision, at: st
   return [tenantId, last.seq, last.id, last.hash, decision.checkpoint ?? null, at, decision.checkpoint === undefined ? 1 : 0];
 }
 
-export const EVENT_HASH_AT_SQL = 'SELECT hash FROM audit_events WHERE tenant_id = ? AND seq = ?';
-export const DELETE_SEALED_THROUGH_SQL = 'DELETE FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL AND seq <= ?';
+/** Key space of the two-int advisory locks: (1, hashtext('audit:' || tenant id)) is a tenant's audit chain lock. */
+const AUDIT_CHAIN_LOCK_SPACE = 1;
 
-/** Whether a retention purge through `throughSeq` still applies: that event has `throughHash` and is not the newest. */
-export function purgeStillApplies(at: { hash?: unknown } | undefined, head: { seq?: unknown } | undefined, throughSeq: number, throughHash: string): boolean {
-  return at !== undefined && at.hash === throughHash && head !== undefined && Number(head.seq) > throughSeq;
+/** Sealers and the retention purge of one tenant (in any process) take turns; appends never wait for it. */
+export function* chainLock(tenantId: string): Script<void> {
+  yield* lock(AUDIT_CHAIN_LOCK_SPACE, `audit:${tenantId}`);
 }
 
-export function auditQueries(db: SqlRunner, d: QueryDialect): Omit<AuditStore, 'appendAudit' | 'sealAuditChain' | 'purgeAuditThrough'> {
+export function auditStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Omit<AuditStore, 'appendAudit' | 'sealAuditChain'> {
   return {
+    async purgeAuditThrough(tenantId, throughSeq, throughHash, anchor) {
+      return w.write(function* () {
+        yield* chainLock(tenantId);
+        const at = yield* one('SELECT hash FROM audit_events WHERE tenant_id = ? AND seq = ?', [tenantId, throughSeq]);
+        const head = yield* one(CHAIN_HEAD_SQL, [tenantId]);
+        // Another purge or a re-seal got there first, or it would take the newest event: nothing.
+        if (!at || at.hash !== throughHash || !head || Number(head.seq) <= throughSeq) return 0;
+        const n = yield* run('DELETE FROM audit_events WHERE tenant_id = ? AND seq IS NOT NULL AND seq <= ?', [tenantId, throughSeq]);
+        yield* writeAudit([anchor]);
+        return n;
+      });
+    },
     async listAudit(tenantId, query, page) {
       const q = auditListSql(tenantId, query, page);
       return (await db.all(q.text, q.params)).map(auditFromRecord);
@@ -87,7 +104,7 @@ export function auditQueries(db: SqlRunner, d: QueryDialect): Omit<AuditStore, '
   };
 }
 
-export function auditSinkQueries(db: SqlRunner): AuditSinkStore {
+export function auditSinkStore(db: SqlRunner): AuditSinkStore {
   return {
     async listAuditSinkWork(sink) {
       const rows = await db.all(

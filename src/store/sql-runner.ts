@@ -20,6 +20,13 @@ export interface QueryDialect {
   inList(column: string, values: readonly string[]): { sql: string; param: unknown };
   /** SQLite's `INDEXED BY index` where its planner picks a worse index without it; nothing on PostgreSQL. */
   indexedBy(index: string): string;
+  /**
+   * Appended to a SELECT inside a write transaction: PostgreSQL locks the rows read (` FOR UPDATE`,
+   * ` FOR SHARE`) so a concurrent writer waits and then sees this one's change; SQLite runs one
+   * write transaction at a time, so nothing.
+   */
+  forUpdate: string;
+  forShare: string;
 }
 
 /** `WHERE tenant_id IN (…)` for a list of tenants, or no clause for all of them. */

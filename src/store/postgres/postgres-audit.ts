@@ -1,30 +1,22 @@
 import type { AuditRow, UsageTouch } from '../../domain/records.js';
-import {
-  CHAIN_HEAD_SQL, DELETE_SEALED_THROUGH_SQL, EVENT_HASH_AT_SQL, STORED_CHECKPOINT_SQL, UPSERT_CHAIN_HEAD_SQL, auditQueries, auditSinkQueries,
-  chainHeadParams, purgeStillApplies, unsealedEventsSql,
-} from '../audit-sql.js';
-import type { AuditSinkStore, AuditStore } from '../port.js';
+import { CHAIN_HEAD_SQL, STORED_CHECKPOINT_SQL, UPSERT_CHAIN_HEAD_SQL, chainHeadParams, chainLock, unsealedEventsSql } from '../audit-sql.js';
+import type { AuditStore } from '../port.js';
 import { AUDIT_COLUMNS, auditFromRecord, auditToParams, chainHeadFromRecord } from '../rows.js';
+import { all, one, run } from '../transaction-script.js';
 import { latestTouches, touchParams, touchSql } from './collapse-touches.js';
-import {
-  AUDIT_ROWS_PER_INSERT, TRANSACTION_ATTEMPTS, insertRowsSql, isRetryable, postgresDialect, type PgConnection, type PgTransaction,
-} from './postgres-connection.js';
+import { AUDIT_ROWS_PER_INSERT, TRANSACTION_ATTEMPTS, insertRowsSql, isRetryable, postgresDialect, type PgConnection } from './postgres-connection.js';
 
-/** Key space of the two-int advisory locks: (1, hashtext('audit:' || tenant id)) is a tenant's audit chain lock. */
-const AUDIT_CHAIN_LOCK_SPACE = 1;
 /** Audit batches up to this size run as named statements (one per size, per connection). */
 const PREPARED_APPEND_MAX_EVENTS = 16;
 
 /**
- * The audit trail on PostgreSQL. Appends from several processes would contend for each chain's
- * lock, so appends write unsealed events and the sealer seals them under the tenant's advisory
- * lock (per transaction, so it goes with COMMIT/ROLLBACK); appends never wait for it.
+ * Appending and sealing on PostgreSQL. Appends from several processes would contend for each
+ * chain's lock, so appends write unsealed events and the sealer seals them under the tenant's
+ * chain lock; appends never wait for it.
  */
-export function postgresAudit(c: PgConnection): AuditStore & AuditSinkStore {
+export function postgresAudit(c: PgConnection): Pick<AuditStore, 'appendAudit' | 'sealAuditChain'> {
   const { transaction } = c;
   const unsealedSql = unsealedEventsSql(postgresDialect);
-  const chainLock = (tx: PgTransaction, tenantId: string): Promise<unknown> =>
-    tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_CHAIN_LOCK_SPACE, `audit:${tenantId}`]);
 
   /** Statement text of each prepared append shape, built on its first use. */
   const appendTexts = new Map<string, string>();
@@ -61,9 +53,6 @@ export function postgresAudit(c: PgConnection): AuditStore & AuditSinkStore {
     }
   };
   return {
-    ...auditQueries(c.runner, postgresDialect),
-    ...auditSinkQueries(c.runner),
-
     async appendAudit(events, touches) {
       if (events.length <= AUDIT_ROWS_PER_INSERT) await appendInOneStatement(events, touches);
       else {
@@ -77,37 +66,27 @@ export function postgresAudit(c: PgConnection): AuditStore & AuditSinkStore {
       return { durable: Promise.resolve() };
     },
     async sealAuditChain(tenantId, limit, decide) {
-      return transaction(async (tx) => {
-        // Sealers and the retention purge of one tenant (in any process) take turns.
-        await chainLock(tx, tenantId);
+      return c.writes.write(function* () {
+        yield* chainLock(tenantId);
         // A seal rewrites events that are durable already, and a lost one is redone to the same
         // hashes (WAL is flushed in order, so nothing after it survived either): no WAL flush wait.
-        await tx.query('SET LOCAL synchronous_commit = off');
-        const head = chainHeadFromRecord(await tx.one(CHAIN_HEAD_SQL, [tenantId]));
-        const events = (await tx.all(unsealedSql, [tenantId, limit])).map(auditFromRecord);
+        yield* run('SET LOCAL synchronous_commit = off');
+        const head = chainHeadFromRecord(yield* one(CHAIN_HEAD_SQL, [tenantId]));
+        const events = (yield* all(unsealedSql, [tenantId, limit])).map(auditFromRecord);
         if (events.length === 0) return 0;
-        const stored = await tx.one(STORED_CHECKPOINT_SQL, [tenantId]);
+        const stored = yield* one(STORED_CHECKPOINT_SQL, [tenantId]);
         const decision = decide({ head, checkpoint: (stored?.checkpoint as string | null | undefined) ?? null, events });
         const params = chainHeadParams(tenantId, decision, new Date().toISOString());
         if (params === null) return 0;
         const seals = decision.seals;
-        await tx.query(
+        yield* run(
           `UPDATE audit_events AS a SET seq = s.seq, hash = s.hash, prev_hash = s.prev_hash
-             FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[]) AS s(id, seq, hash, prev_hash)
+             FROM unnest(?::text[], ?::bigint[], ?::text[], ?::text[]) AS s(id, seq, hash, prev_hash)
             WHERE a.id = s.id AND a.seq IS NULL`,
           [seals.map((x) => x.id), seals.map((x) => x.seq), seals.map((x) => x.hash), seals.map((x) => x.prevHash)],
         );
-        await tx.run(UPSERT_CHAIN_HEAD_SQL, params);
+        yield* run(UPSERT_CHAIN_HEAD_SQL, params);
         return seals.length;
-      });
-    },
-    async purgeAuditThrough(tenantId, throughSeq, throughHash, anchor) {
-      return transaction(async (tx) => {
-        await chainLock(tx, tenantId);
-        if (!purgeStillApplies(await tx.one(EVENT_HASH_AT_SQL, [tenantId, throughSeq]), await tx.one(CHAIN_HEAD_SQL, [tenantId]), throughSeq, throughHash)) return 0;
-        const n = await tx.run(DELETE_SEALED_THROUGH_SQL, [tenantId, throughSeq]);
-        await c.insertAudit(tx, [anchor]);
-        return n;
       });
     },
   };

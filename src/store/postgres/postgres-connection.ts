@@ -1,11 +1,9 @@
 import { DatabaseError, Pool, type PoolClient, type PoolConfig, type QueryResult } from 'pg';
-import type { AuditRow, TenantKeyRow } from '../../domain/records.js';
-import { META_VALUE_SQL } from '../key-management-sql.js';
-import { ROOT_KEY_ID_META } from '../port.js';
+import type { AuditRow } from '../../domain/records.js';
 import { postgresJsonArrayHasAny } from '../queries.js';
 import { AUDIT_COLUMNS, auditToParams, type DbRecord } from '../rows.js';
 import type { QueryDialect, SqlRunner } from '../sql-runner.js';
-import { RootKeyMoved } from '../store-errors.js';
+import { driveAsync, type Step, type WriteRunner } from '../transaction-script.js';
 import { numberParams } from './numbered-params.js';
 
 /** A deadlock or serialization failure rolls the whole transaction back, so it is safe to run again. */
@@ -17,6 +15,8 @@ export const postgresDialect: QueryDialect = {
   jsonArrayHasAny: postgresJsonArrayHasAny,
   inList: (column, values) => ({ sql: `${column} = ANY(?::text[])`, param: [...values] }),
   indexedBy: () => '',
+  forUpdate: ' FOR UPDATE',
+  forShare: ' FOR SHARE',
 };
 
 type Db = Pick<PoolClient, 'query'>;
@@ -79,16 +79,11 @@ export interface PgConnection {
   prepared(name: string, text: string, values: unknown[]): Promise<QueryResult<DbRecord>>;
   /** A pooled connection for several statements; `release` discards it if it failed meanwhile. */
   checkout(): Promise<{ client: PoolClient; release(err?: Error): void }>;
+  /** The shared compound writes' way in (transaction-script.ts), each in one `transaction`. */
+  writes: WriteRunner;
   /** Runs `fn` in a transaction, again (up to TRANSACTION_ATTEMPTS) after a deadlock or serialization failure. */
   transaction<T>(fn: (tx: PgTransaction) => Promise<T>): Promise<T>;
   insertAudit(db: Db, events: readonly AuditRow[]): Promise<void>;
-  /**
-   * A new data key must be wrapped by the root key the store names now. FOR SHARE holds the meta
-   * row until this transaction ends, so a root-key rotation moving the store to a new key (which
-   * updates that row) waits for this insert and then finds the row to re-wrap; an insert that
-   * comes after it reads the new key id and is refused.
-   */
-  checkRootKeyFence(tx: PgTransaction, key: TenantKeyRow): Promise<void>;
 }
 
 export function pgConnection(config: PoolConfig): PgConnection {
@@ -149,19 +144,30 @@ export function pgConnection(config: PoolConfig): PgConnection {
     }
   }
 
+  async function insertAudit(db: Db, events: readonly AuditRow[]): Promise<void> {
+    for (let i = 0; i < events.length; i += AUDIT_ROWS_PER_INSERT) {
+      const chunk = events.slice(i, i + AUDIT_ROWS_PER_INSERT);
+      await db.query(insertRowsSql('audit_events', AUDIT_COLUMNS, chunk.length), chunk.flatMap(auditToParams));
+    }
+  }
+  const exec = async (tx: PgTransaction, step: Step): Promise<unknown> => {
+    switch (step.op) {
+      case 'one': return tx.one(step.sql, step.params);
+      case 'all': return tx.all(step.sql, step.params);
+      case 'run': return tx.run(step.sql, step.params);
+      case 'audit': return insertAudit(tx, step.events);
+      // Per transaction: released by COMMIT or ROLLBACK.
+      case 'lock': return tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [step.space, step.key]);
+    }
+  };
+
   return {
-    pool, checkout, transaction,
+    pool, checkout, transaction, insertAudit,
+    writes: {
+      write: (script) => transaction((tx) => driveAsync(script(), (step) => exec(tx, step))),
+      isUniqueViolation: (err, index) => isUniqueViolation(err, index === 'credential_slug' ? 'credentials_slug' : undefined),
+    },
     runner: runnerOn(pool),
     prepared: (name, text, values) => pool.query<DbRecord>({ name, text, values }),
-    async insertAudit(db, events) {
-      for (let i = 0; i < events.length; i += AUDIT_ROWS_PER_INSERT) {
-        const chunk = events.slice(i, i + AUDIT_ROWS_PER_INSERT);
-        await db.query(insertRowsSql('audit_events', AUDIT_COLUMNS, chunk.length), chunk.flatMap(auditToParams));
-      }
-    },
-    async checkRootKeyFence(tx, key) {
-      const fence = await tx.one(`${META_VALUE_SQL} FOR SHARE`, [ROOT_KEY_ID_META]);
-      if (fence && fence.value !== key.rootKeyId) throw new RootKeyMoved();
-    },
   };
 }

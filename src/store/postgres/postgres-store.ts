@@ -4,14 +4,13 @@ import type { CoordinationStore, Store, StoreLifecycle } from '../port.js';
 import { withStoreErrors } from '../store-errors.js';
 import { createInvalidationListener, encodeInvalidation, INVALIDATION_CHANNEL } from './invalidation-listener.js';
 import { translatePgError } from './pg-errors.js';
+import { sqlStore } from '../sql-store.js';
 import { postgresAccessKeys } from './postgres-access-keys.js';
 import { postgresAudit } from './postgres-audit.js';
-import { pgConnection, toPg } from './postgres-connection.js';
+import { pgConnection, postgresDialect, toPg } from './postgres-connection.js';
 import { postgresCredentials } from './postgres-credentials.js';
-import { postgresIdempotency } from './postgres-idempotency.js';
 import { postgresKeyManagement } from './postgres-key-management.js';
 import { postgresOAuth } from './postgres-oauth.js';
-import { postgresTenancy } from './postgres-tenancy.js';
 
 export interface PostgresOptions {
   /**
@@ -36,9 +35,9 @@ const MIGRATION_LOCK_KEY = 0x4c61_7463_686b; // 'Latchk'
 const PING_TIMEOUT_MS = 1000;
 
 /**
- * Several stateless Latchkey processes share one database through this adapter. The roles are
- * made in the files beside this one; this one opens the pool and puts them together. Semantics
- * match the SQLite adapter method for method.
+ * Several stateless Latchkey processes share one database through this adapter. Most methods are
+ * the shared ones (sql-store.ts) on this pool; the files beside this one hold what PostgreSQL
+ * does its own way, and this one opens the pool and puts them together.
  */
 export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   const statementTimeoutMs = opts.statementTimeoutMs ?? 2000;
@@ -143,12 +142,11 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   };
   const store: Store = {
     ...lifecycle,
-    ...postgresTenancy(c),
+    ...coordination,
+    ...sqlStore(c.runner, c.writes, postgresDialect),
     ...postgresAccessKeys(c),
     ...postgresCredentials(c),
     ...postgresAudit(c),
-    ...postgresIdempotency(c),
-    ...coordination,
     ...postgresKeyManagement(c),
     ...postgresOAuth(c),
   };

@@ -1,9 +1,6 @@
 import type { AppendSeal, AuditRow, SealDecision, SealRound, UsageTouch } from '../../domain/records.js';
-import {
-  CHAIN_HEAD_SQL, DELETE_SEALED_THROUGH_SQL, EVENT_HASH_AT_SQL, STORED_CHECKPOINT_SQL, UPSERT_CHAIN_HEAD_SQL, auditQueries, auditSinkQueries,
-  chainHeadParams, hasUnsealedSql, purgeStillApplies, unsealedEventsSql,
-} from '../audit-sql.js';
-import type { AuditSinkStore, AuditStore } from '../port.js';
+import { CHAIN_HEAD_SQL, STORED_CHECKPOINT_SQL, UPSERT_CHAIN_HEAD_SQL, chainHeadParams, hasUnsealedSql, unsealedEventsSql } from '../audit-sql.js';
+import type { AuditStore } from '../port.js';
 import { auditFromRecord, chainHeadFromRecord } from '../rows.js';
 import type { WalSync } from './wal-sync.js';
 import { sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
@@ -19,10 +16,10 @@ const asStored = (e: AuditRow): AuditRow => ({
 });
 
 /**
- * The audit trail on SQLite. One process owns the file and its transactions run one at a time,
+ * Appending and sealing on SQLite. One process owns the file and its transactions run one at a time,
  * so appends can seal as they write (`capabilities.sealsOnAppend`) and no chain lock is needed.
  */
-export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null; deferTouches(touches: readonly UsageTouch[]): void }): AuditStore & AuditSinkStore {
+export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null; deferTouches(touches: readonly UsageTouch[]): void }): Pick<AuditStore, 'appendAudit' | 'sealAuditChain'> {
   const { db, get, all, run } = c;
   const unsealedSql = unsealedEventsSql(sqliteDialect);
   const unsealedExistsSql = hasUnsealedSql(sqliteDialect);
@@ -64,9 +61,6 @@ export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null
     }
   };
   return {
-    ...auditQueries(c.runner, sqliteDialect),
-    ...auditSinkQueries(c.runner),
-
     async appendAudit(events, touches, seal) {
       // The hot write (every reveal): committed without blocking on the fsync, then made durable
       // off the event loop before the caller hears back (see wal-sync.ts).
@@ -87,14 +81,6 @@ export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null
         }
         writeChainHead(tenantId, decision);
         return decision.seals.length;
-      }).immediate();
-    },
-    async purgeAuditThrough(tenantId, throughSeq, throughHash, anchor) {
-      return db.transaction(() => {
-        if (!purgeStillApplies(get(EVENT_HASH_AT_SQL, tenantId, throughSeq), get(CHAIN_HEAD_SQL, tenantId), throughSeq, throughHash)) return 0;
-        const n = run(DELETE_SEALED_THROUGH_SQL, tenantId, throughSeq).changes;
-        c.insertAudit([anchor]);
-        return n;
       }).immediate();
     },
   };

@@ -1,12 +1,10 @@
 import type Database from 'better-sqlite3';
-import type { AuditRow, TenantKeyRow } from '../../domain/records.js';
+import type { AuditRow } from '../../domain/records.js';
 import { INSERT_AUDIT_SQL } from '../audit-sql.js';
-import { META_VALUE_SQL } from '../key-management-sql.js';
-import { ROOT_KEY_ID_META } from '../port.js';
 import { sqliteJsonArrayHasAny } from '../queries.js';
 import { auditToParams, type DbRecord } from '../rows.js';
 import type { QueryDialect, SqlRunner } from '../sql-runner.js';
-import { RootKeyMoved } from '../store-errors.js';
+import { driveSync, type Step, type WriteRunner } from '../transaction-script.js';
 import { CredentialCache, writesCachedRows } from './credential-cache.js';
 import { KnownKeyHashes } from './known-key-hashes.js';
 
@@ -14,13 +12,15 @@ export const sqliteDialect: QueryDialect = {
   jsonArrayHasAny: sqliteJsonArrayHasAny,
   inList: (column, values) => ({ sql: `${column} IN (SELECT value FROM json_each(?))`, param: JSON.stringify(values) }),
   indexedBy: (index) => `INDEXED BY ${index}`,
+  forUpdate: '',
+  forShare: '',
 };
 
 /**
- * The one connection of the SQLite adapter and what its role files share: prepared statements,
- * the credential row cache and the access-key hash set (both emptied when another process writes
- * the file), and the writes that several roles make inside their transactions. better-sqlite3 is
- * synchronous, so a `db.transaction` cannot interleave with another request's statements.
+ * The one connection of the SQLite adapter and what its files share: prepared statements, the
+ * credential row cache and the access-key hash set (both emptied when another process writes the
+ * file), and the way in for the shared reads and writes. better-sqlite3 is synchronous, so a
+ * `db.transaction` cannot interleave with another request's statements.
  */
 export interface SqliteConnection {
   db: Database.Database;
@@ -31,17 +31,14 @@ export interface SqliteConnection {
   run(sql: string, ...params: unknown[]): Database.RunResult;
   /** The shared statements' way in (sql-runner.ts). */
   runner: SqlRunner;
+  /** The shared compound writes' way in: each runs in one immediate transaction (transaction-script.ts). */
+  writes: WriteRunner;
   credentialCache: CredentialCache;
   knownKeyHashes: KnownKeyHashes;
   /** Empties the caches when another connection committed to the file since the last look. */
   dropCachesIfOthersWrote(): void;
+  /** Inside the caller's transaction. */
   insertAudit(events: readonly AuditRow[]): void;
-  /**
-   * A new data key must be wrapped by the root key the store names now. Checked inside the
-   * writing transaction, which SQLite runs one at a time, so a root-key rotation that moved the
-   * store to a new key either committed first (and this write is refused) or sees this row.
-   */
-  checkRootKeyFence(key: TenantKeyRow): void;
 }
 
 export function sqliteConnection(db: Database.Database): SqliteConnection {
@@ -76,8 +73,29 @@ export function sqliteConnection(db: Database.Database): SqliteConnection {
   const dataVersion = db.prepare('PRAGMA data_version').pluck();
   let seenDataVersion = dataVersion.get() as number;
 
+  const insertAudit = (events: readonly AuditRow[]): void => {
+    if (events.length === 0) return;
+    const insert = stmt(INSERT_AUDIT_SQL);
+    for (const e of events) insert.run(...auditToParams(e));
+  };
+  const exec = (step: Step): unknown => {
+    switch (step.op) {
+      case 'one': return get(step.sql, ...step.params);
+      case 'all': return all(step.sql, ...step.params);
+      case 'run': return run(step.sql, ...step.params).changes;
+      case 'audit': return insertAudit(step.events);
+      // One write transaction at a time already: nothing to take turns for.
+      case 'lock': return undefined;
+    }
+  };
+
   return {
-    db, stmt, get, all, run, credentialCache, knownKeyHashes,
+    db, stmt, get, all, run, credentialCache, knownKeyHashes, insertAudit,
+    writes: {
+      // Runs synchronously when called: no other request's statement can come in between.
+      write: async (script) => db.transaction(() => driveSync(script(), exec)).immediate(),
+      isUniqueViolation: (err, index) => isUniqueViolation(err, index === 'credential_slug' ? 'slug' : undefined),
+    },
     runner: {
       one: async (sql, params = []) => get(sql, ...params),
       all: async (sql, params = []) => all(sql, ...params),
@@ -90,15 +108,6 @@ export function sqliteConnection(db: Database.Database): SqliteConnection {
         credentialCache.clear();
         knownKeyHashes.forget();
       }
-    },
-    insertAudit(events) {
-      if (events.length === 0) return;
-      const insert = stmt(INSERT_AUDIT_SQL);
-      for (const e of events) insert.run(...auditToParams(e));
-    },
-    checkRootKeyFence(key) {
-      const fence = get(META_VALUE_SQL, ROOT_KEY_ID_META);
-      if (fence && fence.value !== key.rootKeyId) throw new RootKeyMoved();
     },
   };
 }

@@ -1,35 +1,32 @@
-import type { CredentialRow, CredentialWrite, UsageTouch, VersionRow } from '../../domain/records.js';
-import {
-  CREDENTIAL_BY_ID_SQL, DELETE_CREDENTIAL_SQL, DELETE_VERSIONS_SQL, INSERT_CREDENTIAL_SQL, LIVE_CREDENTIAL_TYPE_SQL, UPDATE_CREDENTIAL_SQL,
-  VERSION_BY_NUMBER_SQL, credentialQueries, updateCredentialParams, versionWrites,
-} from '../credentials-sql.js';
+import type { CredentialRow, UsageTouch, VersionRow } from '../../domain/records.js';
+import { CREDENTIAL_BY_ID_SQL, VERSION_BY_NUMBER_SQL } from '../credentials-sql.js';
 import type { CredentialStore } from '../port.js';
-import { ACCOUNT_CREDENTIAL_TYPES, OTHER_ACCOUNT_CREDENTIALS_SQL, credentialListSql } from '../queries.js';
-import { credentialFromRecord, credentialToParams, versionFromRecord } from '../rows.js';
-import { outcomeOnConflict } from '../store-errors.js';
+import { credentialListSql } from '../queries.js';
+import { credentialFromRecord, versionFromRecord } from '../rows.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
-import { isUniqueViolation, sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
+import { sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
 
 /** How long a usage touch (`last_used_at`) may wait in memory before it is written. */
 const TOUCH_FLUSH_MS = 1000;
 const TOUCH_SQL = 'UPDATE credentials SET last_used_at = ? WHERE tenant_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)';
 
+/** The reads of every request and the usage touches: SQLite's own, around its row cache. */
+type OwnMethods = Pick<CredentialStore, 'getCredential' | 'getVersion' | 'getCredentialWithVersion' | 'listCredentials' | 'touchCredentials'>;
+
 export interface SqliteCredentials {
-  methods: CredentialStore;
+  methods: OwnMethods;
   /** Usage times of reveals: in the row cache at once, in the table within TOUCH_FLUSH_MS. */
   deferTouches(touches: readonly UsageTouch[]): void;
   /** Writes the usage times still waiting (on close). */
   flushTouches(): void;
-  /** Inside the caller's transaction: the write's stage changes and new version. */
-  writeVersion(w: CredentialWrite): void;
 }
 
 /**
- * Credentials on SQLite. Reads come from the row cache (credential-cache.ts), which every write
- * statement of the two tables empties; a list reads ids from the table and rows from the cache.
+ * Credentials on SQLite, around the row cache (credential-cache.ts), which every write statement
+ * of the two tables empties; a list reads ids from the table and rows from the cache.
  */
 export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
-  const { db, stmt, get, all, run } = c;
+  const { db, stmt, get, all } = c;
   const touchCache = (touches: readonly UsageTouch[]): void => {
     for (const t of touches) c.credentialCache.touched(t.tenantId, t.id, t.at);
   };
@@ -85,25 +82,8 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
     const r = get(VERSION_BY_NUMBER_SQL, tenantId, credentialId, version);
     return r ? c.credentialCache.setVersion(versionFromRecord(r)) : null;
   };
-  const writeVersion = (w: CredentialWrite): void => {
-    for (const [sql, params] of versionWrites(w)) run(sql, ...params);
-  };
-  /** Inside a write transaction (serialized by SQLite): no other live account credential remains. */
-  const lastOfAccount = (tenantId: string, id: string): boolean => Number((stmt(OTHER_ACCOUNT_CREDENTIALS_SQL).get(tenantId, id) as { n: number }).n) === 0;
 
-  const methods: CredentialStore = {
-    ...credentialQueries(c.runner),
-
-    async insertCredential(_tenantId, w) {
-      return outcomeOnConflict(() => {
-        db.transaction(() => {
-          run(INSERT_CREDENTIAL_SQL, ...credentialToParams(w.credential));
-          writeVersion(w);
-          c.insertAudit(w.audit);
-        }).immediate();
-        return 'inserted' as const;
-      }, (err) => (isUniqueViolation(err, 'slug') ? 'slug_taken' as const : isUniqueViolation(err) ? 'id_taken' as const : null));
-    },
+  const methods: OwnMethods = {
     async getCredential(tenantId, id) {
       return credentialById(tenantId, id);
     },
@@ -114,26 +94,6 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
       const rows = all(q.rows.text, ...q.rows.params).map((r) => credentialById(tenantId, r.id as string)).filter((x): x is CredentialRow => x !== null);
       const total = c.credentialCache.total(JSON.stringify([q.count.text, q.count.params]), () => Number(all(q.count.text, ...q.count.params)[0]?.n ?? 0));
       return { rows, total };
-    },
-    async updateCredential(tenantId, expectedRevision, w) {
-      const cr = w.credential;
-      return outcomeOnConflict(() => db.transaction(() => {
-        if (cr.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(cr.type) && lastOfAccount(tenantId, cr.id)) return 'last_account_credential' as const;
-        if (run(UPDATE_CREDENTIAL_SQL, ...updateCredentialParams(tenantId, expectedRevision, w)).changes !== 1) return 'stale' as const;
-        writeVersion(w);
-        c.insertAudit(w.audit);
-        return 'updated' as const;
-      }).immediate(), (err) => (isUniqueViolation(err, 'slug') ? 'slug_taken' as const : null));
-    },
-    async purgeCredential(tenantId, id, audit) {
-      return db.transaction(() => {
-        const live = get(LIVE_CREDENTIAL_TYPE_SQL, tenantId, id);
-        if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type as string) && lastOfAccount(tenantId, id)) return 'last_account_credential' as const;
-        run(DELETE_VERSIONS_SQL, tenantId, id);
-        const purged = run(DELETE_CREDENTIAL_SQL, tenantId, id).changes === 1;
-        if (purged) c.insertAudit(audit);
-        return purged;
-      }).immediate();
     },
     async getVersion(tenantId, credentialId, version) {
       return versionById(tenantId, credentialId, version);
@@ -147,5 +107,5 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
       touchCache(touches);
     },
   };
-  return { methods, deferTouches, flushTouches, writeVersion };
+  return { methods, deferTouches, flushTouches };
 }

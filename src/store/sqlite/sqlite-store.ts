@@ -7,15 +7,14 @@ import type { CoordinationStore, Store, StoreLifecycle } from '../port.js';
 import { makeDatabaseFilesPrivate } from '../private-files.js';
 import { hasFreeSpace, withStoreErrors } from '../store-errors.js';
 import { startBackgroundCheckpoints } from './background-checkpoints.js';
+import { sqlStore } from '../sql-store.js';
 import { sqliteAccessKeys } from './sqlite-access-keys.js';
 import { sqliteAudit } from './sqlite-audit.js';
-import { sqliteConnection } from './sqlite-connection.js';
+import { sqliteConnection, sqliteDialect } from './sqlite-connection.js';
 import { sqliteCredentials } from './sqlite-credentials.js';
 import { translateSqliteError } from './sqlite-errors.js';
-import { sqliteIdempotency } from './sqlite-idempotency.js';
 import { sqliteKeyManagement } from './sqlite-key-management.js';
 import { sqliteOAuth } from './sqlite-oauth.js';
-import { sqliteTenancy } from './sqlite-tenancy.js';
 import { createWalSync, type WalSync } from './wal-sync.js';
 
 export interface SqliteOptions {
@@ -25,8 +24,9 @@ export interface SqliteOptions {
 }
 
 /**
- * The embedded default: one file, one process (data-dir-lock.ts), one connection. The roles are
- * made in the files beside this one; this one opens the file and puts them together.
+ * The embedded default: one file, one process (data-dir-lock.ts), one connection. Most methods
+ * are the shared ones (sql-store.ts) on this connection; the files beside this one hold what
+ * SQLite does its own way, and this one opens the file and puts them together.
  */
 export function openSqliteStore(opts: SqliteOptions): Store {
   mkdirSync(dirname(opts.file), { recursive: true, mode: 0o700 });
@@ -82,16 +82,25 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       return { close: async () => undefined };
     },
   };
+  const shared = sqlStore(c.runner, c.writes, sqliteDialect);
   const store: Store = {
     ...lifecycle,
-    ...sqliteTenancy(c),
+    ...coordination,
+    ...shared,
     ...sqliteAccessKeys(c),
     ...credentials.methods,
     ...sqliteAudit(c, { walSync, deferTouches: credentials.deferTouches }),
-    ...sqliteIdempotency(c),
-    ...coordination,
-    ...sqliteKeyManagement(c),
-    ...sqliteOAuth(c, credentials),
+    ...sqliteKeyManagement(c, shared),
+    ...sqliteOAuth(c),
+    // A key is in the hash set before it commits (a yes too early is harmless; a no too late is not).
+    createTenant(tenant, key, ownerKey, audit) {
+      if (ownerKey) c.knownKeyHashes.add(ownerKey.keyHash);
+      return shared.createTenant(tenant, key, ownerKey, audit);
+    },
+    insertAccessKey(tenantId, key, audit) {
+      c.knownKeyHashes.add(key.keyHash);
+      return shared.insertAccessKey(tenantId, key, audit);
+    },
   };
   return withStoreErrors(walSync ? durableWrites(store, walSync) : store, { translate: translateSqliteError, hasSpace: () => hasFreeSpace(dirname(opts.file)) });
 }
