@@ -19,7 +19,7 @@ import { Type, type Static } from 'typebox';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import { slugOf } from '../../services/credentials/credentials-service.js';
+import { slugOf } from '../../services/credentials/credential-rows.js';
 import type { CredentialFilter, CredentialRow } from '../../store/port.js';
 import { ErrorEnvelope, Name, PathId } from '../schemas/common.js';
 import { parseStrictJson } from '../strict-json.js';
