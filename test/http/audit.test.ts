@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { smtpBody, startServer, type TestServer } from '../support/server.ts';
+import { smtpBody, startServer, type ApiResponse, type TestServer } from '../support/server.ts';
 import { TEST_STORE, makeStoreFixture, type RawSql, type StoreFixture } from '../support/store.ts';
 import { eventHash } from '../../src/services/audit/audit-chain.ts';
 import { auditFromRecord } from '../../src/store/rows.ts';
@@ -38,7 +38,7 @@ async function allEvents(key: string, filter = ''): Promise<any[]> {
   const out: any[] = [];
   let cursor: string | null = null;
   for (let i = 0; i < 100; i++) {
-    const r = await s.request('GET', `/v1/audit-events?per_page=100${filter}${cursor ? `&cursor=${cursor}` : ''}`, { key });
+    const r: ApiResponse = await s.request('GET', `/v1/audit-events?per_page=100${filter}${cursor ? `&cursor=${cursor}` : ''}`, { key });
     assert.equal(r.status, 200, r.text);
     out.push(...r.body.data);
     cursor = r.body.next_cursor;
@@ -99,7 +99,7 @@ describe('GET /v1/audit-events', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const r = await s.request('GET', `/v1/audit-events?per_page=25${cursor ? `&cursor=${cursor}` : ''}`, { key: t.key });
+      const r: ApiResponse = await s.request('GET', `/v1/audit-events?per_page=25${cursor ? `&cursor=${cursor}` : ''}`, { key: t.key });
       assert.equal(r.status, 200);
       assert.equal(r.body.per_page, 25);
       seen.push(...r.body.data);
@@ -507,6 +507,7 @@ describe('retention', () => {
     const v = await audit.verify(ctx.principal.tenantId);
     assert.equal(v.ok, true, JSON.stringify(v));
     assert.equal(v.events_checked, 11); // 10 young ones and the anchor
+    assert.ok(v.anchor, 'the purge leaves an anchor');
     assert.equal(v.anchor.through_seq, 32);
     const listed = await audit.list(ctx.principal.tenantId, {}, 100);
     assert.equal(listed.length, 11);

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { keyVersionOf, open, purposeAad, secretAad } from '../../src/crypto/aead.ts';
 import { localKeyId } from '../../src/crypto/key-providers/local.ts';
 import { numberParams } from '../../src/store/postgres/numbered-params.ts';
-import { readTree, runCli, smtpBody, startServer, type TestServer } from '../support/server.ts';
+import { readTree, runCli, smtpBody, startServer, type ApiResponse, type TestServer } from '../support/server.ts';
 import { TEST_STORE } from '../support/store.ts';
 
 /**
@@ -250,7 +250,7 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
     const onNew = creds.filter((c) => movedTenants.has(tenants[c.tenant]!.id)).slice(0, 20);
     const onOld = creds.filter((c) => !movedTenants.has(tenants[c.tenant]!.id)).slice(0, 20);
     for (const c of [...onNew, ...onOld]) {
-      const r = await cold.request('GET', `/v1/credentials/${c.id}/secret`, { key: c.key });
+      const r: ApiResponse = await cold.request('GET', `/v1/credentials/${c.id}/secret`, { key: c.key });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.secret.password, c.password);
     }

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, decodeJwt, type JWK } from 'jose';
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, decodeJwt, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { createHmac } from 'node:crypto';
 import Provider from 'oidc-provider';
 import { startServer, type TestServer } from '../support/server.ts';
@@ -119,7 +119,7 @@ describe('OIDC sign-in with tokens from a real provider', () => {
       algNone: `${b64url({ alg: 'none', typ: 'JWT' })}.${b64url({ ...payload, lk_role: 'owner' })}.`,
       hs256WithPublicKey: `${hsHeader}.${hsBody}.${hsSig}`,
       unknownKid: await sign({}, { kid: 'k-unknown', key: otherKey }),
-      tamperedPayload: `${h}.${b64url({ ...decodeJwt(`${h}.${p}.x`), lk_role: 'owner' })}.${good.split('.')[2]}`,
+      tamperedPayload: `${h}.${b64url({ ...decodeJwt<JWTPayload>(`${h}.${p}.x`), lk_role: 'owner' })}.${good.split('.')[2]}`,
       signedByAnotherKeyWithKnownKid: await sign({}, { key: otherKey }),
     };
     const bodies = new Set<string>();

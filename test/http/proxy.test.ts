@@ -390,7 +390,7 @@ describe('proxy: who may use', () => {
     assert.equal(moved.status, 302);
     const refused = await lk.fetchWith(id, `http://elsewhere.invalid/hook`);
     assert.equal(refused.status, 403);
-    assert.equal((await refused.json()).error.code, 'FORBIDDEN');
+    assert.equal(((await refused.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
   });
 
   it('the CLI: latchkey request is curl through the proxy', async () => {

@@ -5,7 +5,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assertNoSecret, canary } from '../support/canary.ts';
-import { smtpBody, startServer, type TestServer } from '../support/server.ts';
+import { smtpBody, startServer, type ApiResponse, type TestServer } from '../support/server.ts';
 
 /*
  * A full disk under a SQLite store, for real: the data directory lives on a 16 MiB tmpfs, which
@@ -81,7 +81,7 @@ describe('a full disk under the SQLite store', () => {
     const filled = fillUp(filler);
     // Each write brings a few KiB; the WAL and the database file have to grow within a few
     // hundred writes at most, and then SQLite reports SQLITE_FULL.
-    let refused: Awaited<ReturnType<TestServer['request']>> | null = null;
+    let refused: ApiResponse | null = null;
     let accepted = 0;
     for (let i = 0; i < 500 && refused === null; i++) {
       const r = await s.request('POST', '/v1/credentials', { body: smtpBody(`while full ${i}`, `pw-${i}-${'x'.repeat(3000)}`) });

@@ -46,7 +46,7 @@ export async function makeStoreFixture(): Promise<StoreFixture> {
           exec: async (sql) => void db.exec(sql),
           get: async (sql, ...params) => db.prepare(sql).get(...params) as never,
           run: async (sql, ...params) => void db.prepare(sql).run(...params),
-          close: async () => db.close(),
+          close: async () => void db.close(),
         };
       },
       drop: async () => undefined,
