@@ -249,7 +249,7 @@ export function addCredentialsCommands(program: Command): void {
 }
 
 function printField(r: RevealedCredential, field: string): void {
-  const from = [r.secret, r.test_secret, r.config].find((o) => o !== undefined && Object.prototype.hasOwnProperty.call(o, field));
+  const from = [r.secret, r.test_secret, r.config].find((o) => o !== undefined && Object.hasOwn(o, field));
   if (!from) throw new CliFailure(`credential ${r.id} has no field ${field}`);
   const v = from[field];
   process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);

@@ -56,7 +56,7 @@ function schemaTypeOf(schema: Json | undefined, key: string): string | undefined
 export async function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): Promise<Json> {
   const obj: Json = {};
   for (const p of pairs) {
-    if (Object.prototype.hasOwnProperty.call(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
+    if (Object.hasOwn(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
     let value: unknown;
     if (p.json) {
       try {

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { categoryOfSocketError, type RemoteFailureCategory } from '../domain/remote-failure.js';
-import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
+import { type EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
 
 /**
  * The one way out for calls whose destination a tenant can choose (OAuth token, userinfo and

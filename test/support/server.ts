@@ -115,7 +115,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
       }
       const res = await fetch(url + path, { method, headers, body });
       const text = await res.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown ;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {
