@@ -90,9 +90,15 @@ function reachable(urlText) {
     }
     const socket = net.connect({ host: url.hostname, port: Number(url.port || 5432) });
     socket.setTimeout(2000);
-    socket.on('connect', () => (socket.destroy(), resolve(true)));
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.on('error', () => resolve(false));
-    socket.on('timeout', () => (socket.destroy(), resolve(false)));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -20,7 +20,7 @@ export interface FieldPair {
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
-export function parsePair(flag: string) {
+export function parsePair() {
   return (text: string, previous: FieldPair[] = []): FieldPair[] => {
     const m = /^([^=:]+)(:?=)([\s\S]*)$/.exec(text);
     if (!m || !KEY.test(m[1] ?? '')) throw new InvalidArgumentError('takes key=value, key:=<json> or key=@file');

@@ -352,6 +352,7 @@ describe('run -- command', () => {
       'const fs = require("fs");',
       'const mine = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("LATCHKEY_")));',
       // What the `latchkey` process itself was started with (Linux only).
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: the child script's own template literal
       'let parent = null; try { parent = fs.readFileSync(`/proc/${process.ppid}/environ`, "utf8"); } catch {}',
       'console.log(JSON.stringify({ mine, parentHasSecret: parent === null ? null : parent.includes(process.env.' + `${prefix}_PASSWORD) }));`,
     ].join('\n');

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readTree, runCli, smtpBody, startServer, type TestServer } from '../support/server.ts';
+import { readTree, runCli, smtpBody, startServer, type ApiResponse, type TestServer } from '../support/server.ts';
 
 const rootKey = randomBytes(32).toString('base64');
 let s: TestServer;
@@ -133,7 +133,7 @@ describe('rate limiting', () => {
     const limited = await startServer({ env: { LATCHKEY_RATE_LIMIT: '3' } });
     try {
       const codes: number[] = [];
-      let last;
+      let last: ApiResponse | undefined;
       for (let i = 0; i < 5; i++) {
         last = await limited.request('GET', '/v1/credentials');
         codes.push(last.status);

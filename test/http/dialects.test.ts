@@ -89,7 +89,6 @@ function nativeError(r: ApiResponse, status: number, code: string) {
 
 let smtp: any; // smtp, integration mail-relay
 let google: any; // oauth2 / google, integration gdrive-1
-let serviceNow: any; // document 003's sample credential, caller-chosen UUID id
 const SN_ID = '550e8400-e29b-41d4-a716-446655440001';
 const SN_TOKEN = 'eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9...';
 const SN_REFRESH = 'dGhpcyBpcyBhIHJlZnJlc2ggdG9rZW4...';
@@ -121,7 +120,8 @@ before(async () => {
     },
     secret: googleSecret,
   });
-  serviceNow = await native('PUT', `/v1/credentials/${SN_ID}`, {
+  // Document 003's sample credential, with a caller-chosen UUID id.
+  await native('PUT', `/v1/credentials/${SN_ID}`, {
     name: 'ServiceNow Production', type: 'oauth2', provider: 'servicenow', integration_id: 'servicenow-prod-001',
     description: 'OAuth credentials for ServiceNow ITSM production instance',
     config: {

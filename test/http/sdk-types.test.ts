@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-// @ts-ignore -- a plain .mjs script without type declarations (tests run through tsx, untypechecked)
+// @ts-expect-error -- a plain .mjs script without type declarations
 import { SPEC_FILE, jsonDifferences, normalise, typesText } from '../../scripts/generate-sdk-types.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');

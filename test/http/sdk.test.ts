@@ -482,7 +482,7 @@ describe('retries', () => {
   });
 
   it('retries 503 with an HTTP-date Retry-After, and 429 without one by jittered backoff', async () => {
-    const p = await peer((req, res, n) => {
+    const p = await peer((_req, res, n) => {
       if (n === 1) return json(res, 503, envelope('UNAVAILABLE', 'store down'), { 'retry-after': new Date(Date.now() + 2000).toUTCString() });
       if (n === 2) return json(res, 429, envelope('RATE_LIMITED', 'slow down'));
       return json(res, 200, { data: [] });

@@ -403,7 +403,10 @@ describe('losing the database mid-traffic', () => {
     const revealLoop = (async () => {
       while (revealing) {
         const r = await fetch(`${s.url}/v1/credentials/${revealed.body.id}/secret`, { headers: { authorization: `Bearer ${s.ownerKey}` }, signal: AbortSignal.timeout(REQUEST_BOUND_MS * 2) })
-          .then(async (res) => (await res.text(), res.status), () => 0);
+          .then(async (res) => {
+            await res.text();
+            return res.status;
+          }, () => 0);
         reveals.push(r);
       }
     })();

@@ -43,7 +43,9 @@ const running = new Set<ChildProcess>();
 let killsAtExit = false;
 function killAtExit(proc: ChildProcess): void {
   if (!killsAtExit) {
-    process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+    process.on('exit', () => {
+      for (const p of running) p.kill('SIGKILL');
+    });
     // The runner ends a file that overran its time limit with SIGTERM, which skips 'exit' handlers unless caught.
     process.once('SIGTERM', () => process.exit(143));
   }

@@ -16,7 +16,7 @@ import type { CredentialPatch } from './credential-input.js';
  * already goes anywhere new.
  */
 
-function valueOf(type: CredentialType, config: Record<string, unknown>, name: string): unknown {
+function configValue(type: CredentialType, config: Record<string, unknown>, name: string): unknown {
   // A stored config from before a default existed reads as the default, as the catalog's rules do.
   return Object.hasOwn(config, name) ? config[name] : type.config.properties[name]?.['default'];
 }
@@ -27,7 +27,7 @@ export function aimChanges(
   before: { config: Record<string, unknown>; allowedHosts: readonly string[] },
   after: { config: Record<string, unknown>; allowedHosts: readonly string[] },
 ): string[] {
-  const moved = type.aimFields.filter((name) => !isDeepStrictEqual(valueOf(type, before.config, name), valueOf(type, after.config, name))).map((name) => `config.${name}`);
+  const moved = type.aimFields.filter((name) => !isDeepStrictEqual(configValue(type, before.config, name), configValue(type, after.config, name))).map((name) => `config.${name}`);
   // Removing a host only narrows where the secret may go; adding one widens it.
   if (after.allowedHosts.some((h) => !before.allowedHosts.includes(h))) moved.push('allowed_hosts');
   return moved;

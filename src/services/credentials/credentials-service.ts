@@ -161,7 +161,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return { credential: row, generated: checked.generated };
   }
 
-  async function writeUpdate(ctx: RequestContext, current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
+  async function writeUpdate(current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
     if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
     const r = await store.updateCredential(current.tenantId, current.revision, write);
     if (r === 'slug_taken') throw nameTaken(write.credential);
@@ -183,7 +183,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       ...rotationPolicy(clock.now(), current, current.rotationIntervalDays, true),
     };
     const version = await sealVersion(ctx, row.tenantId, row.id, row.version, secret, testSecret);
-    await writeUpdate(ctx, current, undefined, {
+    await writeUpdate(current, undefined, {
       credential: row, version, restage: await restageFor(current, gracePeriodSeconds),
       audit: [audit.event(ctx, action, { type: 'credential', id: current.id })],
     });
@@ -235,7 +235,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       const row = buildRow(catalog, clock.now(), ctx, id, input, checked, existing, existing.version + 1);
       await checkPlacement(ctx, row);
       const version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
-      await writeUpdate(ctx, existing, expectedRevision, {
+      await writeUpdate(existing, expectedRevision, {
         credential: row, version, restage: await restageFor(existing), audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
       });
       return { credential: row, created: false, generated: checked.generated };
@@ -303,7 +303,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       }
       if (row.teamId !== current.teamId || row.folderId !== current.folderId || row.sharedTeamSlugs.join() !== current.sharedTeamSlugs.join()) await checkPlacement(ctx, row);
       const action = statusOnly && patch.status !== undefined ? `credential.${row.status === 'active' ? 'activate' : row.status === 'inactive' ? 'deactivate_temporarily' : 'deactivate'}` : 'credential.update';
-      await writeUpdate(ctx, current, expectedRevision, {
+      await writeUpdate(current, expectedRevision, {
         credential: row, version, ...(version ? { restage: await restageFor(current) } : {}),
         audit: [audit.event(ctx, action, { type: 'credential', id })],
       });
@@ -326,7 +326,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         return;
       }
       const now = clock.now().toISOString();
-      await writeUpdate(ctx, c, opts.expectedRevision, {
+      await writeUpdate(c, opts.expectedRevision, {
         credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
         version: null, audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
       });
@@ -342,7 +342,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
       const now = clock.now().toISOString();
       const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
-      await writeUpdate(ctx, c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
+      await writeUpdate(c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
       return row;
     },
 
@@ -413,7 +413,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       requirePermission(ctx, 'credentials:rotate');
       const c = await loadChangeable(ctx, id);
       const row: CredentialRow = { ...c, rotationDue: true, revision: c.revision + 1, updatedAt: clock.now().toISOString() };
-      await writeUpdate(ctx, c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
+      await writeUpdate(c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
     },
 
     async restoreVersion(ctx, id, n) {
