@@ -108,10 +108,10 @@ export function loadTypeFiles(dir: URL | string, ajv: Ajv2020): CompiledType[] {
       return () => {
         try {
           validate ??= ajv.compile(schema);
+          return validate;
         } catch (cause) {
-          fail(`schema does not compile (${cause instanceof Error ? cause.message : String(cause)})`);
+          return fail(`schema does not compile (${cause instanceof Error ? cause.message : String(cause)})`);
         }
-        return validate!;
       };
     };
     return { type: deepFreeze(type), validateConfig: compiledOnUse(type.config), validateSecret: compiledOnUse(type.secret) };

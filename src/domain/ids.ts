@@ -12,6 +12,7 @@ function pooledRandom(): number {
     randomFillSync(pool);
     next = 0;
   }
+  // biome-ignore lint/style/noNonNullAssertion: next < pool.length here
   return pool[next++]! / 0x1_0000_0000;
 }
 
