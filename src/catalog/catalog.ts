@@ -45,6 +45,7 @@ export interface GenerateSpec {
  * secret properties (the two sets never overlap, so a bare name is unambiguous).
  * `from_config`: placement decided by the credential's config (api_key: placement, name, prefix).
  * `webhook`: decided by `config.auth_type` — an HMAC signature of the body, Basic, Bearer or nothing.
+ * `jwt`: `Authorization: Bearer` with a token minted from the credential (services/tokens).
  */
 export type Injection =
   | { kind: 'header'; name: string; field: string; prefix?: string }
@@ -54,6 +55,7 @@ export type Injection =
   | { kind: 'smtp' }
   | { kind: 'aws_sigv4' }
   | { kind: 'mtls' }
+  | { kind: 'jwt' }
   | { kind: 'none' }
   | { kind: 'from_config' }
   | { kind: 'webhook' };
@@ -219,7 +221,7 @@ const typeFileSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['kind'],
-          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'none', 'from_config', 'webhook'] } },
+          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'jwt', 'none', 'from_config', 'webhook'] } },
         },
       ],
     },

@@ -462,6 +462,26 @@ export interface Store {
    * same transaction: `last_error`, a new revision with the schedule tied to it, and the audit events.
    */
   releaseRefresh(tenantId: string, credentialId: string, owner: string, fence: number, failure: { lastError: string; schedule: Omit<RefreshSchedule, 'revision'>; audit: readonly AuditRow[] } | null): Promise<boolean>;
+
+  // derived tokens (services/tokens): the refresh claim above is their one-in-flight lock too
+  /** The token last derived from a credential, or null. */
+  getDerivedToken(tenantId: string, credentialId: string): Promise<DerivedTokenRow | null>;
+  /**
+   * Stores `row` (replacing the credential's previous one) and releases the refresh claim in one
+   * transaction, only while `owner` holds the claim with `fence`; false (nothing written) otherwise.
+   */
+  putDerivedToken(owner: string, fence: number, row: DerivedTokenRow): Promise<boolean>;
+}
+
+/** A short-lived token derived from one version of a credential, sealed (AAD: tenant, credential, version). */
+export interface DerivedTokenRow {
+  tenantId: string;
+  credentialId: string;
+  credentialVersion: number;
+  sealed: Buffer;
+  /** null: it does not expire (it is used until the credential changes). */
+  expiresAt: string | null;
+  createdAt: string;
 }
 
 /** A pending OAuth authorization (between connect and callback). */

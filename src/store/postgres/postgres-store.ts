@@ -525,6 +525,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         const live = (await db.query<{ type: string }>('SELECT type FROM credentials WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [tenantId, id])).rows[0];
         if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type) && (await lastOfAccount(db, tenantId, id))) return 'last_account_credential' as const;
         await db.query('DELETE FROM credential_versions WHERE tenant_id = $1 AND credential_id = $2', [tenantId, id]);
+        await db.query('DELETE FROM derived_tokens WHERE tenant_id = $1 AND credential_id = $2', [tenantId, id]);
         const r = await db.query('DELETE FROM credentials WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
         if (r.rowCount === 1) await insertAudit(db, audit);
         return r.rowCount === 1;
@@ -1021,6 +1022,22 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         // The provider was called either way: its answer is recorded even when the claim was lost.
         if (failure) await insertAudit(db, failure.audit);
         return r.rowCount === 1;
+      });
+    },
+    async getDerivedToken(tenantId, id) {
+      const r = (await query('SELECT credential_version, sealed, expires_at, created_at FROM derived_tokens WHERE tenant_id = $1 AND credential_id = $2', [tenantId, id])).rows[0];
+      return r ? { tenantId, credentialId: id, credentialVersion: Number(r.credential_version), sealed: r.sealed as Buffer, expiresAt: (r.expires_at as string | null) ?? null, createdAt: r.created_at as string } : null;
+    },
+    async putDerivedToken(owner, fence, t) {
+      return transaction(async (db) => {
+        const r = await db.query('UPDATE credentials SET refresh_claimed_by = NULL, refresh_claim_expires_at = NULL WHERE tenant_id = $1 AND id = $2 AND refresh_fence = $3 AND refresh_claimed_by = $4', [t.tenantId, t.credentialId, fence, owner]);
+        if (r.rowCount !== 1) return false;
+        await db.query(
+          `INSERT INTO derived_tokens (tenant_id, credential_id, credential_version, sealed, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (tenant_id, credential_id) DO UPDATE SET credential_version = excluded.credential_version, sealed = excluded.sealed, expires_at = excluded.expires_at, created_at = excluded.created_at`,
+          [t.tenantId, t.credentialId, t.credentialVersion, t.sealed, t.expiresAt, t.createdAt],
+        );
+        return true;
       });
     },
   };

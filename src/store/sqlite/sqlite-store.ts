@@ -444,6 +444,7 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         const live = stmt('SELECT type FROM credentials WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL').get(tenantId, id) as { type: string } | undefined;
         if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type) && lastOfAccount(tenantId, id)) return 'last_account_credential' as const;
         run('DELETE FROM credential_versions WHERE tenant_id = ? AND credential_id = ?', tenantId, id);
+        run('DELETE FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', tenantId, id);
         const r = run('DELETE FROM credentials WHERE tenant_id = ? AND id = ?', tenantId, id);
         if (r.changes === 1) insertAudit(audit);
         return r.changes === 1;
@@ -889,6 +890,22 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         // The provider was called either way: its answer is recorded even when the claim was lost.
         if (failure) insertAudit(failure.audit);
         return r.changes === 1;
+      }).immediate();
+    },
+    async getDerivedToken(tenantId, id) {
+      const r = get('SELECT credential_version, sealed, expires_at, created_at FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', tenantId, id);
+      return r ? { tenantId, credentialId: id, credentialVersion: Number(r.credential_version), sealed: r.sealed as Buffer, expiresAt: (r.expires_at as string | null) ?? null, createdAt: r.created_at as string } : null;
+    },
+    async putDerivedToken(owner, fence, t) {
+      return db.transaction(() => {
+        const r = run('UPDATE credentials SET refresh_claimed_by = NULL, refresh_claim_expires_at = NULL WHERE tenant_id = ? AND id = ? AND refresh_fence = ? AND refresh_claimed_by = ?', t.tenantId, t.credentialId, fence, owner);
+        if (r.changes !== 1) return false;
+        run(
+          `INSERT INTO derived_tokens (tenant_id, credential_id, credential_version, sealed, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant_id, credential_id) DO UPDATE SET credential_version = excluded.credential_version, sealed = excluded.sealed, expires_at = excluded.expires_at, created_at = excluded.created_at`,
+          t.tenantId, t.credentialId, t.credentialVersion, t.sealed, t.expiresAt, t.createdAt,
+        );
+        return true;
       }).immediate();
     },
   };
