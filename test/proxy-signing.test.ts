@@ -1,7 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
@@ -9,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { join, resolve } from 'node:path';
 import { jwtVerify, decodeProtectedHeader } from 'jose';
-import { startServer, type TestServer } from './support/server.ts';
+import { runCli, startServer, type TestServer } from './support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
 import { tempDir } from './support/temp.ts';
 
@@ -34,6 +35,9 @@ keys.set(SOURCE.id, SOURCE).set(TEMP.id, TEMP);
 const ROLE_ARN = 'arn:aws:iam::123456789012:role/latchkey-test';
 const EXTERNAL_ID = 'ext-7f3a';
 const issued: string[] = [];
+const CHAIN_PASSWORD = canary('chain-pw');
+const chainTokens: string[] = [];
+let chainCalls = 0;
 let stsCalls = 0;
 
 interface Seen { path: string; headers: IncomingMessage['headers']; verdict: string; jti?: string; cn?: string }
@@ -57,21 +61,26 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
   });
 }
 
+/** One botocore process for the file, answering a line per request in order. */
+let verifier: ChildProcessWithoutNullStreams;
+const waiting: Array<(verdict: string) => void> = [];
+function startVerifier(): void {
+  verifier = spawn('python3', [VERIFY]);
+  verifier.stderr.pipe(process.stderr);
+  createInterface({ input: verifier.stdout }).on('line', (line) => waiting.shift()?.(line.trim()));
+}
+
 /** botocore's verdict on the request's signature, for the key its Authorization names. */
 function sigv4Verdict(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>, body: Buffer, service: string, region: string): Promise<string> {
   const id = /Credential=([A-Z0-9]+)\//.exec(String(req.headers.authorization ?? ''))?.[1] ?? '';
   const key = keys.get(id);
   if (!key) return Promise.resolve('bad: unknown access key');
-  return new Promise((ok, fail) => {
-    const p = spawn('python3', [VERIFY], { stdio: ['pipe', 'pipe', 'inherit'] });
-    let out = '';
-    p.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    p.on('error', fail);
-    p.on('close', () => ok(out.trim()));
-    p.stdin.end(JSON.stringify({
+  return new Promise((ok) => {
+    waiting.push(ok);
+    verifier.stdin.write(`${JSON.stringify({
       method: req.method, url: req.url, headers: req.headers, body_b64: body.toString('base64'),
       access_key_id: key.id, secret_access_key: key.secret, session_token: key.token, service, region,
-    }));
+    })}\n`);
   });
 }
 
@@ -105,6 +114,7 @@ const xmlSession = (k: AwsKey, expiration: string) => `<AssumeRoleResponse xmlns
 </AssumeRoleResponse>`;
 
 before(async () => {
+  startVerifier();
   const dir = tempDir('latchkey-signing-');
   const c = makeCerts(dir);
   certs = c;
@@ -129,6 +139,22 @@ before(async () => {
         } catch (err) {
           verdict = `bad: ${(err as Error).message}`;
         }
+      } else if (url.pathname === '/chain/login') {
+        // A login that wants the stored password in a JSON body, and answers a session.
+        chainCalls++;
+        const sent = JSON.parse(body.toString() || '{}') as { user?: string; password?: string };
+        if (sent.user !== 'u1' || sent.password !== CHAIN_PASSWORD) return res.writeHead(401, { 'content-type': 'application/json' }).end(`{"error":"bad password ${sent.password}"}`);
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ session: { 'id/x': `S-${randomBytes(4).toString('hex')}` } }));
+      } else if (url.pathname === '/chain/token') {
+        const session = url.searchParams.get('session') ?? '';
+        if (!session.startsWith('S-') || req.headers['x-session'] !== session) return res.writeHead(401).end('{}');
+        const token = canary('chain-token');
+        chainTokens.push(token);
+        return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ access_token: token }] }));
+      } else if (url.pathname === '/chain/api') {
+        verdict = chainTokens.includes(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) && url.searchParams.get('v') === 'x' ? 'ok' : 'bad: token';
+      } else if (url.pathname === '/chain/broken') {
+        return res.writeHead(500, { 'content-type': 'text/plain' }).end(`failed for ${body.toString()}`);
       } else if (url.pathname === '/echo') {
         verdict = 'ok';
       }
@@ -171,11 +197,14 @@ before(async () => {
     env: {
       LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', NODE_EXTRA_CA_CERTS: join(dir, 'server.pem'),
       LATCHKEY_AWS_STS_ENDPOINT: `https://localhost:${stsPort}/`,
+      // The stand-ins check each signature with botocore; a loaded machine must not turn that into a timeout.
+      LATCHKEY_EGRESS_TIMEOUT_MS: '60000',
     },
   });
 });
 
 after(async () => {
+  verifier?.stdin.end();
   await s?.stop();
   for (const server of [target, sts, mtls]) {
     server?.closeAllConnections();
@@ -359,5 +388,180 @@ describe('proxy: a client certificate at the TLS handshake (mtls)', () => {
     const id = await credential({ type: 'mtls', config: { certificate: certs.clientCert }, secret: { private_key: certs.clientKey }, allowed_hosts: [`localhost:${mtlsPort}`] });
     const r = await s.request('GET', `/v1/credentials/${id}/proxy/who`, { headers: { 'x-latchkey-target': `http://localhost:${mtlsPort}` } });
     assert.equal(r.status, 422, r.text);
+  });
+});
+
+describe('derived tokens: POST /v1/credentials/{id}/token', () => {
+  const claims = { iss: 'latchkey-test', sub: 'svc-1', aud: 'https://api.example.test', scope: 'read write' };
+  async function key(role: string): Promise<string> {
+    const r = await s.request('POST', '/v1/access-keys', { body: { name: `${role} ${randomBytes(3).toString('hex')}`, type: 'api', role, team_ids: [], expires_at: null } });
+    assert.equal(r.status, 201, r.text);
+    return r.body.key as string;
+  }
+
+  it('jwt: a minted token the target accepts, never the signing key; the same one the proxy uses meanwhile', async () => {
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const kid = `kid-derived-${randomBytes(3).toString('hex')}`;
+    jwtKeys.set(kid, { alg: 'ES256', key: k.publicKey });
+    const pem = k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const id = await credential({ type: 'jwt', config: { algorithm: 'ES256', claims, header: { kid } }, secret: { signing_key: pem }, read_access: 'GLOBAL' });
+    const service = await key('service');
+    const r = await s.request('POST', `/v1/credentials/${id}/token`, { key: service });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.kind, 'jwt');
+    assert.equal(r.headers.get('cache-control'), 'no-store');
+    const { payload } = await jwtVerify(r.body.token.token, k.publicKey, { algorithms: ['ES256'], issuer: 'latchkey-test', audience: 'https://api.example.test' });
+    assert.equal(new Date(payload.exp! * 1000).toISOString(), r.body.expires_at);
+    assert.ok(!r.text.includes('PRIVATE KEY'));
+    assert.equal((await use(id, '/jwt')).status, 200);
+    assert.equal(seen.at(-1)!.jti, payload.jti, 'the proxy minted again instead of using the cached token');
+
+    const member = await key('member');
+    assert.equal((await s.request('POST', `/v1/credentials/${id}/token`, { key: member })).status, 403);
+    const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${id}`);
+    const actions = events.body.data.map((e: { action: string; outcome: string; reason: string | null }) => `${e.action} ${e.outcome} ${e.reason ?? ''}`);
+    assert.ok(actions.includes('credential.use success token jwt'), actions.join('\n'));
+    assert.ok(actions.some((a: string) => a.startsWith('credential.use denied')), actions.join('\n'));
+  });
+
+  it('aws ROLE: the session credentials of the assumed role, never the stored key', async () => {
+    const id = await credential({
+      type: 'aws',
+      config: { authentication_type: 'ROLE', access_key_id: SOURCE.id, role_arn: ROLE_ARN, external_id: EXTERNAL_ID, region: 'eu-west-1' },
+      secret: { secret_access_key: SOURCE.secret },
+    });
+    const r = await s.request('POST', `/v1/credentials/${id}/token`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.kind, 'aws_session');
+    const issuedKey = keys.get(r.body.token.access_key_id);
+    assert.ok(issuedKey && issuedKey.id.startsWith('ASIA'), 'not a session STS issued');
+    assert.equal(r.body.token.secret_access_key, issuedKey.secret);
+    assert.equal(r.body.token.session_token, issuedKey.token);
+    assertNoSecret({ 'token answer': r.text }, [SOURCE.secret]);
+  });
+
+  it('a type with nothing short-lived to derive is 422, and nothing is audited as used', async () => {
+    const plain = await credential({ type: 'aws', config: { access_key_id: SOURCE.id, region: 'eu-west-1' }, secret: { secret_access_key: SOURCE.secret } });
+    const r = await s.request('POST', `/v1/credentials/${plain}/token`);
+    assert.equal(r.status, 422, r.text);
+    assertNoSecret({ answer: r.text }, [SOURCE.secret]);
+    const apiKey = await credential({ type: 'api_key', config: {}, secret: { value: canary('long-lived') } });
+    assert.equal((await s.request('POST', `/v1/credentials/${apiKey}/token`)).status, 422);
+    const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${plain}`);
+    assert.equal(events.body.data.filter((e: { action: string; outcome: string }) => e.action === 'credential.use' && e.outcome === 'success').length, 0, events.text);
+  });
+
+  it('another tenant\'s credential is 404, like one that does not exist', async () => {
+    const id = await credential({ type: 'jwt', config: { algorithm: 'HS256', claims }, secret: { signing_key: canary('hs-key-for-tenant-test') } });
+    const t = await s.request('POST', '/v1/tenants', { body: { name: `other ${randomBytes(3).toString('hex')}` } });
+    assert.equal(t.status, 201, t.text);
+    const other = await s.request('POST', `/v1/credentials/${id}/token`, { key: t.body.owner_access_key.key });
+    const missing = await s.request('POST', '/v1/credentials/crd_00000000000000000000000000/token', { key: t.body.owner_access_key.key });
+    assert.equal(other.status, 404, other.text);
+    assert.equal(missing.status, 404, missing.text);
+    assert.equal(other.body.error.code, missing.body.error.code);
+  });
+
+  it('the CLI: latchkey run --derived hands the child the token, not the signing key', async () => {
+    const secret = canary('hs256-cli-signing-key');
+    const id = await credential({ type: 'jwt', config: { algorithm: 'HS256', claims }, secret: { signing_key: secret } });
+    const env = { LATCHKEY_URL: s.url, LATCHKEY_TOKEN: await key('service'), HOME: tempDir('latchkey-run-derived-') };
+    const r = await runCli(['run', '--derived', '--credential', `${id}=TOK`, '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'], env);
+    assert.equal(r.code, 0, r.stderr);
+    const childEnv = JSON.parse(r.stdout) as Record<string, string>;
+    const { payload } = await jwtVerify(childEnv.TOK_TOKEN!, new TextEncoder().encode(secret), { algorithms: ['HS256'] });
+    assert.equal(payload.sub, 'svc-1');
+    assert.match(childEnv.TOK_EXPIRES_AT!, /^\d{4}-\d\d-\d\dT/);
+    assertNoSecret({ 'child env': r.stdout, stderr: r.stderr }, [secret]);
+  });
+});
+
+describe('proxy: an http_request chain, its results in the header and query the credential names', () => {
+  const chain = (extra: Record<string, unknown> = {}, firstUrl = `https://localhost:${port}/chain/login`) => credential({
+    type: 'http_request',
+    config: {
+      requests: [
+        { method: 'POST', url: firstUrl, headers: { 'content-type': 'application/json' }, body: '{"user":"u1","password":"{{secret.password}}"}', extract: { field: 'session', json_pointer: '/session/id~1x' } },
+        { method: 'GET', url: `https://localhost:${port}/chain/token?session={{results.session}}`, headers: { 'x-session': '{{results.session}}' }, extract: { field: 'access_token', json_pointer: '/data/0/access_token' } },
+      ],
+      inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } },
+      ...extra,
+    },
+    secret: { values: { password: CHAIN_PASSWORD } },
+  });
+
+  it('runs the chain once (templates from the secret and earlier extracts, JSON Pointer) and the target accepts the result', async () => {
+    const id = await chain();
+    const before = chainCalls;
+    const r = await use(id, '/chain/api?v=forged');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, 'ok');
+    assert.equal((await use(id, '/chain/api')).status, 200);
+    assert.equal(chainCalls, before + 1, 'the results were not kept until they expire');
+  });
+
+  it('concurrent uses before the first run: one chain run', async () => {
+    const id = await chain();
+    const before = chainCalls;
+    const all = await Promise.all(Array.from({ length: 6 }, () => use(id, '/chain/api')));
+    assert.deepEqual(all.map((r) => r.status), Array(6).fill(200));
+    assert.equal(chainCalls, before + 1);
+  });
+
+  it('the derived-token endpoint answers the results, not secret.values', async () => {
+    const id = await chain();
+    const r = await s.request('POST', `/v1/credentials/${id}/token`);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.kind, 'http_request_results');
+    assert.ok(chainTokens.includes(r.body.token.access_token));
+    assertNoSecret({ answer: r.text }, [CHAIN_PASSWORD]);
+  });
+
+  it('results stored with the credential are used while results_expire_at is ahead, and the chain is not run', async () => {
+    const stored = canary('stored-token');
+    chainTokens.push(stored);
+    const id = await credential({
+      type: 'http_request',
+      config: { requests: [{ url: `https://localhost:${port}/chain/login` }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } }, results_expire_at: new Date(Date.now() + 3600_000).toISOString() },
+      secret: { values: {}, results: { access_token: stored } },
+    });
+    const before = chainCalls;
+    assert.equal((await use(id, '/chain/api')).status, 200);
+    assert.equal(chainCalls, before);
+  });
+
+  it('a step that fails is 502 with its category only; a refused password is auth_failed; nothing reaches the target', async () => {
+    const broken = await chain({}, `https://localhost:${port}/chain/broken`);
+    const count = seen.length;
+    const r = await use(broken, '/chain/api');
+    assert.equal(r.status, 502, r.text);
+    assert.match(r.text, /bad_response \(HTTP 500\)/);
+    assertNoSecret({ answer: r.text }, [CHAIN_PASSWORD]);
+    const wrong = await credential({
+      type: 'http_request',
+      config: { requests: [{ url: `https://localhost:${port}/chain/login`, body: '{"user":"u1","password":"nope"}', extract: { field: 'access_token', json_pointer: '/x' } }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } } },
+      secret: { values: {} },
+    });
+    const refused = await s.request('POST', `/v1/credentials/${wrong}/token`);
+    assert.equal(refused.status, 502, refused.text);
+    assert.match(refused.text, /auth_failed \(HTTP 401\)/);
+    assert.doesNotMatch(refused.text, /bad password/);
+    assert.equal(seen.length, count);
+  });
+
+  it('a step aimed at a destination the egress guard refuses is 403, and a template naming nothing is 409', async () => {
+    const outside = await chain({}, 'https://10.255.255.1/login');
+    assert.equal((await use(outside, '/chain/api')).status, 403);
+    const hole = await credential({
+      type: 'http_request',
+      config: { requests: [{ url: `https://localhost:${port}/chain/login?x={{secret.nothing}}` }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } } },
+      secret: { values: {} },
+    });
+    assert.equal((await use(hole, '/chain/api')).status, 409);
+  });
+
+  it('without config.inject it cannot be proxied (422), though its token can be derived', async () => {
+    const id = await credential({ type: 'http_request', config: { requests: [{ url: `https://localhost:${port}/chain/login` }] }, secret: { values: {} } });
+    assert.equal((await use(id, '/chain/api')).status, 422);
   });
 });

@@ -46,6 +46,7 @@ export interface GenerateSpec {
  * `from_config`: placement decided by the credential's config (api_key: placement, name, prefix).
  * `webhook`: decided by `config.auth_type` — an HMAC signature of the body, Basic, Bearer or nothing.
  * `jwt`: `Authorization: Bearer` with a token minted from the credential (services/tokens).
+ * `http_request`: the results of the credential's request chain, placed by `config.inject`.
  */
 export type Injection =
   | { kind: 'header'; name: string; field: string; prefix?: string }
@@ -56,6 +57,7 @@ export type Injection =
   | { kind: 'aws_sigv4' }
   | { kind: 'mtls' }
   | { kind: 'jwt' }
+  | { kind: 'http_request' }
   | { kind: 'none' }
   | { kind: 'from_config' }
   | { kind: 'webhook' };
@@ -221,7 +223,7 @@ const typeFileSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['kind'],
-          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'jwt', 'none', 'from_config', 'webhook'] } },
+          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'jwt', 'http_request', 'none', 'from_config', 'webhook'] } },
         },
       ],
     },

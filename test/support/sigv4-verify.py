@@ -1,8 +1,9 @@
 """Checks an AWS Signature Version 4 the way AWS does, with botocore's signer (not the one that signed).
 
-Reads one JSON object on stdin: method, url (as received: path and query), headers (lower-case
-name -> value, as received), body_b64, and the expected access_key_id, secret_access_key,
-session_token (or null), service and region. Prints "ok" or "bad: <why>".
+Reads JSON objects, one a line, on stdin: method, url (as received: path and query), headers
+(lower-case name -> value, as received), body_b64, and the expected access_key_id,
+secret_access_key, session_token (or null), service and region. Answers each with a line, "ok"
+or "bad: <why>", in order (one process for a whole test file: botocore loads once).
 """
 import base64
 import hmac
@@ -46,5 +47,6 @@ def check(r):
     return 'ok' if hmac.compare_digest(expected, signature) else 'bad signature'
 
 
-result = check(json.load(sys.stdin))
-print(result if result == 'ok' else 'bad: ' + result)
+for line in sys.stdin:
+    result = check(json.loads(line))
+    print(result if result == 'ok' else 'bad: ' + result, flush=True)

@@ -4,6 +4,7 @@ import { LatchkeyError, validationFailed } from '../../domain/errors.js';
 import type { CredentialRow } from '../../store/port.js';
 import type { Derived } from '../tokens/derived-tokens.js';
 import { checkAwsUsable } from '../tokens/aws-assume-role.js';
+import { renderTemplate } from '../tokens/http-request-chain.js';
 import { signAwsRequest, signingScope, type AwsKeys } from './inject-aws-sigv4.js';
 
 /** A client certificate presented at the TLS handshake (mtls). */
@@ -99,6 +100,7 @@ export function checkUsable(type: CredentialType | undefined, c: Pick<Credential
   if (inj.kind === 'mtls' && target.protocol !== 'https:') {
     throw validationFailed([{ path: 'x-latchkey-target', message: 'must be https: a client certificate is presented in a TLS handshake' }]);
   }
+  if (inj.kind === 'http_request') httpRequestPlacement(c.config, credentialId);
   if (inj.kind === 'aws_sigv4') {
     checkAwsUsable(c.config);
     signingScope(c.config, target, type.id === 'aws-ses' ? 'ses' : undefined);
@@ -150,6 +152,13 @@ export function injectorFor(type: CredentialType, c: Pick<CredentialRow, 'id' | 
       return awsInjector(type, c, secret, derive);
     case 'mtls':
       return fixed({ headers: {}, query: [], tls: tlsIdentity(c, secret), secrets: [stringField(secret, 'private_key', credentialId)] });
+    case 'http_request':
+      return {
+        needsBody: false,
+        async inject() {
+          return placeResults(c.config, (await derive()).values, credentialId);
+        },
+      };
     case 'jwt':
       return {
         needsBody: false,
@@ -181,6 +190,29 @@ function awsInjector(type: CredentialType, c: Pick<CredentialRow, 'id' | 'config
       return { ...signed, remove: ['x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'] };
     },
   };
+}
+
+function httpRequestPlacement(config: Record<string, unknown>, credentialId: string): { headers: Record<string, string>; query: Record<string, string> } {
+  const inject = (config.inject ?? {}) as { headers?: Record<string, string>; query?: Record<string, string> };
+  const headers = inject.headers ?? {};
+  const query = inject.query ?? {};
+  if (Object.keys(headers).length + Object.keys(query).length === 0) {
+    throw validationFailed([{ path: 'config.inject', message: 'is required to use an http_request credential through the proxy: the header or query templates its results go into' }]);
+  }
+  for (const name of Object.keys(headers)) headerName(name, credentialId);
+  return { headers, query };
+}
+
+/** The chain's results in the header and query templates of `config.inject`. */
+function placeResults(config: Record<string, unknown>, results: Record<string, string>, credentialId: string): Injected {
+  const place = httpRequestPlacement(config, credentialId);
+  const scope = { secret: {}, results };
+  const headers: Record<string, string> = {};
+  for (const [name, template] of Object.entries(place.headers)) {
+    headers[headerName(name, credentialId)] = headerValue(renderTemplate(template, scope, `config.inject.headers.${name}`), `inject.headers.${name}`, credentialId);
+  }
+  const query = Object.entries(place.query).map(([name, template]): [string, string] => [name, renderTemplate(template, scope, `config.inject.query.${name}`)]);
+  return { headers, query, secrets: [...Object.values(results), ...Object.values(headers), ...query.map(([, v]) => v)] };
 }
 
 function tlsIdentity(c: Pick<CredentialRow, 'id' | 'config'>, secret: Record<string, unknown>): TlsIdentity {

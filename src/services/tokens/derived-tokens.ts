@@ -5,6 +5,7 @@ import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { CredentialRow } from '../../store/port.js';
 import type { CredentialsService, SecretValues } from '../credentials/credentials-service.js';
 import { assumeRole, checkAwsUsable, stsEndpoint } from './aws-assume-role.js';
+import { runChain, storedResults } from './http-request-chain.js';
 import { mintJwt } from './mint-jwt.js';
 import type { Derived, TokenCache } from './token-cache.js';
 import { tokenFailure } from './token-failures.js';
@@ -26,7 +27,7 @@ export interface DerivedTokens {
 /**
  * Short-lived credentials derived from stored ones, never the stored secret itself: an OAuth2
  * access token (refreshed first when due, by the credentials service's use), a JWT minted from a
- * signing key, an assumed role's session credentials. The stored client secret, refresh token,
+ * signing key, an assumed role's session credentials, a request chain's results. The stored client secret, refresh token,
  * private key or long-lived access key has no path out here.
  */
 export function createDerivedTokens(deps: {
@@ -37,6 +38,7 @@ export function createDerivedTokens(deps: {
   function kindOf(c: Pick<CredentialRow, 'id' | 'type' | 'config'>): Derived['kind'] {
     if (c.type === 'oauth2') return 'oauth2_access_token';
     if (c.type === 'jwt') return 'jwt';
+    if (c.type === 'http_request') return 'http_request_results';
     if (c.type === 'aws' && c.config.authentication_type === 'ROLE') {
       checkAwsUsable(c.config);
       return 'aws_session';
@@ -64,8 +66,11 @@ export function createDerivedTokens(deps: {
             .catch((err: unknown) => {
               throw tokenFailure(err, 'STS endpoint');
             }));
-        default:
-          throw new Error('unreachable: kindOf covers every derivable type');
+        case 'http_request_results':
+          return storedResults(c.config, secret, clock.now()) ?? cache.get(c, () => runChain(deps.egress, c.config, secret, clock.now())
+            .catch((err: unknown) => {
+              throw tokenFailure(err, 'request chain');
+            }));
       }
     },
 
