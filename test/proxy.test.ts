@@ -289,6 +289,28 @@ describe('proxy: destinations', () => {
     });
   }
 
+  it('proxy_rules: only the methods and path prefixes listed, checked before anything is sent', async () => {
+    const ruled = await credential({
+      type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here(),
+      proxy_rules: { methods: ['GET'], path_prefixes: ['/v1/header'] },
+    });
+    assert.equal((await use(ruled, '/v1/header')).status, 200);
+    const count = seen.length;
+    for (const [method, path] of [['POST', '/v1/header'], ['GET', '/v1/headerx'], ['GET', '/v1/header/../query'], ['GET', '/v1/header/..%2Fquery'], ['GET', '/echo']] as const) {
+      const r = await use(ruled, path, { method, ...(method === 'POST' ? { body: 'x' } : {}) });
+      assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
+      assert.match(r.body.error.details ?? r.body.error.message, /proxy_rules/);
+    }
+    assert.equal(seen.length, count, 'a request outside the rules reached the target');
+    // Shown with the credential, and changed like any other field.
+    const patched = await s.request('PATCH', `/v1/credentials/${ruled}`, { body: { proxy_rules: { methods: ['GET', 'POST'] } } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(patched.body.proxy_rules, { methods: ['GET', 'POST'] });
+    assert.equal((await use(ruled, '/echo', { method: 'POST', body: 'x' })).status, 200);
+    const bad = await s.request('PATCH', `/v1/credentials/${ruled}`, { body: { proxy_rules: { methods: ['get'], paths: ['/'] } } });
+    assert.equal(bad.status, 422, bad.text);
+  });
+
   it('an empty allowed_hosts allows nothing', async () => {
     const none = await credential({ type: 'api_key', config: {}, secret: { value: HEADER_KEY } });
     const r = await use(none, '/v1/header');

@@ -98,6 +98,8 @@ export interface CredentialRow {
   nextRotationAt: string | null;
   /** Set when a rotation fell due that only a person can do (the type cannot make its own secret). */
   rotationDue: boolean;
+  /** What the proxy may send with the credential besides `allowedHosts` (services/proxy/proxy-rules.ts). */
+  proxyRules: ProxyRules;
   createdAt: string;
   updatedAt: string;
   createdBy: ActorRef;
@@ -471,6 +473,14 @@ export interface Store {
    * transaction, only while `owner` holds the claim with `fence`; false (nothing written) otherwise.
    */
   putDerivedToken(owner: string, fence: number, row: DerivedTokenRow): Promise<boolean>;
+}
+
+/** Absent or empty lists allow every method / every path. */
+export interface ProxyRules {
+  /** Upper-case HTTP methods. */
+  methods?: string[];
+  /** Path prefixes matched segment by segment (`/v1/mail` allows `/v1/mail` and `/v1/mail/send`, not `/v1/mailbox`). */
+  path_prefixes?: string[];
 }
 
 /** A short-lived token derived from one version of a credential, sealed (AAD: tenant, credential, version). */

@@ -3844,6 +3844,13 @@ export interface paths {
                                 name: string;
                                 next_rotation_at: string | null;
                                 provider: string | null;
+                                /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                                proxy_rules: {
+                                    /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                    methods?: string[];
+                                    /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                    path_prefixes?: string[];
+                                };
                                 read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                                 rotation_due: boolean;
                                 rotation_interval_days: number | null;
@@ -3938,6 +3945,13 @@ export interface paths {
                          */
                         name: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -3996,6 +4010,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4120,6 +4141,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4213,6 +4241,13 @@ export interface paths {
                          */
                         name: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -4271,6 +4306,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4330,6 +4372,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4491,6 +4540,13 @@ export interface paths {
                          */
                         name?: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -4548,6 +4604,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4898,6 +4961,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5020,6 +5090,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5155,6 +5232,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5288,6 +5372,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5774,6 +5865,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -6130,6 +6228,13 @@ export interface paths {
                                 name: string;
                                 next_rotation_at: string | null;
                                 provider: string | null;
+                                /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                                proxy_rules: {
+                                    /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                    methods?: string[];
+                                    /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                    path_prefixes?: string[];
+                                };
                                 read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                                 rotation_due: boolean;
                                 rotation_interval_days: number | null;
@@ -6262,6 +6367,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;

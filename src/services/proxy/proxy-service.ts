@@ -10,6 +10,7 @@ import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
 import type { DerivedTokens } from '../tokens/derived-tokens.js';
 import { hostAllowed } from './allowed-hosts.js';
+import { outsideRules } from './proxy-rules.js';
 import { checkUsable, injectorFor, type Injected } from './injection.js';
 import { formsOf, scrubText, SecretScrubber } from './scrub.js';
 
@@ -120,6 +121,8 @@ export function createProxyService(deps: {
         if (!hostAllowed(c.allowedHosts, url)) {
           throw new LatchkeyError('FORBIDDEN', `The target host ${url.host} is not in the allowed_hosts of credential ${c.id}`);
         }
+        const outside = outsideRules(c.proxyRules, method, url);
+        if (outside !== null) throw new LatchkeyError('FORBIDDEN', `The request is outside the proxy_rules of credential ${c.id}: ${outside}`);
         // An injection the proxy cannot make is refused before anything is decrypted or audited.
         checkUsable(catalog.get(c.type), c, url);
         return what;

@@ -160,7 +160,7 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     id: 10,
-    name: 'derived tokens',
+    name: 'derived tokens and proxy rules',
     // The short-lived token last derived from a credential (a minted JWT, an assumed role's
     // session, a request chain's results), sealed by the tenant's keyring, shared by every
     // process until shortly before it expires. Valid for credential_version only.
@@ -168,6 +168,8 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE TABLE derived_tokens (
          tenant_id TEXT NOT NULL, credential_id TEXT NOT NULL, credential_version INTEGER NOT NULL,
          sealed ${d.bytes} NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, credential_id))`,
+      // Which requests the proxy may send with a credential: methods and path prefixes, JSON.
+      `ALTER TABLE credentials ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '{}'`,
     ],
   },
 ];
