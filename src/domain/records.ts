@@ -99,6 +99,8 @@ export interface CredentialRow {
   nextRotationAt: string | null;
   /** Set when a rotation fell due that only a person can do (the type cannot make its own secret). */
   rotationDue: boolean;
+  /** What the proxy may send with the credential besides `allowedHosts` (services/proxy/proxy-rules.ts). */
+  proxyRules: ProxyRules;
   createdAt: string;
   updatedAt: string;
   createdBy: ActorRef;
@@ -346,4 +348,23 @@ export interface AuditSinkWork {
   /** Highest seq the sink acknowledged. */
   delivered: number;
   head: number;
+}
+
+/** Absent or empty lists allow every method / every path. */
+export interface ProxyRules {
+  /** Upper-case HTTP methods. */
+  methods?: string[];
+  /** Path prefixes matched segment by segment (`/v1/mail` allows `/v1/mail` and `/v1/mail/send`, not `/v1/mailbox`). */
+  path_prefixes?: string[];
+}
+
+/** A short-lived token derived from one version of a credential, sealed (AAD: tenant, credential, version). */
+export interface DerivedTokenRow {
+  tenantId: string;
+  credentialId: string;
+  credentialVersion: number;
+  sealed: Buffer;
+  /** null: it does not expire (it is used until the credential changes). */
+  expiresAt: string | null;
+  createdAt: string;
 }

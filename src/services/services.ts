@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -14,6 +16,8 @@ import { createKeysService, type KeysService } from './keys/keys-service.js';
 import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-jobs.js';
 import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
 import { createProxyService, type ProxyService } from './proxy/proxy-service.js';
+import { createDerivedTokens, type DerivedTokens } from './tokens/derived-tokens.js';
+import { createTokenCache } from './tokens/token-cache.js';
 import { createVerifyService, type VerifyService } from './verify/verify-service.js';
 import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
 import { createTeamDirectory } from './tenancy/team-directory.js';
@@ -34,12 +38,13 @@ export interface Services {
   oauth: OAuthService;
   verify: VerifyService;
   proxy: ProxyService;
+  tokens: DerivedTokens;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
@@ -54,6 +59,10 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
   });
   const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
   const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000, returnOrigins: deps.oauth?.returnOrigins ?? [] });
+  const tokens = createDerivedTokens({
+    credentials, egress, clock, stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
+    cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
+  });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
   return {
@@ -64,8 +73,9 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     lifecycle,
     oauth,
     verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
+    tokens,
     proxy: createProxyService({
-      credentials, catalog, egress, audit, clock, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
+      credentials, catalog, egress, audit, clock, tokens, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
       // The use itself was audited before the secret left; only its result event is missing.
       onAuditFailure: (err) => logger.error({ err: { message: (err as Error).message } }, 'audit of a proxied request result failed'),
     }),

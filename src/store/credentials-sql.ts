@@ -73,6 +73,7 @@ export function credentialStore(
         const live = yield* one('SELECT type FROM credentials WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL', [tenantId, id]);
         if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type as string) && (yield* lastOfAccount(d, tenantId, id))) return 'last_account_credential' as const;
         yield* run('DELETE FROM credential_versions WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
+        yield* run('DELETE FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
         const purged = (yield* run('DELETE FROM credentials WHERE tenant_id = ? AND id = ?', [tenantId, id])) === 1;
         if (purged) yield* writeAudit(audit);
         return purged;

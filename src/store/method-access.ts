@@ -65,6 +65,7 @@ const KEY_MANAGEMENT: AccessOf<KeyManagementStore> = {
 const OAUTH: AccessOf<OAuthStore> = {
   insertOAuthState: 'write', takeOAuthState: 'write', purgeOAuthStates: 'write', getRefreshState: 'read', claimRefresh: 'write',
   claimDueRefreshes: 'write', completeRefresh: 'write', releaseRefresh: 'write',
+  getDerivedToken: 'read', putDerivedToken: 'write',
 };
 
 /** Every method of `Store` with what it does to stored data. */

@@ -66,6 +66,21 @@ export function oauthStore(db: SqlRunner, w: WriteRunner): Omit<OAuthStore, 'cla
         return released;
       });
     },
+    async getDerivedToken(tenantId, id) {
+      const r = await db.one('SELECT credential_version, sealed, expires_at, created_at FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
+      return r ? { tenantId, credentialId: id, credentialVersion: Number(r.credential_version), sealed: r.sealed as Buffer, expiresAt: (r.expires_at as string | null) ?? null, createdAt: r.created_at as string } : null;
+    },
+    async putDerivedToken(owner, fence, t) {
+      return w.write(function* () {
+        if ((yield* run(RELEASE_CLAIM_SQL, [t.tenantId, t.credentialId, fence, owner])) !== 1) return false;
+        yield* run(
+          `INSERT INTO derived_tokens (tenant_id, credential_id, credential_version, sealed, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)
+           ON CONFLICT (tenant_id, credential_id) DO UPDATE SET credential_version = excluded.credential_version, sealed = excluded.sealed, expires_at = excluded.expires_at, created_at = excluded.created_at`,
+          [t.tenantId, t.credentialId, t.credentialVersion, t.sealed, t.expiresAt, t.createdAt],
+        );
+        return true;
+      });
+    },
     async insertOAuthState(s) {
       await db.run(insertSql('oauth_states', OAUTH_STATE_COLUMNS), oauthStateToParams(s));
     },

@@ -8,7 +8,7 @@
  */
 import type {
   AccessKeyFilter, AccessKeyRow, AppendSeal, AuditAppended, AuditChainState, AuditQuery, AuditRetentionBoundary, AuditRow,
-  AuditSinkWork, CredentialFilter, CredentialRow, CredentialWrite, FolderRow, IdempotencyRow, OAuthStateRow, PageQuery,
+  AuditSinkWork, CredentialFilter, DerivedTokenRow, CredentialRow, CredentialWrite, FolderRow, IdempotencyRow, OAuthStateRow, PageQuery,
   RefreshSchedule, RefreshState, SealDecision, SealRound, SealedAuditRow, SealedCount, TeamRow, TenantKeyInfo, TenantKeyRewrap,
   TenantKeyRow, TenantRow, UsageTouch, VersionReseal, VersionRow, Visibility,
 } from '../domain/records.js';
@@ -273,6 +273,15 @@ export interface OAuthStore {
    * same transaction: `last_error`, a new revision with the schedule tied to it, and the audit events.
    */
   releaseRefresh(tenantId: string, credentialId: string, owner: string, fence: number, failure: { lastError: string; schedule: Omit<RefreshSchedule, 'revision'>; audit: readonly AuditRow[] } | null): Promise<boolean>;
+
+  // derived tokens (services/tokens): the refresh claim above is their one-in-flight lock too
+  /** The token last derived from a credential, or null. */
+  getDerivedToken(tenantId: string, credentialId: string): Promise<DerivedTokenRow | null>;
+  /**
+   * Stores `row` (replacing the credential's previous one) and releases the refresh claim in one
+   * transaction, only while `owner` holds the claim with `fence`; false (nothing written) otherwise.
+   */
+  putDerivedToken(owner: string, fence: number, row: DerivedTokenRow): Promise<boolean>;
 }
 
 /** Everything an adapter implements. */

@@ -57,7 +57,7 @@ export const CREDENTIAL_COLUMNS = [
   'deactivation_time', 'config', 'secret_fields', 'metadata', 'allowed_hosts', 'team_id', 'folder_id',
   'read_access', 'shared_team_slugs', 'test_credential_enabled', 'version', 'revision', 'expires_at',
   'last_used_at', 'last_error', 'created_at', 'updated_at', 'created_by', 'modified_by', 'deleted_at',
-  'rotation_interval_days', 'next_rotation_at', 'rotation_due',
+  'rotation_interval_days', 'next_rotation_at', 'rotation_due', 'proxy_rules',
 ] as const;
 
 export function credentialToParams(c: CredentialRow): unknown[] {
@@ -67,7 +67,7 @@ export function credentialToParams(c: CredentialRow): unknown[] {
     JSON.stringify(c.allowedHosts), c.teamId, c.folderId, c.readAccess, JSON.stringify(c.sharedTeamSlugs),
     c.testCredentialEnabled ? 1 : 0, c.version, c.revision, c.expiresAt, c.lastUsedAt, c.lastError,
     c.createdAt, c.updatedAt, JSON.stringify(c.createdBy), JSON.stringify(c.modifiedBy), c.deletedAt,
-    c.rotationIntervalDays, c.nextRotationAt, c.rotationDue ? 1 : 0,
+    c.rotationIntervalDays, c.nextRotationAt, c.rotationDue ? 1 : 0, JSON.stringify(c.proxyRules),
   ];
 }
 
@@ -84,6 +84,7 @@ export function credentialFromRecord(r: DbRecord): CredentialRow {
     createdBy: json(r.created_by), modifiedBy: json(r.modified_by), deletedAt: strOrNull(r.deleted_at),
     rotationIntervalDays: r.rotation_interval_days === null || r.rotation_interval_days === undefined ? null : num(r.rotation_interval_days),
     nextRotationAt: strOrNull(r.next_rotation_at), rotationDue: num(r.rotation_due) === 1,
+    proxyRules: r.proxy_rules === undefined || r.proxy_rules === null ? {} : json(r.proxy_rules),
   };
 }
 

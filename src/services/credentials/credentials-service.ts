@@ -280,6 +280,7 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
         integration_id: patch.integration_id === undefined ? current.integrationId : patch.integration_id,
         description: patch.description ?? current.description, config,
         metadata: patch.metadata ?? current.metadata, allowed_hosts: patch.allowed_hosts ?? current.allowedHosts,
+        proxy_rules: patch.proxy_rules ?? current.proxyRules,
         team_id: patch.team_id === undefined ? current.teamId : patch.team_id,
         folder_id: patch.folder_id === undefined ? current.folderId : patch.folder_id,
         read_access: patch.read_access ?? (patch.team_id !== undefined ? undefined : current.readAccess),

@@ -163,4 +163,18 @@ export const MIGRATIONS: readonly Migration[] = [
     // Refusals grouped over a window: how many more the event stands for (0 for every event before).
     statements: () => [`ALTER TABLE audit_events ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0`],
   },
+  {
+    id: 10,
+    name: 'derived tokens and proxy rules',
+    // The short-lived token last derived from a credential (a minted JWT, an assumed role's
+    // session, a request chain's results), sealed by the tenant's keyring, shared by every
+    // process until shortly before it expires. Valid for credential_version only.
+    statements: (d) => [
+      `CREATE TABLE derived_tokens (
+         tenant_id TEXT NOT NULL, credential_id TEXT NOT NULL, credential_version INTEGER NOT NULL,
+         sealed ${d.bytes} NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, credential_id))`,
+      // Which requests the proxy may send with a credential: methods and path prefixes, JSON.
+      `ALTER TABLE credentials ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '{}'`,
+    ],
+  },
 ];
