@@ -31,6 +31,7 @@ import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { dialectRoutes, DIALECT_PREFIXES } from './dialects/index.js';
+import { registerDialectDocuments } from './dialects/dialect-openapi.js';
 import { tenantIdFromHeader } from './dialects/integration-credentials.js';
 
 export type App = FastifyInstance;
@@ -190,6 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       security: [{ bearer: [] }],
     },
   });
+  await registerDialectDocuments(app);
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   registerIdempotency(app, services.idempotency);
 
