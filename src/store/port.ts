@@ -245,7 +245,27 @@ export interface AuditAppended {
 
 export type AppendSeal = (tenantId: string) => ((round: SealRound) => SealDecision) | null;
 
-export interface Store {
+/** A console sign-in (docs/console.md): the session stands for the access key whose hash it holds. */
+export interface ConsoleSessionRow {
+  /** SHA-256 of the cookie's token. */
+  tokenHash: Buffer;
+  tenantId: string;
+  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`). */
+  keyHash: Buffer;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** Console sessions; looked up by token hash only, like access keys at authentication. */
+export interface ConsoleSessionStore {
+  insertConsoleSession(session: ConsoleSessionRow): Promise<void>;
+  findConsoleSession(tokenHash: Buffer): Promise<ConsoleSessionRow | null>;
+  deleteConsoleSession(tokenHash: Buffer): Promise<void>;
+  /** Removes sessions that expired at or before `now`; returns how many. */
+  deleteExpiredConsoleSessions(now: string): Promise<number>;
+}
+
+export interface Store extends ConsoleSessionStore {
   readonly kind: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
   migrate(): Promise<void>;

@@ -1,5 +1,8 @@
 import { Client, DatabaseError, Pool, type PoolClient, type QueryResult } from 'pg';
 import { MIGRATIONS } from '../migrations/migrations.js';
+import {
+  CONSOLE_SESSION_BY_HASH_SQL, DELETE_CONSOLE_SESSION_SQL, DELETE_EXPIRED_CONSOLE_SESSIONS_SQL, INSERT_CONSOLE_SESSION_SQL, consoleSessionFromRecord, consoleSessionParams,
+} from '../console-sessions-sql.js';
 import type { AuditRow, IdempotencyRow, Store, UsageTouch } from '../port.js';
 import { ROOT_KEY_ID_META, RootKeyMoved, type TenantKeyRow } from '../port.js';
 import {
@@ -467,6 +470,20 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         return 'deleted' as const;
       });
     },
+    async insertConsoleSession(session) {
+      await pool.query(pgSql(INSERT_CONSOLE_SESSION_SQL, consoleSessionParams(session)));
+    },
+    async findConsoleSession(tokenHash) {
+      const r = (await pool.query<DbRecord>(pgSql(CONSOLE_SESSION_BY_HASH_SQL, [tokenHash]))).rows[0];
+      return r ? consoleSessionFromRecord(r) : null;
+    },
+    async deleteConsoleSession(tokenHash) {
+      await pool.query(pgSql(DELETE_CONSOLE_SESSION_SQL, [tokenHash]));
+    },
+    async deleteExpiredConsoleSessions(now) {
+      return (await pool.query(pgSql(DELETE_EXPIRED_CONSOLE_SESSIONS_SQL, [now]))).rowCount ?? 0;
+    },
+
     async touchAccessKeys(touches) {
       const rows = collapseTouches(touches, (_a, b) => b);
       if (rows.length === 0) return;

@@ -3,6 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { makeDatabaseFilesPrivate } from '../private-files.js';
 import { MIGRATIONS } from '../migrations/migrations.js';
+import {
+  CONSOLE_SESSION_BY_HASH_SQL, DELETE_CONSOLE_SESSION_SQL, DELETE_EXPIRED_CONSOLE_SESSIONS_SQL, INSERT_CONSOLE_SESSION_SQL, consoleSessionFromRecord, consoleSessionParams,
+} from '../console-sessions-sql.js';
 import type {
   AccessKeyRow, AppendSeal, AuditRow, CredentialRow, CredentialWrite, IdempotencyRow, SealDecision, SealRound, Store, TenantKeyRow,
   TenantRow, UsageTouch, VersionRow,
@@ -391,6 +394,20 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         return 'deleted' as const;
       }).immediate();
     },
+    async insertConsoleSession(session) {
+      run(INSERT_CONSOLE_SESSION_SQL, ...consoleSessionParams(session));
+    },
+    async findConsoleSession(tokenHash) {
+      const r = get(CONSOLE_SESSION_BY_HASH_SQL, tokenHash);
+      return r ? consoleSessionFromRecord(r) : null;
+    },
+    async deleteConsoleSession(tokenHash) {
+      run(DELETE_CONSOLE_SESSION_SQL, tokenHash);
+    },
+    async deleteExpiredConsoleSessions(now) {
+      return run(DELETE_EXPIRED_CONSOLE_SESSIONS_SQL, now).changes;
+    },
+
     async touchAccessKeys(touches) {
       db.transaction(() => {
         for (const t of touches) run('UPDATE access_keys SET last_used_at = ? WHERE tenant_id = ? AND id = ?', t.at, t.tenantId, t.id);
