@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startServer, smtpBody, type TestServer } from './support/server.ts';
 import { assertServerHoldsNoSecret, canary } from './support/canary.ts';
@@ -42,6 +43,12 @@ async function signedIn(key: string): Promise<{ context: BrowserContext; page: P
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Credentials' }).waitFor();
   return { context, page };
+}
+
+/** With LATCHKEY_SCREENSHOTS=1 the main pages are saved under docs/screenshots/ (the README shows them). */
+async function screenshot(page: Page, name: string): Promise<void> {
+  if (process.env.LATCHKEY_SCREENSHOTS !== '1') return;
+  await page.screenshot({ path: join(resolve(import.meta.dirname, '../docs/screenshots'), `${name}.png`), fullPage: true });
 }
 
 async function sessionCookie(context: BrowserContext): Promise<string> {
@@ -143,6 +150,7 @@ describe('console: hardening', () => {
     });
     await page.goto(`${s.url}/ui/`);
     await page.getByLabel('Access key').waitFor();
+    await screenshot(page, 'console-sign-in');
     assert.deepEqual(refused, []);
   });
 
@@ -223,6 +231,7 @@ describe('console: credentials', () => {
     await page.getByRole('link', { name: 'Next page' }).click();
     await page.getByRole('link', { name: 'First page' }).waitFor();
     assert.equal(await page.locator('tbody tr').count(), 4);
+    await screenshot(page, 'console-credentials');
     await page.getByLabel('Status').selectOption('inactive');
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.getByText('1 credential', { exact: true }).waitFor();
@@ -244,6 +253,7 @@ describe('console: credentials', () => {
     assert.equal(shown.includes(password), false, 'the current version, not the first');
     assert.match(shown, /password: /);
     await page.locator('#audit').getByText('credential.reveal').waitFor();
+    await screenshot(page, 'console-credential-revealed');
     const events = (await native('GET', `/v1/audit-events?filter[credential_id]=${c.id}&filter[action]=credential.reveal`)).data;
     assert.equal(events.length, 1);
     assert.equal(events[0].actor.type, 'access_key');
