@@ -126,6 +126,33 @@ describe('console: sign-in and the session', () => {
   });
 });
 
+describe('console: sessions expire', () => {
+  it('a session ends after LATCHKEY_CONSOLE_SESSION_SECONDS, and its cookie says so', async () => {
+    const short = await startServer({ env: { LATCHKEY_CONSOLE_SESSION_SECONDS: '1' } });
+    try {
+      const r = await fetch(`${short.url}/ui/session`, { method: 'POST', headers: { origin: short.url, 'content-type': 'application/json' }, body: JSON.stringify({ key: short.ownerKey }) });
+      assert.equal(r.status, 201);
+      const setCookie = r.headers.get('set-cookie') ?? '';
+      assert.match(setCookie, /Max-Age=1;/);
+      assert.match(setCookie, /HttpOnly/);
+      assert.match(setCookie, /SameSite=Strict/);
+      const cookie = setCookie.split(';')[0]!;
+      const csrf = (await r.json()).csrf_token as string;
+      assert.equal(r.headers.get('cache-control'), 'no-store');
+      let status = 200;
+      // The row's expires_at is one second after sign-in: within ten the session must be over.
+      for (let i = 0; i < 40 && status === 200; i++) {
+        await new Promise((done) => setTimeout(done, 250));
+        status = (await fetch(`${short.url}/v1/credentials`, { headers: { cookie, 'x-csrf-token': csrf } })).status;
+      }
+      assert.equal(status, 401);
+      assert.equal((await fetch(`${short.url}/ui/session`, { headers: { cookie } })).status, 401);
+    } finally {
+      await short.stop();
+    }
+  });
+});
+
 describe('console: hardening', () => {
   it('CSP header: every console answer has a strict Content-Security-Policy without inline script, and frame-ancestors none', async () => {
     for (const path of ['/ui', '/ui/', '/ui/assets/app.js', '/ui/assets/app.css', '/ui/session']) {

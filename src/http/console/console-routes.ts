@@ -95,7 +95,7 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
       }
       const secure = request.protocol === 'https';
       const cookie = serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, made.token, {
-        httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: Math.floor((Date.parse(made.expiresAt) - Date.now()) / 1000),
+        httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: Math.max(1, Math.round((Date.parse(made.expiresAt) - Date.now()) / 1000)),
       });
       return reply.code(201).header('set-cookie', cookie).send(sessionView(made.principal, made.csrfToken, made.expiresAt));
     });
