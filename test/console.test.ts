@@ -304,3 +304,38 @@ describe('console: credentials', () => {
     assert.equal((await fetch(`${s.url}/v1/credentials/${c.id}/secret`, { headers: { cookie, 'x-csrf-token': csrf } })).status, 403);
   });
 });
+
+describe('console: access keys', () => {
+  it('issue a key: shown once with a copy button; revoking the signed-in key from the page ends the session', async () => {
+    const admin = await keyWithRole('admin');
+    const { context, page } = await signedIn(admin.key);
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: s.url });
+    await page.getByRole('link', { name: 'Access keys' }).click();
+    await page.getByRole('heading', { name: 'Access keys' }).waitFor();
+    await page.getByLabel('Name').fill('Console issued');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Issue key' }).click();
+    const shown = await page.locator('#new-key').innerText();
+    secrets.push(shown);
+    assert.match(shown, /^lk_[a-z0-9]+_[A-Za-z0-9]{43}$/);
+    await page.getByRole('button', { name: 'Copy key' }).click();
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), shown);
+    assert.equal((await s.request('GET', '/v1/credentials', { key: shown })).status, 200, 'the issued key works');
+    // Shown once: the list after "Done" has the key's prefix, never the key.
+    await page.getByRole('button', { name: 'Done' }).click();
+    const row = page.locator('tr', { hasText: 'Console issued' });
+    await row.waitFor();
+    assert.equal((await page.content()).includes(shown), false);
+    const mine = page.locator(`tr[data-id="${admin.id}"]`);
+    assert.match(await mine.innerText(), /you/);
+    await mine.getByRole('button', { name: /^Revoke/ }).click();
+    await page.getByText('Your session ended. Sign in again.').waitFor();
+    assert.equal((await s.request('GET', '/v1/credentials', { key: admin.key })).status, 401);
+  });
+
+  it('roles without access_keys:manage see no access keys link', async () => {
+    const viewer = await keyWithRole('viewer');
+    const { page } = await signedIn(viewer.key);
+    assert.equal(await page.getByRole('link', { name: 'Access keys' }).count(), 0);
+  });
+});

@@ -1,4 +1,5 @@
 import { ApiError, call, describe, useSession, type Session } from './api.js';
+import { accessKeys } from './access-keys.js';
 import { credentialDetail } from './credential-detail.js';
 import { credentialsList } from './credentials-list.js';
 import { h, show } from './dom.js';
@@ -12,6 +13,7 @@ function nav(): void {
   if (session === null) return;
   el.append(
     h('a', { href: '#/credentials' }, 'Credentials'),
+    session.permissions.includes('access_keys:manage') ? h('a', { href: '#/access-keys' }, 'Access keys') : '',
     h('span', { class: 'muted', id: 'who' }, `${session.principal.name} (${session.principal.role})`),
     h('button', { type: 'button', class: 'plain', id: 'sign-out', onclick: () => void signOut() }, 'Sign out'),
   );
@@ -56,7 +58,7 @@ function start(s: Session): void {
   session = s;
   useSession(s, () => ended('Your session ended. Sign in again.'));
   nav();
-  if (!location.hash.startsWith('#/credentials')) location.hash = '#/credentials';
+  if (!/^#\/(credentials|access-keys)/.test(location.hash)) location.hash = '#/credentials';
   else void route();
 }
 
@@ -64,7 +66,8 @@ async function route(): Promise<void> {
   if (session === null) return;
   const [path = '', query = ''] = location.hash.slice(1).split('?');
   const detail = /^\/credentials\/(.+)$/.exec(path);
-  if (detail?.[1]) await credentialDetail(decodeURIComponent(detail[1]), session);
+  if (path === '/access-keys') await accessKeys(session);
+  else if (detail?.[1]) await credentialDetail(decodeURIComponent(detail[1]), session);
   else await credentialsList(new URLSearchParams(query));
 }
 
