@@ -86,7 +86,7 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
     }, async (request, reply) => {
       assertSameOrigin(request);
       const meta = { requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
-      let made;
+      let made: Awaited<ReturnType<typeof sessions.signIn>>;
       try {
         made = await sessions.signIn(request.body.key, meta);
       } catch (err) {
