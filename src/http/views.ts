@@ -1,4 +1,4 @@
-import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, Keyset, VersionRow } from '../store/port.js';
+import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, Keyset, VersionRow } from '../domain/records.js';
 import { LatchkeyError } from '../domain/errors.js';
 import { isValidPathId } from '../domain/ids.js';
 

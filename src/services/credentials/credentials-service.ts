@@ -4,7 +4,8 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
-import type { CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
+import type { CredentialFilter, CredentialRow, CredentialWrite, Keyset, VersionRow } from '../../store/port.js';
+import type { CredentialStore, TeamStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
 import { checkAim, checkRestoreAim } from './aim.js';
@@ -73,7 +74,7 @@ export interface TokenRefresher {
   refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
 }
 
-export function createCredentialsService(deps: { store: Store; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
+export function createCredentialsService(deps: { store: CredentialStore & Pick<TeamStore, 'getFolder'>; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
   const { store, keyring, catalog, audit, clock, teams } = deps;
 
   async function sealVersion(ctx: RequestContext, tenantId: string, credentialId: string, version: number, secret: SecretValues, testSecret: SecretValues | null): Promise<VersionRow> {

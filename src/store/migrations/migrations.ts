@@ -7,6 +7,11 @@ export interface SqlDialect {
   bytes: 'BLOB' | 'BYTEA';
 }
 
+/** The bookkeeping of which migrations ran, written with `?` placeholders like the other shared SQL. */
+export const MIGRATIONS_TABLE_SQL = 'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)';
+export const APPLIED_MIGRATIONS_SQL = 'SELECT id FROM schema_migrations';
+export const RECORD_MIGRATION_SQL = 'INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)';
+
 export interface Migration {
   id: number;
   name: string;
