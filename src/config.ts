@@ -21,6 +21,8 @@ export interface Config {
   rateLimit: number;
   rateLimitWindowSeconds: number;
   authCacheTtlMs: number;
+  /** How long a console session lasts (docs/console.md). */
+  consoleSessionSeconds: number;
   /** How long a 401 to a source failing more than 10 times a second is held back; 0 = never. */
   authFailureDelayMs: number;
   /** The window over which a source's failed authentications are counted. */
@@ -74,6 +76,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_RATE_LIMIT', '0', 'requests per caller per window before 429 (0 = no limit)'],
   ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
   ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
+  ['LATCHKEY_CONSOLE_SESSION_SECONDS', '28800', 'how long a console sign-in lasts (the /ui session cookie and its row); a revoked key or a logout ends it sooner'],
   ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a window gets its further 401s this late (0 = never)'],
   ['LATCHKEY_AUTH_FAILURE_WINDOW_MS', '1000', 'the window in which a source\'s failed authentications are counted for that hold'],
   ['LATCHKEY_TRUST_PROXY', 'false', 'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused'],
@@ -301,6 +304,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     rateLimit: int(env, 'LATCHKEY_RATE_LIMIT', 0, 0, 10_000_000),
     rateLimitWindowSeconds: int(env, 'LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     authCacheTtlMs: int(env, 'LATCHKEY_AUTH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
+    consoleSessionSeconds: int(env, 'LATCHKEY_CONSOLE_SESSION_SECONDS', 28_800, 1, 604_800),
     authFailureDelayMs: int(env, 'LATCHKEY_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
     authFailureWindowMs: int(env, 'LATCHKEY_AUTH_FAILURE_WINDOW_MS', 1000, 100, 3_600_000),
     trustProxy: trustedProxies(env.LATCHKEY_TRUST_PROXY),

@@ -32,6 +32,9 @@ import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { dialectRoutes, DIALECT_PREFIXES } from './dialects/index.js';
+import { registerDialectDocuments } from './dialects/dialect-openapi.js';
+import { consoleRoutes } from './console/console-routes.js';
+import { principalOfSession, sessionTokenOf } from './console/console-session-auth.js';
 import { tenantIdFromHeader } from './dialects/integration-credentials.js';
 
 export type App = FastifyInstance;
@@ -154,8 +157,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Document 003's clients name the tenant in `x-tenantid` (a UUID), which chooses it the same way.
     const tenantHeader = request.headers['x-tenant-id']
       ?? (request.url.startsWith(`/compat${DIALECT_PREFIXES.integrationCredentials}/`) ? tenantIdFromHeader(request.headers['x-tenantid']) : undefined);
+    // The console (docs/console.md) sends its session cookie instead of a key, and its CSRF token.
+    const sessionToken = auth === undefined ? sessionTokenOf(request) : undefined;
     try {
-      const principal = await services.authenticator.authenticate(auth, typeof tenantHeader === 'string' ? tenantHeader : undefined);
+      const tenant = typeof tenantHeader === 'string' ? tenantHeader : undefined;
+      const principal = sessionToken !== undefined
+        ? await principalOfSession(services.consoleSessions, request, sessionToken, tenant)
+        : await services.authenticator.authenticate(auth, tenant);
       request.ctx = { principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
     } catch (err) {
       if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') {
@@ -191,6 +199,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       security: [{ bearer: [] }],
     },
   });
+  await registerDialectDocuments(app);
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
   registerIdempotency(app, services.idempotency);
 
@@ -208,5 +217,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(teamRoutes(services), { prefix: '/v1' });
   await app.register(auditRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
+  await app.register(consoleRoutes(services), { prefix: '/ui' });
   return app;
 }

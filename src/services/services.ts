@@ -10,6 +10,7 @@ import { createAuditService, type AuditService } from './audit/audit-service.js'
 import { createAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { AuthFailureThrottle } from './auth/failure-throttle.js';
 import { createOidcVerifier, type OidcIssuerConfig } from './auth/oidc.js';
+import { createConsoleSessions, type ConsoleSessions } from './console/console-sessions.js';
 import { createCredentialsService, type CredentialsService } from './credentials/credentials-service.js';
 import { createIdempotencyService, type IdempotencyService } from './idempotency/idempotency-service.js';
 import { createKeysService, type KeysService } from './keys/keys-service.js';
@@ -28,6 +29,7 @@ export interface Services {
   catalog: Catalog;
   audit: AuditService;
   authenticator: Authenticator & { stop(): void };
+  consoleSessions: ConsoleSessions;
   credentials: CredentialsService;
   accessKeys: AccessKeysService;
   tenants: TenantsService;
@@ -44,7 +46,7 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; consoleSessionSeconds?: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
@@ -69,6 +71,7 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     catalog,
     audit,
     authenticator,
+    consoleSessions: createConsoleSessions({ store, authenticator, audit, clock, ttlSeconds: deps.consoleSessionSeconds ?? 28_800 }),
     credentials,
     lifecycle,
     oauth,

@@ -1,5 +1,5 @@
 import type {
-  AccessKeyStore, AuditSinkStore, AuditStore, CoordinationStore, CredentialStore, IdempotencyStore, KeyManagementStore, OAuthStore, Store,
+  AccessKeyStore, AuditSinkStore, AuditStore, ConsoleSessionStore, CoordinationStore, CredentialStore, IdempotencyStore, KeyManagementStore, OAuthStore, Store,
   StoreLifecycle, TeamStore, TenancyStore,
 } from './port.js';
 
@@ -68,10 +68,14 @@ const OAUTH: AccessOf<OAuthStore> = {
   getDerivedToken: 'read', putDerivedToken: 'write',
 };
 
+const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
+  insertConsoleSession: 'write', findConsoleSession: 'read', deleteConsoleSession: 'write', deleteExpiredConsoleSessions: 'write',
+};
+
 /** Every method of `Store` with what it does to stored data. */
 export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...LIFECYCLE, ...TENANCY, ...TEAMS, ...ACCESS_KEYS, ...CREDENTIALS, ...AUDIT, ...AUDIT_SINKS, ...IDEMPOTENCY, ...COORDINATION,
-  ...KEY_MANAGEMENT, ...OAUTH,
+  ...KEY_MANAGEMENT, ...OAUTH, ...CONSOLE_SESSIONS,
 };
 
 export type StoreMethodName = MethodNames<Store>;

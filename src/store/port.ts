@@ -284,9 +284,29 @@ export interface OAuthStore {
   putDerivedToken(owner: string, fence: number, row: DerivedTokenRow): Promise<boolean>;
 }
 
+/** A console sign-in (docs/console.md): the session stands for the access key whose hash it holds. */
+export interface ConsoleSessionRow {
+  /** SHA-256 of the cookie's token. */
+  tokenHash: Buffer;
+  tenantId: string;
+  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`). */
+  keyHash: Buffer;
+  createdAt: string;
+  expiresAt: string;
+}
+
+/** Console sessions; looked up by token hash only, like access keys at authentication. */
+export interface ConsoleSessionStore {
+  insertConsoleSession(session: ConsoleSessionRow): Promise<void>;
+  findConsoleSession(tokenHash: Buffer): Promise<ConsoleSessionRow | null>;
+  deleteConsoleSession(tokenHash: Buffer): Promise<void>;
+  /** Removes sessions that expired at or before `now`; returns how many. */
+  deleteExpiredConsoleSessions(now: string): Promise<number>;
+}
+
 /** Everything an adapter implements. */
 export type Store = StoreLifecycle & TenancyStore & TeamStore & AccessKeyStore & CredentialStore & AuditStore & AuditSinkStore &
-  IdempotencyStore & CoordinationStore & KeyManagementStore & OAuthStore;
+  IdempotencyStore & CoordinationStore & KeyManagementStore & OAuthStore & ConsoleSessionStore;
 
 /** The `meta` row naming the root key that wraps the store now: new data keys must be wrapped by it. */
 export const ROOT_KEY_ID_META = 'root_key_id';

@@ -1,5 +1,6 @@
 import { accessKeyStore } from './access-keys-sql.js';
 import { auditSinkStore, auditStore } from './audit-sql.js';
+import { consoleSessionStore } from './console-sessions-sql.js';
 import { credentialStore } from './credentials-sql.js';
 import { idempotencyStore } from './idempotency-sql.js';
 import { keyManagementStore } from './key-management-sql.js';
@@ -25,5 +26,6 @@ export function sqlStore(db: SqlRunner, w: WriteRunner, d: QueryDialect) {
     ...idempotencyStore(db, w, d),
     ...keyManagementStore(db, w, d),
     ...oauthStore(db, w),
+    ...consoleSessionStore(db),
   };
 }

@@ -130,7 +130,7 @@ describe("the server's reason", () => {
     assert.equal((await s.request('POST', '/v1/credentials', { body: smtpBody(name, password) })).status, 201);
     const r = await runCli(['credentials', 'create', '--name', name, '--type', 'smtp', '--config', 'host=smtp.example.com', '--config', 'auth_type=none'], loggedIn());
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^latchkey: CONFLICT: Conflict \(A credential named like "clash_[a-z0-9_]+" already exists among the credentials without a team\) \(request req_\w+\)\n$/);
+    assert.match(r.stderr, /^latchkey: CONFLICT: Conflict \(A credential named like "clash_[a-z0-9_]+" already exists among the credentials without a team \(smtp and api_key credentials\)\) \(request req_\w+\)\n$/);
   });
 });
 

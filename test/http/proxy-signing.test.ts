@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, Server } from 'node:http';
@@ -66,7 +66,11 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 let verifier: ChildProcessWithoutNullStreams;
 const waiting: Array<(verdict: string) => void> = [];
 function startVerifier(): void {
-  verifier = spawn('python3', [VERIFY]);
+  // The python on PATH may be a pyenv one with its own botocore; Debian's python3-botocore (what
+  // .ci/run installs when neither has it) is importable only by /usr/bin/python3.
+  const python = ['python3', '/usr/bin/python3'].find((p) => spawnSync(p, ['-c', 'import botocore']).status === 0);
+  assert.ok(python, 'botocore is needed to check SigV4 signatures: apt-get install python3-botocore');
+  verifier = spawn(python, [VERIFY]);
   verifier.stderr.pipe(process.stderr);
   createInterface({ input: verifier.stdout }).on('line', (line) => waiting.shift()?.(line.trim()));
 }

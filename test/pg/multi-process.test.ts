@@ -235,4 +235,35 @@ describe('two processes on one PostgreSQL database', () => {
       assert.equal(list.body.total, 1);
     }
   });
+
+  it('a console session made on A works on B, ends on B when its key is revoked on A, and a logout on B ends it on A', async (t) => {
+    if (noPostgres(t)) return;
+    const signIn = async (key: string) => {
+      const r = await fetch(`${a.url}/ui/session`, { method: 'POST', headers: { origin: a.url, 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
+      const text = await r.text();
+      assert.equal(r.status, 201, text);
+      const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+      return { cookie, csrf: JSON.parse(text).csrf_token as string };
+    };
+    const viaSession = (s: TestServer, method: string, path: string, session: { cookie: string; csrf: string }) =>
+      fetch(`${s.url}${path}`, { method, headers: { cookie: session.cookie, 'x-csrf-token': session.csrf } });
+    const issued = await a.request('POST', '/v1/access-keys', { body: { name: unique('mp console'), type: 'api', role: 'admin', team_ids: [], expires_at: null }, key: owner });
+    assert.equal(issued.status, 201, issued.text);
+    const session = await signIn(issued.body.key);
+    assert.equal((await viaSession(b, 'GET', '/v1/credentials', session)).status, 200, 'B finds the session A made');
+    assert.equal((await b.request('DELETE', `/v1/access-keys/${issued.body.id}`, { key: owner })).status, 204);
+    let status = 200;
+    for (let i = 0; i < 100 && status === 200; i++) {
+      status = (await viaSession(a, 'GET', '/v1/credentials', session)).status;
+      if (status === 200) await sleep(50);
+    }
+    assert.equal(status, 401, 'A ended the session of the key revoked on B');
+    assert.equal((await viaSession(b, 'GET', '/v1/credentials', session)).status, 401);
+    assert.equal((await sql('SELECT 1 FROM console_sessions')).length, 0, 'the ended session is gone from the store');
+
+    const second = await signIn(owner);
+    assert.equal((await viaSession(a, 'GET', '/v1/credentials', second)).status, 200);
+    assert.equal((await viaSession(b, 'DELETE', '/ui/session', second)).status, 204);
+    assert.equal((await viaSession(a, 'GET', '/v1/credentials', second)).status, 401, 'signed out on B, over on A');
+  });
 });

@@ -96,6 +96,36 @@ describe(`store contract: compare-and-set on a credential's revision (${TEST_STO
     assert.equal(await store.getCredential(tenantId, sameName.id), null);
     assert.equal((await store.getCredential(tenantId, c.id))?.slug, c.slug);
   });
+
+  it('scopes names per integration, and the account\'s smtp/api_key credentials apart from other types (migration 11)', async () => {
+    const tenantId = newTenant();
+    const insert = (c: CredentialRow) => store.insertCredential(tenantId, { credential: c, version: version(c, 1), audit: [] });
+    const jira = credential(tenantId, { slug: 'production', type: 'oauth2', integrationId: 'jira' });
+    assert.equal(await insert(jira), 'inserted');
+    assert.equal(await insert(credential(tenantId, { slug: 'production', type: 'oauth2', integrationId: 'github' })), 'inserted');
+    assert.equal(await insert(credential(tenantId, { slug: 'production', type: 'api_key', integrationId: 'jira' })), 'slug_taken');
+    assert.equal(await insert(credential(tenantId, { slug: 'mine', type: 'smtp' })), 'inserted');
+    assert.equal(await insert(credential(tenantId, { slug: 'mine', type: 'text' })), 'inserted');
+    assert.equal(await insert(credential(tenantId, { slug: 'mine', type: 'api_key' })), 'slug_taken');
+  });
+});
+
+describe(`store contract: console sessions (${TEST_STORE})`, () => {
+  it('finds a session by its token hash only, deletes it, and purges expired ones', async () => {
+    const tenantId = newTenant();
+    const session = (expiresAt: string) => ({ tokenHash: randomBytes(32), tenantId, keyHash: randomBytes(32), createdAt: at(0), expiresAt });
+    const live = session(at(3_600_000));
+    const old = session(at(-1));
+    await store.insertConsoleSession(live);
+    await store.insertConsoleSession(old);
+    assert.deepEqual(await store.findConsoleSession(live.tokenHash), live);
+    assert.equal(await store.findConsoleSession(randomBytes(32)), null);
+    assert.ok((await store.deleteExpiredConsoleSessions(at(0))) >= 1);
+    assert.equal(await store.findConsoleSession(old.tokenHash), null);
+    assert.deepEqual(await store.findConsoleSession(live.tokenHash), live);
+    await store.deleteConsoleSession(live.tokenHash);
+    assert.equal(await store.findConsoleSession(live.tokenHash), null);
+  });
 });
 
 describe(`store contract: the last manager and the last owner key (${TEST_STORE})`, () => {

@@ -13,6 +13,11 @@ export interface Authenticator {
   /** Resolves a bearer token or throws UNAUTHENTICATED (always the same error, whatever failed). */
   authenticate(authorization: string | undefined, tenantHeader: string | undefined): Promise<Principal>;
   /**
+   * The principal of the access key with this SHA-256, checked exactly as `authenticate` checks a
+   * key (console sessions hold the hash, not the key): revoked, expired or unknown → UNAUTHENTICATED.
+   */
+  authenticateKeyHash(keyHash: Buffer, tenantHeader: string | undefined): Promise<Principal>;
+  /**
    * The key was revoked or changed: drops it here at once and tells every other process sharing
    * the store (resolves once the message is sent, or handed to background retries; never throws).
    */
@@ -77,6 +82,35 @@ export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabil
   const timer = setInterval(() => void flushUsage().catch(() => undefined), deps.usageFlushMs);
   timer.unref();
 
+  async function byHash(hash: Buffer, tenantHeader: string | undefined, cacheKey = hash.toString('hex')): Promise<Principal> {
+    const nowMs = clock.now().getTime();
+    let entry = trusted ? cache.get(cacheKey) : undefined;
+    if (!entry || nowMs - entry.loadedAt > deps.cacheTtlMs) {
+      const seen = generation;
+      const row = await store.findAccessKeyByHash(hash);
+      if (!row) {
+        cache.delete(cacheKey);
+        throw unauthenticated();
+      }
+      entry = { row, loadedAt: nowMs, expiresAtMs: row.expiresAt === null ? Infinity : Date.parse(row.expiresAt), knownRole: (ROLES as readonly string[]).includes(row.role) };
+      // A revocation that arrived while this lookup ran may postdate the row it returned: use
+      // the row for this request (it began before the revocation) but do not keep it.
+      if (trusted && seen === generation) cache.set(cacheKey, entry);
+    }
+    const row = entry.row;
+    // The index lookup already matched the hash; compare again in constant time so the
+    // decision never rests on a short-circuiting comparison.
+    if (row.keyHash.length !== hash.length || !timingSafeEqual(row.keyHash, hash)) throw unauthenticated();
+    if (entry.expiresAtMs <= nowMs) throw unauthenticated();
+    if (tenantHeader !== undefined && tenantHeader !== row.tenantId) throw new LatchkeyError('FORBIDDEN', 'This key does not belong to that tenant');
+    if (!entry.knownRole) throw unauthenticated();
+    touches.set(row.id, { tenantId: row.tenantId, atMs: nowMs });
+    return {
+      type: 'access_key', id: row.id, name: row.name, email: null, tenantId: row.tenantId, role: row.role as Role,
+      tenantIds: [row.tenantId], teamIds: row.teamIds, platformAdmin: row.platformAdmin,
+    };
+  }
+
   return {
     async authenticate(authorization, tenantHeader) {
       if (authorization === undefined || !authorization.startsWith('Bearer ')) throw unauthenticated();
@@ -85,35 +119,10 @@ export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabil
         if (deps.oidc && token.split('.').length === 3) return deps.oidc.authenticate(token, tenantHeader);
         throw unauthenticated();
       }
-      const cacheKey = hashAccessKeyHex(token);
-      const hash = Buffer.from(cacheKey, 'hex');
-      const nowMs = clock.now().getTime();
-      let entry = trusted ? cache.get(cacheKey) : undefined;
-      if (!entry || nowMs - entry.loadedAt > deps.cacheTtlMs) {
-        const seen = generation;
-        const row = await store.findAccessKeyByHash(hash);
-        if (!row) {
-          cache.delete(cacheKey);
-          throw unauthenticated();
-        }
-        entry = { row, loadedAt: nowMs, expiresAtMs: row.expiresAt === null ? Infinity : Date.parse(row.expiresAt), knownRole: (ROLES as readonly string[]).includes(row.role) };
-        // A revocation that arrived while this lookup ran may postdate the row it returned: use
-        // the row for this request (it began before the revocation) but do not keep it.
-        if (trusted && seen === generation) cache.set(cacheKey, entry);
-      }
-      const row = entry.row;
-      // The index lookup already matched the hash; compare again in constant time so the
-      // decision never rests on a short-circuiting comparison.
-      if (row.keyHash.length !== hash.length || !timingSafeEqual(row.keyHash, hash)) throw unauthenticated();
-      if (entry.expiresAtMs <= nowMs) throw unauthenticated();
-      if (tenantHeader !== undefined && tenantHeader !== row.tenantId) throw new LatchkeyError('FORBIDDEN', 'This key does not belong to that tenant');
-      if (!entry.knownRole) throw unauthenticated();
-      touches.set(row.id, { tenantId: row.tenantId, atMs: nowMs });
-      return {
-        type: 'access_key', id: row.id, name: row.name, email: null, tenantId: row.tenantId, role: row.role as Role,
-        tenantIds: [row.tenantId], teamIds: row.teamIds, platformAdmin: row.platformAdmin,
-      };
+      const hex = hashAccessKeyHex(token);
+      return byHash(Buffer.from(hex, 'hex'), tenantHeader, hex);
     },
+    authenticateKeyHash: (keyHash, tenantHeader) => byHash(keyHash, tenantHeader),
     async forget(keyHash) {
       const key = keyHash.toString('hex');
       keyCache.drop(key);

@@ -177,4 +177,23 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE credentials ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '{}'`,
     ],
   },
+  {
+    id: 11,
+    name: 'credential names unique per team and integration; console sessions',
+    statements: (d) => [
+      // A name is a reference only among credentials used together: an integration's credentials
+      // (document 003 has "Production" per integration), the account's smtp/api_key credentials
+      // (document 002), and the rest of a team's. Integration ids are path ids, so '#account'
+      // never collides with one.
+      `DROP INDEX credentials_slug`,
+      `CREATE UNIQUE INDEX credentials_slug ON credentials (tenant_id, COALESCE(team_id, ''), COALESCE(integration_id, CASE WHEN type IN ('smtp', 'api_key') THEN '#account' ELSE '' END), slug) WHERE deleted_at IS NULL`,
+      // A console session (docs/console.md) is found by the SHA-256 of its cookie's token and
+      // stands for the access key whose hash it holds: every request checks that key again, so
+      // revoking it ends the session in every process; logout deletes the row.
+      `CREATE TABLE console_sessions (
+         token_hash ${d.bytes} PRIMARY KEY, tenant_id TEXT NOT NULL, key_hash ${d.bytes} NOT NULL,
+         created_at TEXT NOT NULL, expires_at TEXT NOT NULL)`,
+      `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`,
+    ],
+  },
 ];

@@ -1,0 +1,75 @@
+import { ApiError, call, describe, useSession, type Session } from './api.js';
+import { accessKeys } from './access-keys.js';
+import { credentialDetail } from './credential-detail.js';
+import { credentialsList } from './credentials-list.js';
+import { h, show } from './dom.js';
+
+let session: Session | null = null;
+
+function nav(): void {
+  const el = document.getElementById('nav');
+  if (!el) return;
+  el.replaceChildren();
+  if (session === null) return;
+  el.append(
+    h('a', { href: '#/credentials' }, 'Credentials'),
+    session.permissions.includes('access_keys:manage') ? h('a', { href: '#/access-keys' }, 'Access keys') : '',
+    h('span', { class: 'muted', id: 'who' }, `${session.principal.name} (${session.principal.role})`),
+    h('button', { type: 'button', class: 'plain', id: 'sign-out', onclick: () => void signOut() }, 'Sign out'),
+  );
+}
+
+function ended(message: string): void {
+  session = null;
+  useSession(null, () => undefined);
+  nav();
+  signInPage(message);
+}
+
+async function signOut(): Promise<void> {
+  await call('DELETE', '/ui/session').catch(() => undefined);
+  ended('Signed out.');
+}
+
+function signInPage(notice?: string): void {
+  const key = h('input', { id: 'key', type: 'password', name: 'key', autocomplete: 'off', spellcheck: 'false', required: true });
+  const error = h('p', { class: 'error', role: 'alert' });
+  const form = h('form', {
+    class: 'signin', method: 'post',
+    onsubmit: async (e: Event) => {
+      e.preventDefault();
+      const value = key.value.trim();
+      // The key leaves the page now: only the HttpOnly cookie stands for it afterwards.
+      key.value = '';
+      try {
+        start(await call<Session>('POST', '/ui/session', { key: value }));
+      } catch (err) {
+        error.textContent = err instanceof ApiError && err.status === 401 ? 'That access key was not accepted.' : describe(err);
+      }
+    },
+  },
+  h('label', { for: 'key' }, 'Access key'), key,
+  h('p', { class: 'muted' }, 'Paste it once; the browser then keeps only a session cookie that scripts cannot read.'),
+  h('button', { type: 'submit' }, 'Sign in'), error);
+  show(h('h1', {}, 'Sign in'), notice ? h('p', { id: 'notice', role: 'status' }, notice) : null, form);
+}
+
+function start(s: Session): void {
+  session = s;
+  useSession(s, () => ended('Your session ended. Sign in again.'));
+  nav();
+  if (!/^#\/(credentials|access-keys)/.test(location.hash)) location.hash = '#/credentials';
+  else void route();
+}
+
+async function route(): Promise<void> {
+  if (session === null) return;
+  const [path = '', query = ''] = location.hash.slice(1).split('?');
+  const detail = /^\/credentials\/(.+)$/.exec(path);
+  if (path === '/access-keys') await accessKeys(session);
+  else if (detail?.[1]) await credentialDetail(decodeURIComponent(detail[1]), session);
+  else await credentialsList(new URLSearchParams(query));
+}
+
+window.addEventListener('hashchange', () => void route());
+call<Session>('GET', '/ui/session').then(start, () => signInPage());
