@@ -31,6 +31,7 @@ import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
 import { dialectRoutes, DIALECT_PREFIXES } from './dialects/index.js';
+import { compatRoutes } from './compat/index.js';
 import { tenantIdFromHeader } from './dialects/integration-credentials.js';
 
 export type App = FastifyInstance;
@@ -206,5 +207,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(teamRoutes(services), { prefix: '/v1' });
   await app.register(auditRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
+  await app.register(compatRoutes(services, { deletedRetentionDays: config.deletedRetentionDays }), { prefix: '/compat' });
   return app;
 }

@@ -15,6 +15,9 @@ import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-j
 import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
 import { createProxyService, type ProxyService } from './proxy/proxy-service.js';
 import { createVerifyService, type VerifyService } from './verify/verify-service.js';
+import { createAwsKeyPairs, type AwsKeyPairs } from './access-keys/aws-key-pairs.js';
+import { createSigV4Verifier, type SigV4Verifier } from './auth/sigv4-verifier.js';
+import { createRestoreByName, type RestoreByName } from './credentials/restore-by-name.js';
 import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
 import { createTeamDirectory } from './tenancy/team-directory.js';
 import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
@@ -34,6 +37,10 @@ export interface Services {
   oauth: OAuthService;
   verify: VerifyService;
   proxy: ProxyService;
+  /** AWS-style key pairs of access keys, and the SigV4 check of the AWS dialect (docs/compat.md). */
+  awsKeyPairs: AwsKeyPairs;
+  sigv4: SigV4Verifier;
+  restoreByName: RestoreByName;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
@@ -54,6 +61,7 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
   });
   const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
   const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000, returnOrigins: deps.oauth?.returnOrigins ?? [] });
+  const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
   return {
@@ -73,6 +81,9 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: (hash) => authenticator.forget(hash) }),
     teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: (hash) => authenticator.forget(hash) }),
     idempotency: createIdempotencyService({ store, keyring, clock }),
+    awsKeyPairs,
+    sigv4: createSigV4Verifier({ pairs: awsKeyPairs, clock, service: 'secretsmanager' }),
+    restoreByName: createRestoreByName({ store, credentials }),
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const { first, holdMs } = failures.failed(ip, clock.now().getTime());

@@ -1,3 +1,6 @@
+import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
+import type { DeletedNameStore } from './deleted-names-sql.js';
+
 /**
  * What services may ask of storage. Adapters (sqlite/, postgres/) know SQL and nothing of the
  * rules. Every method over tenant data takes the tenant id first; there is no unscoped read of
@@ -245,7 +248,7 @@ export interface AuditAppended {
 
 export type AppendSeal = (tenantId: string) => ((round: SealRound) => SealDecision) | null;
 
-export interface Store {
+export interface Store extends AwsKeyPairStore, DeletedNameStore {
   readonly kind: 'sqlite' | 'postgres';
   readonly capabilities: StoreCapabilities;
   migrate(): Promise<void>;

@@ -17,6 +17,8 @@ import {
 } from '../rows.js';
 import { createInvalidationListener, encodeInvalidation, INVALIDATION_CHANNEL } from './invalidation-listener.js';
 import { numberParams } from './numbered-params.js';
+import { DELETED_BY_NAME_SQL } from '../deleted-names-sql.js';
+import { AWS_KEY_PAIR_DELETE_SQL, AWS_KEY_PAIR_FIND_SQL, AWS_KEY_PAIR_INSERT_SQL, AWS_KEY_PAIR_KEY_EXISTS_SQL, awsKeyPairFromRecord, awsKeyPairParams } from '../aws-key-pairs-sql.js';
 
 export interface PostgresOptions {
   /**
@@ -424,6 +426,23 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
         await db.query(insertSql('access_keys', ACCESS_KEY_COLUMNS), accessKeyToParams(key));
         await insertAudit(db, audit);
       });
+    },
+    async putAwsKeyPair(tenantId, row, audit) {
+      return transaction(async (db) => {
+        // The key's row is locked so a revocation cannot slip between the check and the insert.
+        if ((await db.query(`${numberParams(AWS_KEY_PAIR_KEY_EXISTS_SQL).text} FOR UPDATE`, [tenantId, row.keyId])).rows.length === 0) return 'no_key' as const;
+        await db.query(numberParams(AWS_KEY_PAIR_DELETE_SQL).text, [tenantId, row.keyId]);
+        await db.query(numberParams(AWS_KEY_PAIR_INSERT_SQL).text, awsKeyPairParams(row));
+        await insertAudit(db, audit);
+        return 'inserted' as const;
+      });
+    },
+    async listDeletedCredentialIds(tenantId, name) {
+      return (await query(numberParams(DELETED_BY_NAME_SQL).text, [tenantId, name])).rows.map((r) => r.id as string);
+    },
+    async findAwsKeyPair(accessKeyId) {
+      const r = (await query(numberParams(AWS_KEY_PAIR_FIND_SQL).text, [accessKeyId])).rows[0];
+      return r ? awsKeyPairFromRecord(r) : null;
     },
     async getAccessKey(tenantId, id) {
       const r = (await query('SELECT * FROM access_keys WHERE tenant_id = $1 AND id = $2', [tenantId, id])).rows[0];

@@ -13,6 +13,8 @@ import {
   VERSIONS_TO_RESEAL_SQL, keyVersionBytes, quoteIdent, resealSlotSql, sealedCountFromRecord, sealedCountSql, tenantKeyInfoFromRecord,
   versionsToResealParams,
 } from '../key-management-sql.js';
+import { AWS_KEY_PAIR_DELETE_SQL, AWS_KEY_PAIR_FIND_SQL, AWS_KEY_PAIR_INSERT_SQL, AWS_KEY_PAIR_KEY_EXISTS_SQL, awsKeyPairFromRecord, awsKeyPairParams } from '../aws-key-pairs-sql.js';
+import { DELETED_BY_NAME_SQL } from '../deleted-names-sql.js';
 import { CredentialCache, writesCachedRows } from './credential-cache.js';
 import { KnownKeyHashes } from './known-key-hashes.js';
 import { keepLatestTouches, touchKey } from '../usage-touches.js';
@@ -359,6 +361,22 @@ export function openSqliteStore(opts: SqliteOptions): Store {
         insertAccessKey(key);
         insertAudit(audit);
       }).immediate();
+    },
+    async putAwsKeyPair(tenantId, row, audit) {
+      return db.transaction(() => {
+        if (!get(AWS_KEY_PAIR_KEY_EXISTS_SQL, tenantId, row.keyId)) return 'no_key' as const;
+        run(AWS_KEY_PAIR_DELETE_SQL, tenantId, row.keyId);
+        run(AWS_KEY_PAIR_INSERT_SQL, ...awsKeyPairParams(row));
+        insertAudit(audit);
+        return 'inserted' as const;
+      }).immediate();
+    },
+    async listDeletedCredentialIds(tenantId, name) {
+      return (stmtFor(DELETED_BY_NAME_SQL).all(tenantId, name) as DbRecord[]).map((r) => r.id as string);
+    },
+    async findAwsKeyPair(accessKeyId) {
+      const r = get(AWS_KEY_PAIR_FIND_SQL, accessKeyId);
+      return r ? awsKeyPairFromRecord(r) : null;
     },
     async getAccessKey(tenantId, id) {
       const r = get('SELECT * FROM access_keys WHERE tenant_id = ? AND id = ?', tenantId, id);
