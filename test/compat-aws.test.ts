@@ -89,3 +89,257 @@ describe('AWS key pairs', () => {
     assert.equal(r.status, 403, r.text);
   });
 });
+
+describe('secrets through the SDK', () => {
+  it('CreateSecret, GetSecretValue, DescribeSecret: the value reads identically natively, the ARN names the tenant', async () => {
+    const value = canary('aws-create');
+    secrets.push(value);
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'apps/billing/db', SecretString: value, Description: 'billing db', Tags: [{ Key: 'env', Value: 'prod' }] }));
+    assert.ok(made.ARN?.includes(`:${tenantId}:secret:crd_`), made.ARN);
+    const got = await c.send(new GetSecretValueCommand({ SecretId: 'apps/billing/db' }));
+    assert.equal(got.SecretString, value);
+    assert.deepEqual(got.VersionStages, ['AWSCURRENT']);
+    assert.equal(got.VersionId, made.VersionId);
+    const byArn = await c.send(new GetSecretValueCommand({ SecretId: made.ARN }));
+    assert.equal(byArn.SecretString, value);
+    const d = await c.send(new DescribeSecretCommand({ SecretId: made.ARN }));
+    assert.equal(d.Name, 'apps/billing/db');
+    assert.equal(d.Description, 'billing db');
+    assert.deepEqual(d.Tags, [{ Key: 'env', Value: 'prod' }]);
+    assert.deepEqual(d.VersionIdsToStages, { [made.VersionId as string]: ['AWSCURRENT'] });
+    assert.ok(d.CreatedDate instanceof Date);
+    // Natively: a text credential whose value is the SecretString, tags in metadata.
+    const id = made.ARN!.split(':secret:')[1];
+    const native = await ok(s.request('GET', `/v1/credentials/${id}/secret`), 200);
+    assert.equal(native.secret.value, value);
+    const meta = await ok(s.request('GET', `/v1/credentials/${id}`), 200);
+    assert.equal(meta.type, 'text');
+    assert.deepEqual(meta.metadata, { env: 'prod' });
+    // Every GetSecretValue is the native reveal's audit event.
+    const events = await ok(s.request('GET', `/v1/audit-events?filter[credential_id]=${id}&filter[action]=credential.reveal&per_page=100`), 200);
+    assert.equal(events.data.length, 3, JSON.stringify(events.data.map((e: any) => e.action)));
+  });
+
+  it('a native credential reads through the SDK: text as its value, other types as JSON of their secret fields', async () => {
+    const pw = canary('aws-native-basic');
+    secrets.push(pw);
+    const basic = await ok(s.request('POST', '/v1/credentials', { body: { name: 'legacy basic', type: 'basic', config: { username: 'svc' }, secret: { password: pw } } }));
+    const got = await client(service).send(new GetSecretValueCommand({ SecretId: basic.id }));
+    assert.deepEqual(JSON.parse(got.SecretString as string), { password: pw });
+    // PutSecretValue on it takes the same JSON shape, checked against the type.
+    const pw2 = canary('aws-native-basic2');
+    secrets.push(pw2);
+    await client(owner).send(new PutSecretValueCommand({ SecretId: 'legacy basic', SecretString: JSON.stringify({ password: pw2 }) }));
+    assert.equal((await ok(s.request('GET', `/v1/credentials/${basic.id}/secret`), 200)).secret.password, pw2);
+    await refused(client(owner).send(new PutSecretValueCommand({ SecretId: 'legacy basic', SecretString: 'not json' })), 'InvalidParameterException');
+  });
+
+  it('CreateSecret honours ClientRequestToken: a retry gets the first answer, a taken name is ResourceExistsException', async () => {
+    const value = canary('aws-idem');
+    secrets.push(value);
+    const token = '0f8e2c4a-7d61-4c4b-9a6e-3f0b2d9c1e77';
+    const c = client(owner);
+    const first = await c.send(new CreateSecretCommand({ Name: 'idem/one', SecretString: value, ClientRequestToken: token }));
+    const again = await c.send(new CreateSecretCommand({ Name: 'idem/one', SecretString: value, ClientRequestToken: token }));
+    assert.equal(again.ARN, first.ARN);
+    assert.equal(again.VersionId, first.VersionId);
+    const list = await c.send(new ListSecretsCommand({ Filters: [{ Key: 'name', Values: ['idem/'] }] }));
+    assert.equal(list.SecretList?.length, 1);
+    const e = await refused(c.send(new CreateSecretCommand({ Name: 'idem/one', SecretString: value })), 'ResourceExistsException');
+    assert.ok(e instanceof ResourceExistsException);
+    await refused(c.send(new CreateSecretCommand({ Name: 'idem/two', SecretString: value, ClientRequestToken: token })), 'ResourceExistsException');
+  });
+
+  it('PutSecretValue moves the stages; AWSPREVIOUS, VersionId and ListSecretVersionIds; UpdateSecretVersionStage brings an old value back', async () => {
+    const [v1, v2] = [canary('aws-v1'), canary('aws-v2')];
+    secrets.push(v1, v2);
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'staged', SecretString: v1 }));
+    const put = await c.send(new PutSecretValueCommand({ SecretId: 'staged', SecretString: v2 }));
+    assert.deepEqual(put.VersionStages, ['AWSCURRENT']);
+    assert.notEqual(put.VersionId, made.VersionId);
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged' }))).SecretString, v2);
+    const prev = await c.send(new GetSecretValueCommand({ SecretId: 'staged', VersionStage: 'AWSPREVIOUS' }));
+    assert.equal(prev.SecretString, v1);
+    assert.equal(prev.VersionId, made.VersionId);
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged', VersionId: made.VersionId }))).SecretString, v1);
+    await refused(c.send(new GetSecretValueCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING' })), 'ResourceNotFoundException');
+    const ids = await c.send(new ListSecretVersionIdsCommand({ SecretId: 'staged' }));
+    assert.deepEqual(ids.Versions?.map((v) => [v.VersionId, v.VersionStages]).sort(), [[made.VersionId, ['AWSPREVIOUS']], [put.VersionId, ['AWSCURRENT']]].sort());
+    const moved = await c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSCURRENT', MoveToVersionId: made.VersionId, RemoveFromVersionId: put.VersionId }));
+    assert.ok(moved.ARN);
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged' }))).SecretString, v1);
+    await refused(c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING', MoveToVersionId: made.VersionId })), 'InvalidRequestException');
+    await refused(c.send(new PutSecretValueCommand({ SecretId: 'staged', SecretString: v2, VersionStages: ['AWSPENDING'] })), 'InvalidRequestException');
+  });
+
+  it('UpdateSecret changes the description and the value', async () => {
+    const [v1, v2] = [canary('aws-upd1'), canary('aws-upd2')];
+    secrets.push(v1, v2);
+    const c = client(owner);
+    await c.send(new CreateSecretCommand({ Name: 'updated', SecretString: v1 }));
+    const u = await c.send(new UpdateSecretCommand({ SecretId: 'updated', Description: 'new words', SecretString: v2 }));
+    assert.ok(u.VersionId);
+    assert.equal((await c.send(new DescribeSecretCommand({ SecretId: 'updated' }))).Description, 'new words');
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'updated' }))).SecretString, v2);
+  });
+
+  it('ListSecrets pages with NextToken across pages and filters by name prefix and tags', async () => {
+    const c = client(owner);
+    for (let i = 0; i < 5; i++) {
+      const v = canary(`aws-list${i}`);
+      secrets.push(v);
+      await c.send(new CreateSecretCommand({ Name: `paged/item-${i}`, SecretString: v, Tags: [{ Key: 'team', Value: i % 2 === 0 ? 'even' : 'odd' }] }));
+    }
+    const seen: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await c.send(new ListSecretsCommand({ MaxResults: 2, Filters: [{ Key: 'name', Values: ['paged/'] }], ...(token ? { NextToken: token } : {}) }));
+      assert.ok((page.SecretList?.length ?? 0) <= 2);
+      seen.push(...(page.SecretList ?? []).map((x) => x.Name as string));
+      token = page.NextToken;
+      pages++;
+    } while (token);
+    assert.equal(pages, 3);
+    assert.deepEqual(seen.sort(), [0, 1, 2, 3, 4].map((i) => `paged/item-${i}`));
+    const odd = await c.send(new ListSecretsCommand({ Filters: [{ Key: 'tag-value', Values: ['odd'] }] }));
+    assert.deepEqual(odd.SecretList?.map((x) => x.Name).sort(), ['paged/item-1', 'paged/item-3']);
+    // Metadata only: no value in a list.
+    assertNoSecret({ list: JSON.stringify(odd) }, secrets.filter((x) => x.startsWith('aws-list')));
+  });
+
+  it('BatchGetSecretValue answers found secrets and lists the others in Errors', async () => {
+    const v = canary('aws-batch');
+    secrets.push(v);
+    const c = client(owner);
+    await c.send(new CreateSecretCommand({ Name: 'batch/a', SecretString: v }));
+    const r = await c.send(new BatchGetSecretValueCommand({ SecretIdList: ['batch/a', 'batch/missing'] }));
+    assert.deepEqual(r.SecretValues?.map((x) => [x.Name, x.SecretString]), [['batch/a', v]]);
+    assert.deepEqual(r.Errors?.map((e) => [e.SecretId, e.ErrorCode]), [['batch/missing', 'ResourceNotFoundException']]);
+  });
+
+  it('DeleteSecret with a recovery window is the soft delete, RestoreSecret brings it back; ForceDeleteWithoutRecovery purges, owners only', async () => {
+    const v = canary('aws-del');
+    secrets.push(v);
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'deleted/soon', SecretString: v }));
+    const del = await c.send(new DeleteSecretCommand({ SecretId: 'deleted/soon', RecoveryWindowInDays: 7 }));
+    assert.ok(del.DeletionDate instanceof Date && del.DeletionDate.getTime() > Date.now());
+    const e = await refused(c.send(new GetSecretValueCommand({ SecretId: 'deleted/soon' })), 'ResourceNotFoundException');
+    assert.ok(e instanceof ResourceNotFoundException);
+    await c.send(new RestoreSecretCommand({ SecretId: made.ARN }));
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'deleted/soon' }))).SecretString, v);
+    await refused(client(admin).send(new DeleteSecretCommand({ SecretId: made.ARN, ForceDeleteWithoutRecovery: true })), 'AccessDeniedException');
+    await c.send(new DeleteSecretCommand({ SecretId: made.ARN, ForceDeleteWithoutRecovery: true }));
+    await refused(c.send(new RestoreSecretCommand({ SecretId: made.ARN })), 'ResourceNotFoundException');
+    const id = made.ARN!.split(':secret:')[1];
+    assert.equal((await s.request('GET', `/v1/credentials/${id}`)).status, 404);
+  });
+
+  it('TagResource and UntagResource are the credential\'s metadata', async () => {
+    const v = canary('aws-tags');
+    secrets.push(v);
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'tagged', SecretString: v }));
+    await c.send(new TagResourceCommand({ SecretId: made.ARN, Tags: [{ Key: 'owner', Value: 'billing' }, { Key: 'tier', Value: '1' }] }));
+    await c.send(new UntagResourceCommand({ SecretId: made.ARN, TagKeys: ['tier'] }));
+    assert.deepEqual((await c.send(new DescribeSecretCommand({ SecretId: 'tagged' }))).Tags, [{ Key: 'owner', Value: 'billing' }]);
+    const id = made.ARN!.split(':secret:')[1];
+    assert.deepEqual((await ok(s.request('GET', `/v1/credentials/${id}`), 200)).metadata, { owner: 'billing' });
+  });
+
+  it('GetRandomPassword follows its options', async () => {
+    const r = await client(viewer).send(new GetRandomPasswordCommand({ PasswordLength: 40, ExcludePunctuation: true }));
+    assert.match(r.RandomPassword as string, /^[A-Za-z0-9]{40}$/);
+    assert.match(r.RandomPassword as string, /[0-9]/);
+    await refused(client(viewer).send(new GetRandomPasswordCommand({ PasswordLength: 2, ExcludeNumbers: true })), 'InvalidParameterException');
+  });
+});
+
+describe('security through the SDK', () => {
+  let arn: string;
+  let value: string;
+  before(async () => {
+    value = canary('aws-sec');
+    secrets.push(value);
+    arn = (await client(owner).send(new CreateSecretCommand({ Name: 'guarded', SecretString: value }))).ARN as string;
+  });
+
+  it('a viewer key reads metadata but not the value (AccessDeniedException, audited)', async () => {
+    const d = await client(viewer).send(new DescribeSecretCommand({ SecretId: arn }));
+    assert.equal(d.Name, 'guarded');
+    const e = await refused(client(viewer).send(new GetSecretValueCommand({ SecretId: arn })), 'AccessDeniedException');
+    assert.equal(e.$metadata?.httpStatusCode, 400);
+    await refused(client(viewer).send(new PutSecretValueCommand({ SecretId: arn, SecretString: 'x'.repeat(20) })), 'AccessDeniedException');
+  });
+
+  it("another tenant's secret by ARN is ResourceNotFoundException, exactly like a missing one", async () => {
+    const theirs = await refused(client(other.pair).send(new GetSecretValueCommand({ SecretId: arn })), 'ResourceNotFoundException');
+    const missing = await refused(client(other.pair).send(new GetSecretValueCommand({ SecretId: arn.replace(/crd_\w+$/, 'crd_01JZZZZZZZZZZZZZZZZZZZZZZZ') })), 'ResourceNotFoundException');
+    assert.equal(theirs.message, missing.message);
+    const mine = arn.replace(`:${tenantId}:`, `:${other.tenantId}:`);
+    await refused(client(other.pair).send(new DescribeSecretCommand({ SecretId: mine })), 'ResourceNotFoundException');
+    await refused(client(other.pair).send(new GetSecretValueCommand({ SecretId: 'guarded' })), 'ResourceNotFoundException');
+  });
+
+  it('a wrong secret access key is InvalidSignatureException; an unknown key id UnrecognizedClientException', async () => {
+    await refused(client({ accessKeyId: owner.accessKeyId, secretAccessKey: owner.secretAccessKey.replace(/^./, (ch) => (ch === 'A' ? 'B' : 'A')) }).send(new GetSecretValueCommand({ SecretId: arn })), 'InvalidSignatureException');
+    await refused(client({ accessKeyId: 'LKIAAAAAAAAAAAAAAAAA', secretAccessKey: owner.secretAccessKey }).send(new GetSecretValueCommand({ SecretId: arn })), 'UnrecognizedClientException');
+    await refused(client({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }).send(new ListSecretsCommand({})), 'UnrecognizedClientException');
+  });
+
+  it('a signature from 20 minutes ago is refused; the SDK corrects its clock from the answer and signs again', async () => {
+    await refused(client(owner, { systemClockOffset: -20 * 60_000 }).send(new GetSecretValueCommand({ SecretId: arn })), 'InvalidSignatureException');
+    const c = client(owner, { systemClockOffset: -20 * 60_000, maxAttempts: 3 });
+    const got = await c.send(new GetSecretValueCommand({ SecretId: arn }));
+    assert.equal(got.SecretString, value);
+    assert.equal(got.$metadata.attempts, 2);
+  });
+
+  it('the same signed request sent twice is refused the second time (replay within the skew window)', async () => {
+    const url = new URL(`${s.url}${BASE}/`);
+    const signer = new SignatureV4({ credentials: owner, region: 'eu-west-1', service: 'secretsmanager', sha256: Hash.bind(null, 'sha256') });
+    const body = JSON.stringify({ SecretId: arn });
+    const signed = await signer.sign({
+      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {},
+      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' }, body,
+    });
+    const send = () => fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body });
+    const first = await send();
+    assert.equal(first.status, 200, await first.clone().text());
+    assert.equal(((await first.json()) as any).SecretString, value);
+    const second = await send();
+    assert.equal(second.status, 400);
+    const err = (await second.json()) as any;
+    assert.equal(err.__type, 'InvalidSignatureException');
+    // A body changed under the same signature is refused too.
+    const tampered = await fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body: JSON.stringify({ SecretId: 'other' }) });
+    assert.equal(((await tampered.json()) as any).__type, 'InvalidSignatureException');
+  });
+
+  it('an unsigned request and an unknown operation get AWS error shapes', async () => {
+    const r = await fetch(`${s.url}${BASE}/`, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.ListSecrets' }, body: '{}' });
+    assert.equal(r.status, 400);
+    assert.equal(((await r.json()) as any).__type, 'MissingAuthenticationTokenException');
+  });
+});
+
+describe('throttling', () => {
+  it('the SDK retries a ThrottlingException on its own and succeeds', async () => {
+    const limited = await startServer({ env: { LATCHKEY_RATE_LIMIT: '2', LATCHKEY_RATE_LIMIT_WINDOW_SECONDS: '1' } });
+    try {
+      const issued = await ok(limited.request('POST', '/v1/access-keys', { body: { name: 'throttled', role: 'owner' } }));
+      const p = await ok(limited.request('POST', `/v1/access-keys/${issued.id}/aws-key-pair`));
+      const c = new SecretsManagerClient({ endpoint: `${limited.url}${BASE}`, region: 'eu-west-1', credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key }, maxAttempts: 8 });
+      const results = await Promise.all([1, 2, 3, 4].map(() => c.send(new ListSecretsCommand({}))));
+      assert.ok(results.some((r) => (r.$metadata.attempts ?? 1) > 1), 'at least one call was throttled and retried');
+      const once = new SecretsManagerClient({ endpoint: `${limited.url}${BASE}`, region: 'eu-west-1', credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key }, maxAttempts: 1 });
+      const burst = await Promise.allSettled([1, 2, 3, 4].map(() => once.send(new ListSecretsCommand({}))));
+      assert.ok(burst.some((r) => r.status === 'rejected' && (r.reason as Error).name === 'ThrottlingException'));
+    } finally {
+      await limited.stop();
+    }
+  });
+});

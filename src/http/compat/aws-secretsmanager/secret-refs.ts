@@ -2,7 +2,7 @@ import { LatchkeyError } from '../../../domain/errors.js';
 import type { RequestContext } from '../../../domain/principal.js';
 import type { Services } from '../../../services/services.js';
 import type { CredentialRow, VersionRow } from '../../../store/port.js';
-import { credentialByName, SECRET_NAME_RE } from '../secret-documents.js';
+import { credentialByName } from '../secret-documents.js';
 import { invalidParameter, secretNotFound } from './aws-errors.js';
 
 /**
@@ -33,7 +33,8 @@ export async function secretById(s: Services, ctx: RequestContext, secretId: str
     if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND') throw secretNotFound();
     throw err;
   }
-  if (!SECRET_NAME_RE.test(secretId)) throw invalidParameter('SecretId must be an ARN, a credential id or a secret name ([A-Za-z0-9/_+=.@-], 1-200 characters).');
+  // Native names may hold more than AWS's characters (spaces, accents): any name is looked up.
+  if (secretId.length > 200 || /[\p{Cc}]/u.test(secretId)) throw invalidParameter('SecretId must be an ARN, a credential id or a secret name (at most 200 characters).');
   const c = await credentialByName(s, ctx, secretId);
   if (!c) throw secretNotFound();
   return c;
