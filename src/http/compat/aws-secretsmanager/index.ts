@@ -89,6 +89,8 @@ export function awsSecretsManagerDialect(s: Services, opts: { verifier: SigV4Ver
         headers: Type.Object({ 'x-amz-target': Type.String({ pattern: '^secretsmanager\\.[A-Za-z]+$' }) }),
       },
       preHandler: async (request) => {
+        // Another content type was parsed by another parser: its bytes are gone, so it could not be checked.
+        if (request.headers['content-type']?.split(';')[0]?.trim() !== CONTENT_TYPE) throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}.`);
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const [path = '/', search = ''] = request.url.split('?', 2);
         const query: Record<string, string | string[]> = {};
@@ -101,7 +103,6 @@ export function awsSecretsManagerDialect(s: Services, opts: { verifier: SigV4Ver
           throw signatureError(result.failure);
         }
         request.ctx = { principal: result.principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
-        if (request.headers['content-type']?.split(';')[0]?.trim() !== CONTENT_TYPE) throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}.`);
         request.awsInput = raw.length === 0 ? {} : parseStrictJsonBody(raw);
       },
     }, async (request, reply) => {
