@@ -135,6 +135,22 @@ describe('secrets through the SDK', () => {
     await refused(client(owner).send(new PutSecretValueCommand({ SecretId: 'legacy basic', SecretString: 'not json' })), 'InvalidParameterException');
   });
 
+  it('SecretBinary is a binary credential: bytes in, the same bytes out, base64 natively', async () => {
+    const bytes = Buffer.concat([Buffer.from([0, 255, 1, 254]), Buffer.from(canary('aws-binary'))]);
+    secrets.push(bytes.subarray(4).toString());
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'keystore', SecretBinary: new Uint8Array(bytes) }));
+    const got = await c.send(new GetSecretValueCommand({ SecretId: made.ARN }));
+    assert.equal(got.SecretString, undefined);
+    assert.deepEqual(Buffer.from(got.SecretBinary as Uint8Array), bytes);
+    const id = made.ARN!.split(':secret:')[1];
+    assert.equal((await ok(s.request('GET', `/v1/credentials/${id}`), 200)).type, 'binary');
+    assert.equal((await ok(s.request('GET', `/v1/credentials/${id}/secret`), 200)).secret.value_base64, bytes.toString('base64'));
+    await refused(c.send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: 'text for bytes' })), 'InvalidParameterException');
+    await c.send(new PutSecretValueCommand({ SecretId: made.ARN, SecretBinary: new Uint8Array([1, 2, 3]) }));
+    assert.deepEqual([...((await c.send(new GetSecretValueCommand({ SecretId: made.ARN }))).SecretBinary as Uint8Array)], [1, 2, 3]);
+  });
+
   it('CreateSecret honours ClientRequestToken: a retry gets the first answer, a taken name is ResourceExistsException', async () => {
     const value = canary('aws-idem');
     secrets.push(value);

@@ -52,8 +52,10 @@ async function secretValue(env: OperationEnv, ctx: RequestContext, c: Credential
   const picked = await pickVersion(env, ctx, c, versionId, stage);
   const revealed = await env.s.credentials.reveal(ctx, c.id, { variant: 'main', allowInactive: false, ...(picked.version !== c.version ? { version: picked.version } : {}) });
   const version = picked.version === c.version ? null : await env.s.credentials.version(ctx, c.id, picked.version);
+  // A binary credential's bytes are SecretBinary (base64 on the wire, bytes in the SDK).
+  const value = c.type === 'binary' && typeof revealed.secret.value_base64 === 'string' ? { SecretBinary: revealed.secret.value_base64 } : { SecretString: secretAsString(c, revealed.secret) };
   return {
-    ARN: arnOf(c), Name: c.name, VersionId: versionIdOf(picked.version), SecretString: secretAsString(c, revealed.secret),
+    ARN: arnOf(c), Name: c.name, VersionId: versionIdOf(picked.version), ...value,
     VersionStages: picked.stages, CreatedDate: epochSeconds(version?.createdAt ?? c.updatedAt),
   };
 }

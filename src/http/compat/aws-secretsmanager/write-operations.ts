@@ -11,7 +11,8 @@ const SecretId = Type.String({ minLength: 1, maxLength: 2048 });
 const Token = Type.String({ minLength: 32, maxLength: 64 });
 const Tags = Type.Array(Type.Object({ Key: Type.String({ minLength: 1, maxLength: 128 }), Value: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), { maxItems: 50 });
 const SecretString = Type.String({ minLength: 1, maxLength: 65536 });
-const Binary = Type.Unknown({ description: 'Refused: SecretBinary is not supported (docs/compat.md)' });
+/** Blobs travel as standard base64 in the JSON 1.1 protocol; stored as a `binary` credential's `value_base64`. */
+const Binary = Type.String({ minLength: 4, maxLength: 87384 });
 const Description = Type.String({ maxLength: 2048 });
 
 /**
@@ -20,12 +21,15 @@ const Description = Type.String({ maxLength: 2048 });
  */
 const PREVIOUS_GRACE_SECONDS = 30 * 86_400;
 
-function noBinary(input: { SecretBinary?: unknown }): void {
-  if (input.SecretBinary !== undefined) throw invalidRequest('SecretBinary is not supported by Latchkey: store the bytes base64-encoded in SecretString.');
-}
-
-function secretFor(type: string, value: string): Record<string, unknown> {
-  const secret = secretFromString(type, value);
+/** Exactly one of SecretString and SecretBinary, as AWS requires; a `binary` credential takes only SecretBinary. */
+function secretFor(type: string, input: { SecretString?: string | undefined; SecretBinary?: string | undefined }): Record<string, unknown> {
+  if ((input.SecretString === undefined) === (input.SecretBinary === undefined)) throw invalidParameter('Give exactly one of SecretString and SecretBinary.');
+  if (input.SecretBinary !== undefined) {
+    if (type !== 'binary') throw invalidParameter(`SecretBinary needs a binary secret; this one is a ${type} credential (use SecretString).`);
+    return { value_base64: input.SecretBinary };
+  }
+  if (type === 'binary') throw invalidParameter('This secret holds bytes: use SecretBinary.');
+  const secret = secretFromString(type, input.SecretString as string);
   if (secret === null) throw invalidParameter(`SecretString of a ${type} credential must be a JSON object of its secret fields.`);
   return secret;
 }
@@ -53,8 +57,8 @@ function tagsAsMetadata(tags: ReadonlyArray<{ Key: string; Value: string }>): Re
   return Object.fromEntries(tags.map((t) => [t.Key, t.Value]));
 }
 
-async function putValue(env: OperationEnv, ctx: RequestContext, c: CredentialRow, value: string): Promise<CredentialRow> {
-  const { credential } = await env.s.credentials.rotate(ctx, c.id, { secret: secretFor(c.type, value), gracePeriodSeconds: PREVIOUS_GRACE_SECONDS });
+async function putValue(env: OperationEnv, ctx: RequestContext, c: CredentialRow, input: { SecretString?: string | undefined; SecretBinary?: string | undefined }): Promise<CredentialRow> {
+  const { credential } = await env.s.credentials.rotate(ctx, c.id, { secret: secretFor(c.type, input), gracePeriodSeconds: PREVIOUS_GRACE_SECONDS });
   return credential;
 }
 
@@ -66,14 +70,14 @@ export const writeOperations = {
       ForceOverwriteReplicaSecret: Type.Optional(Type.Boolean()),
     }, { additionalProperties: false }),
     async run(env, ctx, input) {
-      noBinary(input);
       if (!SECRET_NAME_RE.test(input.Name)) throw invalidParameter('Name must be 1-200 characters of A-Z a-z 0-9 / _ + = . @ -.');
       return idempotent(env, ctx, 'CreateSecret', input.ClientRequestToken, input, async () => {
         // Without a value AWS makes a secret with no version; every Latchkey credential has one.
-        if (input.SecretString === undefined) throw invalidParameter('SecretString is required: a Latchkey credential always has a value.');
+        const type = input.SecretBinary !== undefined ? 'binary' : 'text';
+        const secret = secretFor(type, input);
         try {
           const { credential } = await env.s.credentials.create(ctx, {
-            name: input.Name, type: 'text', description: input.Description ?? '', secret: { value: input.SecretString },
+            name: input.Name, type, description: input.Description ?? '', secret,
             metadata: tagsAsMetadata(input.Tags ?? []),
           });
           return { ARN: arnOf(credential), Name: credential.name, VersionId: versionIdOf(credential.version) };
@@ -91,14 +95,12 @@ export const writeOperations = {
       VersionStages: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 20 })),
     }, { additionalProperties: false }),
     async run(env, ctx, input) {
-      noBinary(input);
-      if (input.SecretString === undefined) throw invalidParameter('SecretString is required.');
       if (input.VersionStages !== undefined && !(input.VersionStages.length === 1 && input.VersionStages[0] === 'AWSCURRENT')) {
         throw invalidRequest('Only VersionStages ["AWSCURRENT"] is supported: Latchkey cannot hold a pending version written by a client (docs/compat.md).');
       }
       const c = await secretById(env.s, ctx, input.SecretId);
       return idempotent(env, ctx, `PutSecretValue:${c.id}`, input.ClientRequestToken, input, async () => {
-        const next = await putValue(env, ctx, c, input.SecretString as string);
+        const next = await putValue(env, ctx, c, input);
         return { ARN: arnOf(next), Name: next.name, VersionId: versionIdOf(next.version), VersionStages: ['AWSCURRENT'] };
       });
     },
@@ -110,12 +112,11 @@ export const writeOperations = {
       SecretString: Type.Optional(SecretString), SecretBinary: Type.Optional(Binary),
     }, { additionalProperties: false }),
     async run(env, ctx, input) {
-      noBinary(input);
       let c = await secretById(env.s, ctx, input.SecretId);
       return idempotent(env, ctx, `UpdateSecret:${c.id}`, input.ClientRequestToken, input, async () => {
         if (input.Description !== undefined) c = await env.s.credentials.update(ctx, c.id, { description: input.Description });
-        if (input.SecretString === undefined) return { ARN: arnOf(c), Name: c.name };
-        c = await putValue(env, ctx, c, input.SecretString);
+        if (input.SecretString === undefined && input.SecretBinary === undefined) return { ARN: arnOf(c), Name: c.name };
+        c = await putValue(env, ctx, c, input);
         return { ARN: arnOf(c), Name: c.name, VersionId: versionIdOf(c.version) };
       });
     },
