@@ -11,7 +11,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/core/serde';
-import { startServer, ok, type TestServer } from './support/server.ts';
+import { runCli, startServer, ok, type TestServer } from './support/server.ts';
+import { tempDir } from './support/temp.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
 
 const BASE = '/compat/aws-secretsmanager';
@@ -80,6 +81,18 @@ describe('AWS key pairs', () => {
     await c.send(new ListSecretsCommand({}));
     await ok(s.request('DELETE', `/v1/access-keys/${issued.id}`), 204);
     await refused(c.send(new ListSecretsCommand({})), 'UnrecognizedClientException');
+  });
+
+  it('the CLI issues one (`latchkey access-keys aws-key-pair`), printed once, and the SDK signs with it', async () => {
+    const issued = await ok(s.request('POST', '/v1/access-keys', { body: { name: 'cli pair', role: 'service' } }));
+    secrets.push(issued.key);
+    const home = tempDir('latchkey-cli-');
+    const r = await runCli(['access-keys', 'aws-key-pair', issued.id, '--json'], { HOME: home, LATCHKEY_URL: s.url, LATCHKEY_TOKEN: s.ownerKey });
+    assert.equal(r.code, 0, r.stderr);
+    const pair = JSON.parse(r.stdout);
+    secrets.push(pair.secret_access_key);
+    assert.equal(pair.key_id, issued.id);
+    await client({ accessKeyId: pair.access_key_id, secretAccessKey: pair.secret_access_key }).send(new ListSecretsCommand({}));
   });
 
   it('a viewer cannot issue one', async () => {
