@@ -23,6 +23,8 @@ export interface Config {
   authCacheTtlMs: number;
   /** How long a 401 to a source failing more than 10 times a second is held back; 0 = never. */
   authFailureDelayMs: number;
+  /** The window over which a source's failed authentications are counted. */
+  authFailureWindowMs: number;
   /** Addresses/CIDRs of the reverse proxies whose X-Forwarded-For is believed; false = none. */
   trustProxy: false | string[];
   auditSealIntervalMs: number;
@@ -70,7 +72,8 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_RATE_LIMIT', '0', 'requests per caller per window before 429 (0 = no limit)'],
   ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
   ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
-  ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a second gets its further 401s this late (0 = never)'],
+  ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a window gets its further 401s this late (0 = never)'],
+  ['LATCHKEY_AUTH_FAILURE_WINDOW_MS', '1000', 'the window in which a source\'s failed authentications are counted for that hold'],
   ['LATCHKEY_TRUST_PROXY', 'false', 'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused'],
   ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
   ['LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS', '60', 'refusals (403, and 404 probes of secrets) by one actor for one action and target are written once per window, then once more with the count of the rest (`suppressed`)'],
@@ -283,6 +286,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     rateLimitWindowSeconds: int(env, 'LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', 60, 1, 86_400),
     authCacheTtlMs: int(env, 'LATCHKEY_AUTH_CACHE_TTL_MS', 30_000, 0, 3_600_000),
     authFailureDelayMs: int(env, 'LATCHKEY_AUTH_FAILURE_DELAY_MS', 250, 0, 10_000),
+    authFailureWindowMs: int(env, 'LATCHKEY_AUTH_FAILURE_WINDOW_MS', 1000, 100, 3_600_000),
     trustProxy: trustedProxies(env.LATCHKEY_TRUST_PROXY),
     auditSealIntervalMs: int(env, 'LATCHKEY_AUDIT_SEAL_INTERVAL_MS', 200, 10, 60_000),
     auditRefusalWindowMs: int(env, 'LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS', 60, 1, 3600) * 1000,

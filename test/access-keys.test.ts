@@ -578,7 +578,7 @@ describe('a source that keeps failing authentication is held back', () => {
   // whenever the flood met a process that had not served a request yet.
   const HOLD_MS = 5000;
   before(async () => {
-    t = await startServer({ env: { LATCHKEY_AUTH_FAILURE_DELAY_MS: String(HOLD_MS) } });
+    t = await startServer({ env: { LATCHKEY_AUTH_FAILURE_DELAY_MS: String(HOLD_MS), LATCHKEY_AUTH_FAILURE_WINDOW_MS: '600000' } });
   });
   after(async () => {
     await t?.stop();
@@ -591,7 +591,7 @@ describe('a source that keeps failing authentication is held back', () => {
     return { ms: performance.now() - started, res };
   };
 
-  it('the first 10 failures of a second are answered at once, the rest held; a good request meanwhile is not held', async () => {
+  it('the first 10 failures of a window are answered at once, the rest held; a good request meanwhile is not held', async () => {
     const badKey = () => `lk_live_${randomBytes(32).toString('base64url').slice(0, 43)}`;
     const answered: string[] = [];
     const flood = Array.from({ length: 40 }, () => timed(badKey(), answered, 'bad'));
@@ -605,13 +605,8 @@ describe('a source that keeps failing authentication is held back', () => {
     for (const b of bad) assertError(b.res, 401, 'UNAUTHENTICATED');
     const bodies = new Set(bad.map((b) => normalised(b.res)));
     assert.equal(bodies.size, 1, 'held and prompt 401s must look the same');
+    // The window is ten minutes long here, so all 40 fall in one however slow the machine is.
     const held = bad.filter((b) => b.ms >= HOLD_MS).length;
-    // All 40 arrive within one second of each other unless the machine stalls; allow one window edge.
-    assert.ok(held >= 20 && held <= 30, `${held} of 40 failures were held, expected 30 (or down to 20 across a window edge)`);
-
-    await sleep(1100);
-    const later = await timed(badKey());
-    assertError(later.res, 401, 'UNAUTHENTICATED');
-    assert.ok(later.ms < HOLD_MS, `a failure in a new second was held (${later.ms.toFixed(0)} ms)`);
+    assert.equal(held, 30, `${held} of 40 failures were held, expected all but the first 10`);
   });
 });

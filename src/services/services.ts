@@ -46,13 +46,13 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
-  const failures = new AuthFailureThrottle(deps.authFailureDelayMs);
+  const failures = new AuthFailureThrottle(deps.authFailureDelayMs, deps.authFailureWindowMs);
   // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
   // rotate with no body) and uses it for everything else: each is handed the other late.
   const credentials = createCredentialsService({

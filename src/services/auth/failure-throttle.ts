@@ -1,5 +1,6 @@
 /**
- * Failed authentications per source (client address), counted in one-second windows.
+ * Failed authentications per source (client address), counted in windows of `windowMs`
+ * (one second unless the operator says otherwise).
  *
  * The first failure of a window is the one to audit: a flood must not flood the log (or the
  * chain). The first `free` failures of a window are answered at once (a client with a wrong key
@@ -12,6 +13,7 @@ export class AuthFailureThrottle {
 
   constructor(
     private readonly delayMs: number,
+    private readonly windowMs = 1000,
     private readonly free = 10,
     private readonly maxSources = 10_000,
   ) {}
@@ -19,7 +21,7 @@ export class AuthFailureThrottle {
   /** Counts one failure of `source`: whether it opens a window, and how long to hold its answer (ms). */
   failed(source: string, nowMs: number): { first: boolean; holdMs: number } {
     let w = this.windows.get(source);
-    if (!w || nowMs - w.start >= 1000) {
+    if (!w || nowMs - w.start >= this.windowMs) {
       // Bounded memory: many sources at once start every count afresh (which favours them, briefly).
       if (!w && this.windows.size >= this.maxSources) this.windows.clear();
       w = { start: nowMs, failures: 0 };
