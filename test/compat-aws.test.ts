@@ -14,6 +14,7 @@ import { Hash } from '@smithy/core/serde';
 import { runCli, startServer, ok, type TestServer } from './support/server.ts';
 import { tempDir } from './support/temp.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from './support/canary.ts';
+import { refusalEvents } from './support/refusals.ts';
 
 const BASE = '/compat/aws-secretsmanager';
 let s: TestServer;
@@ -301,6 +302,15 @@ describe('security through the SDK', () => {
     assert.equal(d.Name, 'guarded');
     const e = await refused(client(viewer).send(new GetSecretValueCommand({ SecretId: arn })), 'AccessDeniedException');
     assert.equal(e.$metadata?.httpStatusCode, 400);
+    // The refusal is in the audit log as a refused reveal by the viewer's key, as a native one is.
+    const keys = await ok(s.request('GET', '/v1/access-keys?filter[name]=aws viewer'), 200);
+    const actorId = keys.data[0].id;
+    let events: any[] = [];
+    for (let i = 0; i < 100 && events.length === 0; i++) {
+      events = await refusalEvents(s, s.ownerKey, { actorId, outcome: 'denied', action: 'credential.reveal' });
+      if (events.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(events.length >= 1, 'a denied credential.reveal event for the viewer');
     await refused(client(viewer).send(new PutSecretValueCommand({ SecretId: arn, SecretString: 'x'.repeat(20) })), 'AccessDeniedException');
   });
 
