@@ -201,7 +201,33 @@ describe('secrets through the SDK', () => {
     assert.ok(moved.ARN);
     assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged' }))).SecretString, v1);
     await refused(c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING', MoveToVersionId: made.VersionId })), 'InvalidRequestException');
-    await refused(c.send(new PutSecretValueCommand({ SecretId: 'staged', SecretString: v2, VersionStages: ['AWSPENDING'] })), 'InvalidRequestException');
+    await refused(c.send(new PutSecretValueCommand({ SecretId: 'staged', SecretString: v2, VersionStages: ['MYLABEL'] })), 'InvalidRequestException');
+  });
+
+  it('a rotation in AWS\'s steps: AWSPENDING beside AWSCURRENT, then the label moves onto it', async () => {
+    const [v1, v2] = [canary('aws-rot1'), canary('aws-rot2')];
+    secrets.push(v1, v2);
+    const c = client(owner);
+    const made = await c.send(new CreateSecretCommand({ Name: 'rotated', SecretString: v1 }));
+    const token = 'a1b2c3d4-0000-4000-8000-123456789abc';
+    const staged = await c.send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: v2, VersionStages: ['AWSPENDING'], ClientRequestToken: token }));
+    assert.deepEqual(staged.VersionStages, ['AWSPENDING']);
+    // The SDK's retry of that call gets the same answer, not a second pending version.
+    const again = await c.send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: v2, VersionStages: ['AWSPENDING'], ClientRequestToken: token }));
+    assert.equal(again.VersionId, staged.VersionId);
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: made.ARN }))).SecretString, v1);
+    const pending = await c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPENDING' }));
+    assert.equal(pending.SecretString, v2);
+    assert.equal(pending.VersionId, staged.VersionId);
+    assert.deepEqual((await c.send(new DescribeSecretCommand({ SecretId: made.ARN }))).VersionIdsToStages, { [made.VersionId as string]: ['AWSCURRENT'], [staged.VersionId as string]: ['AWSPENDING'] });
+    await c.send(new UpdateSecretVersionStageCommand({ SecretId: made.ARN, VersionStage: 'AWSCURRENT', MoveToVersionId: staged.VersionId, RemoveFromVersionId: made.VersionId }));
+    const now = await c.send(new GetSecretValueCommand({ SecretId: made.ARN }));
+    assert.equal(now.SecretString, v2);
+    assert.equal(now.VersionId, staged.VersionId);
+    assert.equal((await c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPREVIOUS' }))).SecretString, v1);
+    await refused(c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPENDING' })), 'ResourceNotFoundException');
+    // A viewer cannot stage a value.
+    await refused(client(viewer).send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: v2, VersionStages: ['AWSPENDING'] })), 'AccessDeniedException');
   });
 
   it('UpdateSecret changes the description and the value', async () => {

@@ -24,6 +24,7 @@ import { accessKeyRoutes } from './routes/access-keys.js';
 import { auditRoutes, recordRefusedResponses } from './routes/audit-events.js';
 import { credentialTypeRoutes } from './routes/credential-types.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { pendingVersionRoutes } from './routes/pending-versions.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { proxyRoutes } from './routes/proxy.js';
@@ -199,6 +200,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(operationsRoutes(deps, metrics));
   await app.register(credentialTypeRoutes(services), { prefix: '/v1' });
   await app.register(credentialRoutes(services), { prefix: '/v1' });
+  await app.register(pendingVersionRoutes(services), { prefix: '/v1' });
   await app.register(integrationRoutes(services), { prefix: '/v1' });
   await app.register(proxyRoutes(services, metrics), { prefix: '/v1' });
   await app.register(oauthRoutes(services, config), { prefix: '/v1' });

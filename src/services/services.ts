@@ -18,6 +18,7 @@ import { createVerifyService, type VerifyService } from './verify/verify-service
 import { createAwsKeyPairs, type AwsKeyPairs } from './access-keys/aws-key-pairs.js';
 import { createSigV4Verifier, type SigV4Verifier } from './auth/sigv4-verifier.js';
 import { createRestoreByName, type RestoreByName } from './credentials/restore-by-name.js';
+import { createPendingVersions, type PendingVersions } from './credentials/pending-versions.js';
 import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
 import { createTeamDirectory } from './tenancy/team-directory.js';
 import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
@@ -41,6 +42,7 @@ export interface Services {
   awsKeyPairs: AwsKeyPairs;
   sigv4: SigV4Verifier;
   restoreByName: RestoreByName;
+  pendingVersions: PendingVersions;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
@@ -84,6 +86,7 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     awsKeyPairs,
     sigv4: createSigV4Verifier({ pairs: awsKeyPairs, clock, service: 'secretsmanager' }),
     restoreByName: createRestoreByName({ store, credentials }),
+    pendingVersions: createPendingVersions({ store, keyring, catalog, audit, clock, credentials }),
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const { first, holdMs } = failures.failed(ip, clock.now().getTime());

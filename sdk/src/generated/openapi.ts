@@ -6193,6 +6193,98 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/credentials/{id}/versions/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stage a new secret as a pending version (the current one stays current until the promotion)
+         * @description Needs credentials:rotate. A pending version is readable by number (`GET …/secret?version=N`) and used by nothing; an earlier pending version is retired. Not for oauth2 (it rotates by refresh).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        secret: {
+                            [key: string]: unknown;
+                        };
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            id: string;
+                            /** @enum {string} */
+                            stage: "pending";
+                            version: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/credentials/{id}/versions/{n}": {
         parameters: {
             query?: never;
@@ -6276,6 +6368,136 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/credentials/{id}/versions/{n}/promote": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Make a pending version current; the current one stays readable as previous for the grace period */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    n: number;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @default 3600 */
+                        grace_period_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            _links: {
+                                href: string;
+                                rel: string;
+                            }[];
+                            allowed_hosts: string[];
+                            config: {
+                                [key: string]: unknown;
+                            };
+                            created_at: string;
+                            created_by: {
+                                email: string | null;
+                                id: string;
+                                name: string;
+                            };
+                            deactivation_time: string | null;
+                            description: string;
+                            expires_at: string | null;
+                            folder_id: string | null;
+                            id: string;
+                            integration_id: string | null;
+                            last_error: string | null;
+                            last_used_at: string | null;
+                            metadata: {
+                                [key: string]: unknown;
+                            };
+                            modified_by: {
+                                email: string | null;
+                                id: string;
+                                name: string;
+                            };
+                            name: string;
+                            next_rotation_at: string | null;
+                            provider: string | null;
+                            read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
+                            rotation_due: boolean;
+                            rotation_interval_days: number | null;
+                            secret_fields: string[];
+                            shared_team_slugs: string[];
+                            slug: string;
+                            status: "active" | "inactive" | "deactivated";
+                            team_id: string | null;
+                            test_credential_enabled: boolean;
+                            type: string;
+                            updated_at: string;
+                            version: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;

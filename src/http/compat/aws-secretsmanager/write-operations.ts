@@ -95,11 +95,18 @@ export const writeOperations = {
       VersionStages: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 20 })),
     }, { additionalProperties: false }),
     async run(env, ctx, input) {
-      if (input.VersionStages !== undefined && !(input.VersionStages.length === 1 && input.VersionStages[0] === 'AWSCURRENT')) {
-        throw invalidRequest('Only VersionStages ["AWSCURRENT"] is supported: Latchkey cannot hold a pending version written by a client (docs/compat.md).');
+      const stages = input.VersionStages ?? ['AWSCURRENT'];
+      const pending = stages.length === 1 && stages[0] === 'AWSPENDING';
+      if (!pending && !(stages.length === 1 && stages[0] === 'AWSCURRENT')) {
+        throw invalidRequest('VersionStages must be ["AWSCURRENT"] or ["AWSPENDING"]: Latchkey has no custom labels (docs/compat.md).');
       }
       const c = await secretById(env.s, ctx, input.SecretId);
       return idempotent(env, ctx, `PutSecretValue:${c.id}`, input.ClientRequestToken, input, async () => {
+        if (pending) {
+          // The native staged rotation: a pending version beside the current one (services/credentials/pending-versions.ts).
+          const staged = await env.s.pendingVersions.putPending(ctx, c.id, secretFor(c.type, input));
+          return { ARN: arnOf(c), Name: c.name, VersionId: versionIdOf(staged.version), VersionStages: ['AWSPENDING'] };
+        }
         const next = await putValue(env, ctx, c, input);
         return { ARN: arnOf(next), Name: next.name, VersionId: versionIdOf(next.version), VersionStages: ['AWSCURRENT'] };
       });
@@ -137,9 +144,12 @@ export const writeOperations = {
       if (input.RemoveFromVersionId !== undefined && versionOfId(input.RemoveFromVersionId) !== c.version) {
         throw invalidParameter(`The parameter RemoveFromVersionId doesn't match the version that currently has the label AWSCURRENT.`);
       }
-      // The native restore: the old value becomes the current one as a new version (the version
-      // that was current becomes AWSPREVIOUS), so the label lands on a new VersionId.
-      const next = await env.s.credentials.restoreVersion(ctx, c.id, n);
+      const versions = await env.s.credentials.versions(ctx, c.id);
+      // A pending version is promoted as it is (the rotation's last step); an older one comes back
+      // through the native restore, as a new version holding its value.
+      const next = versions.find((v) => v.version === n)?.stage === 'pending'
+        ? await env.s.pendingVersions.promote(ctx, c.id, n, PREVIOUS_GRACE_SECONDS)
+        : await env.s.credentials.restoreVersion(ctx, c.id, n);
       return { ARN: arnOf(next), Name: next.name, VersionId: versionIdOf(next.version) };
     },
   }),
