@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import {
   BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand,
   GetSecretValueCommand, ListSecretsCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, ResourceExistsException,
-  ResourceNotFoundException, RestoreSecretCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand,
+  ResourceNotFoundException, RestoreSecretCommand, RotateSecretCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand,
   UpdateSecretCommand, UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { SignatureV4 } from '@smithy/signature-v4';
@@ -384,10 +384,15 @@ describe('security through the SDK', () => {
     assert.equal(((await tampered.json()) as any).__type, 'InvalidSignatureException');
   });
 
-  it('an unsigned request and an unknown operation get AWS error shapes', async () => {
+  it('an unsigned request, a request without X-Amz-Target and an unknown operation get AWS error shapes', async () => {
     const r = await fetch(`${s.url}${BASE}/`, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.ListSecrets' }, body: '{}' });
     assert.equal(r.status, 400);
     assert.equal(((await r.json()) as any).__type, 'MissingAuthenticationTokenException');
+    const noTarget = await fetch(`${s.url}${BASE}/`, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
+    assert.equal(noTarget.status, 400);
+    assert.equal(((await noTarget.json()) as any).__type, 'InvalidParameterException');
+    // An operation Latchkey does not serve, signed and sent by the SDK.
+    await refused(client(owner).send(new RotateSecretCommand({ SecretId: 'guarded' })), 'UnknownOperationException');
   });
 });
 

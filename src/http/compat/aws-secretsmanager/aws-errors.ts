@@ -49,5 +49,7 @@ export function toAwsError(err: unknown): AwsError {
   const status = (err as { statusCode?: number }).statusCode;
   if (status === 413) return invalidParameter('The request is too large.');
   if (status === 415) return new AwsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1.');
+  // Fastify's request validation (a missing or malformed X-Amz-Target header).
+  if (status !== undefined && status >= 400 && status < 500) return invalidParameter('Not a Secrets Manager request: send POST / with X-Amz-Target: secretsmanager.<Operation>.');
   return new AwsError('InternalServiceError', 'An error occurred on the server side.', 500);
 }
