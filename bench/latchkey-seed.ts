@@ -1,7 +1,7 @@
 // Seeds an empty Latchkey store through its HTTP API: 100 tenants made with the platform owner
 // key, a service key in the measured ("hot") tenant, and N SMTP credentials spread over the
 // tenants, created with bounded concurrency while a progress bar and the rate go to stderr.
-import { JsonClient, stringAt, TransportError } from './http-json.js';
+import { JsonClient, stringAt, TransportError, type JsonResponse } from './http-json.js';
 import { ProgressLine } from './progress-line.js';
 
 export const TENANT_COUNT = 100;
@@ -76,7 +76,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function createCredential(client: JsonClient, token: string, body: Record<string, unknown>): Promise<string> {
   for (let attempt = 0; ; attempt += 1) {
-    let res;
+    let res: JsonResponse;
     try {
       // A retry gets a new name: if the reset request did get stored, the retry must not collide with it.
       res = await client.request({ method: 'POST', path: '/v1/credentials', token, body: attempt === 0 ? body : { ...body, name: `${String(body.name)}-retry${attempt}` } });

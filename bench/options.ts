@@ -29,7 +29,7 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [options]
   --quick                 1 round, 3 s per run, 1 s warm-up (about a minute); results go to bench/out/
-  --write                 with --quick or --ceilings-only: also overwrite bench/RESULTS.md and results.json
+  --write                 with --quick or --ceilings-only: also overwrite bench/RESULTS.md (raw figures: bench/out/results.json)
   --ceilings-only         only the ceilings (hello, SQLite read, naive reveal)
   --large                 also seed and measure a 1M-credential SQLite store
   --pg <url>              also measure the PostgreSQL store (a scratch database is made and dropped)

@@ -13,7 +13,7 @@ import { readBuildInfo } from './build-info.js';
 import { runLoad } from './load-runner.js';
 import { readMachineInfo } from './machine-info.js';
 import { median, rpsPerCpuSecond } from './results-model.js';
-import { helloScenarios, latchkeyScenarios } from './scenarios.js';
+import { helloScenarios, } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import type { RunningServer } from './server-launch.js';
 import { helloTarget, latchkeyTarget, repoRoot, snapshotLatchkeyBuild } from './targets.js';

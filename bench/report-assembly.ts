@@ -6,10 +6,10 @@ import type { BenchOptions } from './options.js';
 import { readLoadAverage } from './proc-usage.js';
 import type { BenchReport } from './report-markdown.js';
 import { median, summarizeDiskSync, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
-import type { SeedingRecord, SummaryRow } from './results-model.js';
+import type { SeedingRecord, } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
 import { LATCHKEY_BENCH_ENV, launcher } from './targets.js';
-import type { LatchkeyTarget, Target } from './targets.js';
+import type { Target } from './targets.js';
 
 /** The command as typed, with any database password masked. */
 export function displayCommand(argv: readonly string[]): string {

@@ -285,7 +285,7 @@ export function renderResultsMarkdown(report: BenchReport): string {
     '',
     ...meaning(report).map((x) => `- ${x}`),
     '',
-    'Raw per-round figures are in `bench/results.json`. Re-run with `npm run bench` (add `--large` for the 1M store, `--pg postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL, `--nice=-10` on a shared machine); `node --import tsx bench/render-results.ts` re-renders this file from it.',
+    'Raw per-round figures stay with the run that measured them, in `bench/out/results.json` (not committed). Re-run with `npm run bench` (add `--large` for the 1M store, `--pg postgres://postgres@127.0.0.1:5432/postgres` for PostgreSQL, `--nice=-10` on a shared machine); `node --import tsx bench/render-results.ts` re-renders this file from it.',
     '',
   ].join('\n');
 }

@@ -1,6 +1,6 @@
 // `npm run bench`: starts each compared server in its own process on the server core, seeds
 // Latchkey through its API, fires load from workers on the load core, alternates the servers
-// over several rounds, and reports medians (stdout, bench/RESULTS.md, bench/results.json).
+// over several rounds, and reports medians (stdout, bench/RESULTS.md, bench/out/results.json).
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { planTargets } from './bench-plan.js';

@@ -1,26 +1,32 @@
 #!/usr/bin/env node
-// Runs the test suite: unit tests once, the HTTP suite once per store (SQLite, then PostgreSQL
-// when LATCHKEY_TEST_DATABASE_URL answers), and prints one closing line with the totals.
+// Runs the test suite: unit tests once, the per-store suites once per store (SQLite, then
+// PostgreSQL when LATCHKEY_TEST_DATABASE_URL answers), and prints one closing line with the totals.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const UNIT = new Set(['catalog.test.ts', 'failure-throttle.test.ts', 'config.test.ts', 'keyset-paging.test.ts', 'strict-json.test.ts', 'store-postgres.test.ts', 'wal-sync.test.ts', 'background-checkpoints.test.ts', 'canary-forms.test.ts', 'engines.test.ts', 'proxy-rules.test.ts']);
-// Only meaningful with several processes on one PostgreSQL: run once, in the PostgreSQL pass.
-const PG_ONLY = new Set(['multi-process.test.ts', 'database-outage.test.ts', 'oauth-race.test.ts']);
-// About the SQLite data directory itself (its lock, its filesystem): run once, in the SQLite pass.
-const SQLITE_ONLY = new Set(['data-dir-lock.test.ts', 'disk-full.test.ts']);
+// What a test is follows from its folder:
+//   test/unit/      no server and no store of the run: once
+//   test/http/      a real server on the store under test: once per store
+//   test/security/  the hostile suite, every attack we reproduced, through HTTP: once per store
+//   test/store/     the store contract, through the Store port below HTTP: once per store
+//   test/pg/        several processes on one PostgreSQL, its outages: the PostgreSQL pass only
+//   test/sqlite/    the SQLite data directory itself (its lock, its filesystem): the SQLite pass only
+const KINDS = { unit: 'unit', http: 'per-store', security: 'per-store', store: 'per-store', pg: 'postgres', sqlite: 'sqlite' };
 const only = process.argv.slice(2);
-// test/security/ is the hostile suite: every attack we reproduced, through HTTP on both stores.
-const all = ['test', 'test/security'].flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.test.ts')).map((f) => `${dir}/${f}`)).sort();
-const base = (path) => path.slice(path.lastIndexOf('/') + 1);
 const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
-const unit = all.filter((f) => UNIT.has(base(f)) && pick(f));
-const http = all.filter((f) => !UNIT.has(base(f)) && !PG_ONLY.has(base(f)) && !SQLITE_ONLY.has(base(f)) && pick(f));
-const sqliteOnly = all.filter((f) => SQLITE_ONLY.has(base(f)) && pick(f));
-const pgOnly = all.filter((f) => PG_ONLY.has(base(f)) && pick(f));
+const files = { unit: [], 'per-store': [], postgres: [], sqlite: [] };
+for (const entry of readdirSync('test', { withFileTypes: true })) {
+  if (entry.isFile() && entry.name.endsWith('.test.ts')) throw new Error(`test/${entry.name}: a test lives in a folder that says what it is (${Object.keys(KINDS).join(', ')})`);
+  if (!entry.isDirectory() || entry.name === 'support') continue;
+  const kind = KINDS[entry.name];
+  if (kind === undefined) throw new Error(`test/${entry.name}/: not a known kind of test (${Object.keys(KINDS).join(', ')})`);
+  const dir = `test/${entry.name}`;
+  for (const f of readdirSync(dir).filter((name) => name.endsWith('.test.ts')).sort()) if (pick(`${dir}/${f}`)) files[kind].push(`${dir}/${f}`);
+}
+const { unit, 'per-store': perStore, postgres: pgOnly, sqlite: sqliteOnly } = files;
 
 const totals = { pass: 0, fail: 0, skipped: 0 };
 // Every test process (and what it starts) gets this TMPDIR, removed at the end whatever happened:
@@ -84,22 +90,28 @@ function reachable(urlText) {
     }
     const socket = net.connect({ host: url.hostname, port: Number(url.port || 5432) });
     socket.setTimeout(2000);
-    socket.on('connect', () => (socket.destroy(), resolve(true)));
+    socket.on('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.on('error', () => resolve(false));
-    socket.on('timeout', () => (socket.destroy(), resolve(false)));
+    socket.on('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 
 let failed = 0;
 failed += await run('unit tests', unit, {});
-failed += await run('HTTP suite on SQLite', [...http, ...sqliteOnly], { LATCHKEY_TEST_STORE: 'sqlite' });
+failed += await run('per-store suite on SQLite', [...perStore, ...sqliteOnly], { LATCHKEY_TEST_STORE: 'sqlite' });
 const pgUrl = process.env.LATCHKEY_TEST_DATABASE_URL;
 if (pgUrl && (await reachable(pgUrl))) {
-  failed += await run('HTTP suite on PostgreSQL', [...http, ...pgOnly], { LATCHKEY_TEST_STORE: 'postgres' });
-} else if (http.length + pgOnly.length > 0) {
+  failed += await run('per-store suite on PostgreSQL', [...perStore, ...pgOnly], { LATCHKEY_TEST_STORE: 'postgres' });
+} else if (perStore.length + pgOnly.length > 0) {
   const why = pgUrl ? `no server answers at ${new URL(pgUrl).host}` : 'LATCHKEY_TEST_DATABASE_URL is not set';
-  process.stdout.write(`\n!!! SKIPPED: the HTTP suite on PostgreSQL (${http.length + pgOnly.length} files) — ${why}\n`);
-  totals.skipped += http.length + pgOnly.length;
+  process.stdout.write(`\n!!! SKIPPED: the per-store suite on PostgreSQL (${perStore.length + pgOnly.length} files) — ${why}\n`);
+  totals.skipped += perStore.length + pgOnly.length;
   if (process.env.CI) failed += 1; // CI must run both stores.
 }
 process.stdout.write(`\n${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped\n`);

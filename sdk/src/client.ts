@@ -126,9 +126,7 @@ export class Latchkey {
  * const res = await lk.fetchWith('cred_…', 'https://api.sendgrid.com/v3/mail/send', { method: 'POST', body });
  * ```
  */
-export interface FetchWith {
-  (credentialId: string, url: string | URL, init?: RequestInit): Promise<Response>;
-}
+export type FetchWith = (credentialId: string, url: string | URL, init?: RequestInit) => Promise<Response>;
 
 function tokenOf(options: LatchkeyOptions): string {
   const { apiKey, token } = options;

@@ -4,7 +4,7 @@
  * `./generated/openapi.ts` is generated from `GET /openapi.json` by `npm run generate:sdk-types`
  * (never edit it by hand); every type below is an alias into its `paths`, so a schema change on the
  * server becomes a change here, and a breaking one a type error in the SDK or in code that uses it.
- * `npm run generate:sdk-types -- --check` and test/sdk-types.test.ts fail when the committed
+ * `npm run generate:sdk-types -- --check` and test/http/sdk-types.test.ts fail when the committed
  * document and types drift from what the server serves. Field names are the wire's snake_case.
  */
 import type { paths } from './generated/openapi.js';

@@ -61,7 +61,10 @@ function withoutGenerated<T extends { id: string; generated_secret?: Json }>(c: 
 
 function printCreated(c: Credential & { generated_secret?: Json }, opts: { json?: boolean; showGenerated?: boolean }): void {
   const shown = withoutGenerated(c, opts.showGenerated) as Credential & { generated_secret?: Json };
-  if (opts.json) return printJson(shown);
+  if (opts.json) {
+    printJson(shown);
+    return;
+  }
   printCredential(shown);
   for (const [k, v] of Object.entries(shown.generated_secret ?? {})) out(`generated.${k}  ${typeof v === 'string' ? v : JSON.stringify(v)}`);
 }
@@ -94,9 +97,9 @@ async function bodyFrom(client: Latchkey, opts: BodyFlags, patchOf?: { type: str
 
 function bodyOptions(cmd: Command): Command {
   return cmd
-    .option('--config <key=value>', 'a config field (repeat; key:=<json> for JSON, key=@file to read a file)', parsePair('--config'))
-    .option('--secret <key=value>', 'a secret field (repeat; key=@file or key=@- keeps it off the command line)', parsePair('--secret'))
-    .option('--metadata <key=value>', 'a metadata entry (repeat)', parsePair('--metadata'))
+    .option('--config <key=value>', 'a config field (repeat; key:=<json> for JSON, key=@file to read a file)', parsePair())
+    .option('--secret <key=value>', 'a secret field (repeat; key=@file or key=@- keeps it off the command line)', parsePair())
+    .option('--metadata <key=value>', 'a metadata entry (repeat)', parsePair())
     .option('--description <text>', 'description')
     .option('--provider <name>', 'provider, e.g. google')
     .option('--integration-id <id>', 'the integration that uses it', resourceId)
@@ -218,7 +221,7 @@ export function addCredentialsCommands(program: Command): void {
 
   connectionOptions(credentials.command('rotate').description('Make a new secret version (given, or made by the type); the old one stays readable for the grace period'))
     .argument('<id>', 'credential id', resourceId)
-    .option('--secret <key=value>', 'a field of the new secret (repeat; key=@file or key=@- to keep it off the command line)', parsePair('--secret'))
+    .option('--secret <key=value>', 'a field of the new secret (repeat; key=@file or key=@- to keep it off the command line)', parsePair())
     .option('--from-file <path>', 'the new secret as a JSON object, or - for stdin')
     .option('--grace-period <seconds>', 'how long the old version stays readable (server default 3600)', wholeNumber('--grace-period', 0, 30 * 86_400))
     .option('--show-generated', 'print a secret the server generates (it is shown this once)')
@@ -249,7 +252,7 @@ export function addCredentialsCommands(program: Command): void {
 }
 
 function printField(r: RevealedCredential, field: string): void {
-  const from = [r.secret, r.test_secret, r.config].find((o) => o !== undefined && Object.prototype.hasOwnProperty.call(o, field));
+  const from = [r.secret, r.test_secret, r.config].find((o) => o !== undefined && Object.hasOwn(o, field));
   if (!from) throw new CliFailure(`credential ${r.id} has no field ${field}`);
   const v = from[field];
   process.stdout.write(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);

@@ -20,7 +20,7 @@ export interface FieldPair {
 
 const KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,127}$/;
 
-export function parsePair(flag: string) {
+export function parsePair() {
   return (text: string, previous: FieldPair[] = []): FieldPair[] => {
     const m = /^([^=:]+)(:?=)([\s\S]*)$/.exec(text);
     if (!m || !KEY.test(m[1] ?? '')) throw new InvalidArgumentError('takes key=value, key:=<json> or key=@file');
@@ -56,7 +56,7 @@ function schemaTypeOf(schema: Json | undefined, key: string): string | undefined
 export async function pairsToObject(pairs: FieldPair[], flag: string, schema?: Json): Promise<Json> {
   const obj: Json = {};
   for (const p of pairs) {
-    if (Object.prototype.hasOwnProperty.call(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
+    if (Object.hasOwn(obj, p.key)) throw new UsageError(`${flag} ${p.key} is given twice`);
     let value: unknown;
     if (p.json) {
       try {

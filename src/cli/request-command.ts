@@ -54,7 +54,9 @@ export function addRequestCommand(program: Command): void {
       });
       if (opts.include) {
         process.stdout.write(`HTTP ${res.status} ${res.statusText}\n`);
-        res.headers.forEach((value, name) => process.stdout.write(`${name}: ${value}\n`));
+        res.headers.forEach((value, name) => {
+          process.stdout.write(`${name}: ${value}\n`);
+        });
         process.stdout.write('\n');
       }
       process.stdout.write(Buffer.from(await res.arrayBuffer()));

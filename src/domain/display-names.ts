@@ -29,12 +29,12 @@ const NEUTRAL = /^[\p{scx=Zyyy}\p{scx=Zinh}]$/u;
  * sets it belongs to (Jpan = Han + Hiragana + Katakana, Kore = Han + Hangul, Hanb = Han + Bopomofo).
  * A letter of a script not listed here may stand only in a word without letters of listed ones.
  */
-const SCRIPTS: ReadonlyArray<readonly [RegExp, readonly string[]]> = [
+const SCRIPTS: ReadonlyArray<readonly [RegExp, readonly string[]]> = ([
   ['Latin'], ['Greek'], ['Cyrillic'], ['Armenian'], ['Hebrew'], ['Arabic'], ['Thaana'], ['Devanagari'],
   ['Bengali'], ['Gurmukhi'], ['Gujarati'], ['Oriya'], ['Tamil'], ['Telugu'], ['Kannada'], ['Malayalam'],
   ['Sinhala'], ['Thai'], ['Lao'], ['Tibetan'], ['Myanmar'], ['Georgian'], ['Ethiopic'], ['Khmer'],
   ['Han', 'Jpan', 'Kore', 'Hanb'], ['Hiragana', 'Jpan'], ['Katakana', 'Jpan'], ['Hangul', 'Kore'], ['Bopomofo', 'Hanb'],
-].map(([name, ...augmented]) => [new RegExp(`^\\p{scx=${name!}}$`, 'u'), [name!, ...augmented]] as const);
+] satisfies [string, ...string[]][]).map(([name, ...augmented]) => [new RegExp(`^\\p{scx=${name}}$`, 'u'), [name, ...augmented]] as const);
 
 const CJK_SETS = new Set(['Jpan', 'Kore', 'Hanb']);
 
@@ -61,7 +61,7 @@ function isSingleScriptWord(word: string): boolean {
       latin = true;
       continue;
     }
-    common = common === null ? new Set(scripts) : new Set(scripts.filter((s) => common!.has(s)));
+    common = new Set(common === null ? scripts : scripts.filter((s) => common?.has(s)));
     if (common.size === 0) return false;
   }
   if (unlisted) return common === null && !latin;

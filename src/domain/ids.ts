@@ -12,6 +12,7 @@ function pooledRandom(): number {
     randomFillSync(pool);
     next = 0;
   }
+  // biome-ignore lint/style/noNonNullAssertion: next < pool.length here
   return pool[next++]! / 0x1_0000_0000;
 }
 
@@ -49,7 +50,7 @@ export function isValidPathId(value: string): boolean {
 }
 
 /** A request id the caller sent is echoed only when it is short and printable, so logs stay clean. */
-const REQUEST_ID_RE = /^[A-Za-z0-9._:\-]{1,64}$/;
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,64}$/;
 export function isSaneRequestId(value: string): boolean {
   return REQUEST_ID_RE.test(value);
 }

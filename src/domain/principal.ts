@@ -1,4 +1,6 @@
-import type { Role } from './roles.js';
+import { LatchkeyError } from './errors.js';
+import { newId } from './ids.js';
+import { can, type Permission, type Role } from './roles.js';
 
 /** Who is calling, resolved once per request by authentication. */
 export interface Principal {
@@ -23,6 +25,26 @@ export interface RequestContext {
   userAgent: string;
 }
 
-export function actorOf(p: Principal): { id: string; name: string; email: string | null } {
-  return { id: p.id, name: p.name, email: p.email };
+/** Who did it, as rows and audit events record it (`ActorRef`). */
+export function actorRef(ctx: RequestContext): Pick<Principal, 'type' | 'id' | 'name' | 'email'> {
+  const p = ctx.principal;
+  return { type: p.type, id: p.id, name: p.name, email: p.email };
+}
+
+/** Deny by default: the one check of the role table (roles.ts) that every service runs first. */
+export function requirePermission(ctx: RequestContext, permission: Permission): void {
+  if (!can(ctx.principal.role, permission)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks ${permission}`);
+}
+
+/**
+ * A background job (scheduler, token refresher) acts as this owner-role principal in the tenant it
+ * works on, so its writes pass the same checks and its audit events name it.
+ */
+export function systemContext(tenantId: string, job: { id: string; name: string }): RequestContext {
+  return {
+    principal: { type: 'system', id: job.id, name: job.name, email: null, tenantId, tenantIds: [tenantId], role: 'owner', teamIds: [], platformAdmin: false },
+    requestId: newId('req'),
+    ip: '',
+    userAgent: 'latchkey-scheduler',
+  };
 }

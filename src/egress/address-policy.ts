@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 
 /**
  * Which network destinations an outbound call a tenant can aim (token endpoints, userinfo) may
@@ -10,35 +10,8 @@ import { isIP } from 'node:net';
 
 export interface IpAddress {
   family: 4 | 6;
-  value: bigint;
   /** Canonical text as given to the socket (no brackets, no zone). */
   text: string;
-}
-
-interface Cidr {
-  family: 4 | 6;
-  base: bigint;
-  bits: number;
-}
-
-function v4Value(text: string): bigint {
-  return text.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
-}
-
-function v6Value(text: string): bigint {
-  let s = text;
-  const lastColon = s.lastIndexOf(':');
-  const tail = s.slice(lastColon + 1);
-  if (tail.includes('.')) {
-    // An embedded dotted quad (::ffff:10.0.0.1) is the last two groups.
-    const v = Number(v4Value(tail));
-    s = `${s.slice(0, lastColon + 1)}${((v >>> 16) & 0xffff).toString(16)}:${(v & 0xffff).toString(16)}`;
-  }
-  const halves = s.split('::');
-  const head = halves[0] ? halves[0].split(':') : [];
-  const rest = halves.length > 1 ? (halves[1] ? halves[1].split(':') : []) : null;
-  const groups = rest === null ? head : [...head, ...Array<string>(8 - head.length - rest.length).fill('0'), ...rest];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
 }
 
 /** Parses an IPv4 or IPv6 literal (brackets and a zone id are tolerated); null for anything else. */
@@ -47,39 +20,53 @@ export function parseIp(input: string): IpAddress | null {
   const zone = text.indexOf('%');
   if (zone >= 0) text = text.slice(0, zone);
   const family = isIP(text);
-  if (family === 4) return { family: 4, value: v4Value(text), text };
-  if (family === 6) return { family: 6, value: v6Value(text), text };
-  return null;
+  return family === 4 || family === 6 ? { family, text } : null;
 }
 
-function parseCidr(text: string): Cidr | null {
-  const [addr, bitsText, more] = text.split('/');
-  if (addr === undefined || more !== undefined) return null;
-  const ip = parseIp(addr);
-  if (!ip) return null;
-  const max = ip.family === 4 ? 32 : 128;
-  const bits = bitsText === undefined ? max : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
-  if (!Number.isInteger(bits) || bits < 0 || bits > max) return null;
-  const shift = BigInt(max - bits);
-  return { family: ip.family, base: (ip.value >> shift) << shift, bits };
+/**
+ * Address ranges on the platform's matcher (net.BlockList), one per family. Node's BlockList
+ * compares IPv4 and IPv4-mapped IPv6 as one address (a rule for ::ffff:0:0/96 matches 127.0.0.1,
+ * one for 10.0.0.0/8 matches ::ffff:10.0.0.1, ::/0 matches every IPv4 address): an address is
+ * checked against the rules of its own family only, so ::ffff:10.0.0.1 stays refused as
+ * IPv4-mapped and an allowed IPv4 range does not let its mapped form through.
+ */
+class Ranges {
+  private readonly lists = { 4: new BlockList(), 6: new BlockList() };
+  private count = 0;
+
+  /** Adds "10.0.0.0/8", "::1/128" or a single address; false when the text is none of them. */
+  add(text: string): boolean {
+    const [addr, bitsText, more] = text.split('/');
+    if (addr === undefined || more !== undefined) return false;
+    const ip = parseIp(addr);
+    if (!ip) return false;
+    const max = ip.family === 4 ? 32 : 128;
+    const bits = bitsText === undefined ? max : /^\d{1,3}$/.test(bitsText) ? Number(bitsText) : NaN;
+    if (!Number.isInteger(bits) || bits < 0 || bits > max) return false;
+    this.lists[ip.family].addSubnet(ip.text, bits, ip.family === 4 ? 'ipv4' : 'ipv6');
+    this.count += 1;
+    return true;
+  }
+
+  has(ip: IpAddress): boolean {
+    return this.count > 0 && this.lists[ip.family].check(ip.text, ip.family === 4 ? 'ipv4' : 'ipv6');
+  }
+
+  get empty(): boolean {
+    return this.count === 0;
+  }
 }
 
-function contains(c: Cidr, ip: IpAddress): boolean {
-  if (c.family !== ip.family) return false;
-  const shift = BigInt((c.family === 4 ? 32 : 128) - c.bits);
-  return ip.value >> shift === c.base >> shift;
-}
-
-function table(rows: Array<[string, string]>): Array<{ cidr: Cidr; reason: string }> {
+function table(rows: Array<[string, string]>): Array<{ ranges: Ranges; reason: string }> {
   return rows.map(([text, reason]) => {
-    const cidr = parseCidr(text);
-    if (!cidr) throw new Error(`bad range ${text}`);
-    return { cidr, reason };
+    const ranges = new Ranges();
+    if (!ranges.add(text)) throw new Error(`bad range ${text}`);
+    return { ranges, reason };
   });
 }
 
 // RFC 6890 / IANA special-purpose registries. Order matters only for the reason reported.
-const V4_SPECIAL = table([
+const V4_SPECIAL_ROWS: Array<[string, string]> = [
   ['0.0.0.0/8', 'unspecified ("this network")'],
   ['10.0.0.0/8', 'private'],
   ['100.64.0.0/10', 'carrier-grade NAT'],
@@ -95,7 +82,8 @@ const V4_SPECIAL = table([
   ['203.0.113.0/24', 'documentation'],
   ['224.0.0.0/4', 'multicast'],
   ['240.0.0.0/4', 'reserved or broadcast'],
-]);
+];
+const V4_SPECIAL = table(V4_SPECIAL_ROWS);
 
 const V6_SPECIAL = table([
   ['::/128', 'unspecified'],
@@ -113,23 +101,21 @@ const V6_SPECIAL = table([
   ['ff00::/8', 'multicast'],
 ]);
 
-const NAT64 = parseCidr('64:ff9b::/96') as Cidr;
-
 /**
- * Why an address is not a public unicast destination, or null when it is. NAT64 addresses
- * (64:ff9b::/96, what DNS64 hands out on IPv6-only networks) are judged by the IPv4 address
- * they carry, so a public site stays reachable and 64:ff9b::a9fe:a9fe does not become a way
- * around the metadata block.
+ * NAT64 addresses (64:ff9b::/96, what DNS64 hands out on IPv6-only networks) are judged by the
+ * IPv4 address they carry, so a public site stays reachable and 64:ff9b::a9fe:a9fe does not
+ * become a way around the metadata block: each IPv4 range is also refused inside 64:ff9b::/96.
  */
+const NAT64_SPECIAL = table(V4_SPECIAL_ROWS.map(([cidr, reason]) => {
+  const [addr, bits] = cidr.split('/');
+  return [`64:ff9b::${addr}/${96 + Number(bits)}`, `NAT64 of ${reason}`];
+}));
+const V6_AND_NAT64_SPECIAL = [...NAT64_SPECIAL, ...V6_SPECIAL];
+
+/** Why an address is not a public unicast destination, or null when it is. */
 export function specialPurpose(ip: IpAddress): string | null {
-  if (ip.family === 6 && contains(NAT64, ip)) {
-    const v4 = ip.value & 0xffffffffn;
-    const inner: IpAddress = { family: 4, value: v4, text: '' };
-    const r = V4_SPECIAL.find((row) => contains(row.cidr, inner));
-    return r ? `NAT64 of ${r.reason}` : null;
-  }
-  const rows = ip.family === 4 ? V4_SPECIAL : V6_SPECIAL;
-  return rows.find((row) => contains(row.cidr, ip))?.reason ?? null;
+  const rows = ip.family === 4 ? V4_SPECIAL : V6_AND_NAT64_SPECIAL;
+  return rows.find((row) => row.ranges.has(ip))?.reason ?? null;
 }
 
 const HOST_RE = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/;
@@ -140,7 +126,7 @@ const HOST_RE = /^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z
  * and may be spoken to over plain http; nothing else may.
  */
 export class EgressAllowList {
-  private readonly cidrs: Cidr[] = [];
+  private readonly ranges = new Ranges();
   private readonly hosts = new Set<string>();
   private readonly suffixes: string[] = [];
 
@@ -148,9 +134,8 @@ export class EgressAllowList {
     for (const raw of entries) {
       const entry = raw.trim().toLowerCase();
       if (entry === '') continue;
-      const cidr = parseCidr(entry);
-      if (cidr) this.cidrs.push(cidr);
-      else if (HOST_RE.test(entry) && entry.length <= 253) {
+      if (this.ranges.add(entry)) continue;
+      if (HOST_RE.test(entry) && entry.length <= 253) {
         if (entry.startsWith('*.')) this.suffixes.push(entry.slice(1));
         else this.hosts.add(entry);
       } else throw new Error(`"${raw.trim()}" is neither a CIDR, an IP address nor a host name`);
@@ -163,7 +148,7 @@ export class EgressAllowList {
   }
 
   get empty(): boolean {
-    return this.cidrs.length === 0 && this.hosts.size === 0 && this.suffixes.length === 0;
+    return this.ranges.empty && this.hosts.size === 0 && this.suffixes.length === 0;
   }
 
   allowsHost(hostname: string): boolean {
@@ -172,6 +157,6 @@ export class EgressAllowList {
   }
 
   allowsAddress(ip: IpAddress): boolean {
-    return this.cidrs.some((c) => contains(c, ip));
+    return this.ranges.has(ip);
   }
 }

@@ -4,7 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { categoryOfSocketError, type RemoteFailureCategory } from '../domain/remote-failure.js';
-import { EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
+import { type EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
 
 /**
  * The one way out for calls whose destination a tenant can choose (OAuth token, userinfo and
@@ -128,12 +128,13 @@ function pinnedLookup(addresses: readonly IpAddress[]): LookupFunction {
     const wanted = (options as { family?: number | string }).family;
     const fam = wanted === 4 || wanted === 'IPv4' ? 4 : wanted === 6 || wanted === 'IPv6' ? 6 : 0;
     const pool = fam === 0 ? all : all.filter((a) => a.family === fam);
-    if (pool.length === 0) {
+    const first = pool[0];
+    if (first === undefined) {
       callback(Object.assign(new Error('no checked address of that family'), { code: 'ENOTFOUND' }), '', 0);
       return;
     }
     if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, pool);
-    else callback(null, pool[0]!.address, pool[0]!.family);
+    else callback(null, first.address, first.family);
   };
 }
 

@@ -49,7 +49,10 @@ class ChunkedBodyLimit extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.received += chunk.length;
-    if (this.received <= BODY_LIMIT) return callback(null, chunk);
+    if (this.received <= BODY_LIMIT) {
+      callback(null, chunk);
+      return;
+    }
     this.timer ??= setTimeout(() => this.destroy(tooLarge()), DISCARD_MS);
     callback(this.received > BODY_LIMIT + DISCARD_BYTES ? tooLarge() : null);
   }

@@ -19,5 +19,3 @@ declare module 'fastify' {
     proxied?: boolean;
   }
 }
-
-export {};

@@ -94,7 +94,10 @@ describe('ids of dots alone', () => {
 
   it('the SDK refuses to build a path from one, before any request', async () => {
     let requests = 0;
-    const lk = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey, fetch: ((...args: Parameters<typeof fetch>) => (requests++, fetch(...args))) as typeof fetch });
+    const lk = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey, fetch: ((...args: Parameters<typeof fetch>) => {
+      requests++;
+      return fetch(...args);
+    }) as typeof fetch });
     for (const id of ['.', '..']) {
       await assert.rejects(lk.credentials.reveal(id), (err: unknown) => err instanceof LatchkeyError && /cannot be sent as an id/.test((err as Error).message));
       await assert.rejects(lk.credentials.get(id), LatchkeyError);

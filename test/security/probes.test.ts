@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startServer, type ApiResponse, type TestServer } from '../support/server.ts';
 import { assertNoSecret, assertServerHoldsNoSecret, canary } from '../support/canary.ts';
-import { WINDOW_SECONDS, attemptsIn, auditText, maxEventsFor, refusalEvents, waitForAttempts } from '../support/refusals.ts';
+import { WINDOW_SECONDS, attemptsIn, auditText, maxEventsFor, waitForAttempts } from '../support/refusals.ts';
 
 // Issue 24, "Audit you cannot steer": reveal probes of other tenants' or other teams' ids left no
 // audit event at all, and denied reveals by one actor were not grouped (200 tries, 200 events).

@@ -65,7 +65,7 @@ function changes(id: string, name: string): Array<[string, string, string, unkno
   ];
 }
 
-async function attempt(who: string, [label, method, path, body]: [string, string, string, unknown?]): Promise<ApiResponse> {
+async function attempt(who: string, [, method, path, body]: [string, string, string, unknown?]): Promise<ApiResponse> {
   const headers = path.startsWith('/compat/') ? { accept: 'application/json', 'x-tenantid': tenantId } : undefined;
   return s.request(method, path, { key: keys[who]!, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
 }

@@ -46,7 +46,7 @@ export function assertNoSecret(places: Record<string, string | Buffer>, secrets:
  */
 export async function assertServerHoldsNoSecret(s: TestServer, secrets: readonly string[], extra: Record<string, string | Buffer> = {}, ownerKey = s.ownerKey): Promise<void> {
   const places: Record<string, string | Buffer> = { 'server log': s.logs(), ...extra };
-  readTree(s.dataDir).forEach((b, i) => (places[`data file #${i}`] = b));
+  for (const [i, b] of readTree(s.dataDir).entries()) places[`data file #${i}`] = b;
   // The newest events of the server's first tenant; pass other tenants' events in `extra`.
   const audit = await s.request('GET', '/v1/audit-events?per_page=100', { key: ownerKey });
   assert.equal(audit.status, 200, audit.text);

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { once } from 'node:events';
-import Provider from 'oidc-provider';
+import Provider, { type ClientMetadata } from 'oidc-provider';
 
 /**
  * A real OAuth 2.0 / OpenID Connect provider (node-oidc-provider) on loopback for the OAuth
@@ -53,7 +53,7 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
   await once(server, 'listening');
   const port = (server.address() as { port: number }).port;
   const issuer = `http://127.0.0.1:${port}`;
-  const webClient = (c: { id: string; secret: string }) => ({
+  const webClient = (c: { id: string; secret: string }): ClientMetadata => ({
     client_id: c.id, client_secret: c.secret, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
     redirect_uris: opts.redirectUris, token_endpoint_auth_method: 'client_secret_basic',
   });

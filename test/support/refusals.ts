@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { TestServer } from './server.ts';
+import type { ApiResponse, TestServer } from './server.ts';
 
 /**
  * Refused requests (403, and 404 probes of secrets) are audited grouped by actor, action and
@@ -28,8 +28,8 @@ export async function refusalEvents(s: TestServer, key: string, f: RefusalFilter
   const out: any[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 50; page++) {
-    const q = `per_page=100&filter[actor_id]=${f.actorId}&filter[outcome]=${f.outcome}${f.action ? `&filter[action]=${f.action}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
-    const r = await s.request('GET', `/v1/audit-events?${q}`, { key });
+    const q: string = `per_page=100&filter[actor_id]=${f.actorId}&filter[outcome]=${f.outcome}${f.action ? `&filter[action]=${f.action}` : ''}${cursor ? `&cursor=${cursor}` : ''}`;
+    const r: ApiResponse = await s.request('GET', `/v1/audit-events?${q}`, { key });
     assert.equal(r.status, 200, r.text);
     out.push(...r.body.data);
     cursor = r.body.next_cursor;
@@ -43,7 +43,7 @@ export async function auditText(s: TestServer, key: string): Promise<string> {
   const pages: string[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 100; page++) {
-    const r = await s.request('GET', `/v1/audit-events?per_page=100${cursor ? `&cursor=${cursor}` : ''}`, { key });
+    const r: ApiResponse = await s.request('GET', `/v1/audit-events?per_page=100${cursor ? `&cursor=${cursor}` : ''}`, { key });
     assert.equal(r.status, 200, r.text);
     pages.push(r.text);
     cursor = r.body.next_cursor;

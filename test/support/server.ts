@@ -43,7 +43,9 @@ const running = new Set<ChildProcess>();
 let killsAtExit = false;
 function killAtExit(proc: ChildProcess): void {
   if (!killsAtExit) {
-    process.on('exit', () => running.forEach((p) => p.kill('SIGKILL')));
+    process.on('exit', () => {
+      for (const p of running) p.kill('SIGKILL');
+    });
     // The runner ends a file that overran its time limit with SIGTERM, which skips 'exit' handlers unless caught.
     process.once('SIGTERM', () => process.exit(143));
   }
@@ -115,7 +117,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
       }
       const res = await fetch(url + path, { method, headers, body });
       const text = await res.text();
-      let parsed: unknown = undefined;
+      let parsed: unknown ;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {

@@ -1,8 +1,13 @@
 import Database from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { Store } from '../../src/store/port.ts';
 import { numberParams } from '../../src/store/postgres/numbered-params.ts';
+import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
+import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
 
 /**
  * Which store the HTTP suite runs on: `LATCHKEY_TEST_STORE=postgres` gives every server its own
@@ -41,7 +46,7 @@ export async function makeStoreFixture(): Promise<StoreFixture> {
           exec: async (sql) => void db.exec(sql),
           get: async (sql, ...params) => db.prepare(sql).get(...params) as never,
           run: async (sql, ...params) => void db.prepare(sql).run(...params),
-          close: async () => db.close(),
+          close: async () => void db.close(),
         };
       },
       drop: async () => undefined,
@@ -73,4 +78,16 @@ export async function makeStoreFixture(): Promise<StoreFixture> {
       await c.end();
     },
   };
+}
+
+/**
+ * The Store port of the store under test, migrated, for the suites below HTTP (test/store/): a
+ * fresh SQLite file, or the fixture's own PostgreSQL database.
+ */
+export async function openStoreUnderTest(fixture: StoreFixture): Promise<Store> {
+  const store = TEST_STORE === 'postgres'
+    ? await openPostgresStore({ url: fixture.env.LATCHKEY_DATABASE_URL as string })
+    : openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'latchkey-store-')), 'latchkey.db'), synchronous: 'NORMAL' });
+  await store.migrate();
+  return store;
 }

@@ -19,7 +19,7 @@ import { Type, type Static } from 'typebox';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import { slugOf } from '../../services/credentials/credentials-service.js';
+import { slugOf } from '../../services/credentials/credential-rows.js';
 import type { CredentialFilter, CredentialRow } from '../../store/port.js';
 import { ErrorEnvelope, Name, PathId } from '../schemas/common.js';
 import { parseStrictJson } from '../strict-json.js';
@@ -81,11 +81,11 @@ const notFound = (id: string) => new LatchkeyError('CREDENTIAL_NOT_FOUND', `No c
  */
 function jsonObjectQuery(request: FastifyRequest): void {
   const q = request.query as Record<string, unknown>;
-  const keys = Object.keys(q);
-  if (keys.length !== 1 || q[keys[0]!] !== '' || !keys[0]!.trim().startsWith('{')) return;
+  const [key, ...more] = Object.keys(q);
+  if (key === undefined || more.length > 0 || q[key] !== '' || !key.trim().startsWith('{')) return;
   let parsed: unknown;
   try {
-    parsed = parseStrictJson(keys[0]!);
+    parsed = parseStrictJson(key);
   } catch {
     throw new LatchkeyError('INVALID_PARAMETER', 'query is neither name=value pairs nor a JSON object');
   }

@@ -1,9 +1,7 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { LatchkeyError } from '../../domain/errors.js';
-import { can } from '../../domain/roles.js';
-import type { RequestContext } from '../../domain/principal.js';
+import { requirePermission, type RequestContext } from '../../domain/principal.js';
 import type { AuditService } from '../../services/audit/audit-service.js';
 import type { Services } from '../../services/services.js';
 import { DateTime, PathId, errorResponses } from '../schemas/common.js';
@@ -78,10 +76,6 @@ export function recordRefusedResponses(app: FastifyInstance, audit: Pick<AuditSe
   });
 }
 
-function requireAudit(ctx: RequestContext): void {
-  if (!can(ctx.principal.role, 'audit:read')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks audit:read`);
-}
-
 export function auditRoutes(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -92,7 +86,7 @@ export function auditRoutes(s: Services): FastifyPluginAsync {
         response: { 200: Type.Object({ data: Type.Array(EventView), per_page: Type.Integer(), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
       },
     }, async (request) => {
-      requireAudit(request.ctx);
+      requirePermission(request.ctx, 'audit:read');
       const q = request.query;
       const perPage = q.per_page ?? 25;
       const toIso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
@@ -120,7 +114,7 @@ export function auditRoutes(s: Services): FastifyPluginAsync {
         response: { 200: VerifyView, ...errorResponses },
       },
     }, async (request) => {
-      requireAudit(request.ctx);
+      requirePermission(request.ctx, 'audit:read');
       return s.audit.verify(request.ctx.principal.tenantId);
     });
   };

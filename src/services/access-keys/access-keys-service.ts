@@ -1,8 +1,8 @@
 import { toUtc, type Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
-import { actorOf, type RequestContext } from '../../domain/principal.js';
-import { can, canGrant, type Role } from '../../domain/roles.js';
+import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
+import { canGrant, type Role } from '../../domain/roles.js';
 import type { AccessKeyFilter, AccessKeyRow, Keyset, Store } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { newAccessKeyMaterial } from './key-material.js';
@@ -43,9 +43,6 @@ export function createAccessKeysService(deps: {
 }): AccessKeysService {
   const { store, audit, clock } = deps;
 
-  const requireManage = (ctx: RequestContext): void => {
-    if (!can(ctx.principal.role, 'access_keys:manage')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks access_keys:manage`);
-  };
   const notFound = (id: string): LatchkeyError => new LatchkeyError('ACCESS_KEY_NOT_FOUND', `No access key ${id} in this tenant`);
   /**
    * Keys are managed downwards only: a key renames or revokes only keys of a role it could issue
@@ -61,7 +58,7 @@ export function createAccessKeysService(deps: {
 
   return {
     async create(ctx, input) {
-      requireManage(ctx);
+      requirePermission(ctx, 'access_keys:manage');
       if (!canGrant(ctx.principal.role, input.role)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} cannot issue a ${input.role} key`);
       const now = clock.now().toISOString();
       const expiresAt = toUtc(input.expires_at);
@@ -72,23 +69,23 @@ export function createAccessKeysService(deps: {
         id, tenantId: ctx.principal.tenantId, name: input.name, type: input.type ?? 'api', role: input.role,
         teamIds: input.team_ids ?? [], prefix: material.prefix, keyHash: material.hash, platformAdmin: false,
         expiresAt, lastUsedAt: null, createdAt: now, updatedAt: now, revision: 1,
-        createdBy: { type: ctx.principal.type, ...actorOf(ctx.principal) },
+        createdBy: actorRef(ctx),
       };
       await store.insertAccessKey(row.tenantId, row, [audit.event(ctx, 'access_key.issue', { type: 'access_key', id })]);
       return { row, key: material.key };
     },
     async list(ctx, filter, page) {
-      requireManage(ctx);
+      requirePermission(ctx, 'access_keys:manage');
       return store.listAccessKeys(ctx.principal.tenantId, filter, page);
     },
     async get(ctx, id) {
-      requireManage(ctx);
+      requirePermission(ctx, 'access_keys:manage');
       const row = await store.getAccessKey(ctx.principal.tenantId, id);
       if (!row) throw notFound(id);
       return row;
     },
     async rename(ctx, id, name, expectedRevision) {
-      requireManage(ctx);
+      requirePermission(ctx, 'access_keys:manage');
       const row = await loadManageable(ctx, id);
       if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
       const next: AccessKeyRow = { ...row, name, updatedAt: clock.now().toISOString(), revision: row.revision + 1 };
@@ -99,7 +96,7 @@ export function createAccessKeysService(deps: {
       return next;
     },
     async revoke(ctx, id, expectedRevision) {
-      requireManage(ctx);
+      requirePermission(ctx, 'access_keys:manage');
       const row = await loadManageable(ctx, id);
       if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
       const r = await store.deleteAccessKey(row.tenantId, id, expectedRevision ?? null, GUARDED_ROLES, clock.now().toISOString(), [audit.event(ctx, 'access_key.revoke', { type: 'access_key', id })]);

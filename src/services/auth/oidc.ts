@@ -143,8 +143,8 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
       if (tenantHeader !== undefined) {
         if (!tenantIds.includes(tenantHeader)) throw new LatchkeyError('FORBIDDEN', 'You do not belong to that tenant');
         tenantId = tenantHeader;
-      } else if (tenantIds.length === 1) {
-        tenantId = tenantIds[0]!;
+      } else if (tenantIds.length === 1 && tenantIds[0] !== undefined) {
+        tenantId = tenantIds[0];
       } else {
         throw new LatchkeyError('INVALID_PARAMETER', 'You belong to several tenants: choose one with x-tenant-id');
       }

@@ -1,20 +1,18 @@
-import anyAscii from 'any-ascii';
 import type { Catalog } from '../../catalog/catalog.js';
-import { secretAad } from '../../crypto/aead.js';
 import type { Keyring } from '../../crypto/keyring.js';
-import { toUtc, type Clock } from '../../domain/clock.js';
+import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
-import { actorOf, type RequestContext } from '../../domain/principal.js';
-import { can, type Permission } from '../../domain/roles.js';
-import type { ActorRef, CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
+import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
+import type { CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
-import type { CredentialInput, CredentialPatch } from './credential-input.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
+import { checkAim, checkRestoreAim } from './aim.js';
+import { cannotChange, lastAccountCredential, nameTaken, notFound } from './credential-errors.js';
+import type { CredentialInput, CredentialPatch } from './credential-input.js';
+import { buildRow, checkAgainstType, mergeShallow, rotationPolicy } from './credential-rows.js';
+import { openSecretValues, restagePlan, sealSecretValues, type SecretValues } from './secret-values.js';
 import { canChange, canSee, visibilityOf } from './visibility.js';
-import { aimChanges, replacesEverySecret } from './aim.js';
-
-export type SecretValues = Record<string, unknown>;
 
 export interface Revealed {
   credential: CredentialRow;
@@ -67,75 +65,6 @@ export interface CredentialsService {
   use(ctx: RequestContext, id: string, check: (c: CredentialRow) => string): Promise<{ credential: CredentialRow; secret: SecretValues }>;
 }
 
-/**
- * Transliterated to ASCII first (any-ascii: `Crédit` → `Credit`, `日本語` → `RiBenYu`, `Москва` →
- * `Moskva`), so an accent does not split a word and a non-Latin name gets a readable slug that
- * depends on the name alone.
- */
-export function slugOf(name: string): string {
-  return anyAscii(name.normalize('NFC'))
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .slice(0, 200);
-}
-
-function require(ctx: RequestContext, permission: Permission): void {
-  if (!can(ctx.principal.role, permission)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks ${permission}`);
-}
-
-function notFound(id: string): LatchkeyError {
-  return new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
-}
-
-function cannotChange(id: string): LatchkeyError {
-  return new LatchkeyError('FORBIDDEN', `Credential ${id} is readable to you but not yours to change: only its own team, or an owner or admin, may change it`);
-}
-
-function nameTaken(c: Pick<CredentialRow, 'slug' | 'teamId'>): LatchkeyError {
-  // Names are unique per owning team (migration 7), where the writer sees every credential.
-  return new LatchkeyError('CONFLICT', `A credential named like "${c.slug}" already exists ${c.teamId === null ? 'among the credentials without a team' : 'in this team'}`);
-}
-
-function lastAccountCredential(): LatchkeyError {
-  // Held by the store for every route (docs/dialects.md, account-credentials).
-  return new LatchkeyError('CONFLICT', 'There always has to be at least one credential in your account: this is its last smtp or api_key credential');
-}
-
-/** Shallow merge where `null` removes a field (RFC 7396 at one level). */
-function mergeShallow(base: Record<string, unknown>, patch: Record<string, unknown | null>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete out[k];
-    else out[k] = v;
-  }
-  return out;
-}
-
-/**
- * Sealing of one secret slot of one version, for every service that writes versions (the OAuth
- * service stores tokens through it): JSON, AES-256-GCM under the tenant's current data key, AAD
- * = tenant, credential, version and slot (`secretAad`).
- */
-export async function sealSecretValues(keyring: Pick<Keyring, 'sealFor'>, tenantId: string, credentialId: string, version: number, slot: 'secret' | 'test_secret', values: SecretValues): Promise<Buffer> {
-  return keyring.sealFor(tenantId, Buffer.from(JSON.stringify(values), 'utf8'), secretAad(tenantId, credentialId, version, slot));
-}
-
-export async function openSecretValues(keyring: Pick<Keyring, 'openFor'>, v: VersionRow, slot: 'secret' | 'test_secret'): Promise<SecretValues | null> {
-  const blob = slot === 'secret' ? v.secret : v.testSecret;
-  if (blob === null) return null;
-  return JSON.parse((await keyring.openFor(v.tenantId, blob, secretAad(v.tenantId, v.credentialId, v.version, slot))).toString('utf8')) as SecretValues;
-}
-
-/** A new current version: the old current becomes previous until `graceEnds`; older previous ones retire. */
-export function restagePlan(versions: readonly VersionRow[], currentVersion: number, graceEnds: string): NonNullable<CredentialWrite['restage']> {
-  const older = versions.filter((v) => v.stage === 'previous' && v.version !== currentVersion);
-  return [
-    { version: currentVersion, stage: 'previous', expiresAt: graceEnds },
-    ...older.map((v) => ({ version: v.version, stage: 'deprecated' as const, expiresAt: v.expiresAt })),
-  ];
-}
-
 /** Token refresh for `oauth2` credentials (services/oauth), wired in by the composition root. */
 export interface TokenRefresher {
   /** Before a reveal: an expired access token is refreshed first (bounded wait); returns the row to reveal. */
@@ -174,10 +103,6 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return v.stage === 'previous' && v.expiresAt !== null && v.expiresAt > clock.now().toISOString();
   }
 
-  function actorRef(ctx: RequestContext): ActorRef {
-    return { type: ctx.principal.type, ...actorOf(ctx.principal) };
-  }
-
   /** A visible, not-deleted credential or a 404 that looks like any other. */
   async function load(ctx: RequestContext, id: string): Promise<CredentialRow> {
     return visibleOrNotFound(ctx, id, await store.getCredential(ctx.principal.tenantId, id));
@@ -195,90 +120,6 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     if (!c || c.deletedAt !== null || !canSee(v, c)) throw notFound(id);
     if (!canChange(v, c)) throw cannotChange(id);
     return c;
-  }
-
-  interface Checked {
-    config: Record<string, unknown>;
-    secret: SecretValues;
-    testSecret: SecretValues | null;
-    generated: SecretValues | null;
-  }
-
-  /** Validates config, secret and test secret against the type catalog; all issues at once. */
-  function checkAgainstType(type: string, config: unknown, secret: SecretValues | undefined, testEnabled: boolean, testSecret: SecretValues | null | undefined): Checked {
-    const t = catalog.get(type);
-    if (!t) throw validationFailed([{ path: 'type', message: `unknown type; see GET /v1/credential-types` }]);
-    const issues: FieldIssue[] = [];
-    const cfg = catalog.checkConfig(type, config ?? {});
-    issues.push(...cfg.issues);
-    let generated: SecretValues | null = null;
-    let secretValue: SecretValues = {};
-    if (secret === undefined && t.generate) {
-      generated = catalog.generateSecret(type);
-      secretValue = generated ?? {};
-    } else {
-      const s = catalog.checkSecret(type, secret ?? {});
-      issues.push(...s.issues);
-      secretValue = s.value;
-    }
-    let testValue: SecretValues | null = null;
-    if (testSecret !== undefined && testSecret !== null) {
-      if (!testEnabled) issues.push({ path: 'test_secret', message: 'needs test_credential_enabled: true' });
-      const ts = catalog.checkSecret(type, testSecret);
-      issues.push(...ts.issues.map((i) => ({ path: i.path.replace(/^secret/, 'test_secret'), message: i.message })));
-      testValue = ts.value;
-    } else if (testEnabled) {
-      issues.push({ path: 'test_secret', message: 'is required when test_credential_enabled is true' });
-    }
-    if (issues.length === 0) issues.push(...catalog.checkRules(type, cfg.value, secretValue));
-    if (issues.length > 0) throw validationFailed(issues);
-    return { config: cfg.value, secret: secretValue, testSecret: testValue, generated };
-  }
-
-  function checkScope(input: { team_id?: string | null | undefined; read_access?: string | undefined; shared_team_slugs?: string[] | undefined }): void {
-    const issues: FieldIssue[] = [];
-    if (input.read_access === 'TEAM' && !input.team_id) issues.push({ path: 'team_id', message: 'is required when read_access is TEAM' });
-    if (input.read_access === 'SPECIFIC_TEAMS' && !input.team_id) issues.push({ path: 'team_id', message: 'is required when read_access is SPECIFIC_TEAMS' });
-    if (input.read_access !== 'SPECIFIC_TEAMS' && (input.shared_team_slugs ?? []).length > 0) {
-      issues.push({ path: 'shared_team_slugs', message: 'must be empty unless read_access is SPECIFIC_TEAMS' });
-    }
-    if (issues.length > 0) throw validationFailed(issues);
-  }
-
-  function lifecycle(current: CredentialRow | null, status: CredentialRow['status'] | undefined, deactivationTime: string | null | undefined): { status: CredentialRow['status']; deactivationTime: string | null } {
-    const now = clock.now().toISOString();
-    let next = status ?? current?.status ?? 'active';
-    let time = deactivationTime === undefined ? (current?.deactivationTime ?? null) : toUtc(deactivationTime);
-    if (current?.status === 'deactivated') {
-      throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
-    }
-    if (next === 'deactivated') time = time !== null && time < now ? time : now;
-    // A deactivation time that has already passed takes effect now.
-    else if (time !== null && time <= now) {
-      next = 'deactivated';
-    }
-    return { status: next, deactivationTime: time };
-  }
-
-  function buildRow(ctx: RequestContext, id: string, input: CredentialInput, checked: Checked, base: CredentialRow | null, version: number): CredentialRow {
-    const now = clock.now().toISOString();
-    const life = lifecycle(base, input.status, input.deactivation_time);
-    const teamId = input.team_id ?? null;
-    const readAccess = input.read_access ?? (teamId ? 'TEAM' : 'GLOBAL');
-    checkScope({ team_id: teamId, read_access: readAccess, shared_team_slugs: input.shared_team_slugs });
-    const t = catalog.get(input.type);
-    return {
-      tenantId: ctx.principal.tenantId, id, name: input.name, slug: slugOf(input.name) || id.toLowerCase(), type: input.type,
-      provider: input.provider ?? null, integrationId: input.integration_id ?? null, description: input.description ?? '',
-      status: life.status, deactivationTime: life.deactivationTime, config: checked.config,
-      secretFields: t ? t.secretFields.filter((f) => f in checked.secret) : [], metadata: input.metadata ?? {},
-      allowedHosts: input.allowed_hosts ?? [], teamId, folderId: input.folder_id ?? null, readAccess,
-      sharedTeamSlugs: input.shared_team_slugs ?? [], testCredentialEnabled: input.test_credential_enabled ?? false, version,
-      revision: (base?.revision ?? 0) + 1, expiresAt: toUtc(input.expires_at), lastUsedAt: base?.lastUsedAt ?? null,
-      lastError: null, createdAt: base?.createdAt ?? now, updatedAt: now, createdBy: base?.createdBy ?? actorRef(ctx),
-      modifiedBy: actorRef(ctx), deletedAt: null,
-      ...rotationPolicy(base, input.rotation_interval_days === undefined ? (base?.rotationIntervalDays ?? null) : input.rotation_interval_days, version !== base?.version),
-    };
   }
 
   /**
@@ -308,8 +149,8 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
   }
 
   async function insertNew(ctx: RequestContext, id: string, input: CredentialInput): Promise<{ credential: CredentialRow; generated: SecretValues | null }> {
-    const checked = checkAgainstType(input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
-    const row = buildRow(ctx, id, input, checked, null, 1);
+    const checked = checkAgainstType(catalog, input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
+    const row = buildRow(catalog, clock.now(), ctx, id, input, checked, null, 1);
     await checkPlacement(ctx, row);
     const version = await sealVersion(ctx, row.tenantId, id, 1, checked.secret, checked.testSecret);
     const result = await store.insertCredential(row.tenantId, {
@@ -320,25 +161,12 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return { credential: row, generated: checked.generated };
   }
 
-  async function writeUpdate(ctx: RequestContext, current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
+  async function writeUpdate(current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
     if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
     const r = await store.updateCredential(current.tenantId, current.revision, write);
     if (r === 'slug_taken') throw nameTaken(write.credential);
     if (r === 'last_account_credential') throw lastAccountCredential();
     if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
-  }
-
-  /**
-   * When the scheduler next acts on the rotation policy: a new secret (or a new interval) starts
-   * the clock again and clears `rotation_due`.
-   */
-  function rotationPolicy(base: CredentialRow | null, intervalDays: number | null, newSecret: boolean): Pick<CredentialRow, 'rotationIntervalDays' | 'nextRotationAt' | 'rotationDue'> {
-    if (intervalDays === null) return { rotationIntervalDays: null, nextRotationAt: null, rotationDue: false };
-    if (base && !newSecret && base.rotationIntervalDays === intervalDays) {
-      return { rotationIntervalDays: intervalDays, nextRotationAt: base.nextRotationAt, rotationDue: base.rotationDue };
-    }
-    const next = new Date(clock.now().getTime() + intervalDays * 86_400_000).toISOString();
-    return { rotationIntervalDays: intervalDays, nextRotationAt: next, rotationDue: false };
   }
 
   /** A new current version: the old current becomes previous for the grace period; older previous ones retire. */
@@ -357,10 +185,10 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     const row: CredentialRow = {
       ...current, config, version: await nextVersion(current), revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
       secretFields: (catalog.get(current.type)?.secretFields ?? []).filter((f) => f in secret),
-      ...rotationPolicy(current, current.rotationIntervalDays, true),
+      ...rotationPolicy(clock.now(), current, current.rotationIntervalDays, true),
     };
     const version = await sealVersion(ctx, row.tenantId, row.id, row.version, secret, testSecret);
-    await writeUpdate(ctx, current, undefined, {
+    await writeUpdate(current, undefined, {
       credential: row, version, restage: await restageFor(current, gracePeriodSeconds),
       audit: [audit.event(ctx, action, { type: 'credential', id: current.id })],
     });
@@ -384,40 +212,14 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret: variant === 'test' ? secret : null };
   }
 
-  /**
-   * Aiming is revealing (aim.ts): a change of where the secret goes, by a caller who may not
-   * reveal it, is refused and recorded unless the request replaces every secret value. PUT needs
-   * no such check: it never carries a stored secret over.
-   */
-  async function checkAim(ctx: RequestContext, current: CredentialRow, config: Record<string, unknown>, patch: CredentialPatch): Promise<void> {
-    const t = catalog.get(current.type);
-    if (!t || can(ctx.principal.role, 'credentials:reveal')) return;
-    const moved = aimChanges(t, { config: current.config, allowedHosts: current.allowedHosts }, { config, allowedHosts: patch.allowed_hosts ?? current.allowedHosts });
-    if (moved.length === 0 || replacesEverySecret(t, patch, patch.test_credential_enabled ?? current.testCredentialEnabled)) return;
-    // The 403 is audited by the HTTP layer with every other refusal, grouped per actor and target.
-    const why = `changing ${moved.join(', ')} needs credentials:reveal, or new values for every secret field (${t.secretFields.map((f) => `secret.${f}`).join(', ')})`;
-    throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
-  }
-
-  /**
-   * Restoring an old version chooses which secret goes where the config points now; the config
-   * that version was made for is not kept, so only a caller who may reveal it chooses that.
-   */
-  function checkRestoreAim(ctx: RequestContext, current: CredentialRow): void {
-    const t = catalog.get(current.type);
-    if (!t || t.aimFields.length === 0 || can(ctx.principal.role, 'credentials:reveal')) return;
-    const why = `restoring an old secret of a ${t.id} credential needs credentials:reveal: it would go to where ${t.aimFields.map((f) => `config.${f}`).join(', ')} point now`;
-    throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal: ${why}`);
-  }
-
   const service: CredentialsService = {
     async create(ctx, input, id) {
-      require(ctx, 'credentials:write');
+      requirePermission(ctx, 'credentials:write');
       return insertNew(ctx, id ?? newId('crd'), input);
     },
 
     async replace(ctx, id, input, expectedRevision) {
-      require(ctx, 'credentials:write');
+      requirePermission(ctx, 'credentials:write');
       const existing = await store.getCredential(ctx.principal.tenantId, id);
       if (!existing) {
         if (expectedRevision !== undefined) throw new LatchkeyError('PRECONDITION_FAILED', 'No credential matches that ETag');
@@ -434,38 +236,38 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       }
       if (!canChange(v, existing)) throw cannotChange(id);
       if (existing.type !== input.type) throw validationFailed([{ path: 'type', message: 'cannot change; create a new credential' }]);
-      const checked = checkAgainstType(input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
-      const row = buildRow(ctx, id, input, checked, existing, await nextVersion(existing));
+      const checked = checkAgainstType(catalog, input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
+      const row = buildRow(catalog, clock.now(), ctx, id, input, checked, existing, await nextVersion(existing));
       await checkPlacement(ctx, row);
       const version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
-      await writeUpdate(ctx, existing, expectedRevision, {
+      await writeUpdate(existing, expectedRevision, {
         credential: row, version, restage: await restageFor(existing), audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
       });
       return { credential: row, created: false, generated: checked.generated };
     },
 
     async get(ctx, id) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return load(ctx, id);
     },
 
     async getForChange(ctx, id) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return loadChangeable(ctx, id);
     },
 
     async list(ctx, filter, page) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return store.listCredentials(ctx.principal.tenantId, await visibilityOf(ctx.principal, teams), filter, page);
     },
 
     async update(ctx, id, patch, expectedRevision) {
-      require(ctx, 'credentials:write');
+      requirePermission(ctx, 'credentials:write');
       const current = await loadChangeable(ctx, id);
       const statusOnly = Object.keys(patch).every((k) => k === 'status' || k === 'deactivation_time');
       const secretChanged = patch.secret !== undefined || patch.test_secret !== undefined;
       const config = patch.config === undefined ? current.config : mergeShallow(current.config, patch.config);
-      await checkAim(ctx, current, config, patch);
+      checkAim(ctx, catalog.get(current.type), current, config, patch);
       let secret: SecretValues | undefined;
       let testSecret: SecretValues | null | undefined;
       if (secretChanged) {
@@ -494,19 +296,19 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       let row: CredentialRow;
       let version: VersionRow | null = null;
       if (secretChanged) {
-        const checked = checkAgainstType(current.type, config, secret, input.test_credential_enabled ?? false, input.test_credential_enabled ? testSecret : undefined);
-        row = buildRow(ctx, id, input, checked, current, await nextVersion(current));
+        const checked = checkAgainstType(catalog, current.type, config, secret, input.test_credential_enabled ?? false, input.test_credential_enabled ? testSecret : undefined);
+        row = buildRow(catalog, clock.now(), ctx, id, input, checked, current, await nextVersion(current));
         version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
       } else {
         const cfg = catalog.checkConfig(current.type, config);
         const issues = [...cfg.issues, ...(cfg.issues.length === 0 ? catalog.checkRules(current.type, cfg.value, null) : [])];
         if (issues.length > 0) throw validationFailed(issues);
-        row = buildRow(ctx, id, input, { config: cfg.value, secret: {}, testSecret: null, generated: null }, current, current.version);
+        row = buildRow(catalog, clock.now(), ctx, id, input, { config: cfg.value, secret: {}, testSecret: null, generated: null }, current, current.version);
         row.secretFields = current.secretFields;
       }
       if (row.teamId !== current.teamId || row.folderId !== current.folderId || row.sharedTeamSlugs.join() !== current.sharedTeamSlugs.join()) await checkPlacement(ctx, row);
       const action = statusOnly && patch.status !== undefined ? `credential.${row.status === 'active' ? 'activate' : row.status === 'inactive' ? 'deactivate_temporarily' : 'deactivate'}` : 'credential.update';
-      await writeUpdate(ctx, current, expectedRevision, {
+      await writeUpdate(current, expectedRevision, {
         credential: row, version, ...(version ? { restage: await restageFor(current) } : {}),
         audit: [audit.event(ctx, action, { type: 'credential', id })],
       });
@@ -514,7 +316,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async remove(ctx, id, opts) {
-      require(ctx, 'credentials:delete');
+      requirePermission(ctx, 'credentials:delete');
       const v = await visibilityOf(ctx.principal, teams);
       const c = await store.getCredential(ctx.principal.tenantId, id);
       // A deleted credential is one that does not exist for everyone but an owner purging it.
@@ -529,14 +331,14 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         return;
       }
       const now = clock.now().toISOString();
-      await writeUpdate(ctx, c, opts.expectedRevision, {
+      await writeUpdate(c, opts.expectedRevision, {
         credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
         version: null, audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
       });
     },
 
     async restore(ctx, id) {
-      require(ctx, 'credentials:delete');
+      requirePermission(ctx, 'credentials:delete');
       const v = await visibilityOf(ctx.principal, teams);
       const c = await store.getCredential(ctx.principal.tenantId, id);
       if (!c || !canSee(v, c)) throw notFound(id);
@@ -545,13 +347,13 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
       if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
       const now = clock.now().toISOString();
       const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
-      await writeUpdate(ctx, c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
+      await writeUpdate(c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
       return row;
     },
 
     async reveal(ctx, id, opts) {
       // A refusal here (403 or 404) is audited by the HTTP layer, grouped per actor and target.
-      if (!can(ctx.principal.role, 'credentials:reveal')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
+      requirePermission(ctx, 'credentials:reveal');
       const found = await store.getCredentialWithVersion(ctx.principal.tenantId, id);
       const c = await visibleOrNotFound(ctx, id, found?.credential);
       if (c.status !== 'active') {
@@ -562,13 +364,13 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async versions(ctx, id) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       const c = await load(ctx, id);
       return store.listVersions(c.tenantId, c.id);
     },
 
     async version(ctx, id, n) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       const c = await load(ctx, id);
       const v = await store.getVersion(c.tenantId, c.id, n);
       if (!v) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
@@ -576,7 +378,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async rotate(ctx, id, opts) {
-      require(ctx, 'credentials:rotate');
+      requirePermission(ctx, 'credentials:rotate');
       const current = await loadChangeable(ctx, id);
       if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
       const t = catalog.get(current.type);
@@ -607,23 +409,23 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async openForUse(ctx, id) {
-      require(ctx, 'credentials:rotate');
+      requirePermission(ctx, 'credentials:rotate');
       const credential = await loadChangeable(ctx, id);
       return { credential, secret: (await openVersion(credential, 'secret')) ?? {} };
     },
 
     async markRotationDue(ctx, id, expectedRevision) {
-      require(ctx, 'credentials:rotate');
+      requirePermission(ctx, 'credentials:rotate');
       const c = await loadChangeable(ctx, id);
       const row: CredentialRow = { ...c, rotationDue: true, revision: c.revision + 1, updatedAt: clock.now().toISOString() };
-      await writeUpdate(ctx, c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
+      await writeUpdate(c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
     },
 
     async restoreVersion(ctx, id, n) {
-      require(ctx, 'credentials:rotate');
+      requirePermission(ctx, 'credentials:rotate');
       const current = await loadChangeable(ctx, id);
       if (current.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
-      checkRestoreAim(ctx, current);
+      checkRestoreAim(ctx, catalog.get(current.type));
       const old = await store.getVersion(current.tenantId, current.id, n);
       if (!old) throw new LatchkeyError('VERSION_NOT_FOUND', `No version ${n} of ${id}`);
       if (n === current.version) throw new LatchkeyError('CONFLICT', `Version ${n} is already current`);
@@ -634,7 +436,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
 
     async use(ctx, id, check) {
       // A refusal here (403 or 404) is audited by the HTTP layer, grouped per actor and target.
-      require(ctx, 'credentials:use');
+      requirePermission(ctx, 'credentials:use');
       const found = await load(ctx, id);
       if (found.status !== 'active') throw new LatchkeyError('CREDENTIAL_INACTIVE', `Credential ${id} is ${found.status}`);
       const what = check(found);
@@ -647,7 +449,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
     },
 
     async revealForIntegration(ctx, integrationId, credentialId, opts = {}) {
-      if (!can(ctx.principal.role, 'credentials:reveal')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks credentials:reveal`);
+      requirePermission(ctx, 'credentials:reveal');
       let c: CredentialRow | undefined;
       if (credentialId !== undefined) {
         const found = await load(ctx, credentialId);

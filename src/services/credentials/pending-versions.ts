@@ -2,11 +2,12 @@ import type { Catalog } from '../../catalog/catalog.js';
 import type { Keyring } from '../../crypto/keyring.js';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed } from '../../domain/errors.js';
-import { actorOf, type RequestContext } from '../../domain/principal.js';
+import { actorRef, type RequestContext } from '../../domain/principal.js';
 import { can } from '../../domain/roles.js';
 import type { CredentialRow, Store, VersionRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
-import { openSecretValues, restagePlan, sealSecretValues, type CredentialsService, type SecretValues } from './credentials-service.js';
+import type { CredentialsService } from './credentials-service.js';
+import { openSecretValues, restagePlan, sealSecretValues, type SecretValues } from './secret-values.js';
 
 /**
  * Staged rotation: a new secret written as `pending` beside the current one (readable by number,
@@ -40,7 +41,7 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
   }
 
   const changed = (ctx: RequestContext, c: CredentialRow): CredentialRow => ({
-    ...c, revision: c.revision + 1, updatedAt: clock.now().toISOString(), modifiedBy: { type: ctx.principal.type, ...actorOf(ctx.principal) },
+    ...c, revision: c.revision + 1, updatedAt: clock.now().toISOString(), modifiedBy: actorRef(ctx),
   });
 
   return {
@@ -58,7 +59,7 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
         tenantId: c.tenantId, credentialId: c.id, version: n, stage: 'pending',
         secret: await sealSecretValues(keyring, c.tenantId, c.id, n, 'secret', checked.value),
         testSecret: test === null ? null : await sealSecretValues(keyring, c.tenantId, c.id, n, 'test_secret', test),
-        expiresAt: null, createdAt: clock.now().toISOString(), createdBy: { type: ctx.principal.type, ...actorOf(ctx.principal) },
+        expiresAt: null, createdAt: clock.now().toISOString(), createdBy: actorRef(ctx),
       };
       const retired = versions.filter((v) => v.stage === 'pending').map((v) => ({ version: v.version, stage: 'deprecated' as const, expiresAt: null }));
       const next = changed(ctx, c);
@@ -70,7 +71,7 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
       const c = await loadForStaging(ctx, id);
       const versions = await store.listVersions(c.tenantId, c.id);
       const target = versions.find((v) => v.version === n);
-      if (!target || target.stage !== 'pending') throw new LatchkeyError('VERSION_NOT_FOUND', `Version ${n} of ${id} is not pending`);
+      if (target?.stage !== 'pending' || !target) throw new LatchkeyError('VERSION_NOT_FOUND', `Version ${n} of ${id} is not pending`);
       const secret = (await openSecretValues(keyring, target, 'secret')) ?? {};
       const graceEnds = new Date(clock.now().getTime() + gracePeriodSeconds * 1000).toISOString();
       // A new secret in use starts the rotation policy's clock again, as a rotation does.

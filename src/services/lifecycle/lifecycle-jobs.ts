@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
-import { newId } from '../../domain/ids.js';
-import type { RequestContext } from '../../domain/principal.js';
+import { systemContext, type RequestContext } from '../../domain/principal.js';
 import type { Store } from '../../store/port.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
@@ -14,15 +13,8 @@ export interface LifecycleJobs {
   stop(): Promise<void>;
 }
 
-/** The scheduler acts as this principal in the tenant it works on; its events name it. */
-function systemContext(tenantId: string): RequestContext {
-  return {
-    principal: { type: 'system', id: 'scheduler', name: 'latchkey scheduler', email: null, tenantId, tenantIds: [tenantId], role: 'owner', teamIds: [], platformAdmin: false },
-    requestId: newId('req'),
-    ip: '',
-    userAgent: 'latchkey-scheduler',
-  };
-}
+/** The scheduler's principal; its events name it. */
+const SCHEDULER = { id: 'scheduler', name: 'latchkey scheduler' };
 
 /** A lost race with another process (or a person) is not a failure: someone else acted first. */
 function lostRace(err: unknown): boolean {
@@ -51,7 +43,7 @@ export function createLifecycleJobs(deps: {
     let n = 0;
     for (const r of rows) {
       try {
-        if (await act(systemContext(r.tenantId), r.id)) n += 1;
+        if (await act(systemContext(r.tenantId, SCHEDULER), r.id)) n += 1;
       } catch (err) {
         if (!lostRace(err)) logger.warn({ tenant_id: r.tenantId, credential_id: r.id, code: (err as { code?: string }).code }, 'lifecycle job step failed; will retry');
       }

@@ -98,7 +98,10 @@ class ByteLimit extends Transform {
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.max) return callback(new EgressFailed('bad_response'));
+    if (this.bytes > this.max) {
+      callback(new EgressFailed('bad_response'));
+      return;
+    }
     callback(null, chunk);
   }
 }

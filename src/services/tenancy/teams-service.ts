@@ -1,8 +1,8 @@
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
-import type { RequestContext } from '../../domain/principal.js';
-import { can, canGrant, type Permission, type Role } from '../../domain/roles.js';
+import { requirePermission, type RequestContext } from '../../domain/principal.js';
+import { canGrant, type Role } from '../../domain/roles.js';
 import type { AccessKeyRow, FolderRow, Store, TeamRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from './team-directory.js';
@@ -32,9 +32,6 @@ export function teamSlugOf(name: string): string {
  */
 export function createTeamsService(deps: { store: Store; audit: AuditService; clock: Clock; directory: TeamDirectory; onMembershipChange: (keyHash: Buffer) => void }): TeamsService {
   const { store, audit, clock, directory } = deps;
-  const require = (ctx: RequestContext, p: Permission): void => {
-    if (!can(ctx.principal.role, p)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks ${p}`);
-  };
   const notFound = (id: string) => new LatchkeyError('NOT_FOUND', `No team ${id} in this tenant`);
   const load = async (ctx: RequestContext, id: string): Promise<TeamRow> => {
     const t = await store.getTeam(ctx.principal.tenantId, id);
@@ -56,7 +53,7 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
 
   return {
     async create(ctx, input) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       const slug = input.slug ?? teamSlugOf(input.name);
       if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(slug)) throw new LatchkeyError('VALIDATION_FAILED', [{ path: 'slug', message: 'must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit' }]);
       const now = clock.now().toISOString();
@@ -67,15 +64,15 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
       return team;
     },
     async list(ctx) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return directory.teamsOf(ctx.principal.tenantId);
     },
     async get(ctx, id) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return load(ctx, id);
     },
     async rename(ctx, id, name, expectedRevision) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       const t = await load(ctx, id);
       if (expectedRevision !== undefined && expectedRevision !== t.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The team changed since that ETag');
       const next: TeamRow = { ...t, name, updatedAt: clock.now().toISOString(), revision: t.revision + 1 };
@@ -85,33 +82,33 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
       return next;
     },
     async remove(ctx, id) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       const r = await store.deleteTeam(ctx.principal.tenantId, id, clock.now().toISOString(), [audit.event(ctx, 'team.delete', { type: 'team', id })]);
       if (r === 'missing') throw notFound(id);
       if (r === 'in_use') throw new LatchkeyError('CONFLICT', 'Credentials or folders still belong to this team; move or delete them first');
       directory.forget(ctx.principal.tenantId);
     },
     async members(ctx, id) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       await load(ctx, id);
       const { rows } = await store.listAccessKeys(ctx.principal.tenantId, {}, { limit: 10_000 });
       return rows.filter((k) => k.teamIds.includes(id));
     },
     async addMember(ctx, id, accessKeyId) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       await load(ctx, id);
       const key = await loadKey(ctx, accessKeyId);
       if (!key.teamIds.includes(id)) await setTeams(ctx, key, [...key.teamIds, id], 'team.member_add', id);
     },
     async removeMember(ctx, id, accessKeyId) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       await load(ctx, id);
       const key = await loadKey(ctx, accessKeyId);
       if (!key.teamIds.includes(id)) throw new LatchkeyError('NOT_FOUND', `Access key ${accessKeyId} is not a member of ${id}`);
       await setTeams(ctx, key, key.teamIds.filter((t) => t !== id), 'team.member_remove', id);
     },
     async createFolder(ctx, input) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       await load(ctx, input.team_id).catch(() => {
         throw new LatchkeyError('VALIDATION_FAILED', [{ path: 'team_id', message: 'is not a team of this tenant' }]);
       });
@@ -122,11 +119,11 @@ export function createTeamsService(deps: { store: Store; audit: AuditService; cl
       return folder;
     },
     async listFolders(ctx) {
-      require(ctx, 'credentials:read');
+      requirePermission(ctx, 'credentials:read');
       return store.listFolders(ctx.principal.tenantId);
     },
     async removeFolder(ctx, id) {
-      require(ctx, 'teams:manage');
+      requirePermission(ctx, 'teams:manage');
       const r = await store.deleteFolder(ctx.principal.tenantId, id, [audit.event(ctx, 'folder.delete', { type: 'folder', id })]);
       if (r === 'missing') throw new LatchkeyError('NOT_FOUND', `No folder ${id} in this tenant`);
       if (r === 'in_use') throw new LatchkeyError('CONFLICT', 'Credentials still belong to this folder');

@@ -2,7 +2,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
-import type { RequestContext } from '../../domain/principal.js';
+import { actorRef, type RequestContext } from '../../domain/principal.js';
 import type { AccessKeyRow, ActorRef, Store, TenantRow } from '../../store/port.js';
 import { newAccessKeyMaterial } from '../access-keys/key-material.js';
 import type { AuditService } from '../audit/audit-service.js';
@@ -64,7 +64,7 @@ export function createTenantsService(deps: { store: Store; keyring: Keyring; aud
     },
     async create(ctx, name) {
       if (!ctx.principal.platformAdmin) throw new LatchkeyError('FORBIDDEN', 'Only platform admins may create tenants');
-      const actor: ActorRef = { type: ctx.principal.type, id: ctx.principal.id, name: ctx.principal.name, email: ctx.principal.email };
+      const actor = actorRef(ctx);
       return make(name, false, actor, (tenant, keyId) => [
         audit.event(ctx, 'tenant.create', { type: 'tenant', id: tenant.id }),
         { ...audit.event(ctx, 'tenant.create', { type: 'tenant', id: tenant.id }), tenantId: tenant.id },

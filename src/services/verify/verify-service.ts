@@ -4,7 +4,8 @@ import { validationFailed } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import { categoryOfSocketError, describeRemoteFailure, remoteStatus, type RemoteFailure, type RemoteFailureCategory } from '../../domain/remote-failure.js';
 import type { AuditService } from '../audit/audit-service.js';
-import type { CredentialsService, SecretValues } from '../credentials/credentials-service.js';
+import type { CredentialsService } from '../credentials/credentials-service.js';
+import type { SecretValues } from '../credentials/secret-values.js';
 
 /** What a live check reports: on failure a category and the remote's status code, never its text. */
 export interface VerifyResult {

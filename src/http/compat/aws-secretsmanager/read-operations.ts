@@ -235,7 +235,10 @@ function randomPassword(o: { PasswordLength?: number; ExcludeCharacters?: string
     // One of each class at distinct random places, the rest from the whole pool.
     const places = new Set<number>();
     while (places.size < classes.length) places.add(randomInt(length));
-    [...places].forEach((p, i) => (chars[p] = classes[i]![randomInt(classes[i]!.length)] as string));
+    [...places].forEach((p, i) => {
+      const cls = classes[i] as string;
+      chars[p] = cls[randomInt(cls.length)] as string;
+    });
   }
   return chars.join('');
 }
