@@ -74,6 +74,7 @@ async function main(): Promise<void> {
   const ctx: TargetContext = {
     shape: { connections: 50, durationSeconds: seconds, warmupSeconds: 1, fixedRate: 1000 },
     serverCpu: SERVER_CPU,
+    loadCpu: LOAD_CPU,
     nice: 0,
     keep: false,
     latchkeyEnv: {},

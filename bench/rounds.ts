@@ -43,7 +43,8 @@ async function measureServer(target: Target, server: RunningServer, round: numbe
       if (own !== null && own.env !== env) await stopOwn();
       if (scenario.serverEnv !== undefined && env !== null && own === null) own = { env, server: await target.start(scenario.serverEnv) };
       const measured = own?.server ?? server;
-      const specs = scenario.specs.map((spec) => ({ ...spec, origin: measured.origin }));
+      // A direct row measures the proxy's loopback target itself, not the server under test.
+      const specs = scenario.specs.map((spec) => (scenario.direct === true ? spec : { ...spec, origin: measured.origin }));
       const outcome = await runLoad(specs, { serverPid: measured.pid, databaseCommand: target.databaseCommand }, load);
       const [summary, ...background] = outcome.summaries;
       if (summary === undefined) continue;

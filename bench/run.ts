@@ -46,6 +46,7 @@ async function main(): Promise<number> {
   const ctx: TargetContext = {
     shape: { connections: options.connections, durationSeconds: options.durationSeconds, warmupSeconds: options.warmupSeconds, fixedRate: options.fixedRate },
     serverCpu: options.serverCpu,
+    loadCpu: options.loadCpu,
     nice: options.nice,
     keep: options.keep,
     latchkeyEnv: options.serverEnv,

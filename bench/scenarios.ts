@@ -18,6 +18,8 @@ export interface Scenario {
    * started with them for this run only (its specs are aimed there).
    */
   serverEnv?: Record<string, string>;
+  /** The specs are aimed at another server than the one under test (the proxy's target, sent to straight). */
+  direct?: boolean;
 }
 
 export interface LoadShape {
@@ -279,4 +281,43 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
     },
   );
   return scenarios;
+}
+
+/** The proxy's loopback target and the credential that may be sent there (targets.ts). */
+export interface ProxyBench {
+  targetOrigin: string;
+  credentialId: string;
+  serviceKey: string;
+}
+
+/**
+ * The same GET sent straight to a loopback target and through Latchkey's proxy with an api_key
+ * injected, in the same run: the proxy's added latency is the difference of the two rows' p50
+ * and p99, its throughput the ratio of their req/s. Every Latchkey server of the bench may reach
+ * loopback (LATCHKEY_EGRESS_ALLOW in targets.ts), as an operator allows an internal API.
+ */
+export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] {
+  const direct: LoadSpec = {
+    ...base(proxy.targetOrigin, shape),
+    label: 'GET / straight to the loopback target (hello world)',
+    method: 'GET',
+    paths: ['/'],
+    headers: {},
+    expectStatus: 200,
+  };
+  return [
+    { id: 'proxy-direct', label: direct.label, kind: 'saturate', specs: [direct], direct: true, note: 'the target runs on the load core; compare with the next row' },
+    {
+      id: 'proxy',
+      label: 'proxy ANY /v1/credentials/{id}/proxy/ → the same target (api_key header injected)',
+      kind: 'saturate',
+      specs: [{
+        ...direct,
+        label: 'proxied GET /',
+        paths: [`/v1/credentials/${proxy.credentialId}/proxy/`],
+        headers: { authorization: `Bearer ${proxy.serviceKey}`, 'x-latchkey-target': proxy.targetOrigin },
+      }],
+      note: 'service key; credential.use audited per request',
+    },
+  ];
 }

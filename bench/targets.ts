@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { onHarnessExit } from './child-processes.js';
 import { seedStore } from './latchkey-seed.js';
 import type { SeededStore } from './latchkey-seed.js';
-import { findDeepCursor, helloScenarios, latchkeyScenarios, naiveRevealScenarios, sqliteReadScenarios } from './scenarios.js';
-import type { LoadShape, Scenario } from './scenarios.js';
+import { findDeepCursor, helloScenarios, latchkeyScenarios, naiveRevealScenarios, proxyScenarios, sqliteReadScenarios } from './scenarios.js';
+import type { LoadShape, ProxyBench, Scenario } from './scenarios.js';
+import { JsonClient, stringAt } from './http-json.js';
 import { analyzeDatabase } from './pg-scratch.js';
 import { CpuWindowMeter } from './proc-usage.js';
 import type { CpuWindow } from './proc-usage.js';
@@ -21,6 +22,8 @@ const latchkeyBin = join(repoRoot, 'bin', 'latchkey.js');
 export interface TargetContext {
   shape: LoadShape;
   serverCpu: number;
+  /** The load generator's core: the proxy rows' loopback target runs there, in the direct and the proxied run alike. */
+  loadCpu: number;
   /** nice for the servers under test (0 = normal). */
   nice: number;
   keep: boolean;
@@ -31,11 +34,15 @@ export interface TargetContext {
 /**
  * What every Latchkey server under test runs with, on top of the defaults. Logging at warn as
  * deployed; no rate limit (the default, set explicitly: a per-caller limit would turn a
- * throughput run into a count of 429s).
+ * throughput run into a count of 429s); loopback reachable through the proxy.
  */
 export const LATCHKEY_BENCH_ENV: Readonly<Record<string, string>> = {
   LATCHKEY_LOG_LEVEL: 'warn',
   LATCHKEY_RATE_LIMIT: '0',
+  // The proxy rows' target is on loopback, as an internal API an operator allows. No other row
+  // makes an outbound call, so this changes nothing else. (Not a server of its own: a second
+  // server cannot open a SQLite store another one holds.)
+  LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32',
 };
 
 /**
@@ -158,6 +165,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let dataDir: string | null = null;
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
+  let proxy: ProxyBench | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
   const { env: launcherEnv, nodeFlags } = launcher();
   const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
@@ -225,10 +233,39 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
     scenarios: async (server) => {
       if (seeded === null) throw new Error(`${store.id}: not seeded`);
       const deep = await findDeepCursor(server.origin, seeded.hot.ownerKey, store.deepPages);
-      return latchkeyScenarios(server.origin, ctx.shape, seeded, deep);
+      proxy ??= await startProxyTarget(server.origin, seeded, ctx);
+      return [...latchkeyScenarios(server.origin, ctx.shape, seeded, deep), ...proxyScenarios(ctx.shape, proxy)];
     },
     cleanup: async () => {
       if (dataDir !== null && !ctx.keep) rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The proxy rows' target: the hello ceiling, started once per store and kept up for the whole
+ * bench (killed at exit), on the load core; and an api_key credential allowed to reach it.
+ */
+async function startProxyTarget(origin: string, seeded: SeededStore, ctx: TargetContext): Promise<ProxyBench> {
+  const target = await launchServer({
+    name: 'proxy target (hello)',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, 'bench', 'ceilings', 'hello.ts')],
+    env: { BENCH_HOST: '127.0.0.1', BENCH_PORT: '0', BENCH_DATA_DIR: tmpdir(), NODE_ENV: 'production' },
+    cwd: repoRoot,
+    cpu: ctx.loadCpu,
+    nice: ctx.nice,
+    stdin: 'pipe',
+  });
+  onHarnessExit(() => void target.stop());
+  const client = new JsonClient(origin, 1);
+  try {
+    const body = await client.expect(201, {
+      method: 'POST', path: '/v1/credentials', token: seeded.hot.ownerKey,
+      body: { name: `bench proxy ${Date.now()}`, type: 'api_key', read_access: 'GLOBAL', allowed_hosts: [new URL(target.origin).host] },
+    });
+    return { targetOrigin: target.origin, credentialId: stringAt(body, 'id'), serviceKey: seeded.hot.serviceKey };
+  } finally {
+    client.close();
+  }
 }

@@ -45,6 +45,8 @@ export interface Config {
   /** Limits of one request sent through the proxy (services/proxy). */
   proxyTimeoutMs: number;
   proxyMaxResponseBytes: number;
+  /** STS endpoint for assuming `aws` ROLE credentials; null = the credential's region's (services/tokens). */
+  awsStsEndpoint: string | null;
   /** Where browsers reach this server (the OAuth callback); null = from each request's Host. */
   publicUrl: string | null;
   oauthRefreshIntervalMs: number;
@@ -87,6 +89,7 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_EGRESS_TIMEOUT_MS', '10000', 'deadline of one outbound call (token endpoint), redirects included'],
   ['LATCHKEY_PROXY_TIMEOUT_MS', '30000', 'deadline of one request sent through the proxy (/v1/credentials/{id}/proxy), its answer streamed back included'],
   ['LATCHKEY_PROXY_MAX_RESPONSE_BYTES', '10485760', 'the largest answer the proxy streams back; a declared larger one is 502, a longer stream is cut off'],
+  ['LATCHKEY_AWS_STS_ENDPOINT', '(unset)', 'STS endpoint (https URL) used to assume the role of an aws ROLE credential; unset = https://sts.<config.region>.amazonaws.com, or the global endpoint without a region'],
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
@@ -211,6 +214,19 @@ function returnOrigins(raw: string | undefined): string[] {
   });
 }
 
+function stsEndpoint(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('LATCHKEY_AWS_STS_ENDPOINT must be an absolute http(s) URL');
+  }
+  // The egress guard decides at each call whether it may be reached (plain http only where allowed).
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.search !== '') throw new ConfigError('LATCHKEY_AWS_STS_ENDPOINT must be an http(s) URL without user info or query');
+  return url.toString();
+}
+
 function publicUrl(raw: string | undefined): string | null {
   if (raw === undefined || raw === '') return null;
   let url: URL;
@@ -300,6 +316,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     egressTimeoutMs: int(env, 'LATCHKEY_EGRESS_TIMEOUT_MS', 10_000, 100, 120_000),
     proxyTimeoutMs: int(env, 'LATCHKEY_PROXY_TIMEOUT_MS', 30_000, 100, 3_600_000),
     proxyMaxResponseBytes: int(env, 'LATCHKEY_PROXY_MAX_RESPONSE_BYTES', 10 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    awsStsEndpoint: stsEndpoint(env.LATCHKEY_AWS_STS_ENDPOINT),
     publicUrl: publicUrl(env.LATCHKEY_PUBLIC_URL),
     oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
     oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,

@@ -86,7 +86,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
     logger.info({ store: store.kind, location: storeLocation(config), root_key: rootKey, root_key_id: provider.keyId }, `opened the ${store.kind} store at ${storeLocation(config)} with the root key from ${rootKey}`);
     const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, authFailureDelayMs: config.authFailureDelayMs, authFailureWindowMs: config.authFailureWindowMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays, auditRefusalWindowMs: config.auditRefusalWindowMs,
       oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs, returnOrigins: config.oauthReturnOrigins },
-      proxy: { timeoutMs: config.proxyTimeoutMs, maxResponseBytes: config.proxyMaxResponseBytes } });
+      proxy: { timeoutMs: config.proxyTimeoutMs, maxResponseBytes: config.proxyMaxResponseBytes, awsStsEndpoint: config.awsStsEndpoint } });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
     services.audit.enableCheckpoints(keyring);
     // Caches follow the store's invalidation feed (LISTEN/NOTIFY on PostgreSQL; on SQLite one

@@ -123,6 +123,7 @@ export type CredentialUpdated = Json<paths['/v1/credentials/{id}']['patch']['res
 
 /** `POST /v1/credentials/{id}/verify` answer: `{ ok, checked_at, error? }`, never the secret. */
 export type VerifyResult = Json<paths['/v1/credentials/{id}/verify']['post']['responses']['200']>;
+export type DerivedToken = Json<paths['/v1/credentials/{id}/token']['post']['responses']['200']>;
 
 // ---------------------------------------------------------------------------------------------
 // Integrations

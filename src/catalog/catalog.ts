@@ -43,6 +43,8 @@ export interface GenerateSpec {
  * secret properties (the two sets never overlap, so a bare name is unambiguous).
  * `from_config`: placement decided by the credential's config (api_key: placement, name, prefix).
  * `webhook`: decided by `config.auth_type` — an HMAC signature of the body, Basic, Bearer or nothing.
+ * `jwt`: `Authorization: Bearer` with a token minted from the credential (services/tokens).
+ * `http_request`: the results of the credential's request chain, placed by `config.inject`.
  */
 export type Injection =
   | { kind: 'header'; name: string; field: string; prefix?: string }
@@ -52,6 +54,8 @@ export type Injection =
   | { kind: 'smtp' }
   | { kind: 'aws_sigv4' }
   | { kind: 'mtls' }
+  | { kind: 'jwt' }
+  | { kind: 'http_request' }
   | { kind: 'none' }
   | { kind: 'from_config' }
   | { kind: 'webhook' };

@@ -95,7 +95,7 @@ export const typeFileSchema = {
           type: 'object',
           additionalProperties: false,
           required: ['kind'],
-          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'none', 'from_config', 'webhook'] } },
+          properties: { kind: { enum: ['smtp', 'aws_sigv4', 'mtls', 'jwt', 'http_request', 'none', 'from_config', 'webhook'] } },
         },
       ],
     },

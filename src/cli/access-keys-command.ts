@@ -7,7 +7,7 @@ import { out, printJson, printTable, warn } from './output.js';
 
 /** `latchkey access-keys list|create|aws-key-pair|revoke`: keys for calling Latchkey itself (needs access_keys:manage). */
 
-const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service'] as const;
+const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service', 'agent'] as const;
 
 interface Common extends ConnectionFlags {
   json?: boolean;

@@ -53,7 +53,7 @@ export interface BackupPayload {
 
 /** Fields a PUT body may carry (the OpenAPI document); `status` and `deactivation_time` are set after the versions. */
 const WRITABLE = [
-  'name', 'type', 'provider', 'integration_id', 'description', 'config', 'metadata', 'allowed_hosts', 'team_id', 'folder_id', 'read_access',
+  'name', 'type', 'provider', 'integration_id', 'description', 'config', 'metadata', 'allowed_hosts', 'proxy_rules', 'team_id', 'folder_id', 'read_access',
   'shared_team_slugs', 'test_credential_enabled', 'expires_at', 'rotation_interval_days',
 ] as const;
 

@@ -12,6 +12,9 @@ import { clientFor, connectionOptions, type ConnectionFlags } from './login-stat
  *
  * Reveals each credential (one audited reveal each) and starts the command with the fields in its
  * environment, nothing else: no file, no temp file, no change to this process's own environment.
+ * With `--derived`, the child gets a short-lived token derived from each credential instead
+ * (`POST /v1/credentials/{id}/token`, an audited use), so a program that cannot go through the
+ * proxy still never holds the stored secret.
  *
  * Names: every config and secret field of a credential becomes `<PREFIX>_<FIELD>`, upper-cased,
  * with anything but A-Z, 0-9 and _ turned into _. PREFIX defaults to `LATCHKEY_<SLUG>` (the
@@ -54,14 +57,23 @@ export function envNameOf(prefix: string, field: string): string {
 
 const envValue = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
 
-export function credentialEnv(specs: CredentialSpec[], revealed: RevealedCredential[], parent: NodeJS.ProcessEnv): Record<string, string> {
+/** What a child is handed of one credential: its fields, by name. */
+export interface Handed {
+  id: string;
+  slug: string;
+  fields: Array<[string, unknown]>;
+}
+
+export const handedOfReveal = (r: RevealedCredential): Handed => ({ id: r.id, slug: r.slug, fields: [...Object.entries(r.config ?? {}), ...Object.entries(r.secret ?? {})] });
+
+export function credentialEnv(specs: CredentialSpec[], revealed: Handed[], parent: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
   const origin: Record<string, string> = {};
   specs.forEach((spec, i) => {
     const r = revealed[i];
     if (!r) return;
     const prefix = spec.prefix ?? `LATCHKEY_${envPart(r.slug || r.id)}`;
-    const fields: Array<[string, unknown]> = [...Object.entries(r.config ?? {}), ...Object.entries(r.secret ?? {})];
+    const fields = r.fields;
     for (const [field, value] of fields) {
       if (value === null || value === undefined) continue;
       const name = envNameOf(prefix, field);
@@ -83,12 +95,22 @@ export function addRunCommand(program: Command): void {
   connectionOptions(program.command('run').description("Run a command with credentials' fields in its environment (nothing is written to disk)"))
     .requiredOption('--credential <id[=prefix]>', 'credential to expose (repeat); =PREFIX names its variables PREFIX_<FIELD>, = alone gives bare <FIELD>', credentialSpec)
     .option('--allow-inactive', 'use an inactive or deactivated credential (owners)')
+    .option('--derived', 'hand the command a short-lived token derived from each credential (an OAuth2 access token, a minted JWT, an assumed role\'s session: <PREFIX>_<FIELD> and <PREFIX>_EXPIRES_AT) instead of its secret; needs credentials:use, not reveal')
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText('after', '\nExample:\n  latchkey run --credential crd_01J…=SMTP -- node mailer.js   # SMTP_HOST, SMTP_PASSWORD, …')
-    .action(act(async (command: string[], opts: ConnectionFlags & { credential: CredentialSpec[]; allowInactive?: boolean }) => {
+    .action(act(async (command: string[], opts: ConnectionFlags & { credential: CredentialSpec[]; allowInactive?: boolean; derived?: boolean }) => {
       const client = clientFor(opts);
-      const revealed: RevealedCredential[] = [];
-      for (const spec of opts.credential) revealed.push(await client.credentials.reveal(spec.id, { allowInactive: opts.allowInactive === true }));
+      if (opts.derived === true && opts.allowInactive === true) throw new UsageError('--derived uses active credentials only; drop --allow-inactive');
+      const revealed: Handed[] = [];
+      for (const spec of opts.credential) {
+        if (opts.derived === true) {
+          const meta = await client.credentials.get(spec.id);
+          const t = await client.credentials.derivedToken(spec.id);
+          revealed.push({ id: meta.id, slug: meta.slug, fields: [...Object.entries(t.token), ['expires_at', t.expires_at]] });
+        } else {
+          revealed.push(handedOfReveal(await client.credentials.reveal(spec.id, { allowInactive: opts.allowInactive === true })));
+        }
+      }
       const vars = credentialEnv(opts.credential, revealed, process.env);
       const env: NodeJS.ProcessEnv = { ...process.env };
       for (const name of WITHHELD) delete env[name];

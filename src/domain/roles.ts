@@ -1,5 +1,5 @@
 /** Roles per tenant and what each may do. One table; services ask `can()` and nothing else. */
-export const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service'] as const;
+export const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service', 'agent'] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = [
@@ -40,6 +40,9 @@ const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   member: new Set<Permission>(['credentials:read', 'credentials:write']),
   viewer: new Set<Permission>(['credentials:read']),
   service: new Set<Permission>(['credentials:read', 'credentials:reveal', 'credentials:use']),
+  // A workflow engine or an AI agent: uses credentials through the proxy and derived tokens, and
+  // never holds a stored secret. `service` keeps reveal, which the source documents give it.
+  agent: new Set<Permission>(['credentials:read', 'credentials:use']),
 };
 
 export function can(role: Role, permission: Permission): boolean {

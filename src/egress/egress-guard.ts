@@ -52,7 +52,7 @@ export class EgressFailed extends Error {
 }
 
 export interface EgressRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   headers?: Record<string, string>;
   body?: string;
@@ -74,6 +74,8 @@ export interface EgressStreamRequest {
   body: Readable | Buffer | null;
   /** The caller's deadline: aborting it destroys the connection, whatever stage it is in. */
   signal: AbortSignal;
+  /** A client certificate for the TLS handshake (https only), with the CAs and name to check the server by. */
+  tls?: { cert: string; key: string; passphrase?: string; ca?: string; servername?: string };
 }
 
 export interface EgressGuard {
@@ -253,6 +255,7 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
           lookup: pinnedLookup(v.addresses),
           agent: false,
           signal: req.signal,
+          ...(req.tls && v.url.protocol === 'https:' ? req.tls : {}),
         }, resolve);
         r.on('error', fail);
         const body = req.body;

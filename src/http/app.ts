@@ -28,6 +28,7 @@ import { pendingVersionRoutes } from './routes/pending-versions.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { proxyRoutes } from './routes/proxy.js';
+import { derivedTokenRoutes } from './routes/derived-tokens.js';
 import { operationsRoutes } from './routes/operations.js';
 import { teamRoutes } from './routes/teams.js';
 import { tenantRoutes } from './routes/tenants.js';
@@ -203,6 +204,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(pendingVersionRoutes(services), { prefix: '/v1' });
   await app.register(integrationRoutes(services), { prefix: '/v1' });
   await app.register(proxyRoutes(services, metrics), { prefix: '/v1' });
+  await app.register(derivedTokenRoutes(services), { prefix: '/v1' });
   await app.register(oauthRoutes(services, config), { prefix: '/v1' });
   await app.register(accessKeyRoutes(services), { prefix: '/v1' });
   await app.register(tenantRoutes(services), { prefix: '/v1' });

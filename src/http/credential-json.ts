@@ -1,4 +1,4 @@
-import type { CredentialRow } from '../store/port.js';
+import type { CredentialRow } from '../domain/records.js';
 import { serializerFor } from './compiled-schemas.js';
 import { CredentialView } from './schemas/credential-schemas.js';
 import { credentialView, listBody } from './views.js';

@@ -1,8 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DISPLAY_NAME_MESSAGE, DISPLAY_TEXT_MESSAGE } from '../domain/display-names.js';
 import { LatchkeyError, type ErrorCode } from '../domain/errors.js';
-import { StoreFull } from '../store/port.js';
-import { storeFailure } from '../store/store-errors.js';
+import { StoreConflict, StoreFull, StoreUnavailable } from '../store/store-errors.js';
 import { JsonRejected } from './strict-json.js';
 
 /** Formats whose rule Ajv's "must match format" does not tell. */
@@ -48,9 +47,10 @@ export function toLatchkeyError(err: unknown): LatchkeyError {
   if (fe.statusCode === 413) return new LatchkeyError('PAYLOAD_TOO_LARGE');
   if (fe.statusCode === 415) return new LatchkeyError('UNSUPPORTED_MEDIA_TYPE');
   if (fe.statusCode === 400) return new LatchkeyError('MALFORMED_REQUEST');
-  const failure = storeFailure(err);
-  if (failure instanceof StoreFull) return new LatchkeyError('UNAVAILABLE', 'The store has no space left for writes', { retryAfterSeconds: 10 });
-  if (failure) return new LatchkeyError('UNAVAILABLE', 'The store is not reachable', { retryAfterSeconds: 1 });
+  // The store's adapters translate their drivers' errors into these (store/store-errors.ts).
+  if (err instanceof StoreFull) return new LatchkeyError('UNAVAILABLE', 'The store has no space left for writes', { retryAfterSeconds: 10 });
+  if (err instanceof StoreUnavailable) return new LatchkeyError('UNAVAILABLE', 'The store is not reachable', { retryAfterSeconds: 1 });
+  if (err instanceof StoreConflict) return new LatchkeyError('CONFLICT', 'The request collided with a concurrent change; retry it');
   return new LatchkeyError('INTERNAL');
 }
 

@@ -1,4 +1,4 @@
-import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, Keyset, VersionRow } from '../store/port.js';
+import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, Keyset, VersionRow } from '../domain/records.js';
 import { LatchkeyError } from '../domain/errors.js';
 import { isValidPathId } from '../domain/ids.js';
 
@@ -14,7 +14,7 @@ export function credentialView(c: CredentialRow) {
   return {
     id: c.id, name: c.name, slug: c.slug, type: c.type, provider: c.provider, integration_id: c.integrationId,
     description: c.description, status: c.status, deactivation_time: c.deactivationTime, config: c.config,
-    secret_fields: c.secretFields, metadata: c.metadata, allowed_hosts: c.allowedHosts, team_id: c.teamId,
+    secret_fields: c.secretFields, metadata: c.metadata, allowed_hosts: c.allowedHosts, proxy_rules: c.proxyRules, team_id: c.teamId,
     folder_id: c.folderId, read_access: c.readAccess, shared_team_slugs: c.sharedTeamSlugs,
     test_credential_enabled: c.testCredentialEnabled, version: c.version, expires_at: c.expiresAt,
     last_used_at: c.lastUsedAt, last_error: c.lastError, rotation_interval_days: c.rotationIntervalDays,

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Keyring } from '../crypto/keyring.js';
@@ -14,6 +16,8 @@ import { createKeysService, type KeysService } from './keys/keys-service.js';
 import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-jobs.js';
 import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
 import { createProxyService, type ProxyService } from './proxy/proxy-service.js';
+import { createDerivedTokens, type DerivedTokens } from './tokens/derived-tokens.js';
+import { createTokenCache } from './tokens/token-cache.js';
 import { createVerifyService, type VerifyService } from './verify/verify-service.js';
 import { createAwsKeyPairs, type AwsKeyPairs } from './access-keys/aws-key-pairs.js';
 import { createSigV4Verifier, type SigV4Verifier } from './auth/sigv4-verifier.js';
@@ -38,6 +42,7 @@ export interface Services {
   oauth: OAuthService;
   verify: VerifyService;
   proxy: ProxyService;
+  tokens: DerivedTokens;
   /** AWS-style key pairs of access keys, and the SigV4 check of the AWS dialect (docs/compat.md). */
   awsKeyPairs: AwsKeyPairs;
   sigv4: SigV4Verifier;
@@ -48,7 +53,7 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number } }): Services {
+export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null } }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
   const directory = createTeamDirectory(store, clock);
@@ -63,6 +68,10 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
   });
   const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
   const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000, returnOrigins: deps.oauth?.returnOrigins ?? [] });
+  const tokens = createDerivedTokens({
+    credentials, egress, clock, stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
+    cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
+  });
   const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
@@ -74,8 +83,9 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     lifecycle,
     oauth,
     verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
+    tokens,
     proxy: createProxyService({
-      credentials, catalog, egress, audit, clock, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
+      credentials, catalog, egress, audit, clock, tokens, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
       // The use itself was audited before the secret left; only its result event is missing.
       onAuditFailure: (err) => logger.error({ err: { message: (err as Error).message } }, 'audit of a proxied request result failed'),
     }),

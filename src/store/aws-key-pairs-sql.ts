@@ -1,5 +1,7 @@
-import type { AccessKeyRow, AuditRow } from './port.js';
+import type { AccessKeyRow, AuditRow } from '../domain/records.js';
 import { accessKeyFromRecord, type DbRecord } from './rows.js';
+import type { QueryDialect, SqlRunner } from './sql-runner.js';
+import { one, run, writeAudit, type WriteRunner } from './transaction-script.js';
 
 /**
  * An AWS-style key pair given to an access key (migration 9): the access key id a SigV4 request
@@ -45,6 +47,26 @@ export function awsKeyPairFromRecord(r: DbRecord): { pair: AwsKeyPairRow; key: A
     pair: {
       accessKeyId: r.pair_access_key_id as string, tenantId: key.tenantId, keyId: key.id,
       sealedSecret: Buffer.isBuffer(secret) ? secret : Buffer.from(secret as Uint8Array), createdAt: r.pair_created_at as string,
+    },
+  };
+}
+
+/** Both adapters' key-pair methods, written once (sql-store.ts). */
+export function awsKeyPairStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): AwsKeyPairStore {
+  return {
+    async putAwsKeyPair(tenantId, row, audit) {
+      return w.write(function* () {
+        // The key's row is locked (PostgreSQL) so a revocation cannot slip between the check and the insert.
+        if (!(yield* one(AWS_KEY_PAIR_KEY_EXISTS_SQL + d.forUpdate, [tenantId, row.keyId]))) return 'no_key' as const;
+        yield* run(AWS_KEY_PAIR_DELETE_SQL, [tenantId, row.keyId]);
+        yield* run(AWS_KEY_PAIR_INSERT_SQL, awsKeyPairParams(row));
+        yield* writeAudit(audit);
+        return 'inserted' as const;
+      });
+    },
+    async findAwsKeyPair(accessKeyId) {
+      const r = await db.one(AWS_KEY_PAIR_FIND_SQL, [accessKeyId]);
+      return r ? awsKeyPairFromRecord(r) : null;
     },
   };
 }

@@ -2,14 +2,12 @@ import { join } from 'node:path';
 import type { Config } from '../config.js';
 import type { Store } from './port.js';
 import { openSqliteStore } from './sqlite/sqlite-store.js';
-import { hasFreeSpace, withStoreErrors } from './store-errors.js';
 
 /** Picks the adapter from the configuration: PostgreSQL when a URL is set, else SQLite in the data dir. */
 export async function openStore(config: Config): Promise<Store> {
   if (config.databaseUrl !== null) {
     const { openPostgresStore } = await import('./postgres/postgres-store.js');
-    return withStoreErrors(await openPostgresStore({ url: config.databaseUrl }));
+    return openPostgresStore({ url: config.databaseUrl });
   }
-  const store = openSqliteStore({ file: join(config.dataDir, 'latchkey.db'), synchronous: config.sqliteSynchronous });
-  return withStoreErrors(store, { hasSpace: () => hasFreeSpace(config.dataDir) });
+  return openSqliteStore({ file: join(config.dataDir, 'latchkey.db'), synchronous: config.sqliteSynchronous });
 }

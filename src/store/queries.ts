@@ -1,4 +1,4 @@
-import type { AccessKeyFilter, AuditQuery, CredentialFilter, Keyset, PageQuery, Visibility } from './port.js';
+import type { AccessKeyFilter, AuditQuery, CredentialFilter, Keyset, PageQuery, Visibility } from '../domain/records.js';
 
 /**
  * SQL for the list queries, written once with `?` placeholders; the PostgreSQL adapter numbers

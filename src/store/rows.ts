@@ -1,4 +1,7 @@
-import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, FolderRow, IdempotencyRow, TeamRow, TenantKeyRow, TenantRow, VersionRow } from './port.js';
+import type {
+  AccessKeyRow, ActorRef, AuditRow, ChainHeadRow, CredentialRow, FolderRow, IdempotencyRow, OAuthStateRow, RefreshState, TeamRow, TenantKeyRow,
+  TenantRow, VersionRow,
+} from '../domain/records.js';
 
 /**
  * Column ⇄ row mapping shared by both adapters: same schema, same column names. Records come
@@ -54,7 +57,7 @@ export const CREDENTIAL_COLUMNS = [
   'deactivation_time', 'config', 'secret_fields', 'metadata', 'allowed_hosts', 'team_id', 'folder_id',
   'read_access', 'shared_team_slugs', 'test_credential_enabled', 'version', 'revision', 'expires_at',
   'last_used_at', 'last_error', 'created_at', 'updated_at', 'created_by', 'modified_by', 'deleted_at',
-  'rotation_interval_days', 'next_rotation_at', 'rotation_due',
+  'rotation_interval_days', 'next_rotation_at', 'rotation_due', 'proxy_rules',
 ] as const;
 
 export function credentialToParams(c: CredentialRow): unknown[] {
@@ -64,7 +67,7 @@ export function credentialToParams(c: CredentialRow): unknown[] {
     JSON.stringify(c.allowedHosts), c.teamId, c.folderId, c.readAccess, JSON.stringify(c.sharedTeamSlugs),
     c.testCredentialEnabled ? 1 : 0, c.version, c.revision, c.expiresAt, c.lastUsedAt, c.lastError,
     c.createdAt, c.updatedAt, JSON.stringify(c.createdBy), JSON.stringify(c.modifiedBy), c.deletedAt,
-    c.rotationIntervalDays, c.nextRotationAt, c.rotationDue ? 1 : 0,
+    c.rotationIntervalDays, c.nextRotationAt, c.rotationDue ? 1 : 0, JSON.stringify(c.proxyRules),
   ];
 }
 
@@ -81,6 +84,7 @@ export function credentialFromRecord(r: DbRecord): CredentialRow {
     createdBy: json(r.created_by), modifiedBy: json(r.modified_by), deletedAt: strOrNull(r.deleted_at),
     rotationIntervalDays: r.rotation_interval_days === null || r.rotation_interval_days === undefined ? null : num(r.rotation_interval_days),
     nextRotationAt: strOrNull(r.next_rotation_at), rotationDue: num(r.rotation_due) === 1,
+    proxyRules: r.proxy_rules === undefined || r.proxy_rules === null ? {} : json(r.proxy_rules),
   };
 }
 
@@ -134,4 +138,41 @@ export function idPair(r: DbRecord): { tenantId: string; id: string } {
 
 export function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
+}
+
+export function insertSql(table: string, columns: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${placeholders(columns.length)})`;
+}
+
+/** Where a seal starts from: the newest sealed event (`SELECT seq, id, hash`), or null. */
+export function chainHeadFromRecord(r: DbRecord | undefined): ChainHeadRow | null {
+  return r ? { seq: num(r.seq), id: str(r.id), hash: str(r.hash) } : null;
+}
+
+export const OAUTH_STATE_COLUMNS = [
+  'state_hash', 'tenant_id', 'credential_id', 'principal', 'code_verifier', 'nonce', 'redirect_uri', 'return_to', 'created_at', 'expires_at',
+] as const;
+
+export function oauthStateToParams(s: OAuthStateRow): unknown[] {
+  return [s.stateHash, s.tenantId, s.credentialId, JSON.stringify(s.principal), s.codeVerifier, s.nonce, s.redirectUri, s.returnTo, s.createdAt, s.expiresAt];
+}
+
+export function oauthStateFromRecord(r: DbRecord): OAuthStateRow {
+  return {
+    stateHash: str(r.state_hash), tenantId: str(r.tenant_id), credentialId: str(r.credential_id), principal: json(r.principal),
+    codeVerifier: r.code_verifier === null || r.code_verifier === undefined ? null : buf(r.code_verifier), nonce: strOrNull(r.nonce),
+    redirectUri: str(r.redirect_uri), returnTo: strOrNull(r.return_to), createdAt: str(r.created_at), expiresAt: str(r.expires_at),
+  };
+}
+
+export const REFRESH_STATE_COLUMNS = [
+  'refresh_claimed_by', 'refresh_claim_expires_at', 'refresh_fence', 'refresh_revision', 'refresh_next_at', 'refresh_failures', 'refresh_blocked',
+] as const;
+
+export function refreshStateFromRecord(r: DbRecord): RefreshState {
+  return {
+    claimedBy: strOrNull(r.refresh_claimed_by), claimExpiresAt: strOrNull(r.refresh_claim_expires_at), fence: num(r.refresh_fence),
+    revision: r.refresh_revision === null || r.refresh_revision === undefined ? null : num(r.refresh_revision),
+    nextAt: strOrNull(r.refresh_next_at), failures: num(r.refresh_failures), blocked: num(r.refresh_blocked) === 1,
+  };
 }

@@ -1,43 +1,69 @@
 import { statfs } from 'node:fs/promises';
-import { StoreFull, StoreUnavailable, type AuditAppended, type Store } from './port.js';
-
-/** Socket failures on the way to the database: refused, reset, unreachable, timed out. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
-/**
- * SQLSTATEs that mean "the database cannot serve this now", not "this request is wrong":
- * 57P01-57P03 admin/crash shutdown and cannot-connect-now (restart, failover), 57014 statement
- * timeout, 25P03 idle-in-transaction timeout. Class 08 (connection exception) and class 53
- * (insufficient resources: too many connections, out of memory) are matched as classes below.
- */
-const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '25P03']);
-/** Out of space: SQLite's own code, the OS's (no space, quota), PostgreSQL's disk_full. */
-const FULL_CODES = new Set(['SQLITE_FULL', 'ENOSPC', 'EDQUOT', '53100']);
-/** pg's own client-side failures carry no code, only these messages (pg 8 / pg-pool 3). */
-const PG_CLIENT_FAILURE = /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
+import type { AuditAppended, Store } from './port.js';
 
 /**
- * The port's error for a driver error that means "the store cannot serve this now", or null when
- * it means something else (a constraint, a bug). Looks through `cause`, because pg-pool wraps a
- * connect timeout around the socket's own error.
+ * The port's own errors. Each adapter translates its driver's errors into these where they arise
+ * (postgres/pg-errors.ts, sqlite/sqlite-errors.ts), so that services and HTTP never read
+ * SQLSTATEs or SQLite codes; anything else a driver throws is a bug and passes unchanged.
  */
-export function storeFailure(err: unknown): StoreUnavailable | StoreFull | null {
-  if (err instanceof StoreUnavailable || err instanceof StoreFull) return err;
-  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const rawCode = (e as { code?: unknown }).code;
-    const code = typeof rawCode === 'string' ? rawCode : '';
-    if (FULL_CODES.has(code)) return new StoreFull(err);
-    if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_IOERR')) return new StoreUnavailable(err);
-    if (NETWORK_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^(08|53)[0-9A-Z]{3}$/.test(code)) return new StoreUnavailable(err);
-    const message = (e as { message?: unknown }).message;
-    if (code === '' && typeof message === 'string' && PG_CLIENT_FAILURE.test(message)) return new StoreUnavailable(err);
+
+/**
+ * A data key wrapped by a root key the store has moved away from (a root-key rotation started
+ * meanwhile): the write is refused so that no row can be left behind wrapped by a key about to
+ * be destroyed. Wrap again under the key `ROOT_KEY_ID_META` names and retry.
+ */
+export class RootKeyMoved extends Error {
+  override name = 'RootKeyMoved';
+  constructor() {
+    super('the store is wrapped by another root key now');
   }
-  return null;
 }
+
+/**
+ * The store cannot serve now, through no fault of the request: the database is unreachable,
+ * shutting down (a failover or restart ends every session with 57P01), out of connections, or
+ * too slow. Callers may retry; HTTP answers 503 UNAVAILABLE with Retry-After.
+ */
+export class StoreUnavailable extends Error {
+  override name = 'StoreUnavailable';
+  constructor(cause: unknown) {
+    super('the store is not reachable', { cause });
+  }
+}
+
+/**
+ * The store's disk is full (SQLITE_FULL, ENOSPC, PostgreSQL 53100): reads go on, writes fail until
+ * space returns, and then work again without a restart. HTTP answers 503 UNAVAILABLE.
+ */
+export class StoreFull extends Error {
+  override name = 'StoreFull';
+  constructor(cause: unknown) {
+    super('the store has no space left for writes', { cause });
+  }
+}
+
+/**
+ * A write collided with a concurrent one in a way the adapter does not report as an outcome of the
+ * method: a deadlock or serialization failure that outlasted the adapter's retries, or a
+ * uniqueness violation no method expected. Nothing was written; HTTP answers 409 CONFLICT.
+ */
+export class StoreConflict extends Error {
+  override name = 'StoreConflict';
+  constructor(cause: unknown) {
+    super('the write collided with a concurrent one', { cause });
+  }
+}
+
+export type StoreFailure = StoreUnavailable | StoreFull | StoreConflict;
+
+/** An adapter's reading of a driver error: the port's error for it, or null when it is none of them. */
+export type DriverErrorTranslation = (err: unknown) => StoreFailure | null;
 
 /** After a disk-full error, readiness stays red this long when the store cannot measure its free space. */
 const FULL_HOLD_MS = 10_000;
 
 export interface StoreErrorOptions {
+  translate: DriverErrorTranslation;
   /**
    * Whether a write would fit again (SQLite: free space on the data directory's filesystem).
    * Without it, readiness is red for FULL_HOLD_MS after the last disk-full error.
@@ -46,15 +72,15 @@ export interface StoreErrorOptions {
 }
 
 /**
- * Every method of `store` with driver errors translated into the port's (`StoreUnavailable`,
- * `StoreFull`; anything else passes unchanged), so that services and HTTP never read SQLSTATEs or
- * SQLite codes. A disk-full error also turns `ping` (readiness) red until space returns: reads
- * still work then, so `SELECT 1` alone would call a store ready that refuses every write.
+ * Every method of `store` with driver errors translated into the port's by the adapter's
+ * `translate` (anything else passes unchanged). A disk-full error also turns `ping` (readiness)
+ * red until space returns: reads still work then, so `SELECT 1` alone would call a store ready
+ * that refuses every write.
  */
-export function withStoreErrors(store: Store, opts: StoreErrorOptions = {}): Store {
+export function withStoreErrors(store: Store, opts: StoreErrorOptions): Store {
   let fullAt: number | null = null;
   const translate = (err: unknown): unknown => {
-    const failure = storeFailure(err);
+    const failure = err instanceof StoreUnavailable || err instanceof StoreFull || err instanceof StoreConflict ? err : opts.translate(err);
     if (failure instanceof StoreFull) fullAt = Date.now();
     return failure ?? err;
   };
@@ -95,4 +121,18 @@ const MIN_FREE_BYTES = 1024 * 1024;
 export async function hasFreeSpace(dir: string): Promise<boolean> {
   const s = await statfs(dir);
   return s.bavail * s.bsize >= MIN_FREE_BYTES;
+}
+
+/**
+ * Runs a write whose failure on a unique index is one of its answers (`slug_taken`…): `outcome`
+ * reads the driver's error and names the answer, or null for an error that is not one.
+ */
+export async function outcomeOnConflict<T, U>(write: () => T | Promise<T>, outcome: (err: unknown) => U | null): Promise<T | U> {
+  try {
+    return await write();
+  } catch (err) {
+    const answer = outcome(err);
+    if (answer === null) throw err;
+    return answer;
+  }
 }

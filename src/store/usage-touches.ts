@@ -1,4 +1,4 @@
-import type { UsageTouch } from './port.js';
+import type { UsageTouch } from '../domain/records.js';
 
 /** The key of a touch's credential in maps of pending touches. */
 export function touchKey(tenantId: string, id: string): string {

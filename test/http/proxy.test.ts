@@ -234,6 +234,21 @@ describe('proxy: each injection kind is accepted by a target that checks it', ()
     assert.equal(tokenCalls, before + 1);
   });
 
+  it('oauth2 derived token: the access token (fetched first when due), never the client secret', async () => {
+    const id = await credential({
+      type: 'oauth2',
+      config: { grant_type: 'client_credentials', client_id: 'client-1', token_endpoint: `http://localhost:${port}/token` },
+      secret: { client_secret: CLIENT_SECRET },
+      allowed_hosts: here(),
+    });
+    const r = await s.request('POST', `/v1/credentials/${id}/token`, { key: await key('service') });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.body.kind, 'oauth2_access_token');
+    assert.deepEqual(r.body.token, { access_token: ISSUED });
+    assert.ok(Date.parse(r.body.expires_at) > Date.now());
+    assertNoSecret({ 'token answer': r.text }, [CLIENT_SECRET]);
+  });
+
   it('webhook: an HMAC signature over the body as received', async () => {
     const id = await credential({ type: 'webhook', config: { url: `http://localhost:${port}/hook` }, secret: { signing_secret: SIGNING }, allowed_hosts: here() });
     const r = await use(id, '/hook', { method: 'POST', body: '{"event":"paid","amount":12}', headers: { 'content-type': 'application/json' } });
@@ -273,6 +288,28 @@ describe('proxy: destinations', () => {
       assert.equal(seen.length, count);
     });
   }
+
+  it('proxy_rules: only the methods and path prefixes listed, checked before anything is sent', async () => {
+    const ruled = await credential({
+      type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here(),
+      proxy_rules: { methods: ['GET'], path_prefixes: ['/v1/header'] },
+    });
+    assert.equal((await use(ruled, '/v1/header')).status, 200);
+    const count = seen.length;
+    for (const [method, path] of [['POST', '/v1/header'], ['GET', '/v1/headerx'], ['GET', '/v1/header/../query'], ['GET', '/v1/header/..%2Fquery'], ['GET', '/echo']] as const) {
+      const r = await use(ruled, path, { method, ...(method === 'POST' ? { body: 'x' } : {}) });
+      assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
+      assert.match(r.body.error.details ?? r.body.error.message, /proxy_rules/);
+    }
+    assert.equal(seen.length, count, 'a request outside the rules reached the target');
+    // Shown with the credential, and changed like any other field.
+    const patched = await s.request('PATCH', `/v1/credentials/${ruled}`, { body: { proxy_rules: { methods: ['GET', 'POST'] } } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual(patched.body.proxy_rules, { methods: ['GET', 'POST'] });
+    assert.equal((await use(ruled, '/echo', { method: 'POST', body: 'x' })).status, 200);
+    const bad = await s.request('PATCH', `/v1/credentials/${ruled}`, { body: { proxy_rules: { methods: ['get'], paths: ['/'] } } });
+    assert.equal(bad.status, 422, bad.text);
+  });
 
   it('an empty allowed_hosts allows nothing', async () => {
     const none = await credential({ type: 'api_key', config: {}, secret: { value: HEADER_KEY } });
@@ -358,13 +395,18 @@ describe('proxy: a target that echoes the request', () => {
 });
 
 describe('proxy: who may use', () => {
-  it('service can use; member can neither use nor reveal; every use is audited', async () => {
+  it('service and agent can use, agent cannot reveal; member can neither; every use is audited', async () => {
     const id = await credential({ type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here(), read_access: 'GLOBAL' });
     const service = await key('service');
     const member = await key('member');
     const ok = await use(id, '/v1/header', { key: service });
     assert.equal(ok.status, 200, ok.text);
-    // The service role may also reveal today; a use-only role is future work (docs/use.md).
+    // `agent` may use and not reveal; `service` may do both (the source documents give it reveal).
+    const agent = await key('agent');
+    assert.equal((await use(id, '/v1/header', { key: agent })).status, 200);
+    const reveal = await s.request('GET', `/v1/credentials/${id}/secret`, { key: agent });
+    assert.equal(reveal.status, 403, reveal.text);
+    assertNoSecret({ 'agent reveal': reveal.text }, [HEADER_KEY]);
     const count = seen.length;
     const refused = await use(id, '/v1/header', { key: member });
     assert.equal(refused.status, 403, refused.text);

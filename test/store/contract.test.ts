@@ -23,7 +23,7 @@ function credential(tenantId: string, over: Partial<CredentialRow> = {}): Creden
   return {
     tenantId, id, name: `smtp ${id}`, slug: `smtp_${id}`, type: 'smtp', provider: null, integrationId: null, description: '',
     status: 'active', deactivationTime: null, config: { host: 'smtp.example', port: 587 }, secretFields: ['password'], metadata: {},
-    allowedHosts: [], teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [], testCredentialEnabled: false,
+    allowedHosts: [], proxyRules: {}, teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [], testCredentialEnabled: false,
     version: 1, revision: 1, expiresAt: null, lastUsedAt: null, lastError: null, createdAt: at(0), updatedAt: at(0),
     createdBy: actor, modifiedBy: actor, deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,
   };

@@ -23,7 +23,7 @@ function credential(over: Partial<CredentialRow> = {}): CredentialRow {
   return {
     tenantId, id, name: `oauth ${id}`, slug: `oauth_${id}`, type: 'oauth2', provider: null, integrationId: null, description: '',
     status: 'active', deactivationTime: null, config: { client_id: 'c', token_endpoint: 'https://idp.example/token', grant_type: 'client_credentials' },
-    secretFields: ['client_secret'], metadata: {}, allowedHosts: [], teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [],
+    secretFields: ['client_secret'], metadata: {}, allowedHosts: [], proxyRules: {}, teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [],
     testCredentialEnabled: false, version: 1, revision: 1, expiresAt: at(0), lastUsedAt: null, lastError: null, createdAt: at(0), updatedAt: at(0),
     createdBy: actor, modifiedBy: actor, deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,
   };

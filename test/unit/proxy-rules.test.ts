@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { hostAllowed } from '../../src/services/proxy/allowed-hosts.js';
+import { outsideRules } from '../../src/services/proxy/proxy-rules.js';
 import { formsOf, SecretScrubber } from '../../src/services/proxy/scrub.js';
 
 /*
@@ -43,6 +44,25 @@ describe('allowed_hosts', () => {
     assert.equal(allowed(['*.0.0.1'], 'https://127.0.0.1/'), false);
     assert.equal(allowed(['localhost'], 'https://127.0.0.1/'), false);
     assert.equal(allowed(['127.0.0.1'], 'https://2130706433/'), true, 'the URL parser normalizes the same address');
+  });
+});
+
+describe('proxy_rules', () => {
+  const outside = (rules: Parameters<typeof outsideRules>[0], method: string, url: string) => outsideRules(rules, method, new URL(url));
+  it('no rules, or empty lists, allow everything', () => {
+    assert.equal(outside({}, 'DELETE', 'https://x.test/anything'), null);
+    assert.equal(outside({ methods: [], path_prefixes: [] }, 'PATCH', 'https://x.test/a'), null);
+  });
+  it('methods compare upper-cased', () => {
+    assert.equal(outside({ methods: ['GET'] }, 'get', 'https://x.test/'), null);
+    assert.match(outside({ methods: ['GET'] }, 'POST', 'https://x.test/') ?? '', /method POST/);
+  });
+  it('a path prefix matches at a segment boundary, after dot segments are resolved', () => {
+    const rules = { path_prefixes: ['/v1/mail', '/v2/'] };
+    for (const ok of ['https://x.test/v1/mail', 'https://x.test/v1/mail/send', 'https://x.test/v2/x', 'https://x.test/v1/x/../mail/send?q=/admin']) assert.equal(outside(rules, 'GET', ok), null, ok);
+    for (const no of ['https://x.test/v1/mailbox', 'https://x.test/v2', 'https://x.test/v1/mail/../admin', 'https://x.test/v1/mail/%2e%2e/admin', 'https://x.test/v1/mail/..%2Fadmin', 'https://x.test/v1/mail/x%5C..']) {
+      assert.notEqual(outside(rules, 'GET', no), null, no);
+    }
   });
 });
 

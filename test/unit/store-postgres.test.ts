@@ -138,7 +138,7 @@ function credentialFixture(tenantId: string, over: Partial<CredentialRow> = {}):
   return {
     tenantId, id, name: `cred ${id}`, slug: `slug-${id}`, type: 'api_key', provider: null, integrationId: null,
     description: '', status: 'active', deactivationTime: null, config: { host: 'api.example.com', port: 443 },
-    secretFields: ['apiKey'], metadata: { env: 'test' }, allowedHosts: ['api.example.com'], teamId: null, folderId: null,
+    secretFields: ['apiKey'], metadata: { env: 'test' }, allowedHosts: ['api.example.com'], proxyRules: {}, teamId: null, folderId: null,
     readAccess: 'TEAM', sharedTeamSlugs: [], testCredentialEnabled: false, version: 1, revision: 1, expiresAt: null,
     lastUsedAt: null, lastError: null, createdAt: iso(0), updatedAt: iso(0), createdBy: actor, modifiedBy: actor,
     deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,

@@ -3727,7 +3727,7 @@ export interface paths {
                          * @description No control, format or bidi characters; no word mixing scripts (UTS #39)
                          */
                         name: string;
-                        role: "owner" | "admin" | "integration_admin" | "member" | "viewer" | "service";
+                        role: "owner" | "admin" | "integration_admin" | "member" | "viewer" | "service" | "agent";
                         team_ids?: string[];
                         /** @enum {string} */
                         type?: "api";
@@ -4503,6 +4503,13 @@ export interface paths {
                                 name: string;
                                 next_rotation_at: string | null;
                                 provider: string | null;
+                                /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                                proxy_rules: {
+                                    /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                    methods?: string[];
+                                    /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                    path_prefixes?: string[];
+                                };
                                 read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                                 rotation_due: boolean;
                                 rotation_interval_days: number | null;
@@ -4597,6 +4604,13 @@ export interface paths {
                          */
                         name: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -4655,6 +4669,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4779,6 +4800,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4872,6 +4900,13 @@ export interface paths {
                          */
                         name: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -4930,6 +4965,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -4989,6 +5031,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5150,6 +5199,13 @@ export interface paths {
                          */
                         name?: string;
                         provider?: string | null;
+                        /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                        proxy_rules?: {
+                            /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                            methods?: string[];
+                            /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                            path_prefixes?: string[];
+                        };
                         read_access?: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                         /** @description Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due */
                         rotation_interval_days?: number | null;
@@ -5207,6 +5263,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5557,6 +5620,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5679,6 +5749,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5814,6 +5891,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -5947,6 +6031,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -6011,6 +6102,95 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/credentials/{id}/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A short-lived token derived from the credential
+         * @description For a caller that cannot send its requests through the proxy: a short-lived credential derived from the stored one, never the stored secret. An oauth2 credential gives its access token (refreshed first when due); jwt a token minted from the signing key (cached until shortly before it expires, so callers in that window get the same one); aws with authentication_type ROLE the session credentials of the assumed role. A client secret, refresh token, private key or long-lived access key never leaves this way; a type with nothing short-lived to derive is 422. Needs `credentials:use` and the visibility of a reveal (404 otherwise); audited as `credential.use` with reason `token <kind>`, durable before the secret is opened (fails closed). A source that does not issue a token answers 502 `UPSTREAM_FAILED` with its category only, 504 on a timeout.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            credential_id: string;
+                            /** @description When the token stops working; null when the issuer did not say. */
+                            expires_at: string | null;
+                            /** @description oauth2_access_token: `token.access_token`; jwt: `token.token`; aws_session: `token.access_key_id`, `token.secret_access_key`, `token.session_token`; http_request_results: the values the request chain extracted, by `extract.field`. */
+                            kind: "oauth2_access_token" | "jwt" | "aws_session" | "http_request_results";
+                            /** @description The short-lived values, by name (see kind). */
+                            token: {
+                                [key: string]: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -6443,6 +6623,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -6566,6 +6753,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;
@@ -6922,6 +7116,13 @@ export interface paths {
                                 name: string;
                                 next_rotation_at: string | null;
                                 provider: string | null;
+                                /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                                proxy_rules: {
+                                    /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                    methods?: string[];
+                                    /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                    path_prefixes?: string[];
+                                };
                                 read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                                 rotation_due: boolean;
                                 rotation_interval_days: number | null;
@@ -7054,6 +7255,13 @@ export interface paths {
                             name: string;
                             next_rotation_at: string | null;
                             provider: string | null;
+                            /** @description What the proxy may send with the credential, besides allowed_hosts (docs/use.md) */
+                            proxy_rules: {
+                                /** @description Methods the proxy may send with this credential (upper case); absent or empty: any */
+                                methods?: string[];
+                                /** @description Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any */
+                                path_prefixes?: string[];
+                            };
                             read_access: "TEAM" | "GLOBAL" | "SPECIFIC_TEAMS";
                             rotation_due: boolean;
                             rotation_interval_days: number | null;

@@ -7,7 +7,7 @@ import type {
   Credential, CredentialCreateBody, CredentialCreated, CredentialListFilter, CredentialListQuery, CredentialPage, CredentialPatchBody,
   CredentialReplaceBody, CredentialReplaced, CredentialRestored, CredentialRotateBody, CredentialRotated, CredentialTypeInfo,
   CredentialTypeList, CredentialUpdated, CredentialVersion, CredentialVersionList, CredentialVersionRestored, DeleteCredentialQuery,
-  RevealedCredential, RevealQuery, VerifyResult,
+  DerivedToken, RevealedCredential, RevealQuery, VerifyResult,
 } from '../types.js';
 
 export interface IdempotentOptions extends RequestOptions {
@@ -146,6 +146,16 @@ export class Credentials {
   /** `POST /v1/credentials/{id}/verify`: try the credential against its service where the type can. */
   async verify(id: string, opts: RequestOptions = {}): Promise<VerifyResult> {
     const res = await this.#t.request<VerifyResult>({ method: 'POST', path: pathOf('v1', 'credentials', id, 'verify'), options: opts });
+    return res.body;
+  }
+
+  /**
+   * `POST /v1/credentials/{id}/token`: a short-lived credential derived from the stored one (an
+   * OAuth2 access token, a minted JWT, an assumed role's session, a request chain's results),
+   * never the stored secret; needs `credentials:use`. For callers that cannot use `fetchWith`.
+   */
+  async derivedToken(id: string, opts: RequestOptions = {}): Promise<DerivedToken> {
+    const res = await this.#t.request<DerivedToken>({ method: 'POST', path: pathOf('v1', 'credentials', id, 'token'), options: opts });
     return res.body;
   }
 

@@ -20,7 +20,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
 import { slugOf } from '../../services/credentials/credential-rows.js';
-import type { CredentialFilter, CredentialRow } from '../../store/port.js';
+import type { CredentialFilter, CredentialRow } from '../../domain/records.js';
 import { ErrorEnvelope, Name, PathId } from '../schemas/common.js';
 import { parseStrictJson } from '../strict-json.js';
 import { NO_STORE } from './credential-lookup.js';

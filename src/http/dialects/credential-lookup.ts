@@ -1,7 +1,7 @@
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialRow } from '../../store/port.js';
+import type { CredentialRow } from '../../domain/records.js';
 import { isValidPathId } from '../../domain/ids.js';
 import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
 

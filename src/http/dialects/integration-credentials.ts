@@ -25,7 +25,7 @@ import type { RequestContext } from '../../domain/principal.js';
 import type { CredentialInput, CredentialPatch } from '../../services/credentials/credential-input.js';
 import type { Revealed } from '../../services/credentials/credentials-service.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialRow } from '../../store/port.js';
+import type { CredentialRow } from '../../domain/records.js';
 import { toLatchkeyError } from '../errors.js';
 import { DateTime, Description, Name, PathId } from '../schemas/common.js';
 import { dialectIdCandidates, getFirst, inDialectIds, NO_STORE } from './credential-lookup.js';

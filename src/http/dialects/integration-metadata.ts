@@ -19,7 +19,7 @@ import { Type } from 'typebox';
 import { LatchkeyError, type FieldIssue } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialFilter, CredentialRow, Keyset } from '../../store/port.js';
+import type { CredentialFilter, CredentialRow, Keyset } from '../../domain/records.js';
 import { toLatchkeyError } from '../errors.js';
 import { JsonRejected } from '../strict-json.js';
 import { dialectIdCandidates, getFirst, inDialectIds, NO_STORE } from './credential-lookup.js';

@@ -16,7 +16,7 @@ import { Type } from 'typebox';
 import type { Catalog } from '../../catalog/catalog.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialRow } from '../../store/port.js';
+import type { CredentialRow } from '../../domain/records.js';
 import { isValidPathId, PATH_ID_PATTERN } from '../../domain/ids.js';
 import { ErrorEnvelope } from '../schemas/common.js';
 

@@ -11,7 +11,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../../services/services.js';
-import type { CredentialRow } from '../../store/port.js';
+import type { CredentialRow } from '../../domain/records.js';
 import { ErrorEnvelope, PathId } from '../schemas/common.js';
 
 const tags = ['dialect: user-credentials'];

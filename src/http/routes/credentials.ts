@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { CredentialRow, CredentialFilter } from '../../store/port.js';
+import type { CredentialRow, CredentialFilter } from '../../domain/records.js';
 import type { Services } from '../../services/services.js';
 import { REMOTE_FAILURE_CATEGORIES } from '../../domain/remote-failure.js';
 import type { Revealed } from '../../services/credentials/credentials-service.js';

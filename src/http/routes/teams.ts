@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../../services/services.js';
-import type { FolderRow, TeamRow } from '../../store/port.js';
+import type { FolderRow, TeamRow } from '../../domain/records.js';
 import { IdParams, Name, PathId, Slug, errorResponses } from '../schemas/common.js';
 import { accessKeyView, etagOf, revisionFromIfMatch } from '../views.js';
 import { AccessKeyView } from './access-keys.js';

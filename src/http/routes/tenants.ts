@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Services } from '../../services/services.js';
-import type { TenantRow } from '../../store/port.js';
+import type { TenantRow } from '../../domain/records.js';
 import { IdParams, Name, errorResponses } from '../schemas/common.js';
 import { accessKeyView } from '../views.js';
 import { AccessKeyView } from './access-keys.js';

@@ -6,12 +6,21 @@ const ReadAccess = Type.Union([Type.Literal('TEAM'), Type.Literal('GLOBAL'), Typ
 const ShortText = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' });
 const Metadata = Type.Record(Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), { maxProperties: 64 });
 
+const ProxyRules = Type.Object({
+  methods: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{1,20}$' }), { maxItems: 20, uniqueItems: true, description: 'Methods the proxy may send with this credential (upper case); absent or empty: any' })),
+  path_prefixes: Type.Optional(Type.Array(Type.String({ pattern: '^/[\\x21-\\x7e]{0,1023}$' }), {
+    maxItems: 50, uniqueItems: true,
+    description: 'Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target\'s base path is joined; absent or empty: any',
+  })),
+}, { additionalProperties: false, description: 'What the proxy may send with the credential, besides allowed_hosts (docs/use.md)' });
+
 const writable = {
   provider: Type.Optional(Type.Union([ShortText, Type.Null()])),
   integration_id: Type.Optional(Type.Union([PathId, Type.Null()])),
   description: Type.Optional(Description),
   metadata: Type.Optional(Metadata),
   allowed_hosts: Type.Optional(Type.Array(Hostname, { maxItems: 100, uniqueItems: true })),
+  proxy_rules: Type.Optional(ProxyRules),
   team_id: Type.Optional(Type.Union([PathId, Type.Null()])),
   folder_id: Type.Optional(Type.Union([PathId, Type.Null()])),
   read_access: Type.Optional(ReadAccess),
@@ -65,6 +74,7 @@ export const CredentialView = Type.Object({
   secret_fields: Type.Array(Type.String()),
   metadata: FreeObject,
   allowed_hosts: Type.Array(Type.String()),
+  proxy_rules: ProxyRules,
   team_id: Type.Union([Type.String(), Type.Null()]),
   folder_id: Type.Union([Type.String(), Type.Null()]),
   read_access: ReadAccess,

@@ -3,7 +3,8 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
 import { canGrant, type Role } from '../../domain/roles.js';
-import type { AccessKeyFilter, AccessKeyRow, Keyset, Store } from '../../store/port.js';
+import type { AccessKeyFilter, AccessKeyRow, Keyset } from '../../store/port.js';
+import type { AccessKeyStore, CoordinationStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { newAccessKeyMaterial } from './key-material.js';
 
@@ -31,7 +32,7 @@ export interface AccessKeysService {
 export const GUARDED_ROLES: readonly Role[] = ['owner'];
 
 export function createAccessKeysService(deps: {
-  store: Store;
+  store: Omit<AccessKeyStore, 'findAccessKeyByHash' | 'touchAccessKeys'> & Pick<CoordinationStore, 'publishInvalidation'>;
   audit: AuditService;
   clock: Clock;
   env: string;

@@ -5,7 +5,8 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
-import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, Store, UsageTouch } from '../../store/port.js';
+import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, UsageTouch } from '../../store/port.js';
+import type { AuditSinkStore, AuditStore, KeyManagementStore, StoreLifecycle } from '../../store/port.js';
 import { StoreFull } from '../../store/port.js';
 import { keepLatestTouches } from '../../store/usage-touches.js';
 import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
@@ -71,7 +72,7 @@ export interface AuditService {
 /** How long refusals of one actor, action and target are grouped into one counted event, by default. */
 export const REFUSAL_WINDOW_MS = 60_000;
 
-export function createAuditService(deps: { store: Store; clock: Clock; logger: Logger; refusalWindowMs?: number }): AuditService {
+export function createAuditService(deps: { store: AuditStore & AuditSinkStore & Pick<StoreLifecycle, 'capabilities'> & Pick<KeyManagementStore, 'listTenantKeys'>; clock: Clock; logger: Logger; refusalWindowMs?: number }): AuditService {
   const { store, clock, logger } = deps;
   let queue: Pending[] = [];
   let flushScheduled = false;

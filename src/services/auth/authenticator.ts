@@ -3,7 +3,8 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
 import { ROLES, type Role } from '../../domain/roles.js';
-import type { AccessKeyRow, Store, UsageTouch } from '../../store/port.js';
+import type { AccessKeyRow, UsageTouch } from '../../store/port.js';
+import type { AccessKeyStore, CoordinationStore, StoreLifecycle } from '../../store/port.js';
 import { ACCESS_KEY_RE, hashAccessKeyHex } from '../access-keys/key-material.js';
 import { announceInvalidation, type CoherentCache } from '../coordination/cache-coherence.js';
 import type { OidcVerifier } from './oidc.js';
@@ -43,7 +44,7 @@ const unauthenticated = (): LatchkeyError => new LatchkeyError('UNAUTHENTICATED'
  * is live (see services/coordination): until the feed reports in, and whenever it drops, every
  * request looks its key up, so a key revoked on another process is never honoured from here.
  */
-export function createAuthenticator(deps: { store: Store; clock: Clock; cacheTtlMs: number; usageFlushMs: number; oidc?: OidcVerifier | undefined }): Authenticator & { stop(): void } {
+export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabilities'> & Pick<AccessKeyStore, 'findAccessKeyByHash' | 'touchAccessKeys'> & CoordinationStore; clock: Clock; cacheTtlMs: number; usageFlushMs: number; oidc?: OidcVerifier | undefined }): Authenticator & { stop(): void } {
   const { store, clock } = deps;
   const cache = new Map<string, CacheEntry>();
   let trusted = !store.capabilities.multiProcess;

@@ -1,4 +1,4 @@
-import type { CredentialStatus, ReadAccess } from '../../store/port.js';
+import type { CredentialStatus, ProxyRules, ReadAccess } from '../../store/port.js';
 
 /** What a caller may set on a credential, after the route has checked its shape. */
 export interface CredentialInput {
@@ -11,6 +11,7 @@ export interface CredentialInput {
   secret?: Record<string, unknown>;
   metadata?: Record<string, unknown>;
   allowed_hosts?: string[];
+  proxy_rules?: ProxyRules;
   team_id?: string | null;
   folder_id?: string | null;
   read_access?: ReadAccess;

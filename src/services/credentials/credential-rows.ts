@@ -106,7 +106,7 @@ export function buildRow(catalog: Catalog, at: Date, ctx: RequestContext, id: st
     provider: input.provider ?? null, integrationId: input.integration_id ?? null, description: input.description ?? '',
     status: life.status, deactivationTime: life.deactivationTime, config: checked.config,
     secretFields: t ? t.secretFields.filter((f) => f in checked.secret) : [], metadata: input.metadata ?? {},
-    allowedHosts: input.allowed_hosts ?? [], teamId, folderId: input.folder_id ?? null, readAccess,
+    allowedHosts: input.allowed_hosts ?? [], proxyRules: input.proxy_rules ?? {}, teamId, folderId: input.folder_id ?? null, readAccess,
     sharedTeamSlugs: input.shared_team_slugs ?? [], testCredentialEnabled: input.test_credential_enabled ?? false, version,
     revision: (base?.revision ?? 0) + 1, expiresAt: toUtc(input.expires_at), lastUsedAt: base?.lastUsedAt ?? null,
     lastError: null, createdAt: base?.createdAt ?? now, updatedAt: now, createdBy: base?.createdBy ?? actorRef(ctx),

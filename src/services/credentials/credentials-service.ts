@@ -4,7 +4,8 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
-import type { CredentialFilter, CredentialRow, CredentialWrite, Keyset, Store, VersionRow } from '../../store/port.js';
+import type { CredentialFilter, CredentialRow, CredentialWrite, Keyset, VersionRow } from '../../store/port.js';
+import type { CredentialStore, TeamStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
 import { checkAim, checkRestoreAim } from './aim.js';
@@ -73,7 +74,7 @@ export interface TokenRefresher {
   refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
 }
 
-export function createCredentialsService(deps: { store: Store; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
+export function createCredentialsService(deps: { store: CredentialStore & Pick<TeamStore, 'getFolder'>; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
   const { store, keyring, catalog, audit, clock, teams } = deps;
 
   async function sealVersion(ctx: RequestContext, tenantId: string, credentialId: string, version: number, secret: SecretValues, testSecret: SecretValues | null): Promise<VersionRow> {
@@ -284,6 +285,7 @@ export function createCredentialsService(deps: { store: Store; keyring: Keyring;
         integration_id: patch.integration_id === undefined ? current.integrationId : patch.integration_id,
         description: patch.description ?? current.description, config,
         metadata: patch.metadata ?? current.metadata, allowed_hosts: patch.allowed_hosts ?? current.allowedHosts,
+        proxy_rules: patch.proxy_rules ?? current.proxyRules,
         team_id: patch.team_id === undefined ? current.teamId : patch.team_id,
         folder_id: patch.folder_id === undefined ? current.folderId : patch.folder_id,
         read_access: patch.read_access ?? (patch.team_id !== undefined ? undefined : current.readAccess),

@@ -4,7 +4,7 @@ import type { Keyring } from '../../crypto/keyring.js';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
-import type { Store } from '../../store/port.js';
+import type { IdempotencyStore } from '../../store/port.js';
 
 export type IdempotencyOutcome = { kind: 'proceed' } | { kind: 'replay'; status: number; body: string };
 
@@ -35,7 +35,7 @@ function stableJson(v: unknown): string {
  * because it may carry a generated secret) and replayed for 24 h to the same key and body.
  * The reservation row makes concurrent retries — also on other processes — wait their turn.
  */
-export function createIdempotencyService(deps: { store: Store; keyring: Keyring; clock: Clock }): IdempotencyService {
+export function createIdempotencyService(deps: { store: IdempotencyStore; keyring: Keyring; clock: Clock }): IdempotencyService {
   const { store, keyring, clock } = deps;
   const aad = (tenantId: string, key: string): Buffer => purposeAad('idempotency', tenantId, key);
 

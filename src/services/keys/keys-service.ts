@@ -4,7 +4,7 @@ import { parseRootRotation, ROOT_ROTATION_META, type Keyring, type RootRotationS
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
-import { ROOT_KEY_ID_META, type AuditRow, type Store, type VersionReseal } from '../../store/port.js';
+import { ROOT_KEY_ID_META, type AuditRow, type KeyManagementStore, type TenancyStore, type VersionReseal } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import { operatorEvent, type Progress } from './key-events.js';
 import { ROOT_ROTATED_AT_META, rotateRootKey, type RootRotationReport } from './root-key-rotation.js';
@@ -75,7 +75,7 @@ export interface KeysService {
 
 const VERSION_ATTEMPTS = 3;
 
-export function createKeysService(deps: { store: Store; keyring: Keyring; audit: AuditService; clock: Clock }): KeysService {
+export function createKeysService(deps: { store: KeyManagementStore & Pick<TenancyStore, 'listTenants' | 'countTenants'>; keyring: Keyring; audit: AuditService; clock: Clock }): KeysService {
   const { store, keyring, audit, clock } = deps;
 
   const tenantNotFound = (tenantId: string): LatchkeyError => new LatchkeyError('TENANT_NOT_FOUND', `No tenant ${tenantId}`);

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { systemContext, type RequestContext } from '../../domain/principal.js';
-import type { Store } from '../../store/port.js';
+import type { CredentialStore } from '../../store/port.js';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
 
@@ -28,7 +28,7 @@ function lostRace(err: unknown): boolean {
  * credential is acted on once and the others see a stale revision and move on.
  */
 export function createLifecycleJobs(deps: {
-  store: Store;
+  store: Pick<CredentialStore, 'listDueDeactivations' | 'listDueRotations' | 'listDeletedBefore'>;
   clock: Clock;
   credentials: CredentialsService;
   catalog: Catalog;

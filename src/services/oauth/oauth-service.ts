@@ -6,7 +6,8 @@ import { LatchkeyError, validationFailed } from '../../domain/errors.js';
 import { requirePermission, type RequestContext } from '../../domain/principal.js';
 import { describeRemoteFailure } from '../../domain/remote-failure.js';
 import type { EgressGuard } from '../../egress/egress-guard.js';
-import type { CredentialRow, Store } from '../../store/port.js';
+import type { CredentialRow } from '../../store/port.js';
+import type { AccessKeyStore, CredentialStore, OAuthStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialsService, TokenRefresher } from '../credentials/credentials-service.js';
 import type { VerifyResult } from '../verify/verify-service.js';
@@ -38,7 +39,7 @@ export interface OAuthService extends TokenRefresher {
 }
 
 export interface OAuthDeps {
-  store: Store;
+  store: OAuthStore & Pick<AccessKeyStore, 'getAccessKey'> & Pick<CredentialStore, 'getCredential' | 'getVersion' | 'listVersions'>;
   keyring: Keyring;
   catalog: Catalog;
   audit: AuditService;

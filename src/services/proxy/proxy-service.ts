@@ -8,8 +8,10 @@ import type { RequestContext } from '../../domain/principal.js';
 import { EGRESS_REFUSED_MESSAGE, EgressFailed, EgressRefused, type EgressGuard } from '../../egress/egress-guard.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
+import type { DerivedTokens } from '../tokens/derived-tokens.js';
 import { hostAllowed } from './allowed-hosts.js';
-import { checkUsable, injectorFor } from './injection.js';
+import { outsideRules } from './proxy-rules.js';
+import { checkUsable, injectorFor, type Injected } from './injection.js';
 import { formsOf, scrubText, SecretScrubber } from './scrub.js';
 
 export interface ProxyRequest {
@@ -107,7 +109,7 @@ class ByteLimit extends Transform {
 }
 
 export function createProxyService(deps: {
-  credentials: Pick<CredentialsService, 'use'>; catalog: Catalog; egress: Pick<EgressGuard, 'open'>; audit: Pick<AuditService, 'event' | 'append'>;
+  credentials: Pick<CredentialsService, 'use'>; catalog: Catalog; egress: Pick<EgressGuard, 'open'>; audit: Pick<AuditService, 'event' | 'append'>; tokens: Pick<DerivedTokens, 'derive'>;
   clock: Clock; timeoutMs: number; maxResponseBytes: number; onAuditFailure: (err: unknown) => void;
 }): ProxyService {
   const { credentials, catalog, egress, audit, clock } = deps;
@@ -122,12 +124,14 @@ export function createProxyService(deps: {
         if (!hostAllowed(c.allowedHosts, url)) {
           throw new LatchkeyError('FORBIDDEN', `The target host ${url.host} is not in the allowed_hosts of credential ${c.id}`);
         }
+        const outside = outsideRules(c.proxyRules, method, url);
+        if (outside !== null) throw new LatchkeyError('FORBIDDEN', `The request is outside the proxy_rules of credential ${c.id}: ${outside}`);
         // An injection the proxy cannot make is refused before anything is decrypted or audited.
-        checkUsable(catalog.get(c.type), c.id, c.config);
+        checkUsable(catalog.get(c.type), c, url);
         return what;
       });
-      const type = checkUsable(catalog.get(credential.type), credential.id, credential.config);
-      const injector = injectorFor(type, credential.id, credential.config, secret);
+      const type = checkUsable(catalog.get(credential.type), credential, url);
+      const injector = injectorFor(type, credential, secret, () => deps.tokens.derive(credential, secret));
       const started = Date.now();
       const base = { injection: type.injection.kind };
       const report = (status: number | null, outcome: string, bytes: number): void => {
@@ -151,8 +155,17 @@ export function createProxyService(deps: {
       if (injector.needsBody) {
         body = req.body === null ? Buffer.alloc(0) : await buffer(req.body);
       }
-      const injected = injector.inject(Buffer.isBuffer(body) ? body : null, Math.floor(clock.now().getTime() / 1000));
-      for (const [name, value] of injected.headers ? Object.entries(injected.headers) : []) headers[name] = value;
+      let injected: Injected;
+      try {
+        injected = await injector.inject({ method, url, headers, body: Buffer.isBuffer(body) ? body : null, now: clock.now() });
+      } catch (err) {
+        // A token that could not be minted or obtained: nothing was sent to the target.
+        report(null, 'no_token', 0);
+        throw err;
+      }
+      for (const name of injected.remove ?? []) delete headers[name];
+      for (const [name, value] of Object.entries(injected.headers)) headers[name] = value;
+      if (injected.search !== undefined) url.search = injected.search;
       if (Buffer.isBuffer(body)) {
         headers['content-length'] = String(body.length);
         delete headers['transfer-encoding'];
@@ -167,7 +180,7 @@ export function createProxyService(deps: {
       const signal = AbortSignal.timeout(deps.timeoutMs);
       let res: IncomingMessage;
       try {
-        res = await egress.open({ method, url: url.toString(), headers, body, signal });
+        res = await egress.open({ method, url: url.toString(), headers, body, signal, ...(injected.tls ? { tls: injected.tls } : {}) });
       } catch (err) {
         const category = err instanceof EgressRefused ? 'refused' : err instanceof EgressFailed ? err.category : 'connect_failed';
         report(null, category, 0);

@@ -3,7 +3,8 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { requirePermission, type RequestContext } from '../../domain/principal.js';
 import { canGrant, type Role } from '../../domain/roles.js';
-import type { AccessKeyRow, FolderRow, Store, TeamRow } from '../../store/port.js';
+import type { AccessKeyRow, FolderRow, TeamRow } from '../../store/port.js';
+import type { AccessKeyStore, TeamStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from './team-directory.js';
 
@@ -30,7 +31,7 @@ export function teamSlugOf(name: string): string {
  * `team_ids`; people signed in with OIDC join through a token claim. A team's slug is fixed at
  * creation because `shared_team_slugs` on credentials refer to it.
  */
-export function createTeamsService(deps: { store: Store; audit: AuditService; clock: Clock; directory: TeamDirectory; onMembershipChange: (keyHash: Buffer) => void }): TeamsService {
+export function createTeamsService(deps: { store: TeamStore & Pick<AccessKeyStore, 'getAccessKey' | 'listAccessKeys'>; audit: AuditService; clock: Clock; directory: TeamDirectory; onMembershipChange: (keyHash: Buffer) => void }): TeamsService {
   const { store, audit, clock, directory } = deps;
   const notFound = (id: string) => new LatchkeyError('NOT_FOUND', `No team ${id} in this tenant`);
   const load = async (ctx: RequestContext, id: string): Promise<TeamRow> => {

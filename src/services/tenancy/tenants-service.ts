@@ -3,7 +3,8 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorRef, type RequestContext } from '../../domain/principal.js';
-import type { AccessKeyRow, ActorRef, Store, TenantRow } from '../../store/port.js';
+import type { AccessKeyRow, ActorRef, TenantRow } from '../../store/port.js';
+import type { AccessKeyStore, KeyManagementStore, TenancyStore } from '../../store/port.js';
 import { newAccessKeyMaterial } from '../access-keys/key-material.js';
 import type { AuditService } from '../audit/audit-service.js';
 
@@ -30,7 +31,7 @@ const SYSTEM: ActorRef = { type: 'system', id: 'system', name: 'latchkey', email
 /** Whoever ran a command on the server host: the store and root key were in their hands. */
 const HOST_OPERATOR: ActorRef = { type: 'system', id: 'host', name: 'operator on the server host', email: null };
 
-export function createTenantsService(deps: { store: Store; keyring: Keyring; audit: AuditService; clock: Clock; env: string; onAccessKeyGone?: (keyHash: Buffer) => Promise<void> }): TenantsService {
+export function createTenantsService(deps: { store: TenancyStore & Pick<KeyManagementStore, 'destroyTenantKeys' | 'purgeTenantRows'> & Pick<AccessKeyStore, 'insertAccessKey'>; keyring: Keyring; audit: AuditService; clock: Clock; env: string; onAccessKeyGone?: (keyHash: Buffer) => Promise<void> }): TenantsService {
   const { store, keyring, audit, clock } = deps;
 
   async function make(name: string, platformAdmin: boolean, createdBy: ActorRef, auditOf: (tenant: TenantRow, keyId: string) => ReturnType<AuditService['event']>[]) {

@@ -7,6 +7,11 @@ export interface SqlDialect {
   bytes: 'BLOB' | 'BYTEA';
 }
 
+/** The bookkeeping of which migrations ran, written with `?` placeholders like the other shared SQL. */
+export const MIGRATIONS_TABLE_SQL = 'CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)';
+export const APPLIED_MIGRATIONS_SQL = 'SELECT id FROM schema_migrations';
+export const RECORD_MIGRATION_SQL = 'INSERT INTO schema_migrations (id, name, applied_at) VALUES (?, ?, ?)';
+
 export interface Migration {
   id: number;
   name: string;
@@ -168,6 +173,20 @@ export const MIGRATIONS: readonly Migration[] = [
          access_key_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL,
          sealed_secret ${d.bytes} NOT NULL, created_at TEXT NOT NULL)`,
       `CREATE UNIQUE INDEX aws_key_pairs_key ON aws_key_pairs (tenant_id, key_id)`,
+    ],
+  },
+  {
+    id: 10,
+    name: 'derived tokens and proxy rules',
+    // The short-lived token last derived from a credential (a minted JWT, an assumed role's
+    // session, a request chain's results), sealed by the tenant's keyring, shared by every
+    // process until shortly before it expires. Valid for credential_version only.
+    statements: (d) => [
+      `CREATE TABLE derived_tokens (
+         tenant_id TEXT NOT NULL, credential_id TEXT NOT NULL, credential_version INTEGER NOT NULL,
+         sealed ${d.bytes} NOT NULL, expires_at TEXT, created_at TEXT NOT NULL, PRIMARY KEY (tenant_id, credential_id))`,
+      // Which requests the proxy may send with a credential: methods and path prefixes, JSON.
+      `ALTER TABLE credentials ADD COLUMN proxy_rules TEXT NOT NULL DEFAULT '{}'`,
     ],
   },
 ];

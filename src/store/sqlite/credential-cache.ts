@@ -1,4 +1,4 @@
-import type { CredentialRow, VersionRow } from '../port.js';
+import type { CredentialRow, VersionRow } from '../../domain/records.js';
 
 /** Enough for the hot set of a large tenant; a miss costs one point read. */
 const MAX_ENTRIES = 20_000;
