@@ -3,6 +3,7 @@
 import autocannon from 'autocannon';
 import { LatencyRecorder } from './latency-percentiles.js';
 import type { LoadSpec } from './load-spec.js';
+import { signedHeaders } from './aws-sigv4-signer.js';
 import type { PhaseOutcome } from './phase-outcome.js';
 
 function pick<T>(items: readonly T[]): T {
@@ -31,7 +32,26 @@ export function pickPath(spec: LoadSpec): string {
   return spec.paths.length === 1 ? (spec.paths[0] ?? '/') : pick(spec.paths);
 }
 
+/** A SigV4-signed JSON 1.1 request per send: the SecretId is picked from `paths`, the path is the dialect's. */
+function buildAwsRequest(spec: LoadSpec & { awsSign: NonNullable<LoadSpec['awsSign']> }): autocannon.Request {
+  const host = new URL(spec.origin).host;
+  const path = '/compat/aws-secretsmanager/';
+  let n = 0;
+  const sign = (req: autocannon.Request): autocannon.Request => {
+    n += 1;
+    req.method = 'POST';
+    req.path = path;
+    req.body = JSON.stringify({ SecretId: pickPath(spec) });
+    req.headers = signedHeaders(spec.awsSign, host, path, req.body, {
+      'content-type': 'application/x-amz-json-1.1', 'x-amz-target': spec.awsSign.target, 'amz-sdk-invocation-id': `${process.pid}-${n}`,
+    });
+    return req;
+  };
+  return { ...sign({}), setupRequest: sign };
+}
+
 function buildRequest(spec: LoadSpec, phase: string): autocannon.Request {
+  if (spec.awsSign !== undefined) return buildAwsRequest({ ...spec, awsSign: spec.awsSign });
   const headers: Record<string, string> = spec.body === undefined ? { ...spec.headers } : { 'content-type': 'application/json', ...spec.headers };
   const nextSuffix = uniqueSuffixes(phase);
   const request: autocannon.Request = { method: spec.method, path: pickPath(spec), headers };

@@ -15,8 +15,14 @@ export interface TenantKeys {
   ownerKey: string;
 }
 
+/** The service key's AWS-style key pair, for the AWS Secrets Manager dialect's row. */
+export interface AwsPair {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
 export interface SeededStore {
-  hot: TenantKeys & { serviceKey: string; credentialIds: string[]; oauthIds: string[]; credentialCount: number };
+  hot: TenantKeys & { serviceKey: string; serviceAwsPair: AwsPair; credentialIds: string[]; oauthIds: string[]; credentialCount: number };
   /** Tenant that the create row writes into, so the hot tenant's lists stay the same size. */
   write: TenantKeys;
   tenants: TenantKeys[];
@@ -121,6 +127,8 @@ export async function seedStore(origin: string, platformKey: string, options: Se
       body: { name: 'bench-service', role: 'service' },
     });
     const serviceKey = stringAt(serviceKeyBody, 'key');
+    const pairBody = await client.expect(201, { method: 'POST', path: `/v1/access-keys/${stringAt(serviceKeyBody, 'id')}/aws-key-pair`, token: hotTenant.ownerKey });
+    const serviceAwsPair = { accessKeyId: stringAt(pairBody, 'access_key_id'), secretAccessKey: stringAt(pairBody, 'secret_access_key') };
 
     const shares = tenantShares(options.credentials, TENANT_COUNT);
     // A flat job list (tenant index per credential) pulled by `concurrency` workers.
@@ -184,7 +192,7 @@ export async function seedStore(origin: string, platformKey: string, options: Se
     for (let i = 0; i < OAUTH_CREDENTIALS; i += 1) oauthIds.push(await createCredential(client, hotTenant.ownerKey, oauthCredentialBody(i)));
     const hotCount = Math.min(shares[0] ?? 0, created) + oauthIds.length;
     return {
-      hot: { ...hotTenant, serviceKey, credentialIds: hotIds, oauthIds, credentialCount: hotCount },
+      hot: { ...hotTenant, serviceKey, serviceAwsPair, credentialIds: hotIds, oauthIds, credentialCount: hotCount },
       write: writeTenant,
       tenants,
       target: options.credentials,

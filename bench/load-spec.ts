@@ -15,6 +15,11 @@ export interface LoadSpec {
   /** JSON body; with uniqueName, its `name` gets a unique suffix per request. */
   body?: Record<string, unknown>;
   uniqueName?: boolean;
+  /**
+   * Each request signed with SigV4 for the AWS Secrets Manager dialect (aws-sigv4-signer.ts), a
+   * fresh signature every time (the server accepts a signature once); the body comes from `awsBody`.
+   */
+  awsSign?: { accessKeyId: string; secretAccessKey: string; region: string; service: string; target: string };
   connections: number;
   durationSeconds: number;
   warmupSeconds: number;

@@ -169,10 +169,31 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
     label: 'OAuth2 reveal, access token still valid (no refresh)',
     paths: store.hot.oauthIds.map((id) => `/v1/credentials/${id}/secret`),
   };
+  // The Vault KV v2 dialect reading the same OAuth2 credentials by path (their names), beside
+  // the native reveal of them: the cost of the name lookup and the Vault envelope.
+  const kvRead: LoadSpec = {
+    ...reveal,
+    label: 'KV v2 read GET /compat/vault/v1/secret/data/{name} (service token)',
+    paths: store.hot.oauthIds.map((_, n) => `/compat/vault/v1/secret/data/bench-oauth-${n}`),
+    headers: { 'x-vault-token': store.hot.serviceKey },
+  };
+  // GetSecretValue through the AWS SDK's wire format (JSON 1.1, SigV4 signed anew per request):
+  // the same credentials again, so the three reveal rows differ only by the API in front.
+  const awsGet: LoadSpec = {
+    ...b,
+    label: 'AWS GetSecretValue (JSON 1.1, SigV4, service key pair)',
+    method: 'POST',
+    paths: store.hot.oauthIds.map((_, n) => `bench-oauth-${n}`),
+    headers: {},
+    awsSign: { ...store.hot.serviceAwsPair, region: 'us-east-1', service: 'secretsmanager', target: 'secretsmanager.GetSecretValue' },
+    expectStatus: 200,
+  };
   const scenarios: Scenario[] = [
     { id: 'metadata', label: metadata.label, kind: 'saturate', specs: [metadata] },
     { id: 'reveal', label: reveal.label, kind: 'saturate', specs: [reveal] },
     { id: 'oauth-reveal', label: oauthReveal.label, kind: 'saturate', specs: [oauthReveal], note: `${store.hot.oauthIds.length} OAuth2 credentials, service key` },
+    { id: 'kv-v2-read', label: kvRead.label, kind: 'saturate', specs: [kvRead], note: 'the oauth-reveal row\'s credentials, by name' },
+    { id: 'aws-get-secret-value', label: awsGet.label, kind: 'saturate', specs: [awsGet], note: 'the oauth-reveal row\'s credentials, by name; SigV4 checked per request' },
     {
       id: 'list-first',
       label: 'list first page GET /v1/credentials?per_page=25',

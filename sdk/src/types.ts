@@ -160,6 +160,8 @@ export type AccessKeyRenameBody = JsonBody<paths['/v1/access-keys/{id}']['put']>
 
 /** `PUT /v1/access-keys/{id}` answer. */
 export type AccessKeyRenamed = Json<paths['/v1/access-keys/{id}']['put']['responses']['200']>;
+/** An AWS-style key pair for the AWS Secrets Manager dialect; `secret_access_key` is shown this once. */
+export type AwsKeyPairIssued = Json<paths['/v1/access-keys/{id}/aws-key-pair']['post']['responses']['201']>;
 
 export type AccessKeyListQuery = Query<paths['/v1/access-keys']['get']>;
 export type AccessKeyListFilter = FilterOf<AccessKeyListQuery>;

@@ -5,7 +5,7 @@ import { collect } from './field-args.js';
 import { clientFor, connectionOptions, type ConnectionFlags } from './login-state.js';
 import { out, printJson, printTable, warn } from './output.js';
 
-/** `latchkey access-keys list|create|revoke`: keys for calling Latchkey itself (needs access_keys:manage). */
+/** `latchkey access-keys list|create|aws-key-pair|revoke`: keys for calling Latchkey itself (needs access_keys:manage). */
 
 const ROLES = ['owner', 'admin', 'integration_admin', 'member', 'viewer', 'service', 'agent'] as const;
 
@@ -40,6 +40,17 @@ export function addAccessKeysCommands(program: Command): void {
       printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'EXPIRES'], [[created.id, created.name, created.role, created.prefix, created.expires_at]]);
       out(`key: ${created.key}`);
       warn('the key is shown this once: store it now');
+    }));
+
+  connectionOptions(keys.command('aws-key-pair').description('Give an access key an AWS-style key pair for AWS SDKs (docs/compat.md); the secret is printed this once'))
+    .argument('<id>', 'access key id (key_…)', resourceId)
+    .option('--json', 'print JSON for scripts (with the secret)')
+    .action(act(async (id: string, opts: Common) => {
+      const pair = await clientFor(opts).accessKeys.awsKeyPair(id);
+      if (opts.json) return printJson(pair);
+      out(`aws_access_key_id: ${pair.access_key_id}`);
+      out(`aws_secret_access_key: ${pair.secret_access_key}`);
+      warn('the secret access key is shown this once: store it now');
     }));
 
   connectionOptions(keys.command('revoke').description('Revoke an access key at once'))

@@ -24,6 +24,7 @@ import { accessKeyRoutes } from './routes/access-keys.js';
 import { auditRoutes, recordRefusedResponses } from './routes/audit-events.js';
 import { credentialTypeRoutes } from './routes/credential-types.js';
 import { credentialRoutes } from './routes/credentials.js';
+import { pendingVersionRoutes } from './routes/pending-versions.js';
 import { integrationRoutes } from './routes/integrations.js';
 import { oauthRoutes } from './routes/oauth.js';
 import { proxyRoutes } from './routes/proxy.js';
@@ -35,6 +36,7 @@ import { dialectRoutes, DIALECT_PREFIXES } from './dialects/index.js';
 import { registerDialectDocuments } from './dialects/dialect-openapi.js';
 import { consoleRoutes } from './console/console-routes.js';
 import { principalOfSession, sessionTokenOf } from './console/console-session-auth.js';
+import { compatRoutes } from './compat/index.js';
 import { tenantIdFromHeader } from './dialects/integration-credentials.js';
 
 export type App = FastifyInstance;
@@ -208,6 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(operationsRoutes(deps, metrics));
   await app.register(credentialTypeRoutes(services), { prefix: '/v1' });
   await app.register(credentialRoutes(services), { prefix: '/v1' });
+  await app.register(pendingVersionRoutes(services), { prefix: '/v1' });
   await app.register(integrationRoutes(services), { prefix: '/v1' });
   await app.register(proxyRoutes(services, metrics), { prefix: '/v1' });
   await app.register(derivedTokenRoutes(services), { prefix: '/v1' });
@@ -218,5 +221,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(auditRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
   await app.register(consoleRoutes(services), { prefix: '/ui' });
+  await app.register(compatRoutes(services, { deletedRetentionDays: config.deletedRetentionDays }), { prefix: '/compat' });
   return app;
 }

@@ -20,6 +20,10 @@ import { createProxyService, type ProxyService } from './proxy/proxy-service.js'
 import { createDerivedTokens, type DerivedTokens } from './tokens/derived-tokens.js';
 import { createTokenCache } from './tokens/token-cache.js';
 import { createVerifyService, type VerifyService } from './verify/verify-service.js';
+import { createAwsKeyPairs, type AwsKeyPairs } from './access-keys/aws-key-pairs.js';
+import { createSigV4Verifier, type SigV4Verifier } from './auth/sigv4-verifier.js';
+import { createRestoreByName, type RestoreByName } from './credentials/restore-by-name.js';
+import { createPendingVersions, type PendingVersions } from './credentials/pending-versions.js';
 import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/egress-guard.js';
 import { createTeamDirectory } from './tenancy/team-directory.js';
 import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
@@ -41,6 +45,11 @@ export interface Services {
   verify: VerifyService;
   proxy: ProxyService;
   tokens: DerivedTokens;
+  /** AWS-style key pairs of access keys, and the SigV4 check of the AWS dialect (docs/compat.md). */
+  awsKeyPairs: AwsKeyPairs;
+  sigv4: SigV4Verifier;
+  restoreByName: RestoreByName;
+  pendingVersions: PendingVersions;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
@@ -65,6 +74,7 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     credentials, egress, clock, stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
     cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
   });
+  const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
   return {
@@ -86,6 +96,10 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: (hash) => authenticator.forget(hash) }),
     teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: (hash) => authenticator.forget(hash) }),
     idempotency: createIdempotencyService({ store, keyring, clock }),
+    awsKeyPairs,
+    sigv4: createSigV4Verifier({ pairs: awsKeyPairs, clock, service: 'secretsmanager' }),
+    restoreByName: createRestoreByName({ store, credentials }),
+    pendingVersions: createPendingVersions({ store, keyring, catalog, audit, clock, credentials }),
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const { first, holdMs } = failures.failed(ip, clock.now().getTime());

@@ -2,6 +2,8 @@ import type {
   AccessKeyStore, AuditSinkStore, AuditStore, ConsoleSessionStore, CoordinationStore, CredentialStore, IdempotencyStore, KeyManagementStore, OAuthStore, Store,
   StoreLifecycle, TeamStore, TenancyStore,
 } from './port.js';
+import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
+import type { DeletedNameStore } from './deleted-names-sql.js';
 
 /**
  * What a store method does to stored data: `read` changes nothing; `write` changes it, so an
@@ -71,11 +73,12 @@ const OAUTH: AccessOf<OAuthStore> = {
 const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
   insertConsoleSession: 'write', findConsoleSession: 'read', deleteConsoleSession: 'write', deleteExpiredConsoleSessions: 'write',
 };
+const COMPAT: AccessOf<AwsKeyPairStore & DeletedNameStore> = { putAwsKeyPair: 'write', findAwsKeyPair: 'read', listDeletedCredentialIds: 'read' };
 
 /** Every method of `Store` with what it does to stored data. */
 export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...LIFECYCLE, ...TENANCY, ...TEAMS, ...ACCESS_KEYS, ...CREDENTIALS, ...AUDIT, ...AUDIT_SINKS, ...IDEMPOTENCY, ...COORDINATION,
-  ...KEY_MANAGEMENT, ...OAUTH, ...CONSOLE_SESSIONS,
+  ...KEY_MANAGEMENT, ...OAUTH, ...CONSOLE_SESSIONS, ...COMPAT,
 };
 
 export type StoreMethodName = MethodNames<Store>;

@@ -1,3 +1,6 @@
+import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
+import type { DeletedNameStore } from './deleted-names-sql.js';
+
 /**
  * What services may ask of storage, as roles: each service declares the roles (or the methods of
  * a role, with `Pick`) it uses, and `Store`, what an adapter implements, is all of them. Adapters
@@ -306,7 +309,8 @@ export interface ConsoleSessionStore {
 
 /** Everything an adapter implements. */
 export type Store = StoreLifecycle & TenancyStore & TeamStore & AccessKeyStore & CredentialStore & AuditStore & AuditSinkStore &
-  IdempotencyStore & CoordinationStore & KeyManagementStore & OAuthStore & ConsoleSessionStore;
+  IdempotencyStore & CoordinationStore & KeyManagementStore & OAuthStore & ConsoleSessionStore & AwsKeyPairStore &
+  DeletedNameStore;
 
 /** The `meta` row naming the root key that wraps the store now: new data keys must be wrapped by it. */
 export const ROOT_KEY_ID_META = 'root_key_id';

@@ -1,4 +1,6 @@
 import { accessKeyStore } from './access-keys-sql.js';
+import { awsKeyPairStore } from './aws-key-pairs-sql.js';
+import { deletedNameStore } from './deleted-names-sql.js';
 import { auditSinkStore, auditStore } from './audit-sql.js';
 import { consoleSessionStore } from './console-sessions-sql.js';
 import { credentialStore } from './credentials-sql.js';
@@ -27,5 +29,7 @@ export function sqlStore(db: SqlRunner, w: WriteRunner, d: QueryDialect) {
     ...keyManagementStore(db, w, d),
     ...oauthStore(db, w),
     ...consoleSessionStore(db),
+    ...awsKeyPairStore(db, w, d),
+    ...deletedNameStore(db),
   };
 }

@@ -9,7 +9,7 @@ import type { ValidationIssue } from '../../src/catalog/catalog.js';
 
 const REQUIRED_TYPES = [
   'smtp', 'webhook', 'mailgun', 'sendgrid', 'aws-ses', 'postmark', 'experian', 'taxjar', 'avalara',
-  'oauth2', 'text', 'api_key', 'basic', 'jwt', 'aws', 'mtls', 'http_request', 'postgresql', 'sftp',
+  'oauth2', 'text', 'api_key', 'basic', 'jwt', 'aws', 'mtls', 'http_request', 'postgresql', 'sftp', 'binary',
 ];
 const typesDir = fileURLToPath(new URL('../../src/catalog/types/', import.meta.url));
 const catalog = loadCatalog();

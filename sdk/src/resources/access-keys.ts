@@ -5,7 +5,7 @@ import { Paginator } from '../paginate.js';
 import { pathOf, type RequestOptions, type Transport } from '../transport.js';
 import type {
   AccessKey, AccessKeyCreateBody, AccessKeyCreated, AccessKeyListFilter, AccessKeyListQuery, AccessKeyPage, AccessKeyRenameBody,
-  AccessKeyRenamed,
+  AccessKeyRenamed, AwsKeyPairIssued,
 } from '../types.js';
 import type { ConditionalOptions, IdempotentOptions } from './credentials.js';
 
@@ -62,6 +62,15 @@ export class AccessKeys {
       method: 'PUT', path: pathOf('v1', 'access-keys', id), body: { name } satisfies AccessKeyRenameBody, headers: ifMatchHeader(opts.ifMatch), options: opts,
     });
     return withEtag(res.body, res.headers);
+  }
+
+  /**
+   * `POST /v1/access-keys/{id}/aws-key-pair`: an access key id and secret access key for AWS SDKs
+   * (docs/compat.md), acting as this key; replaces the key's earlier pair. The secret is shown this once.
+   */
+  async awsKeyPair(id: string, opts: RequestOptions = {}): Promise<AwsKeyPairIssued> {
+    const res = await this.#t.request<AwsKeyPairIssued>({ method: 'POST', path: `${pathOf('v1', 'access-keys', id)}/aws-key-pair`, options: opts });
+    return res.body;
   }
 
   /** `DELETE /v1/access-keys/{id}`: revoked at once. Revoking the tenant's last managing key is a `ConflictError`. */

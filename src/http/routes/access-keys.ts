@@ -70,6 +70,30 @@ export function accessKeyRoutes(s: Services): FastifyPluginAsync {
       return reply.header('etag', etagOf(row.revision)).send(accessKeyView(row));
     });
 
+    app.post('/access-keys/:id/aws-key-pair', {
+      schema: {
+        tags, summary: 'Give an access key an AWS-style key pair (the secret is shown once)',
+        description:
+          'For the AWS Secrets Manager dialect (docs/compat.md): AWS SDKs sign requests (SigV4) with an access key id and a ' +
+          'secret access key. The pair acts as this access key (its role, teams and expiry) and stops working when the key is ' +
+          'revoked. A second call replaces the pair. The secret is kept sealed under the tenant\'s keyring, since a SigV4 check ' +
+          'needs it. Only keys of a role the caller could issue itself.',
+        params: IdParams,
+        response: {
+          201: Type.Object({
+            key_id: Type.String(), access_key_id: Type.String({ description: 'LKIA + 16 characters of A-Z2-7' }),
+            secret_access_key: Type.String({ description: 'Shown in this response only' }), created_at: Type.String(),
+          }),
+          ...errorResponses,
+        },
+      },
+    }, async (request, reply) => {
+      const pair = await s.awsKeyPairs.issue(request.ctx, request.params.id);
+      return reply.code(201).header('cache-control', 'no-store').send({
+        key_id: pair.keyId, access_key_id: pair.accessKeyId, secret_access_key: pair.secretAccessKey, created_at: pair.createdAt,
+      });
+    });
+
     app.delete('/access-keys/:id', {
       schema: {
         tags, summary: 'Revoke an access key at once',

@@ -176,10 +176,15 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
     return restagePlan(await store.listVersions(current.tenantId, current.id), current.version, graceEnds);
   }
 
+  /** After every version there is: a pending version (services/credentials/pending-versions.ts) may be ahead of the current one. */
+  async function nextVersion(current: CredentialRow): Promise<number> {
+    return Math.max(current.version, ...(await store.listVersions(current.tenantId, current.id)).map((v) => v.version)) + 1;
+  }
+
   async function newSecretVersion(ctx: RequestContext, current: CredentialRow, secret: SecretValues, testSecret: SecretValues | null, action: string, gracePeriodSeconds: number, config = current.config): Promise<CredentialRow> {
     const now = clock.now().toISOString();
     const row: CredentialRow = {
-      ...current, config, version: current.version + 1, revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
+      ...current, config, version: await nextVersion(current), revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
       secretFields: (catalog.get(current.type)?.secretFields ?? []).filter((f) => f in secret),
       ...rotationPolicy(clock.now(), current, current.rotationIntervalDays, true),
     };
@@ -233,7 +238,7 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       if (!canChange(v, existing)) throw cannotChange(id);
       if (existing.type !== input.type) throw validationFailed([{ path: 'type', message: 'cannot change; create a new credential' }]);
       const checked = checkAgainstType(catalog, input.type, input.config, input.secret, input.test_credential_enabled ?? false, input.test_secret);
-      const row = buildRow(catalog, clock.now(), ctx, id, input, checked, existing, existing.version + 1);
+      const row = buildRow(catalog, clock.now(), ctx, id, input, checked, existing, await nextVersion(existing));
       await checkPlacement(ctx, row);
       const version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
       await writeUpdate(existing, expectedRevision, {
@@ -294,7 +299,7 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       let version: VersionRow | null = null;
       if (secretChanged) {
         const checked = checkAgainstType(catalog, current.type, config, secret, input.test_credential_enabled ?? false, input.test_credential_enabled ? testSecret : undefined);
-        row = buildRow(catalog, clock.now(), ctx, id, input, checked, current, current.version + 1);
+        row = buildRow(catalog, clock.now(), ctx, id, input, checked, current, await nextVersion(current));
         version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
       } else {
         const cfg = catalog.checkConfig(current.type, config);

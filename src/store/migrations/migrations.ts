@@ -164,6 +164,18 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: () => [`ALTER TABLE audit_events ADD COLUMN suppressed INTEGER NOT NULL DEFAULT 0`],
   },
   {
+    id: 9,
+    name: 'aws key pairs',
+    statements: (d) => [
+      // An access key's AWS-style pair (AWS Secrets Manager dialect): SigV4 needs the secret
+      // itself, so it is sealed under the tenant's keyring, never hashed. One pair per key.
+      `CREATE TABLE aws_key_pairs (
+         access_key_id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, key_id TEXT NOT NULL,
+         sealed_secret ${d.bytes} NOT NULL, created_at TEXT NOT NULL)`,
+      `CREATE UNIQUE INDEX aws_key_pairs_key ON aws_key_pairs (tenant_id, key_id)`,
+    ],
+  },
+  {
     id: 10,
     name: 'derived tokens and proxy rules',
     // The short-lived token last derived from a credential (a minted JWT, an assumed role's

@@ -1,0 +1,80 @@
+import { randomBytes } from 'node:crypto';
+import { purposeAad } from '../../crypto/aead.js';
+import type { Keyring } from '../../crypto/keyring.js';
+import type { Clock } from '../../domain/clock.js';
+import { LatchkeyError } from '../../domain/errors.js';
+import type { Principal, RequestContext } from '../../domain/principal.js';
+import { can, canGrant, ROLES, type Role } from '../../domain/roles.js';
+import type { Store } from '../../store/port.js';
+import type { AuditService } from '../audit/audit-service.js';
+
+/** The pair as issued: the secret access key is in this value only, once. */
+export interface IssuedAwsKeyPair {
+  keyId: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  createdAt: string;
+}
+
+export interface AwsKeyPairs {
+  /**
+   * Gives access key `keyId` an AWS-style pair, replacing the one it had (the old secret stops
+   * working at once). Managed like the key itself: `access_keys:manage`, and only for a key of a
+   * role the caller could issue.
+   */
+  issue(ctx: RequestContext, keyId: string): Promise<IssuedAwsKeyPair>;
+  /** The principal a pair acts as and its secret, for a signature check; null when it answers nothing (unknown, revoked, expired). */
+  resolve(accessKeyId: string): Promise<{ principal: Principal; secretAccessKey: string } | null>;
+}
+
+/** AWS access key ids are 20 characters of A-Z and 2-7; ours start `LKIA` (AWS's own start `AKIA`/`ASIA`). */
+export const AWS_ACCESS_KEY_ID_RE = /^LKIA[A-Z2-7]{16}$/;
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+function newAccessKeyId(): string {
+  const bytes = randomBytes(16);
+  let out = 'LKIA';
+  for (let i = 0; i < 16; i++) out += BASE32[(bytes[i] as number) & 31];
+  return out;
+}
+
+const aad = (tenantId: string, accessKeyId: string): Buffer => purposeAad('aws_key_pair', tenantId, accessKeyId);
+
+export function createAwsKeyPairs(deps: { store: Store; keyring: Keyring; audit: AuditService; clock: Clock }): AwsKeyPairs {
+  const { store, keyring, audit, clock } = deps;
+  return {
+    async issue(ctx, keyId) {
+      if (!can(ctx.principal.role, 'access_keys:manage')) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} lacks access_keys:manage`);
+      const key = await store.getAccessKey(ctx.principal.tenantId, keyId);
+      if (!key) throw new LatchkeyError('ACCESS_KEY_NOT_FOUND', `No access key ${keyId} in this tenant`);
+      if (!canGrant(ctx.principal.role, key.role as Role)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} cannot manage a ${key.role} key`);
+      const accessKeyId = newAccessKeyId();
+      // 30 random bytes: 40 base64 characters, the length of an AWS secret access key.
+      const secretAccessKey = randomBytes(30).toString('base64');
+      const createdAt = clock.now().toISOString();
+      const sealedSecret = await keyring.sealFor(key.tenantId, Buffer.from(secretAccessKey, 'utf8'), aad(key.tenantId, accessKeyId));
+      const r = await store.putAwsKeyPair(key.tenantId, { accessKeyId, tenantId: key.tenantId, keyId, sealedSecret, createdAt }, [
+        audit.event(ctx, 'access_key.aws_key_pair_issue', { type: 'access_key', id: keyId }),
+      ]);
+      if (r === 'no_key') throw new LatchkeyError('ACCESS_KEY_NOT_FOUND', `No access key ${keyId} in this tenant`);
+      return { keyId, accessKeyId, secretAccessKey, createdAt };
+    },
+
+    async resolve(accessKeyId) {
+      if (!AWS_ACCESS_KEY_ID_RE.test(accessKeyId)) return null;
+      const found = await store.findAwsKeyPair(accessKeyId);
+      if (!found) return null;
+      const { key, pair } = found;
+      if (key.expiresAt !== null && Date.parse(key.expiresAt) <= clock.now().getTime()) return null;
+      if (!(ROLES as readonly string[]).includes(key.role)) return null;
+      const secretAccessKey = (await keyring.openFor(pair.tenantId, pair.sealedSecret, aad(pair.tenantId, pair.accessKeyId))).toString('utf8');
+      return {
+        secretAccessKey,
+        principal: {
+          type: 'access_key', id: key.id, name: key.name, email: null, tenantId: key.tenantId, role: key.role as Role,
+          tenantIds: [key.tenantId], teamIds: key.teamIds, platformAdmin: key.platformAdmin,
+        },
+      };
+    },
+  };
+}
