@@ -43,7 +43,9 @@ function buildAwsRequest(spec: LoadSpec & { awsSign: NonNullable<LoadSpec['awsSi
     req.path = path;
     req.body = JSON.stringify({ SecretId: pickPath(spec) });
     req.headers = signedHeaders(spec.awsSign, host, path, req.body, {
-      'content-type': 'application/x-amz-json-1.1', 'x-amz-target': spec.awsSign.target, 'amz-sdk-invocation-id': `${process.pid}-${n}`,
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': spec.awsSign.target,
+      'amz-sdk-invocation-id': `${process.pid}-${n}`,
     });
     return req;
   };

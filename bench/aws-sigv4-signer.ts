@@ -15,13 +15,33 @@ export interface SigningKey {
 }
 
 /** Headers (lower-case) for one signed POST of `body` to `path` at `host`, `amz-sdk-invocation-id` unique per call. */
-export function signedHeaders(k: SigningKey, host: string, path: string, body: string, extra: Record<string, string>, now = new Date()): Record<string, string> {
-  const amzDate = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+export function signedHeaders(
+  k: SigningKey,
+  host: string,
+  path: string,
+  body: string,
+  extra: Record<string, string>,
+  now = new Date(),
+): Record<string, string> {
+  const amzDate = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
   const day = amzDate.slice(0, 8);
   const headers: Record<string, string> = { ...extra, host, 'x-amz-date': amzDate };
-  const names = Object.keys(headers).map((h) => h.toLowerCase()).sort();
+  const names = Object.keys(headers)
+    .map((h) => h.toLowerCase())
+    .sort();
   const lower = Object.fromEntries(Object.entries(headers).map(([h, v]) => [h.toLowerCase(), v.trim().replace(/\s+/g, ' ')]));
-  const canonical = ['POST', path.split('/').map(encodeURIComponent).join('/'), '', ...names.map((n) => `${n}:${lower[n]}`), '', names.join(';'), sha256Hex(body)].join('\n');
+  const canonical = [
+    'POST',
+    path.split('/').map(encodeURIComponent).join('/'),
+    '',
+    ...names.map((n) => `${n}:${lower[n]}`),
+    '',
+    names.join(';'),
+    sha256Hex(body),
+  ].join('\n');
   const scope = `${day}/${k.region}/${k.service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
   let key: Buffer = hmac(`AWS4${k.secretAccessKey}`, day);

@@ -79,7 +79,12 @@ async function createCredential(client: JsonClient, token: string, body: Record<
     let res: JsonResponse;
     try {
       // A retry gets a new name: if the reset request did get stored, the retry must not collide with it.
-      res = await client.request({ method: 'POST', path: '/v1/credentials', token, body: attempt === 0 ? body : { ...body, name: `${String(body.name)}-retry${attempt}` } });
+      res = await client.request({
+        method: 'POST',
+        path: '/v1/credentials',
+        token,
+        body: attempt === 0 ? body : { ...body, name: `${String(body.name)}-retry${attempt}` },
+      });
     } catch (err) {
       // A kept-alive socket that the server closed just as we reused it: try again on a new one.
       if (err instanceof TransportError && err.reusedSocket && attempt < 3) continue;
@@ -127,7 +132,11 @@ export async function seedStore(origin: string, platformKey: string, options: Se
       body: { name: 'bench-service', role: 'service' },
     });
     const serviceKey = stringAt(serviceKeyBody, 'key');
-    const pairBody = await client.expect(201, { method: 'POST', path: `/v1/access-keys/${stringAt(serviceKeyBody, 'id')}/aws-key-pair`, token: hotTenant.ownerKey });
+    const pairBody = await client.expect(201, {
+      method: 'POST',
+      path: `/v1/access-keys/${stringAt(serviceKeyBody, 'id')}/aws-key-pair`,
+      token: hotTenant.ownerKey,
+    });
     const serviceAwsPair = { accessKeyId: stringAt(pairBody, 'access_key_id'), secretAccessKey: stringAt(pairBody, 'secret_access_key') };
 
     const shares = tenantShares(options.credentials, TENANT_COUNT);

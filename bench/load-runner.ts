@@ -63,10 +63,13 @@ function startWorker(spec: LoadSpec, placement: Placement, onMeasureStart: () =>
         nl = stdout.indexOf('\n');
       }
     });
-    const limit = setTimeout(() => {
-      failure = `load worker "${spec.label}" did not finish in time`;
-      child.kill('SIGKILL');
-    }, (spec.warmupSeconds + spec.durationSeconds + 60) * 1000);
+    const limit = setTimeout(
+      () => {
+        failure = `load worker "${spec.label}" did not finish in time`;
+        child.kill('SIGKILL');
+      },
+      (spec.warmupSeconds + spec.durationSeconds + 60) * 1000,
+    );
     child.once('exit', (code) => {
       clearTimeout(limit);
       if (summary !== null) resolve(summary);

@@ -58,10 +58,7 @@ export interface LoadSummary {
   sendLagMs: { p99: number; max: number } | null;
 }
 
-export type LoadWorkerEvent =
-  | { event: 'measure-start' }
-  | { event: 'result'; summary: LoadSummary }
-  | { event: 'error'; message: string };
+export type LoadWorkerEvent = { event: 'measure-start' } | { event: 'result'; summary: LoadSummary } | { event: 'error'; message: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

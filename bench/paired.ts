@@ -13,7 +13,7 @@ import { readBuildInfo } from './build-info.js';
 import { runLoad } from './load-runner.js';
 import { readMachineInfo } from './machine-info.js';
 import { median, rpsPerCpuSecond } from './results-model.js';
-import { helloScenarios, } from './scenarios.js';
+import { helloScenarios } from './scenarios.js';
 import type { Scenario } from './scenarios.js';
 import type { RunningServer } from './server-launch.js';
 import { helloTarget, latchkeyTarget, repoRoot, snapshotLatchkeyBuild } from './targets.js';
@@ -81,7 +81,16 @@ async function main(): Promise<void> {
   };
   const hello = helloTarget(ctx);
   const latchkey = latchkeyTarget(
-    { id: 'latchkey-sqlite', title: 'Latchkey, SQLite', credentials, databaseUrl: null, seedConcurrency: 32, seedBudgetSeconds: 600, deepPages: 1, binPath: snapshotLatchkeyBuild(false) },
+    {
+      id: 'latchkey-sqlite',
+      title: 'Latchkey, SQLite',
+      credentials,
+      databaseUrl: null,
+      seedConcurrency: 32,
+      seedBudgetSeconds: 600,
+      deepPages: 1,
+      binPath: snapshotLatchkeyBuild(false),
+    },
     ctx,
   );
   const servers: RunningServer[] = [];
@@ -92,12 +101,16 @@ async function main(): Promise<void> {
     servers.push(helloServer);
     const held = await latchkey.start();
     servers.push(held);
-    const scenarios = (await latchkey.scenarios(held)).filter((s) => s.id === 'metadata' || s.id === 'reveal' || s.id === 'metadata-unheld' || s.id === 'bad-key-unheld');
+    const scenarios = (await latchkey.scenarios(held)).filter(
+      (s) => s.id === 'metadata' || s.id === 'reveal' || s.id === 'metadata-unheld' || s.id === 'bad-key-unheld',
+    );
     const unheldEnv = scenarios.find((s) => s.serverEnv !== undefined)?.serverEnv;
     const unheld = await latchkey.start(unheldEnv);
     servers.push(unheld);
     const windows: Array<{ scenario: Scenario; server: RunningServer }> = [
-      ...helloScenarios(helloServer.origin, ctx.shape).filter((s) => s.id === 'hello').map((scenario) => ({ scenario, server: helloServer })),
+      ...helloScenarios(helloServer.origin, ctx.shape)
+        .filter((s) => s.id === 'hello')
+        .map((scenario) => ({ scenario, server: helloServer })),
       ...scenarios.map((scenario) => ({ scenario, server: scenario.serverEnv === undefined ? held : unheld })),
     ];
     if (windows.length !== 5) throw new Error(`expected 5 endpoints, found ${windows.map((w) => w.scenario.id).join(', ')}`);
@@ -123,10 +136,12 @@ async function main(): Promise<void> {
       const each = measured.map((p) => r.of(p));
       return `| ${r.title} | ${median(each).toFixed(2)}× | ${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)}× | ${each.map((v) => v.toFixed(2)).join(', ')} |`;
     });
-    const rates = windows.map((w) => w.scenario.id).map((id) => {
-      const each = measured.map((p) => need(p, id));
-      return `| ${id} | ${median(each.map((w) => w.rps)).toFixed(0)} | ${median(each.map((w) => w.rpsPerCpu)).toFixed(0)} |`;
-    });
+    const rates = windows
+      .map((w) => w.scenario.id)
+      .map((id) => {
+        const each = measured.map((p) => need(p, id));
+        return `| ${id} | ${median(each.map((w) => w.rps)).toFixed(0)} | ${median(each.map((w) => w.rpsPerCpu)).toFixed(0)} |`;
+      });
     const markdown = [
       '# Latchkey: paired ratios',
       '',

@@ -129,8 +129,11 @@ export class CpuWindowMeter {
     const other = Math.max(0, machineUsed - processUsed - excludedUsed - databaseUsed);
     const percent = (seconds: number): number => (wallSeconds > 0 ? (seconds / wallSeconds) * 100 : 0);
     return {
-      processPercent: percent(processUsed), databasePercent: percent(databaseUsed), otherPercent: percent(other),
-      stealPercent: percent(machine.steal - this.machineStart.steal), wallSeconds,
+      processPercent: percent(processUsed),
+      databasePercent: percent(databaseUsed),
+      otherPercent: percent(other),
+      stealPercent: percent(machine.steal - this.machineStart.steal),
+      wallSeconds,
     };
   }
 }

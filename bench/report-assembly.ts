@@ -6,7 +6,7 @@ import type { BenchOptions } from './options.js';
 import { readLoadAverage } from './proc-usage.js';
 import type { BenchReport } from './report-markdown.js';
 import { median, summarizeDiskSync, summarizeFloods, summarizeRuns, summarizeStartups } from './results-model.js';
-import type { SeedingRecord, } from './results-model.js';
+import type { SeedingRecord } from './results-model.js';
 import type { RoundsOutcome } from './rounds.js';
 import { LATCHKEY_BENCH_ENV, launcher } from './targets.js';
 import type { Target } from './targets.js';
@@ -37,9 +37,7 @@ export interface ReportInputs {
 export function assembleReport(inputs: ReportInputs): BenchReport {
   const { options, rounds } = inputs;
   const titles = new Map(inputs.measured.map((t) => [t.id, t.title]));
-  const rows = [
-    ...summarizeRuns(rounds.runs, titles, rounds.notes),
-  ];
+  const rows = [...summarizeRuns(rounds.runs, titles, rounds.notes)];
   const others = rounds.runs.map((r) => r.otherCpuPercent);
   const steals = rounds.runs.map((r) => r.stealPercent ?? 0);
   const launched = launcher();

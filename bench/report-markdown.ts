@@ -2,7 +2,17 @@
 import type { BuildInfo } from './build-info.js';
 import type { MachineInfo } from './machine-info.js';
 import type { DiskSyncRecord } from './disk-sync-probe.js';
-import { median, runRpsPerCpuSecond, type DiskSyncSummary, type FloodSummary, type RunRecord, type SeedingRecord, type StartupRecord, type StartupSummary, type SummaryRow } from './results-model.js';
+import {
+  median,
+  runRpsPerCpuSecond,
+  type DiskSyncSummary,
+  type FloodSummary,
+  type RunRecord,
+  type SeedingRecord,
+  type StartupRecord,
+  type StartupSummary,
+  type SummaryRow,
+} from './results-model.js';
 
 export interface BenchReport {
   date: string;
@@ -68,7 +78,21 @@ function ratioPerCpu(report: BenchReport, r: SummaryRow): string {
 
 export function renderMainTable(report: BenchReport): string {
   return table(
-    ['server', 'endpoint', 'req/s', 'p50 ms', 'p99 ms', 'p99.9 ms', 'bad answers', 'RSS MB', 'server CPU %', 'req/CPU-s', 'other CPU %', '× hello', '× hello per CPU-s'],
+    [
+      'server',
+      'endpoint',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'p99.9 ms',
+      'bad answers',
+      'RSS MB',
+      'server CPU %',
+      'req/CPU-s',
+      'other CPU %',
+      '× hello',
+      '× hello per CPU-s',
+    ],
     report.rows.map((r) => [
       serverCell(report, r.targetId),
       `${r.label}${noteText(r)}`,
@@ -115,13 +139,22 @@ export function renderDiskSyncTable(report: BenchReport): string {
   const d = report.diskSync;
   if (d == null) return '';
   const reveals = report.rows.filter(
-    (r) => (r.scenarioId === 'reveal-paced' && r.targetId.startsWith('latchkey-sqlite')) || (r.targetId === 'naive-reveal' && r.scenarioId === 'naive-reveal-paced'),
+    (r) =>
+      (r.scenarioId === 'reveal-paced' && r.targetId.startsWith('latchkey-sqlite')) || (r.targetId === 'naive-reveal' && r.scenarioId === 'naive-reveal-paced'),
   );
   return table(
     ['what', 'rounds', 'per second', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
     [
       ['fdatasync of a 16 KiB commit (disk alone)', String(d.rounds), int(d.syncsPerSecond), ms(d.p50), ms(d.p99), ms(d.p999), ms(d.max)],
-      ...reveals.map((r) => [`${r.targetId} ${r.targetId === 'naive-reveal' ? 'durable' : 'reveal'} GET @ ${report.method.fixedRate}/s`, String(r.rounds), int(r.rps), ms(r.p50), ms(r.p99), ms(r.p999), '—']),
+      ...reveals.map((r) => [
+        `${r.targetId} ${r.targetId === 'naive-reveal' ? 'durable' : 'reveal'} GET @ ${report.method.fixedRate}/s`,
+        String(r.rounds),
+        int(r.rps),
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.p999),
+        '—',
+      ]),
     ],
   );
 }
@@ -185,20 +218,20 @@ function meaning(report: BenchReport): string[] {
       "autocannon's own `overallRate` was not used for them: it releases each connection's per-second quota at the top of every second, which turns a fixed rate into bursts. " +
       'Their "sender lag" is how late the sender itself got requests out (p99): more than a millisecond or two means the load core was not the sender\'s alone, and that much of the latency is not the server\'s.',
     '**bad answers** counts responses with another status than the endpoint should give (200, 201 for create, 401 for the bad key) plus connection errors, summed over all rounds; it should be 0.',
-    '**server CPU %** is the server\'s utime+stime over the measured window (100 % = the whole pinned core); **RSS** is VmRSS right after the run. ' +
+    "**server CPU %** is the server's utime+stime over the measured window (100 % = the whole pinned core); **RSS** is VmRSS right after the run. " +
       'For the PostgreSQL store, "(+N db)" is what the PostgreSQL backends used meanwhile (they are not pinned and share both cores). ' +
-      'At saturation the CPU should be near 100 %; well below means other processes took the core, and then **req/CPU-s** (req/s ÷ CPU share: requests per second of server CPU, PostgreSQL\'s included) ' +
+      "At saturation the CPU should be near 100 %; well below means other processes took the core, and then **req/CPU-s** (req/s ÷ CPU share: requests per second of server CPU, PostgreSQL's included) " +
       'and **× hello per CPU-s** (the same ratio to hello world, on that figure) are the steadier figures to compare.',
     'The reveal row writes an audit event and updates `last_used_at` per request, so it is a write path; the create row seals a new secret and writes a credential, a version and an audit event, into a second tenant so the measured tenant stays the same size.',
     'The deep-cursor row follows `next_cursor` from the first page, then requests that one deep page over and over; with keyset paging it should cost the same as the first page.',
     'Seeding goes through `POST /v1/credentials` only (no back door into the store), with the concurrency shown; its **server CPU %** under 100 % means the server was waiting rather than computing ' +
       '(with SQLite, on the fsync of each commit: `LATCHKEY_SQLITE_SYNCHRONOUS` defaults to FULL).',
     '**other CPU %** is what processes other than the server (and its PostgreSQL), the load workers and this harness used during the window (100 % = one core): the noise. Rows where it is high are suspect. ' +
-      "On a virtual machine the hypervisor may also keep the cores from us (steal time, from /proc/stat): that is reported apart, under Noise below, and slows every server of the run alike.",
+      'On a virtual machine the hypervisor may also keep the cores from us (steal time, from /proc/stat): that is reported apart, under Noise below, and slows every server of the run alike.',
     'The flood table runs the metadata GET (same load as its row) while a second load process sends unknown-but-well-formed keys as fast as it can; the slowdown is how much good traffic the 401 path takes away on a single core ' +
       '(per server CPU-s: good requests answered per second of server CPU, alone vs. flooded, which other processes on the machine do not skew).',
     'The held bad-key row and the flood run with the default `LATCHKEY_AUTH_FAILURE_DELAY_MS` (250): once an address has failed authentication 10 times in a second, its further 401s that second are answered 250 ms late, ' +
-      'so a flood mostly waits on timers and that row\'s req/s is the held rate, not a cost. ' +
+      "so a flood mostly waits on timers and that row's req/s is the held rate, not a cost. " +
       'The "never held" row runs on a second server started with `LATCHKEY_AUTH_FAILURE_DELAY_MS=0` (the round\'s server idle meanwhile), so every 401 is answered at once: its req/s and req/CPU-s are what the miss path costs. ' +
       'The row before it measures the metadata GET on that same process, just before, so that the two costs are compared within one process (two processes of one build differ by up to 15 % here).',
   ];
@@ -254,7 +287,9 @@ function meaning(report: BenchReport): string[] {
       (n.stealMedian === undefined || n.stealMax === undefined
         ? '.'
         : `, and the hypervisor took a median ${n.stealMedian.toFixed(0)} % (max ${n.stealMax.toFixed(0)} %) of a core from the two (steal).`) +
-      (n.otherCpuMax > 10 || (n.stealMax ?? 0) > 5 ? ' **The machine was not quiet: treat the figures as rough, and re-run on an idle machine before comparing small differences.**' : ''),
+      (n.otherCpuMax > 10 || (n.stealMax ?? 0) > 5
+        ? ' **The machine was not quiet: treat the figures as rough, and re-run on an idle machine before comparing small differences.**'
+        : ''),
   );
   return notes;
 }
@@ -269,7 +304,17 @@ export function renderResultsMarkdown(report: BenchReport): string {
     `- Node: ${report.machine.node}`,
     `- Latchkey build: commit ${report.build.commit ?? 'unknown'}${report.build.uncommittedChanges === true ? ' plus uncommitted changes in src/' : ''}, dist/ built ${report.build.distBuiltAt ?? 'never'}`,
     `- Command: \`${report.command}\``,
-    `- Latchkey settings: ${Object.entries(m.latchkeyEnv).map(([k, v]) => `\`${k}=${v}\``).join(', ')}; everything else at its default (see \`latchkey\` config docs); Node flags (as \`npm start\`): ${m.latchkeyNodeFlags === undefined || m.latchkeyNodeFlags.length === 0 ? 'none' : m.latchkeyNodeFlags.map((f) => `\`${f}\``).join(' ')}${Object.keys(m.latchkeyLauncherEnv ?? {}).length === 0 ? '' : `, with ${Object.entries(m.latchkeyLauncherEnv ?? {}).map(([k, v]) => `\`${k}=${v}\``).join(' ')} in its environment (as \`npm start\`)`}`,
+    `- Latchkey settings: ${Object.entries(m.latchkeyEnv)
+      .map(([k, v]) => `\`${k}=${v}\``)
+      .join(
+        ', ',
+      )}; everything else at its default (see \`latchkey\` config docs); Node flags (as \`npm start\`): ${m.latchkeyNodeFlags === undefined || m.latchkeyNodeFlags.length === 0 ? 'none' : m.latchkeyNodeFlags.map((f) => `\`${f}\``).join(' ')}${
+      Object.keys(m.latchkeyLauncherEnv ?? {}).length === 0
+        ? ''
+        : `, with ${Object.entries(m.latchkeyLauncherEnv ?? {})
+            .map(([k, v]) => `\`${k}=${v}\``)
+            .join(' ')} in its environment (as \`npm start\`)`
+    }`,
     `- Method: server on core ${m.serverCpu}, load on core ${m.loadCpu}${m.nice === 0 ? '' : ` (both at nice ${m.nice})`}; ${m.rounds} round(s), ${m.warmupSeconds} s warm-up + ${m.durationSeconds} s per run, ${m.connections} connections; medians.`,
     '',
     '## Endpoints',

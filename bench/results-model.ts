@@ -120,11 +120,7 @@ export function runRpsPerCpuSecond(r: RunRecord): number | null {
   return rpsPerCpuSecond(r.summary.rps, r.serverCpuPercent + (r.databaseCpuPercent ?? 0));
 }
 
-export function summarizeRuns(
-  runs: readonly RunRecord[],
-  titles: ReadonlyMap<string, string>,
-  notes: ReadonlyMap<string, string>,
-): SummaryRow[] {
+export function summarizeRuns(runs: readonly RunRecord[], titles: ReadonlyMap<string, string>, notes: ReadonlyMap<string, string>): SummaryRow[] {
   const groups = new Map<string, RunRecord[]>();
   for (const run of runs) {
     const key = `${run.targetId}\u0000${run.scenarioId}`;

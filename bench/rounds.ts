@@ -22,7 +22,15 @@ function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-async function measureServer(target: Target, server: RunningServer, round: number, rounds: number, load: Placement, out: RoundsOutcome, log: (m: string) => void): Promise<void> {
+async function measureServer(
+  target: Target,
+  server: RunningServer,
+  round: number,
+  rounds: number,
+  load: Placement,
+  out: RoundsOutcome,
+  log: (m: string) => void,
+): Promise<void> {
   const tag = `[round ${round}/${rounds}] ${target.id}`;
   if (target.kind === 'latchkey') {
     out.startupRuns.push({ targetId: target.id, round, spawnToListeningMs: server.spawnToListeningMs, spawnToReadyMs: server.spawnToReadyMs });
@@ -102,7 +110,9 @@ export async function runRounds(
       // No server runs meanwhile: this is the disk alone.
       const probe = await probeDiskSync(round, diskSync.seconds, diskSync.rate);
       out.diskSync.push(probe);
-      log(`[round ${round}/${rounds}] disk: fdatasync p50 ${probe.latencyMs.p50.toFixed(2)} ms, p99 ${probe.latencyMs.p99.toFixed(2)} ms, p99.9 ${probe.latencyMs.p999.toFixed(2)} ms`);
+      log(
+        `[round ${round}/${rounds}] disk: fdatasync p50 ${probe.latencyMs.p50.toFixed(2)} ms, p99 ${probe.latencyMs.p99.toFixed(2)} ms, p99.9 ${probe.latencyMs.p999.toFixed(2)} ms`,
+      );
     }
     const order = round % 2 === 1 ? targets : [...targets].reverse();
     for (const target of order) {

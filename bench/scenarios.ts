@@ -191,9 +191,21 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
   const scenarios: Scenario[] = [
     { id: 'metadata', label: metadata.label, kind: 'saturate', specs: [metadata] },
     { id: 'reveal', label: reveal.label, kind: 'saturate', specs: [reveal] },
-    { id: 'oauth-reveal', label: oauthReveal.label, kind: 'saturate', specs: [oauthReveal], note: `${store.hot.oauthIds.length} OAuth2 credentials, service key` },
-    { id: 'kv-v2-read', label: kvRead.label, kind: 'saturate', specs: [kvRead], note: 'the oauth-reveal row\'s credentials, by name' },
-    { id: 'aws-get-secret-value', label: awsGet.label, kind: 'saturate', specs: [awsGet], note: 'the oauth-reveal row\'s credentials, by name; SigV4 checked per request' },
+    {
+      id: 'oauth-reveal',
+      label: oauthReveal.label,
+      kind: 'saturate',
+      specs: [oauthReveal],
+      note: `${store.hot.oauthIds.length} OAuth2 credentials, service key`,
+    },
+    { id: 'kv-v2-read', label: kvRead.label, kind: 'saturate', specs: [kvRead], note: "the oauth-reveal row's credentials, by name" },
+    {
+      id: 'aws-get-secret-value',
+      label: awsGet.label,
+      kind: 'saturate',
+      specs: [awsGet],
+      note: "the oauth-reveal row's credentials, by name; SigV4 checked per request",
+    },
     {
       id: 'list-first',
       label: 'list first page GET /v1/credentials?per_page=25',
@@ -306,17 +318,26 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
     expectStatus: 200,
   };
   return [
-    { id: 'proxy-direct', label: direct.label, kind: 'saturate', specs: [direct], direct: true, note: 'the target runs on the load core; compare with the next row' },
+    {
+      id: 'proxy-direct',
+      label: direct.label,
+      kind: 'saturate',
+      specs: [direct],
+      direct: true,
+      note: 'the target runs on the load core; compare with the next row',
+    },
     {
       id: 'proxy',
       label: 'proxy ANY /v1/credentials/{id}/proxy/ → the same target (api_key header injected)',
       kind: 'saturate',
-      specs: [{
-        ...direct,
-        label: 'proxied GET /',
-        paths: [`/v1/credentials/${proxy.credentialId}/proxy/`],
-        headers: { authorization: `Bearer ${proxy.serviceKey}`, 'x-latchkey-target': proxy.targetOrigin },
-      }],
+      specs: [
+        {
+          ...direct,
+          label: 'proxied GET /',
+          paths: [`/v1/credentials/${proxy.credentialId}/proxy/`],
+          headers: { authorization: `Bearer ${proxy.serviceKey}`, 'x-latchkey-target': proxy.targetOrigin },
+        },
+      ],
       note: 'service key; credential.use audited per request',
     },
   ];

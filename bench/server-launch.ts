@@ -135,7 +135,7 @@ export async function launchServer(spec: ServerSpec): Promise<RunningServer> {
     const waited = performance.now() - started;
     if (waited > timeoutMs) return fail(`no "listening on" line within ${timeoutMs} ms`);
     // The owner key line may come just before or after the listening line; give it 10 s.
-    if (origin !== null && waited > (listeningAt - started) + 10_000) return fail('no "owner access key:" line on first start');
+    if (origin !== null && waited > listeningAt - started + 10_000) return fail('no "owner access key:" line on first start');
     await sleep(2);
   }
   const listeningOrigin: string = origin;

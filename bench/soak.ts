@@ -49,7 +49,10 @@ const server = await launchServer({
   command: process.execPath,
   args: [join(ROOT, 'bin/latchkey.js'), 'serve'],
   env: {
-    LATCHKEY_PORT: String(port), LATCHKEY_HOST: '127.0.0.1', LATCHKEY_DATA_DIR: dataDir, LATCHKEY_LOG_LEVEL: 'info',
+    LATCHKEY_PORT: String(port),
+    LATCHKEY_HOST: '127.0.0.1',
+    LATCHKEY_DATA_DIR: dataDir,
+    LATCHKEY_LOG_LEVEL: 'info',
     ...(scratch ? { LATCHKEY_DATABASE_URL: scratch.url } : {}),
   },
   cwd: ROOT,
@@ -66,16 +69,21 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 function send(method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
   return new Promise((resolvePromise) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request(`${server.origin}${path}`, {
-      method, agent,
-      headers: { authorization: `Bearer ${ownerKey}`, ...(data ? { 'content-type': 'application/json' } : {}) },
-      timeout: 10_000,
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text }));
-    });
+    const req = http.request(
+      `${server.origin}${path}`,
+      {
+        method,
+        agent,
+        headers: { authorization: `Bearer ${ownerKey}`, ...(data ? { 'content-type': 'application/json' } : {}) },
+        timeout: 10_000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => resolvePromise({ status: 0, text: '' }));
     req.end(data);
@@ -83,7 +91,8 @@ function send(method: string, path: string, body?: unknown): Promise<{ status: n
 }
 
 const smtp = (i: number | string) => ({
-  name: `soak ${i}`, type: 'smtp',
+  name: `soak ${i}`,
+  type: 'smtp',
   config: { host: 'smtp.example.com', auth_type: 'login', username: `mailer${i}` },
   secret: { password: `soak-password-${i}-${Math.random().toString(36).slice(2)}` },
 });
@@ -154,9 +163,31 @@ function helperThreadsCpu(pid: number): number {
   return total;
 }
 
-interface Sample { loopMax: number; runQueueMs: number; gcMs: Record<string, number>; serverCpu: number; othersCpu: number; helpersCpu: number }
-interface Second extends Sample { t: number; p99: number }
-interface Row { t: number; n: number; p50: number; p99: number; max: number; errors: number; loopMax: number; gcMs: number; serverCpu: number; othersCpu: number; runQueueMs: number }
+interface Sample {
+  loopMax: number;
+  runQueueMs: number;
+  gcMs: Record<string, number>;
+  serverCpu: number;
+  othersCpu: number;
+  helpersCpu: number;
+}
+interface Second extends Sample {
+  t: number;
+  p99: number;
+}
+interface Row {
+  t: number;
+  n: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+  loopMax: number;
+  gcMs: number;
+  serverCpu: number;
+  othersCpu: number;
+  runQueueMs: number;
+}
 /** Latency by the second (and the window) in which each request was due, not when it ended. */
 const bySecond: LatencyRecorder[] = [];
 const byWindow: LatencyRecorder[] = [];
@@ -165,7 +196,14 @@ const samples: Sample[] = [];
 let errorSample = '';
 /** How late this process sent requests (ms): when it is starved of CPU itself, the latencies measure it, not the server. */
 const sendLag = new LatencyRecorder();
-let last = { scrape: await scrape(), cpu: readCpuSeconds(server.pid) ?? 0, machine: readMachineCpuSeconds().busy, mine: readCpuSeconds(process.pid) ?? 0, runQueue: runQueueDelayMs(server.pid), helpers: helperThreadsCpu(server.pid) };
+let last = {
+  scrape: await scrape(),
+  cpu: readCpuSeconds(server.pid) ?? 0,
+  machine: readMachineCpuSeconds().busy,
+  mine: readCpuSeconds(process.pid) ?? 0,
+  runQueue: runQueueDelayMs(server.pid),
+  helpers: helperThreadsCpu(server.pid),
+};
 
 process.stderr.write(`soak: ${RATE} req/s for ${SECONDS} s, windows of ${WINDOW_S} s${pinned ? ' (server on core 0, load on core 1)' : ''}\n`);
 const start = performance.now();
@@ -176,13 +214,24 @@ let nextSample = 1;
 
 /** Once a second: the server's metrics (its event-loop histogram restarts at each scrape) and the kernel's counters. */
 async function sample(t: number): Promise<void> {
-  const now = { scrape: await scrape(), cpu: readCpuSeconds(server.pid) ?? last.cpu, machine: readMachineCpuSeconds().busy, mine: readCpuSeconds(process.pid) ?? last.mine, runQueue: runQueueDelayMs(server.pid), helpers: helperThreadsCpu(server.pid) };
+  const now = {
+    scrape: await scrape(),
+    cpu: readCpuSeconds(server.pid) ?? last.cpu,
+    machine: readMachineCpuSeconds().busy,
+    mine: readCpuSeconds(process.pid) ?? last.mine,
+    runQueue: runQueueDelayMs(server.pid),
+    helpers: helperThreadsCpu(server.pid),
+  };
   const gcMs: Record<string, number> = {};
   for (const [k, v] of Object.entries(now.scrape.gc)) gcMs[k] = (v - (last.scrape.gc[k] ?? 0)) * 1000;
   const serverCpu = now.cpu - last.cpu;
   samples.push({
-    loopMax: now.scrape.loopMaxMs, runQueueMs: now.runQueue - last.runQueue, gcMs, serverCpu,
-    othersCpu: Math.max(0, now.machine - last.machine - serverCpu - (now.mine - last.mine)), helpersCpu: now.helpers - last.helpers,
+    loopMax: now.scrape.loopMaxMs,
+    runQueueMs: now.runQueue - last.runQueue,
+    gcMs,
+    serverCpu,
+    othersCpu: Math.max(0, now.machine - last.machine - serverCpu - (now.mine - last.mine)),
+    helpersCpu: now.helpers - last.helpers,
   });
   last = now;
   if (t % WINDOW_S === 0) process.stderr.write(`  ${t} s\n`);
@@ -229,34 +278,55 @@ const rows: Row[] = byWindow.map((rec, w) => {
   const mine = seconds.slice(w * WINDOW_S, (w + 1) * WINDOW_S);
   const sum = (f: (x: Second) => number): number => mine.reduce((a, x) => a + f(x), 0);
   return {
-    t: (w + 1) * WINDOW_S, n: rec.size, p50: lat.p50, p99: lat.p99, max: lat.max, errors: errorsByWindow[w] ?? 0, loopMax: Math.max(0, ...mine.map((x) => x.loopMax)),
-    gcMs: sum((x) => Object.values(x.gcMs).reduce((a, v) => a + v, 0)), serverCpu: sum((x) => x.serverCpu), othersCpu: sum((x) => x.othersCpu), runQueueMs: sum((x) => x.runQueueMs),
+    t: (w + 1) * WINDOW_S,
+    n: rec.size,
+    p50: lat.p50,
+    p99: lat.p99,
+    max: lat.max,
+    errors: errorsByWindow[w] ?? 0,
+    loopMax: Math.max(0, ...mine.map((x) => x.loopMax)),
+    gcMs: sum((x) => Object.values(x.gcMs).reduce((a, v) => a + v, 0)),
+    serverCpu: sum((x) => x.serverCpu),
+    othersCpu: sum((x) => x.othersCpu),
+    runQueueMs: sum((x) => x.runQueueMs),
   };
 });
 
 const fmt = (v: number): string => v.toFixed(1);
 const median = (xs: number[]): number => (xs.length === 0 ? 0 : ([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number));
-console.log(`\n## soak: ${RATE} req/s for ${SECONDS} s on ${scratch ? 'PostgreSQL' : 'SQLite'} (${CREDENTIALS} credentials; 70 % metadata, 20 % reveals, 5 % lists, 5 % creates)\n`);
+console.log(
+  `\n## soak: ${RATE} req/s for ${SECONDS} s on ${scratch ? 'PostgreSQL' : 'SQLite'} (${CREDENTIALS} credentials; 70 % metadata, 20 % reveals, 5 % lists, 5 % creates)\n`,
+);
 console.log("| t (s) | requests | p50 ms | p99 ms | max ms | non-2xx | loop delay max ms | GC ms | server CPU s | others' CPU s | server run-queue wait ms |");
 console.log('|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.t} | ${r.n} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.errors} | ${r.loopMax.toFixed(0)} | ${r.gcMs.toFixed(0)} | ${r.serverCpu.toFixed(2)} | ${r.othersCpu.toFixed(2)} | ${r.runQueueMs.toFixed(0)} |`);
+  console.log(
+    `| ${r.t} | ${r.n} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.max)} | ${r.errors} | ${r.loopMax.toFixed(0)} | ${r.gcMs.toFixed(0)} | ${r.serverCpu.toFixed(2)} | ${r.othersCpu.toFixed(2)} | ${r.runQueueMs.toFixed(0)} |`,
+  );
 }
 if (errorSample) console.log(`\nfirst non-2xx: ${errorSample}`);
 const lag = sendLag.summarize();
-console.log(`\nthe load generator sent requests late by p99 ${fmt(lag.p99)} ms, max ${fmt(lag.max)} ms${lag.p99 > 50 ? ' — IT WAS STARVED ITSELF: these latencies are not the server\'s' : ''}`);
+console.log(
+  `\nthe load generator sent requests late by p99 ${fmt(lag.p99)} ms, max ${fmt(lag.max)} ms${lag.p99 > 50 ? " — IT WAS STARVED ITSELF: these latencies are not the server's" : ''}`,
+);
 console.log(`\nper-second p99: median ${fmt(median(seconds.map((x) => x.p99)))} ms, worst ${fmt(Math.max(...seconds.map((x) => x.p99)))} ms`);
 // The first window holds the start of the run (JIT, caches filling): left out of the comparison.
 const steady = seconds.filter((x) => x.t > WINDOW_S);
 const quiet = steady.filter((x) => x.runQueueMs < 50);
 const contended = steady.filter((x) => x.runQueueMs >= 100);
 const worst = (xs: Second[]): number => Math.max(0, ...xs.map((x) => x.p99));
-console.log(`after the first window, seconds in which the server's thread waited for a CPU (run queue) < 50 ms: ${quiet.length}, per-second p99 median ${fmt(median(quiet.map((x) => x.p99)))} ms, worst ${fmt(worst(quiet))} ms`);
-console.log(`                                                                                 >= 100 ms: ${contended.length}, per-second p99 median ${fmt(median(contended.map((x) => x.p99)))} ms, worst ${fmt(worst(contended))} ms`);
+console.log(
+  `after the first window, seconds in which the server's thread waited for a CPU (run queue) < 50 ms: ${quiet.length}, per-second p99 median ${fmt(median(quiet.map((x) => x.p99)))} ms, worst ${fmt(worst(quiet))} ms`,
+);
+console.log(
+  `                                                                                 >= 100 ms: ${contended.length}, per-second p99 median ${fmt(median(contended.map((x) => x.p99)))} ms, worst ${fmt(worst(contended))} ms`,
+);
 const corr = (xs: number[], ys: number[]): number => {
   const mx = xs.reduce((a, v) => a + v, 0) / xs.length;
   const my = ys.reduce((a, v) => a + v, 0) / ys.length;
-  let sxy = 0, sxx = 0, syy = 0;
+  let sxy = 0,
+    sxx = 0,
+    syy = 0;
   xs.forEach((x, i) => {
     const dy = (ys[i] as number) - my;
     sxy += (x - mx) * dy;
@@ -265,12 +335,39 @@ const corr = (xs: number[], ys: number[]): number => {
   });
   return sxy / Math.sqrt(sxx * syy || 1);
 };
-console.log(`the server's helper threads (checkpoint worker, libuv pool) used ${(steady.reduce((a, x) => a + x.helpersCpu, 0) * 1000 / Math.max(1, steady.length)).toFixed(0)} ms of CPU per second; the rest of the machine ${(steady.reduce((a, x) => a + x.othersCpu, 0) * 1000 / Math.max(1, steady.length)).toFixed(0)} ms`);
-console.log(`correlation of per-second p99 with run-queue wait: ${corr(steady.map((x) => x.runQueueMs), steady.map((x) => x.p99)).toFixed(2)}; with GC time: ${corr(steady.map((x) => Object.values(x.gcMs).reduce((a, v) => a + v, 0)), steady.map((x) => x.p99)).toFixed(2)}`);
+console.log(
+  `the server's helper threads (checkpoint worker, libuv pool) used ${((steady.reduce((a, x) => a + x.helpersCpu, 0) * 1000) / Math.max(1, steady.length)).toFixed(0)} ms of CPU per second; the rest of the machine ${((steady.reduce((a, x) => a + x.othersCpu, 0) * 1000) / Math.max(1, steady.length)).toFixed(0)} ms`,
+);
+console.log(
+  `correlation of per-second p99 with run-queue wait: ${corr(
+    steady.map((x) => x.runQueueMs),
+    steady.map((x) => x.p99),
+  ).toFixed(2)}; with GC time: ${corr(
+    steady.map((x) => Object.values(x.gcMs).reduce((a, v) => a + v, 0)),
+    steady.map((x) => x.p99),
+  ).toFixed(2)}`,
+);
 // A stall of ours: the event loop held for 50 ms or more while the kernel kept the thread waiting
 // for less than half of that.
 const ours = seconds.filter((x) => x.loopMax >= 50 && x.runQueueMs < x.loopMax / 2);
-console.log(`event-loop stalls >= 50 ms not explained by run-queue wait: ${ours.length}${ours.length ? ': ' + ours.map((x) => `t=${x.t} s loop ${x.loopMax.toFixed(0)} ms, run-queue ${x.runQueueMs.toFixed(0)} ms, gc ${Object.entries(x.gcMs).filter(([, v]) => v >= 1).map(([k, v]) => `${k} ${v.toFixed(0)}`).join('/') || 'none'}`).join('; ') : ''}`);
+console.log(
+  `event-loop stalls >= 50 ms not explained by run-queue wait: ${ours.length}${
+    ours.length
+      ? ': ' +
+        ours
+          .map(
+            (x) =>
+              `t=${x.t} s loop ${x.loopMax.toFixed(0)} ms, run-queue ${x.runQueueMs.toFixed(0)} ms, gc ${
+                Object.entries(x.gcMs)
+                  .filter(([, v]) => v >= 1)
+                  .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+                  .join('/') || 'none'
+              }`,
+          )
+          .join('; ')
+      : ''
+  }`,
+);
 for (const period of PERIODS_S) {
   // Phase of each second against a timer started with the server (up to its start-up jitter).
   const phases = Array.from({ length: period }, () => [] as Second[]);
@@ -278,7 +375,9 @@ for (const period of PERIODS_S) {
   const p99 = phases.map((xs) => median(xs.map((x) => x.p99)));
   const loop = phases.map((xs) => median(xs.map((x) => x.loopMax)));
   const hot = p99.indexOf(Math.max(...p99));
-  console.log(`folded by ${period} s: median p99 per phase ${p99.map((v) => v.toFixed(0)).join(' ')} ms; loop max ${loop.map((v) => v.toFixed(0)).join(' ')} ms; hottest phase ${hot} (${fmt(p99[hot] ?? 0)} ms against ${fmt(median(p99))} ms)`);
+  console.log(
+    `folded by ${period} s: median p99 per phase ${p99.map((v) => v.toFixed(0)).join(' ')} ms; loop max ${loop.map((v) => v.toFixed(0)).join(' ')} ms; hottest phase ${hot} (${fmt(p99[hot] ?? 0)} ms against ${fmt(median(p99))} ms)`,
+  );
 }
 
 agent.destroy();

@@ -261,7 +261,9 @@ async function startProxyTarget(origin: string, seeded: SeededStore, ctx: Target
   const client = new JsonClient(origin, 1);
   try {
     const body = await client.expect(201, {
-      method: 'POST', path: '/v1/credentials', token: seeded.hot.ownerKey,
+      method: 'POST',
+      path: '/v1/credentials',
+      token: seeded.hot.ownerKey,
       body: { name: `bench proxy ${Date.now()}`, type: 'api_key', read_access: 'GLOBAL', allowed_hosts: [new URL(target.origin).host] },
     });
     return { targetOrigin: target.origin, credentialId: stringAt(body, 'id'), serviceKey: seeded.hot.serviceKey };

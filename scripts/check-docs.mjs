@@ -51,7 +51,14 @@ function startServer(dir, env) {
   return new Promise((resolveStart, reject) => {
     const proc = spawn(process.execPath, [BIN, 'serve'], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? '', HOME: join(dir, 'home'), LATCHKEY_DATA_DIR: join(dir, 'data'), LATCHKEY_PORT: '0', LATCHKEY_HOST: '127.0.0.1', ...env },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: join(dir, 'home'),
+        LATCHKEY_DATA_DIR: join(dir, 'data'),
+        LATCHKEY_PORT: '0',
+        LATCHKEY_HOST: '127.0.0.1',
+        ...env,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -83,8 +90,11 @@ function runBlock(script, dir, stdin) {
     const proc = spawn('bash', ['-eo', 'pipefail', '-c', `shopt -s expand_aliases\n${script}`], {
       cwd: dir,
       env: {
-        PATH: `${pathDir}:${process.env.PATH ?? ''}`, HOME: join(dir, 'home'), XDG_CONFIG_HOME: join(dir, 'home', '.config'),
-        TMPDIR: join(dir, 'tmp'), TERM: 'dumb',
+        PATH: `${pathDir}:${process.env.PATH ?? ''}`,
+        HOME: join(dir, 'home'),
+        XDG_CONFIG_HOME: join(dir, 'home', '.config'),
+        TMPDIR: join(dir, 'tmp'),
+        TERM: 'dumb',
       },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -115,10 +125,7 @@ async function check(block) {
     }
     server = await startServer(dir, env);
     const hostPort = new URL(server.url).host;
-    const script = block.body.join('\n')
-      .replaceAll('127.0.0.1:8080', hostPort)
-      .replaceAll('localhost:8080', hostPort)
-      .replaceAll('lk_live_…', server.key);
+    const script = block.body.join('\n').replaceAll('127.0.0.1:8080', hostPort).replaceAll('localhost:8080', hostPort).replaceAll('lk_live_…', server.key);
     const r = await runBlock(script, dir, `${server.key}\n`);
     return r.code === 0 ? null : `exit ${r.code}\n${r.output}`;
   } catch (err) {
@@ -134,8 +141,13 @@ async function check(block) {
 
 // `node scripts/check-docs.mjs cli.md` checks only the files whose path contains that text.
 const only = process.argv[2];
-const files = [join(ROOT, 'README.md'), ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => join(ROOT, 'docs', f))]
-  .filter((f) => only === undefined || f.includes(only));
+const files = [
+  join(ROOT, 'README.md'),
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .sort()
+    .map((f) => join(ROOT, 'docs', f)),
+].filter((f) => only === undefined || f.includes(only));
 let failed = 0;
 let ran = 0;
 const started = Date.now();

@@ -164,8 +164,8 @@ const MAX_LISTED = 40;
 export function jsonDifferences(committed, current, path = [], out = []) {
   if (out.length > MAX_LISTED) return out;
   if (Object.is(committed, current)) return out;
-  const bothObjects = committed && current && typeof committed === 'object' && typeof current === 'object'
-    && Array.isArray(committed) === Array.isArray(current);
+  const bothObjects =
+    committed && current && typeof committed === 'object' && typeof current === 'object' && Array.isArray(committed) === Array.isArray(current);
   if (!bothObjects) {
     out.push(`~ ${pointer(path)}: ${preview(committed)} → ${preview(current)}`);
     return out;
@@ -276,7 +276,10 @@ async function main(argv) {
 
   mkdirSync(dirname(TYPES_FILE), { recursive: true });
   const changed = [];
-  for (const [file, text] of [[SPEC_FILE, wanted.spec], [TYPES_FILE, wanted.types]]) {
+  for (const [file, text] of [
+    [SPEC_FILE, wanted.spec],
+    [TYPES_FILE, wanted.types],
+  ]) {
     const before = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
     if (before !== text) {
       writeFileSync(file, text);
@@ -295,7 +298,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (err) => {
-      process.stderr.write(`generate-sdk-types: ${err instanceof GenerateError ? err.message : err?.stack ?? err}\n`);
+      process.stderr.write(`generate-sdk-types: ${err instanceof GenerateError ? err.message : (err?.stack ?? err)}\n`);
       process.exit(2);
     },
   );

@@ -19,12 +19,16 @@ const only = process.argv.slice(2);
 const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
 const files = { unit: [], 'per-store': [], postgres: [], sqlite: [] };
 for (const entry of readdirSync('test', { withFileTypes: true })) {
-  if (entry.isFile() && entry.name.endsWith('.test.ts')) throw new Error(`test/${entry.name}: a test lives in a folder that says what it is (${Object.keys(KINDS).join(', ')})`);
+  if (entry.isFile() && entry.name.endsWith('.test.ts'))
+    throw new Error(`test/${entry.name}: a test lives in a folder that says what it is (${Object.keys(KINDS).join(', ')})`);
   if (!entry.isDirectory() || entry.name === 'support') continue;
   const kind = KINDS[entry.name];
   if (kind === undefined) throw new Error(`test/${entry.name}/: not a known kind of test (${Object.keys(KINDS).join(', ')})`);
   const dir = `test/${entry.name}`;
-  for (const f of readdirSync(dir).filter((name) => name.endsWith('.test.ts')).sort()) if (pick(`${dir}/${f}`)) files[kind].push(`${dir}/${f}`);
+  for (const f of readdirSync(dir)
+    .filter((name) => name.endsWith('.test.ts'))
+    .sort())
+    if (pick(`${dir}/${f}`)) files[kind].push(`${dir}/${f}`);
 }
 const { unit, 'per-store': perStore, postgres: pgOnly, sqlite: sqliteOnly } = files;
 

@@ -76,27 +76,59 @@ export const CONFIG_VARIABLES = [
   ['LATCHKEY_RATE_LIMIT', '0', 'requests per caller per window before 429 (0 = no limit)'],
   ['LATCHKEY_RATE_LIMIT_WINDOW_SECONDS', '60', 'length of the rate-limit window'],
   ['LATCHKEY_AUTH_CACHE_TTL_MS', '30000', 'how long a verified access key is cached in memory'],
-  ['LATCHKEY_CONSOLE_SESSION_SECONDS', '28800', 'how long a console sign-in lasts (the /ui session cookie and its row); a revoked key or a logout ends it sooner'],
+  [
+    'LATCHKEY_CONSOLE_SESSION_SECONDS',
+    '28800',
+    'how long a console sign-in lasts (the /ui session cookie and its row); a revoked key or a logout ends it sooner',
+  ],
   ['LATCHKEY_AUTH_FAILURE_DELAY_MS', '250', 'a source that fails authentication more than 10 times in a window gets its further 401s this late (0 = never)'],
-  ['LATCHKEY_AUTH_FAILURE_WINDOW_MS', '1000', 'the window in which a source\'s failed authentications are counted for that hold'],
-  ['LATCHKEY_TRUST_PROXY', 'false', 'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused'],
+  ['LATCHKEY_AUTH_FAILURE_WINDOW_MS', '1000', "the window in which a source's failed authentications are counted for that hold"],
+  [
+    'LATCHKEY_TRUST_PROXY',
+    'false',
+    'comma list of the reverse proxies in front of Latchkey, as addresses or CIDRs (10.0.0.5, 10.1.0.0/16, ::1/128) or loopback, linklocal, uniquelocal; the client address is then the right-most X-Forwarded-For entry not in the list (and it is what the audit log and the failed-sign-in hold use); false = ignore X-Forwarded-For. `true` is refused',
+  ],
   ['LATCHKEY_AUDIT_SEAL_INTERVAL_MS', '200', 'how often new audit events are sealed into the hash chain'],
-  ['LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS', '60', 'refusals (403, and 404 probes of secrets) by one actor for one action and target are written once per window, then once more with the count of the rest (`suppressed`)'],
-  ['LATCHKEY_AUDIT_SINK', '(unset)', 'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)'],
+  [
+    'LATCHKEY_AUDIT_REFUSAL_WINDOW_SECONDS',
+    '60',
+    'refusals (403, and 404 probes of secrets) by one actor for one action and target are written once per window, then once more with the count of the rest (`suppressed`)',
+  ],
+  [
+    'LATCHKEY_AUDIT_SINK',
+    '(unset)',
+    'stream audit events as JSON lines, at least once: stdout, file:/path/audit.jsonl, or an https:// webhook (http:// only to loopback)',
+  ],
   ['LATCHKEY_AUDIT_SINK_SECRET', '(unset)', 'signs webhook deliveries: x-latchkey-signature: t=<unix>,v1=HMAC-SHA256(secret, "<t>.<body>")'],
   ['LATCHKEY_AUDIT_RETENTION_DAYS', '365', 'audit events older than this are purged, leaving an anchor event so the chain still verifies (0 = keep forever)'],
-  ['LATCHKEY_OIDC_ISSUERS', '(unset)', 'JSON array of trusted OIDC issuers: issuer, audience, jwks_uri?, algorithms?, tenant_id | tenant_claim, role_claim, role_map, default_role, teams_claim'],
+  [
+    'LATCHKEY_OIDC_ISSUERS',
+    '(unset)',
+    'JSON array of trusted OIDC issuers: issuer, audience, jwks_uri?, algorithms?, tenant_id | tenant_claim, role_claim, role_map, default_role, teams_claim',
+  ],
   ['LATCHKEY_DELETED_RETENTION_DAYS', '30', 'soft-deleted credentials are restorable this long, then purged'],
   ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
-  ['LATCHKEY_EGRESS_ALLOW', '(none)', 'comma list of CIDRs (10.0.0.0/8, ::1/128), addresses and host names (idp.corp.example, *.corp.example) that OAuth token calls may reach although private/loopback, and over plain http; everything else must be public https'],
+  [
+    'LATCHKEY_EGRESS_ALLOW',
+    '(none)',
+    'comma list of CIDRs (10.0.0.0/8, ::1/128), addresses and host names (idp.corp.example, *.corp.example) that OAuth token calls may reach although private/loopback, and over plain http; everything else must be public https',
+  ],
   ['LATCHKEY_EGRESS_TIMEOUT_MS', '10000', 'deadline of one outbound call (token endpoint), redirects included'],
   ['LATCHKEY_PROXY_TIMEOUT_MS', '30000', 'deadline of one request sent through the proxy (/v1/credentials/{id}/proxy), its answer streamed back included'],
   ['LATCHKEY_PROXY_MAX_RESPONSE_BYTES', '10485760', 'the largest answer the proxy streams back; a declared larger one is 502, a longer stream is cut off'],
-  ['LATCHKEY_AWS_STS_ENDPOINT', '(unset)', 'STS endpoint (https URL) used to assume the role of an aws ROLE credential; unset = https://sts.<config.region>.amazonaws.com, or the global endpoint without a region'],
+  [
+    'LATCHKEY_AWS_STS_ENDPOINT',
+    '(unset)',
+    'STS endpoint (https URL) used to assume the role of an aws ROLE credential; unset = https://sts.<config.region>.amazonaws.com, or the global endpoint without a region',
+  ],
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
-  ['LATCHKEY_OAUTH_RETURN_ORIGINS', '(none)', 'comma list of origins (https://app.example.com) that an OAuth connect\'s return_to may send the browser back to; return_to is refused unless its origin is listed'],
+  [
+    'LATCHKEY_OAUTH_RETURN_ORIGINS',
+    '(none)',
+    "comma list of origins (https://app.example.com) that an OAuth connect's return_to may send the browser back to; return_to is refused unless its origin is listed",
+  ],
   ['LATCHKEY_CONFIG_FILE', '(unset)', 'a JSON file of these variables; the environment wins over it'],
 ] as const;
 
@@ -226,7 +258,8 @@ function stsEndpoint(raw: string | undefined): string | null {
     throw new ConfigError('LATCHKEY_AWS_STS_ENDPOINT must be an absolute http(s) URL');
   }
   // The egress guard decides at each call whether it may be reached (plain http only where allowed).
-  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.search !== '') throw new ConfigError('LATCHKEY_AWS_STS_ENDPOINT must be an http(s) URL without user info or query');
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username !== '' || url.search !== '')
+    throw new ConfigError('LATCHKEY_AWS_STS_ENDPOINT must be an http(s) URL without user info or query');
   return url.toString();
 }
 

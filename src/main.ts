@@ -31,14 +31,29 @@ export interface Runtime {
 
 /** Paths that may carry a secret if anything ever logs a body or a header: pino masks them. */
 const REDACT = [
-  'req.headers.authorization', 'req.headers.cookie', 'headers.authorization', '*.authorization',
-  'secret', '*.secret', 'test_secret', '*.test_secret', 'key', '*.key', 'password', '*.password', 'token', '*.token',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  '*.authorization',
+  'secret',
+  '*.secret',
+  'test_secret',
+  '*.test_secret',
+  'key',
+  '*.key',
+  'password',
+  '*.password',
+  'token',
+  '*.token',
 ];
 
 export function createLogger(config: Config): Logger {
   // Asynchronous writes: lines written while one write is in flight go out together in the next
   // one, instead of a blocking write(2) per request. pino flushes what is left on exit.
-  return pino({ level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } }, pino.destination({ dest: 1, sync: false }));
+  return pino(
+    { level: config.logLevel, redact: { paths: REDACT, censor: '[redacted]' }, base: { service: 'latchkey' } },
+    pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 /** A command that works on an existing store found none where the settings point. */
@@ -68,7 +83,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
   const noStore = () =>
     new NoStoreError(
       `no Latchkey store at ${storeLocation(config)} (${config.databaseUrl === null ? 'LATCHKEY_DATA_DIR' : 'LATCHKEY_DATABASE_URL'}): ` +
-        'run this with the server\'s settings; only `latchkey serve` and `latchkey init` create a store',
+        "run this with the server's settings; only `latchkey serve` and `latchkey init` create a store",
     );
   if (opts.mustExist && config.databaseUrl === null && !existsSync(join(config.dataDir, 'latchkey.db'))) throw noStore();
   const store = await openStore(config);
@@ -77,16 +92,42 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
   try {
     await store.migrate();
     if (opts.mustExist && !(await storeIsInitialised(store))) throw noStore();
-    const { provider, created } = loadLocalKeyProvider({ envKey: config.rootKey, envNextKey: config.newRootKey, keyFile: config.rootKeyFile, create: !opts.mustExist });
+    const { provider, created } = loadLocalKeyProvider({
+      envKey: config.rootKey,
+      envNextKey: config.newRootKey,
+      keyFile: config.rootKeyFile,
+      create: !opts.mustExist,
+    });
     if (created) logger.info({ file: config.rootKeyFile, key_id: provider.keyId }, 'created a new root key file (0600); back it up');
     const keyring = new Keyring(store, provider, clock);
     await keyring.checkRootKey();
     // Which store and which root key this process opened: a restart in the wrong directory shows here.
     const rootKey = config.rootKey ? 'LATCHKEY_ROOT_KEY' : config.rootKeyFile;
-    logger.info({ store: store.kind, location: storeLocation(config), root_key: rootKey, root_key_id: provider.keyId }, `opened the ${store.kind} store at ${storeLocation(config)} with the root key from ${rootKey}`);
-    const services = createServices({ store, keyring, catalog: loadCatalog(), clock, logger, keyEnv: config.keyEnv, authCacheTtlMs: config.authCacheTtlMs, consoleSessionSeconds: config.consoleSessionSeconds, authFailureDelayMs: config.authFailureDelayMs, authFailureWindowMs: config.authFailureWindowMs, oidcIssuers: config.oidcIssuers, deletedRetentionDays: config.deletedRetentionDays, auditRefusalWindowMs: config.auditRefusalWindowMs,
-      oauth: { egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }), refreshLeadMs: config.oauthRefreshLeadMs, returnOrigins: config.oauthReturnOrigins },
-      proxy: { timeoutMs: config.proxyTimeoutMs, maxResponseBytes: config.proxyMaxResponseBytes, awsStsEndpoint: config.awsStsEndpoint } });
+    logger.info(
+      { store: store.kind, location: storeLocation(config), root_key: rootKey, root_key_id: provider.keyId },
+      `opened the ${store.kind} store at ${storeLocation(config)} with the root key from ${rootKey}`,
+    );
+    const services = createServices({
+      store,
+      keyring,
+      catalog: loadCatalog(),
+      clock,
+      logger,
+      keyEnv: config.keyEnv,
+      authCacheTtlMs: config.authCacheTtlMs,
+      consoleSessionSeconds: config.consoleSessionSeconds,
+      authFailureDelayMs: config.authFailureDelayMs,
+      authFailureWindowMs: config.authFailureWindowMs,
+      oidcIssuers: config.oidcIssuers,
+      deletedRetentionDays: config.deletedRetentionDays,
+      auditRefusalWindowMs: config.auditRefusalWindowMs,
+      oauth: {
+        egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }),
+        refreshLeadMs: config.oauthRefreshLeadMs,
+        returnOrigins: config.oauthReturnOrigins,
+      },
+      proxy: { timeoutMs: config.proxyTimeoutMs, maxResponseBytes: config.proxyMaxResponseBytes, awsStsEndpoint: config.awsStsEndpoint },
+    });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
     services.audit.enableCheckpoints(keyring);
     // Caches follow the store's invalidation feed (LISTEN/NOTIFY on PostgreSQL; on SQLite one
@@ -109,7 +150,13 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
       },
     });
     return {
-      config, logger, store, keyProvider: provider, keyring, services, coherence,
+      config,
+      logger,
+      store,
+      keyProvider: provider,
+      keyring,
+      services,
+      coherence,
       async close() {
         await coherence.stop();
         await services.stop();
@@ -128,7 +175,10 @@ export async function startServer(rt: Runtime): Promise<App> {
     logger: rt.logger,
     services: rt.services,
     ready: async () => {
-      const store = await rt.store.ping().then(() => true, () => false);
+      const store = await rt.store.ping().then(
+        () => true,
+        () => false,
+      );
       const keys = store ? await rt.services.keys.readiness().catch(() => null) : null;
       return { store, keyProvider: store, keys };
     },

@@ -73,9 +73,8 @@ export class LatchkeyApiError extends LatchkeyError {
 
 function describe(init: ApiErrorInit): string {
   const details = typeof init.details === 'string' && init.details !== '' ? ` (${init.details})` : '';
-  const issues = Array.isArray(init.details) && init.details.length > 0
-    ? `: ${init.details.map((i) => (i.path ? `${i.path} ${i.message}` : i.message)).join('; ')}`
-    : '';
+  const issues =
+    Array.isArray(init.details) && init.details.length > 0 ? `: ${init.details.map((i) => (i.path ? `${i.path} ${i.message}` : i.message)).join('; ')}` : '';
   const rid = init.requestId ? ` [${init.requestId}]` : '';
   return `${init.status} ${init.code}: ${init.message}${details}${issues}${rid}`;
 }

@@ -1,16 +1,36 @@
 export { Latchkey, type FetchWith, type LatchkeyOptions, type RawRequestOptions } from './client.js';
 export {
-  LatchkeyError, LatchkeyApiError, BadRequestError, UnauthenticatedError, ForbiddenError, NotFoundError, ConflictError,
-  PreconditionFailedError, ValidationError, RateLimitedError, UnavailableError, InternalServerError, LatchkeyTimeoutError,
-  LatchkeyConnectionError, type ErrorCode, type KnownErrorCode, type ApiErrorInit,
+  LatchkeyError,
+  LatchkeyApiError,
+  BadRequestError,
+  UnauthenticatedError,
+  ForbiddenError,
+  NotFoundError,
+  ConflictError,
+  PreconditionFailedError,
+  ValidationError,
+  RateLimitedError,
+  UnavailableError,
+  InternalServerError,
+  LatchkeyTimeoutError,
+  LatchkeyConnectionError,
+  type ErrorCode,
+  type KnownErrorCode,
+  type ApiErrorInit,
 } from './errors.js';
 export { Paginator, type PageOfItems } from './paginate.js';
 export type { WithEtag } from './etag.js';
 export type { RequestOptions, QueryValue } from './transport.js';
 export { parseRetryAfter, retryDelayMs, isRetryableStatus, isSafeToResend, type RetryPolicy } from './retry.js';
 export type {
-  Credentials, IdempotentOptions, ConditionalOptions, DeleteCredentialOptions, CredentialListOptions, CredentialListPageOptions,
-  RevealOptions, RotateOptions,
+  Credentials,
+  IdempotentOptions,
+  ConditionalOptions,
+  DeleteCredentialOptions,
+  CredentialListOptions,
+  CredentialListPageOptions,
+  RevealOptions,
+  RotateOptions,
 } from './resources/credentials.js';
 export type { Integrations, IntegrationListOptions, IntegrationListPageOptions, IntegrationRevealOptions } from './resources/integrations.js';
 export type { AccessKeys, AccessKeyListOptions, AccessKeyListPageOptions } from './resources/access-keys.js';

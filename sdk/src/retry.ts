@@ -52,12 +52,7 @@ export function parseRetryAfter(value: string | null | undefined, now: number = 
  * crowd does not come back in the same millisecond; if the server asks for more than
  * `maxDelayMs`, give up at once rather than sleep through it or come back too early.
  */
-export function retryDelayMs(
-  retry: number,
-  policy: RetryPolicy,
-  retryAfterMs: number | undefined,
-  random: () => number = Math.random,
-): number | null {
+export function retryDelayMs(retry: number, policy: RetryPolicy, retryAfterMs: number | undefined, random: () => number = Math.random): number | null {
   if (retry >= policy.maxRetries) return null;
   if (retryAfterMs !== undefined && retryAfterMs > 0) {
     if (retryAfterMs > policy.maxDelayMs) return null;

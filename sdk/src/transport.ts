@@ -49,10 +49,15 @@ export interface TransportConfig {
  * `%2e` forms away, so `reveal('.')` would have asked for `/v1/credentials/secret`.
  */
 export function pathOf(...segments: Array<string | number>): string {
-  return '/' + segments.map((s) => {
-    if (/^\.+$/.test(String(s))) throw new LatchkeyError(`"${String(s)}" cannot be sent as an id in a URL path (it would name another resource)`);
-    return encodeURIComponent(String(s));
-  }).join('/');
+  return (
+    '/' +
+    segments
+      .map((s) => {
+        if (/^\.+$/.test(String(s))) throw new LatchkeyError(`"${String(s)}" cannot be sent as an id in a URL path (it would name another resource)`);
+        return encodeURIComponent(String(s));
+      })
+      .join('/')
+  );
 }
 
 /**
@@ -85,9 +90,10 @@ export class Transport {
         ({ status, headers: resHeaders, text } = await this.#attempt(url, req.method, headers, body, timeoutMs, opts.signal));
       } catch (err) {
         if (opts.signal?.aborted) throw opts.signal.reason;
-        const wrapped = err instanceof TimeoutSignal
-          ? new LatchkeyTimeoutError(timeoutMs, req.method, this.#config.baseUrl, req.path)
-          : new LatchkeyConnectionError(req.method, this.#config.baseUrl, req.path, err);
+        const wrapped =
+          err instanceof TimeoutSignal
+            ? new LatchkeyTimeoutError(timeoutMs, req.method, this.#config.baseUrl, req.path)
+            : new LatchkeyConnectionError(req.method, this.#config.baseUrl, req.path, err);
         const delay = resendable ? retryDelayMs(retry, policy, undefined) : null;
         if (delay === null) throw wrapped;
         await sleep(delay, opts.signal);
@@ -272,9 +278,19 @@ function toIssue(d: unknown): FieldIssue {
 
 function defaultCode(status: number): string {
   const codes: Record<number, string> = {
-    400: 'MALFORMED_REQUEST', 401: 'UNAUTHENTICATED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED',
-    409: 'CONFLICT', 412: 'PRECONDITION_FAILED', 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE',
-    422: 'VALIDATION_FAILED', 429: 'RATE_LIMITED', 500: 'INTERNAL', 503: 'UNAVAILABLE',
+    400: 'MALFORMED_REQUEST',
+    401: 'UNAUTHENTICATED',
+    403: 'FORBIDDEN',
+    404: 'NOT_FOUND',
+    405: 'METHOD_NOT_ALLOWED',
+    409: 'CONFLICT',
+    412: 'PRECONDITION_FAILED',
+    413: 'PAYLOAD_TOO_LARGE',
+    415: 'UNSUPPORTED_MEDIA_TYPE',
+    422: 'VALIDATION_FAILED',
+    429: 'RATE_LIMITED',
+    500: 'INTERNAL',
+    503: 'UNAVAILABLE',
   };
   return codes[status] ?? `HTTP_${status}`;
 }

@@ -19,8 +19,7 @@ export type { paths, components, operations } from './generated/openapi.js';
 type Json<T extends { content: { 'application/json': unknown } }> = T['content']['application/json'];
 
 /** The `application/json` request body of an operation (present whether or not the body is required). */
-type JsonBody<O extends { requestBody?: { content: { 'application/json': unknown } } }> =
-  Json<Exclude<O['requestBody'], undefined>>;
+type JsonBody<O extends { requestBody?: { content: { 'application/json': unknown } } }> = Json<Exclude<O['requestBody'], undefined>>;
 
 /** The query parameters of an operation. */
 type Query<O extends { parameters: { query?: object } }> = Exclude<O['parameters']['query'], undefined>;
@@ -224,5 +223,4 @@ export type OAuthConnectResult = Json<paths['/v1/oauth/connect']['post']['respon
 // Dialect of source document 000: GET /compat/service-credentials/service-credentials/{type}/{id}
 
 /** The body that dialect answers with: camelCase, `hash`, `deactivationTime`, plus the type's fields. */
-export type ServiceCredentialFields =
-  Json<paths['/compat/service-credentials/service-credentials/{type}/{id}']['get']['responses']['200']>;
+export type ServiceCredentialFields = Json<paths['/compat/service-credentials/service-credentials/{type}/{id}']['get']['responses']['200']>;

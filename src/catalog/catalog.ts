@@ -107,11 +107,7 @@ export interface Catalog {
   checkConfig(typeId: string, config: unknown): CheckResult;
   checkSecret(typeId: string, secret: unknown): CheckResult;
   /** Cross-object rules. `secret` null means unchanged/unknown: secret-side requirements are skipped. */
-  checkRules(
-    typeId: string,
-    config: Record<string, unknown>,
-    secret: Record<string, unknown> | null,
-  ): ValidationIssue[];
+  checkRules(typeId: string, config: Record<string, unknown>, secret: Record<string, unknown> | null): ValidationIssue[];
   /** A fresh random secret for a generatable type; null for any other (or unknown) type. */
   generateSecret(typeId: string): Record<string, string> | null;
 }
@@ -214,4 +210,3 @@ export function loadCatalog(options: LoadCatalogOptions = {}): Catalog {
     },
   };
 }
-

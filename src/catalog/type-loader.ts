@@ -54,12 +54,11 @@ export function loadTypeFiles(dir: URL | string, ajv: Ajv2020): CompiledType[] {
   const dirPath = dir instanceof URL ? fileURLToPath(dir) : dir;
   let files: string[];
   try {
-    files = readdirSync(dirPath).filter((f) => f.endsWith('.json')).sort();
+    files = readdirSync(dirPath)
+      .filter((f) => f.endsWith('.json'))
+      .sort();
   } catch (cause) {
-    throw new Error(
-      `catalog: cannot read credential types from ${dirPath} (a built server needs scripts/copy-assets.mjs to copy them)`,
-      { cause },
-    );
+    throw new Error(`catalog: cannot read credential types from ${dirPath} (a built server needs scripts/copy-assets.mjs to copy them)`, { cause });
   }
   if (files.length === 0) throw new Error(`catalog: no credential type files in ${dirPath}`);
 

@@ -123,9 +123,7 @@ function stringLeaves(value: unknown, out: Set<string>): Set<string> {
 export function scrubSecretValues(issues: ValidationIssue[], secret: unknown): ValidationIssue[] {
   const values = [...stringLeaves(secret, new Set())].filter((v) => v.length >= 4);
   if (values.length === 0) return issues;
-  return issues.map((issue) =>
-    values.some((v) => issue.message.includes(v)) ? { path: issue.path, message: 'is invalid' } : issue,
-  );
+  return issues.map((issue) => (values.some((v) => issue.message.includes(v)) ? { path: issue.path, message: 'is invalid' } : issue));
 }
 
 export function dedupe(issues: ValidationIssue[]): ValidationIssue[] {

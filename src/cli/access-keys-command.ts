@@ -19,11 +19,18 @@ export function addAccessKeysCommands(program: Command): void {
   connectionOptions(keys.command('list').description('List access keys (never the keys themselves)'))
     .option('--name <text>', 'name contains')
     .option('--json', 'print a JSON array for scripts')
-    .action(act(async (opts: Common & { name?: string }) => {
-      const items = await clientFor(opts).accessKeys.list({ filter: { name: opts.name }, perPage: 100 }).toArray();
-      if (opts.json) return printJson(items);
-      printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'LAST USED', 'EXPIRES', 'CREATED'], items.map((k) => [k.id, k.name, k.role, k.prefix, k.last_used_at, k.expires_at, k.created_at]));
-    }));
+    .action(
+      act(async (opts: Common & { name?: string }) => {
+        const items = await clientFor(opts)
+          .accessKeys.list({ filter: { name: opts.name }, perPage: 100 })
+          .toArray();
+        if (opts.json) return printJson(items);
+        printTable(
+          ['ID', 'NAME', 'ROLE', 'PREFIX', 'LAST USED', 'EXPIRES', 'CREATED'],
+          items.map((k) => [k.id, k.name, k.role, k.prefix, k.last_used_at, k.expires_at, k.created_at]),
+        );
+      }),
+    );
 
   connectionOptions(keys.command('create').description('Issue an access key; the key is printed this once'))
     .requiredOption('--name <name>', 'what the key is for, e.g. "CI deploys"')
@@ -31,34 +38,46 @@ export function addAccessKeysCommands(program: Command): void {
     .option('--team-id <id>', 'a team the key belongs to (repeat)', collect)
     .option('--expires-at <time>', 'when the key stops working (RFC 3339)', timestamp('--expires-at'))
     .option('--json', 'print JSON for scripts (with the key)')
-    .action(act(async (opts: Common & { name: string; role: string; teamId?: string[]; expiresAt?: string }) => {
-      for (const t of opts.teamId ?? []) resourceId(t);
-      const created = await clientFor(opts).accessKeys.create({
-        name: opts.name, type: 'api', role: opts.role as AccessKeyCreateBody['role'], ...(opts.teamId ? { team_ids: opts.teamId } : {}), ...(opts.expiresAt ? { expires_at: opts.expiresAt } : {}),
-      });
-      if (opts.json) return printJson(created);
-      printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'EXPIRES'], [[created.id, created.name, created.role, created.prefix, created.expires_at]]);
-      out(`key: ${created.key}`);
-      warn('the key is shown this once: store it now');
-    }));
+    .action(
+      act(async (opts: Common & { name: string; role: string; teamId?: string[]; expiresAt?: string }) => {
+        for (const t of opts.teamId ?? []) resourceId(t);
+        const created = await clientFor(opts).accessKeys.create({
+          name: opts.name,
+          type: 'api',
+          role: opts.role as AccessKeyCreateBody['role'],
+          ...(opts.teamId ? { team_ids: opts.teamId } : {}),
+          ...(opts.expiresAt ? { expires_at: opts.expiresAt } : {}),
+        });
+        if (opts.json) return printJson(created);
+        printTable(['ID', 'NAME', 'ROLE', 'PREFIX', 'EXPIRES'], [[created.id, created.name, created.role, created.prefix, created.expires_at]]);
+        out(`key: ${created.key}`);
+        warn('the key is shown this once: store it now');
+      }),
+    );
 
-  connectionOptions(keys.command('aws-key-pair').description('Give an access key an AWS-style key pair for AWS SDKs (docs/compat.md); the secret is printed this once'))
+  connectionOptions(
+    keys.command('aws-key-pair').description('Give an access key an AWS-style key pair for AWS SDKs (docs/compat.md); the secret is printed this once'),
+  )
     .argument('<id>', 'access key id (key_…)', resourceId)
     .option('--json', 'print JSON for scripts (with the secret)')
-    .action(act(async (id: string, opts: Common) => {
-      const pair = await clientFor(opts).accessKeys.awsKeyPair(id);
-      if (opts.json) return printJson(pair);
-      out(`aws_access_key_id: ${pair.access_key_id}`);
-      out(`aws_secret_access_key: ${pair.secret_access_key}`);
-      warn('the secret access key is shown this once: store it now');
-    }));
+    .action(
+      act(async (id: string, opts: Common) => {
+        const pair = await clientFor(opts).accessKeys.awsKeyPair(id);
+        if (opts.json) return printJson(pair);
+        out(`aws_access_key_id: ${pair.access_key_id}`);
+        out(`aws_secret_access_key: ${pair.secret_access_key}`);
+        warn('the secret access key is shown this once: store it now');
+      }),
+    );
 
   connectionOptions(keys.command('revoke').description('Revoke an access key at once'))
     .argument('<id>', 'access key id (key_…)', resourceId)
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common) => {
-      await clientFor(opts).accessKeys.revoke(id);
-      if (opts.json) printJson({ id, revoked: true });
-      else out(`revoked ${id}`);
-    }));
+    .action(
+      act(async (id: string, opts: Common) => {
+        await clientFor(opts).accessKeys.revoke(id);
+        if (opts.json) printJson({ id, revoked: true });
+        else out(`revoked ${id}`);
+      }),
+    );
 }

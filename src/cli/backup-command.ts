@@ -1,6 +1,15 @@
 import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, constants } from 'node:fs';
 import type { Command } from 'commander';
-import { LatchkeyApiError, type Credential, type CredentialReplaceBody, type CredentialVersion, type Folder, type JsonObject as Json, type Latchkey, type Team } from '@latchkey/sdk';
+import {
+  LatchkeyApiError,
+  type Credential,
+  type CredentialReplaceBody,
+  type CredentialVersion,
+  type Folder,
+  type JsonObject as Json,
+  type Latchkey,
+  type Team,
+} from '@latchkey/sdk';
 import { openBackup, sealBackup } from './backup-file.js';
 import { CliFailure, UsageError } from './cli-errors.js';
 import { act } from './command-kit.js';
@@ -53,8 +62,22 @@ export interface BackupPayload {
 
 /** Fields a PUT body may carry (the OpenAPI document); `status` and `deactivation_time` are set after the versions. */
 const WRITABLE = [
-  'name', 'type', 'provider', 'integration_id', 'description', 'config', 'metadata', 'allowed_hosts', 'proxy_rules', 'team_id', 'folder_id', 'read_access',
-  'shared_team_slugs', 'test_credential_enabled', 'expires_at', 'rotation_interval_days',
+  'name',
+  'type',
+  'provider',
+  'integration_id',
+  'description',
+  'config',
+  'metadata',
+  'allowed_hosts',
+  'proxy_rules',
+  'team_id',
+  'folder_id',
+  'read_access',
+  'shared_team_slugs',
+  'test_credential_enabled',
+  'expires_at',
+  'rotation_interval_days',
 ] as const;
 
 const MAX_GRACE_SECONDS = 30 * 86_400;
@@ -87,8 +110,18 @@ async function exportCredential(client: Latchkey, c: Credential): Promise<Backup
     try {
       const r = await client.credentials.reveal(c.id, { version: v.version, allowInactive: c.status !== 'active' });
       // A test reveal answers with the test secret only (never the live one beside it): a second call.
-      const test = c.test_credential_enabled && v.has_test_secret ? await client.credentials.reveal(c.id, { version: v.version, allowInactive: c.status !== 'active', variant: 'test' }) : null;
-      entry.versions.push({ version: v.version, stage: v.stage, expires_at: v.expires_at, created_at: v.created_at, secret: r.secret ?? {}, test_secret: test?.test_secret ?? null });
+      const test =
+        c.test_credential_enabled && v.has_test_secret
+          ? await client.credentials.reveal(c.id, { version: v.version, allowInactive: c.status !== 'active', variant: 'test' })
+          : null;
+      entry.versions.push({
+        version: v.version,
+        stage: v.stage,
+        expires_at: v.expires_at,
+        created_at: v.created_at,
+        secret: r.secret ?? {},
+        test_secret: test?.test_secret ?? null,
+      });
     } catch (err) {
       // Its grace period ended between the listing and the reveal.
       if (err instanceof LatchkeyApiError && err.code === 'VERSION_NOT_FOUND' && v.stage === 'previous') entry.unreadable_versions.push(unreadable);
@@ -120,7 +153,8 @@ function checkPayload(v: unknown): BackupPayload {
   if (typeof p !== 'object' || p === null || p.format !== 'latchkey-backup-payload' || p.version !== 1) fail('format');
   if (!Array.isArray(p?.credentials) || !Array.isArray(p?.teams) || !Array.isArray(p?.folders)) fail('lists');
   for (const c of p?.credentials ?? []) {
-    if (typeof c?.id !== 'string' || !/^[@~\-.\w]{1,50}$/.test(c.id) || typeof c.metadata !== 'object' || !Array.isArray(c.versions) || c.versions.length === 0) fail('a credential');
+    if (typeof c?.id !== 'string' || !/^[@~\-.\w]{1,50}$/.test(c.id) || typeof c.metadata !== 'object' || !Array.isArray(c.versions) || c.versions.length === 0)
+      fail('a credential');
     for (const ver of c.versions) if (!Number.isInteger(ver?.version) || typeof ver.secret !== 'object' || ver.secret === null) fail(`a version of ${c.id}`);
   }
   return p as BackupPayload;
@@ -145,7 +179,9 @@ async function mapPlacement(client: Latchkey, payload: BackupPayload, dryRun: bo
       ids.set(f.id, found ? found.id : dryRun ? `(new folder ${f.name})` : (await client.folders.create({ name: f.name, team_id: teamId })).id);
     }
   }
-  for (const id of used) if (!ids.has(id)) throw new CliFailure(`the backup files credentials under ${id}, but holds no such team or folder (export them with a key that may list teams)`);
+  for (const id of used)
+    if (!ids.has(id))
+      throw new CliFailure(`the backup files credentials under ${id}, but holds no such team or folder (export them with a key that may list teams)`);
   return ids;
 }
 
@@ -186,7 +222,10 @@ async function importCredential(client: Latchkey, c: BackupCredential, placement
       let r: Credential;
       if (c.metadata.test_credential_enabled && !same(previous.test_secret, v.test_secret) && v.test_secret !== null) {
         // Rotate keeps the current test secret; a version with its own needs PATCH (its predecessor gets no grace period).
-        r = await client.credentials.update(c.id, { secret: mergePatch(previous.secret, v.secret), test_secret: mergePatch(previous.test_secret, v.test_secret) });
+        r = await client.credentials.update(c.id, {
+          secret: mergePatch(previous.secret, v.secret),
+          test_secret: mergePatch(previous.test_secret, v.test_secret),
+        });
       } else {
         // The version before this one stays readable as long as it was on the source.
         const grace = previous.stage === 'previous' && previous.expires_at ? Math.ceil((Date.parse(previous.expires_at) - Date.now()) / 1000) : 0;
@@ -201,11 +240,17 @@ async function importCredential(client: Latchkey, c: BackupCredential, placement
     }
   } catch (err) {
     // Leave nothing half-made: a rerun with --skip-existing would otherwise skip it as done.
-    if (made) await client.credentials.delete(c.id, { purge: true }).catch(() => warn(`credential ${c.id} is half imported and could not be purged; remove it before importing again`));
+    if (made)
+      await client.credentials
+        .delete(c.id, { purge: true })
+        .catch(() => warn(`credential ${c.id} is half imported and could not be purged; remove it before importing again`));
     throw err;
   }
   return {
-    id: c.id, name: c.metadata.name, source_versions: versions.map((v) => v.version), target_versions: targetVersions,
+    id: c.id,
+    name: c.metadata.name,
+    source_versions: versions.map((v) => v.version),
+    target_versions: targetVersions,
     missing_versions: c.unreadable_versions.map((v) => v.version),
   };
 }
@@ -218,47 +263,63 @@ export function addBackupCommands(program: Command): void {
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nThe passphrase comes from LATCHKEY_EXPORT_PASSPHRASE, else a prompt (twice). scrypt + AES-256-GCM.')
-    .action(act(async (opts: ConnectionFlags & { out: string; force?: boolean; skipErrors?: boolean; progress: boolean; json?: boolean }) => {
-      if (existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists; pass --force to replace it`);
-      const client = clientFor(opts);
-      const passphrase = await backupPassphrase({ confirm: true });
-      const tenants = await optional(client.tenants.list(), [], 'tenants');
-      const tenant = tenants.length === 1 ? tenants[0] : tenants.find((t) => t.id === (opts.tenantId ?? process.env.LATCHKEY_TENANT_ID));
-      const teams = await optional(client.teams.list().toArray(), [], 'teams');
-      const folders = await optional(client.folders.list().toArray(), [], 'folders');
+    .action(
+      act(async (opts: ConnectionFlags & { out: string; force?: boolean; skipErrors?: boolean; progress: boolean; json?: boolean }) => {
+        if (existsSync(opts.out) && !opts.force) throw new UsageError(`${opts.out} exists; pass --force to replace it`);
+        const client = clientFor(opts);
+        const passphrase = await backupPassphrase({ confirm: true });
+        const tenants = await optional(client.tenants.list(), [], 'tenants');
+        const tenant = tenants.length === 1 ? tenants[0] : tenants.find((t) => t.id === (opts.tenantId ?? process.env.LATCHKEY_TENANT_ID));
+        const teams = await optional(client.teams.list().toArray(), [], 'teams');
+        const folders = await optional(client.folders.list().toArray(), [], 'folders');
 
-      const bar = progressBar('export', 'credentials', { enabled: opts.progress });
-      const credentials: BackupCredential[] = [];
-      const skipped: Array<{ id: string; error: string }> = [];
-      let seen = 0;
-      for await (const page of client.credentials.list({ perPage: 100 }).pages()) {
-        for (const c of page.data) {
-          try {
-            credentials.push(await exportCredential(client, c));
-          } catch (err) {
-            if (!(opts.skipErrors && err instanceof LatchkeyApiError)) {
-              bar.end();
-              throw err;
+        const bar = progressBar('export', 'credentials', { enabled: opts.progress });
+        const credentials: BackupCredential[] = [];
+        const skipped: Array<{ id: string; error: string }> = [];
+        let seen = 0;
+        for await (const page of client.credentials.list({ perPage: 100 }).pages()) {
+          for (const c of page.data) {
+            try {
+              credentials.push(await exportCredential(client, c));
+            } catch (err) {
+              if (!(opts.skipErrors && err instanceof LatchkeyApiError)) {
+                bar.end();
+                throw err;
+              }
+              skipped.push({ id: c.id, error: err.code });
+              warn(`skipped ${c.id}: ${err.code}: ${err.message}`);
             }
-            skipped.push({ id: c.id, error: err.code });
-            warn(`skipped ${c.id}: ${err.code}: ${err.message}`);
+            bar.update(++seen, page.total);
           }
-          bar.update(++seen, page.total);
         }
-      }
-      bar.end();
-      const payload: BackupPayload = {
-        format: 'latchkey-backup-payload', version: 1, exported_at: new Date().toISOString(),
-        source: { url: resolveConnection(opts).url, tenant: tenant ? { id: tenant.id, name: tenant.name } : null }, teams, folders, credentials,
-      };
-      writeWhole(opts.out, await sealBackup(payload, passphrase));
-      const versions = credentials.reduce((n, c) => n + c.versions.length, 0);
-      const retired = credentials.reduce((n, c) => n + c.unreadable_versions.length, 0);
-      if (opts.json) return printJson({ file: opts.out, credentials: credentials.length, versions, retired_versions: retired, teams: teams.length, folders: folders.length, skipped });
-      out(`exported ${credentials.length} credential(s), ${versions} version(s), ${teams.length} team(s), ${folders.length} folder(s) to ${opts.out}`);
-      if (retired > 0) warn(`${retired} retired version(s) are not revealable through the API and are listed without their secret`);
-      if (skipped.length > 0) warn(`${skipped.length} credential(s) skipped`);
-    }));
+        bar.end();
+        const payload: BackupPayload = {
+          format: 'latchkey-backup-payload',
+          version: 1,
+          exported_at: new Date().toISOString(),
+          source: { url: resolveConnection(opts).url, tenant: tenant ? { id: tenant.id, name: tenant.name } : null },
+          teams,
+          folders,
+          credentials,
+        };
+        writeWhole(opts.out, await sealBackup(payload, passphrase));
+        const versions = credentials.reduce((n, c) => n + c.versions.length, 0);
+        const retired = credentials.reduce((n, c) => n + c.unreadable_versions.length, 0);
+        if (opts.json)
+          return printJson({
+            file: opts.out,
+            credentials: credentials.length,
+            versions,
+            retired_versions: retired,
+            teams: teams.length,
+            folders: folders.length,
+            skipped,
+          });
+        out(`exported ${credentials.length} credential(s), ${versions} version(s), ${teams.length} team(s), ${folders.length} folder(s) to ${opts.out}`);
+        if (retired > 0) warn(`${retired} retired version(s) are not revealable through the API and are listed without their secret`);
+        if (skipped.length > 0) warn(`${skipped.length} credential(s) skipped`);
+      }),
+    );
 
   connectionOptions(program.command('import').description('Restore a backup made by `latchkey export` into this server (credentials keep their ids)'))
     .argument('<file>', 'the backup file, or - for stdin (then the passphrase must be in LATCHKEY_EXPORT_PASSPHRASE)')
@@ -266,47 +327,59 @@ export function addBackupCommands(program: Command): void {
     .option('--dry-run', 'decrypt and check the backup and the target, write nothing')
     .option('--no-progress', 'no progress bar on stderr')
     .option('--json', 'print the summary as JSON')
-    .action(act(async (file: string, opts: ConnectionFlags & { skipExisting?: boolean; dryRun?: boolean; progress: boolean; json?: boolean }) => {
-      const client = clientFor(opts);
-      const data = file === '-' ? Buffer.from(await readStdinDocument('import -'), 'utf8') : readFileSync(file);
-      const payload = checkPayload(await openBackup(data, await backupPassphrase({ confirm: false, stdinBusy: file === '-' })));
+    .action(
+      act(async (file: string, opts: ConnectionFlags & { skipExisting?: boolean; dryRun?: boolean; progress: boolean; json?: boolean }) => {
+        const client = clientFor(opts);
+        const data = file === '-' ? Buffer.from(await readStdinDocument('import -'), 'utf8') : readFileSync(file);
+        const payload = checkPayload(await openBackup(data, await backupPassphrase({ confirm: false, stdinBusy: file === '-' })));
 
-      // Every id is checked before anything is written: a clash fails the import, not half of it.
-      const existing: string[] = [];
-      for (const c of payload.credentials) {
-        const found = await client.credentials.get(c.id).then(() => true, (err: unknown) => (err instanceof LatchkeyApiError && err.status === 404 ? false : Promise.reject(err)));
-        if (found) existing.push(c.id);
-      }
-      if (existing.length > 0 && !opts.skipExisting) {
-        throw new CliFailure(`${existing.length} credential id(s) exist on the target (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}); pass --skip-existing to leave them alone`);
-      }
-      const placement = await mapPlacement(client, payload, opts.dryRun === true);
-      // Oldest first, so the target lists them in the same (newest-first) order as the source.
-      const todo = payload.credentials
-        .filter((c) => !existing.includes(c.id))
-        .sort((a, b) => String(a.metadata.created_at).localeCompare(String(b.metadata.created_at)) || a.id.localeCompare(b.id));
-      if (opts.dryRun) {
-        if (opts.json) return printJson({ dry_run: true, credentials: todo.length, skipped_existing: existing });
-        printTable(['ID', 'NAME', 'TYPE', 'VERSIONS'], todo.map((c) => [c.id, c.metadata.name, c.metadata.type, c.versions.map((v) => v.version).join(',')]));
-        return out(`dry run: would import ${todo.length} credential(s); ${existing.length} exist on the target`);
-      }
-
-      const bar = progressBar('import', 'credentials', { total: todo.length, enabled: opts.progress });
-      const done: Imported[] = [];
-      try {
-        for (const c of todo) {
-          done.push(await importCredential(client, c, placement));
-          bar.update(done.length);
+        // Every id is checked before anything is written: a clash fails the import, not half of it.
+        const existing: string[] = [];
+        for (const c of payload.credentials) {
+          const found = await client.credentials.get(c.id).then(
+            () => true,
+            (err: unknown) => (err instanceof LatchkeyApiError && err.status === 404 ? false : Promise.reject(err)),
+          );
+          if (found) existing.push(c.id);
         }
-      } finally {
-        bar.end();
-      }
-      const versions = done.reduce((n, c) => n + c.target_versions.length, 0);
-      const shifted = done.filter((c) => c.missing_versions.length > 0);
-      if (opts.json) return printJson({ imported: done, skipped_existing: existing });
-      out(`imported ${done.length} credential(s) with ${versions} version(s); ${existing.length} skipped (exist on the target)`);
-      for (const c of shifted) {
-        warn(`${c.id}: source version(s) ${c.missing_versions.join(', ')} were retired before the export; source ${c.source_versions.join(', ')} are target ${c.target_versions.join(', ')}`);
-      }
-    }));
+        if (existing.length > 0 && !opts.skipExisting) {
+          throw new CliFailure(
+            `${existing.length} credential id(s) exist on the target (${existing.slice(0, 5).join(', ')}${existing.length > 5 ? ', …' : ''}); pass --skip-existing to leave them alone`,
+          );
+        }
+        const placement = await mapPlacement(client, payload, opts.dryRun === true);
+        // Oldest first, so the target lists them in the same (newest-first) order as the source.
+        const todo = payload.credentials
+          .filter((c) => !existing.includes(c.id))
+          .sort((a, b) => String(a.metadata.created_at).localeCompare(String(b.metadata.created_at)) || a.id.localeCompare(b.id));
+        if (opts.dryRun) {
+          if (opts.json) return printJson({ dry_run: true, credentials: todo.length, skipped_existing: existing });
+          printTable(
+            ['ID', 'NAME', 'TYPE', 'VERSIONS'],
+            todo.map((c) => [c.id, c.metadata.name, c.metadata.type, c.versions.map((v) => v.version).join(',')]),
+          );
+          return out(`dry run: would import ${todo.length} credential(s); ${existing.length} exist on the target`);
+        }
+
+        const bar = progressBar('import', 'credentials', { total: todo.length, enabled: opts.progress });
+        const done: Imported[] = [];
+        try {
+          for (const c of todo) {
+            done.push(await importCredential(client, c, placement));
+            bar.update(done.length);
+          }
+        } finally {
+          bar.end();
+        }
+        const versions = done.reduce((n, c) => n + c.target_versions.length, 0);
+        const shifted = done.filter((c) => c.missing_versions.length > 0);
+        if (opts.json) return printJson({ imported: done, skipped_existing: existing });
+        out(`imported ${done.length} credential(s) with ${versions} version(s); ${existing.length} skipped (exist on the target)`);
+        for (const c of shifted) {
+          warn(
+            `${c.id}: source version(s) ${c.missing_versions.join(', ')} were retired before the export; source ${c.source_versions.join(', ')} are target ${c.target_versions.join(', ')}`,
+          );
+        }
+      }),
+    );
 }

@@ -31,7 +31,10 @@ interface Header {
 
 /** The AAD: the header's fields in one fixed order, whatever order the file had them in. */
 function aadOf(h: Header): Buffer {
-  return Buffer.from(JSON.stringify([h.format, h.version, h.created_at, h.kdf.name, h.kdf.N, h.kdf.r, h.kdf.p, h.kdf.salt, h.cipher.name, h.cipher.iv]), 'utf8');
+  return Buffer.from(
+    JSON.stringify([h.format, h.version, h.created_at, h.kdf.name, h.kdf.N, h.kdf.r, h.kdf.p, h.kdf.salt, h.cipher.name, h.cipher.iv]),
+    'utf8',
+  );
 }
 
 function deriveKey(passphrase: string, salt: Buffer, p: { N: number; r: number; p: number }): Promise<Buffer> {
@@ -43,8 +46,11 @@ export async function sealBackup(payload: unknown, passphrase: string, now = new
   const salt = randomBytes(16);
   const iv = randomBytes(12);
   const header: Header = {
-    format: FORMAT, version: VERSION, created_at: now.toISOString(),
-    kdf: { ...KDF, salt: salt.toString('base64') }, cipher: { name: 'aes-256-gcm', iv: iv.toString('base64') },
+    format: FORMAT,
+    version: VERSION,
+    created_at: now.toISOString(),
+    kdf: { ...KDF, salt: salt.toString('base64') },
+    cipher: { name: 'aes-256-gcm', iv: iv.toString('base64') },
   };
   const key = await deriveKey(passphrase, salt, KDF);
   try {
@@ -80,15 +86,23 @@ export async function openBackup(file: Buffer, passphrase: string): Promise<unkn
   if (doc.version !== VERSION) throw new CliFailure(`backup format version ${String(doc.version)} is not supported by this CLI (it reads ${VERSION})`);
   const kdf = doc.kdf as Record<string, unknown> | undefined;
   const cipher = doc.cipher as Record<string, unknown> | undefined;
-  if (kdf?.name !== 'scrypt' || cipher?.name !== 'aes-256-gcm' || typeof doc.created_at !== 'string') throw new CliFailure('not a Latchkey backup: unknown KDF or cipher');
+  if (kdf?.name !== 'scrypt' || cipher?.name !== 'aes-256-gcm' || typeof doc.created_at !== 'string')
+    throw new CliFailure('not a Latchkey backup: unknown KDF or cipher');
   const int = (v: unknown, min: number, max: number) => typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
   // Bounds, so a crafted file cannot make us allocate gigabytes before the tag is checked.
-  if (!int(kdf.N, 2 ** 14, 2 ** 20) || ((kdf.N as number) & ((kdf.N as number) - 1)) !== 0 || !int(kdf.r, 1, 32) || !int(kdf.p, 1, 16)
-    || 128 * (kdf.N as number) * (kdf.r as number) > 256 * 1024 * 1024) {
+  if (
+    !int(kdf.N, 2 ** 14, 2 ** 20) ||
+    ((kdf.N as number) & ((kdf.N as number) - 1)) !== 0 ||
+    !int(kdf.r, 1, 32) ||
+    !int(kdf.p, 1, 16) ||
+    128 * (kdf.N as number) * (kdf.r as number) > 256 * 1024 * 1024
+  ) {
     throw new CliFailure('not a Latchkey backup: KDF parameters out of range');
   }
   const header: Header = {
-    format: FORMAT, version: VERSION, created_at: doc.created_at,
+    format: FORMAT,
+    version: VERSION,
+    created_at: doc.created_at,
     kdf: { name: 'scrypt', N: kdf.N as number, r: kdf.r as number, p: kdf.p as number, salt: String(kdf.salt) },
     cipher: { name: 'aes-256-gcm', iv: String(cipher.iv) },
   };

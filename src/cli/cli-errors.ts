@@ -16,7 +16,10 @@ export class UsageError extends Error {
 /** The command ran and failed for a reason the CLI can say plainly: exit 1. */
 export class CliFailure extends Error {
   override name = 'CliFailure';
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -25,7 +28,9 @@ export class CliFailure extends Error {
 export function reportCliError(err: unknown): number | null {
   if (err instanceof LatchkeyApiError) {
     // The server's text is shown with control characters made visible: a name it quotes must not repaint the terminal.
-    process.stderr.write(`latchkey: ${cell(err.code)}: ${cell(err.serverMessage)}${detailsText(err.details)}${err.requestId ? ` (request ${cell(err.requestId)})` : ''}\n`);
+    process.stderr.write(
+      `latchkey: ${cell(err.code)}: ${cell(err.serverMessage)}${detailsText(err.details)}${err.requestId ? ` (request ${cell(err.requestId)})` : ''}\n`,
+    );
     return 1;
   }
   if (err instanceof LatchkeyConnectionError) {

@@ -22,8 +22,14 @@ function walk(cmd: Command, prefix: string, nodes: Node[]): void {
     path: prefix,
     description: cmd.description(),
     subcommands: subs.flatMap((c) => [c.name(), ...c.aliases()].map((name) => ({ name, description: c.description() }))),
-    options: [...cmd.options.filter((o: Option) => !o.hidden), { long: '--help', short: '-h', description: 'show help', required: false, optional: false } as unknown as Option]
-      .flatMap((o: Option) => [o.long, o.short].filter((f): f is string => typeof f === 'string').map((flag) => ({ flag, description: o.description, takesValue: o.required || o.optional }))),
+    options: [
+      ...cmd.options.filter((o: Option) => !o.hidden),
+      { long: '--help', short: '-h', description: 'show help', required: false, optional: false } as unknown as Option,
+    ].flatMap((o: Option) =>
+      [o.long, o.short]
+        .filter((f): f is string => typeof f === 'string')
+        .map((flag) => ({ flag, description: o.description, takesValue: o.required || o.optional })),
+    ),
   });
   for (const c of subs) walk(c, prefix === '' ? c.name() : `${prefix} ${c.name()}`, nodes);
   // Aliases lead to the same node.
@@ -85,7 +91,10 @@ export function zshScript(program: Command): string {
   const cases = nodes.map((n) => {
     const subs = n.subcommands.map((s) => sq(`${esc(s.name)}:${esc(s.description)}`)).join(' ');
     const opts = n.options.map((o) => sq(`${esc(o.flag)}:${esc(o.description)}`)).join(' ');
-    const valued = n.options.filter((o) => o.takesValue).map((o) => sq(o.flag)).join(' ');
+    const valued = n.options
+      .filter((o) => o.takesValue)
+      .map((o) => sq(o.flag))
+      .join(' ');
     return `    ${sq(n.path)}) subs=(${subs}); opts=(${opts}); valued=(${valued}) ;;`;
   });
   return `#compdef latchkey
@@ -141,7 +150,9 @@ export function addCompletionCommand(program: Command): void {
     .command('completion')
     .description('Print a shell completion script: source <(latchkey completion bash)')
     .argument('<shell>', 'bash or zsh', oneOf('shell', ['bash', 'zsh']))
-    .action(act(async (shell: string) => {
-      process.stdout.write(shell === 'bash' ? bashScript(program) : zshScript(program));
-    }));
+    .action(
+      act(async (shell: string) => {
+        process.stdout.write(shell === 'bash' ? bashScript(program) : zshScript(program));
+      }),
+    );
 }

@@ -40,14 +40,27 @@ function credentialRow(c: Credential): unknown[] {
 
 function printCredential(c: Credential): void {
   const pairs: Array<[string, unknown]> = [
-    ['id', c.id], ['name', c.name], ['slug', c.slug], ['type', c.type], ['provider', c.provider], ['integration_id', c.integration_id],
-    ['status', c.status], ['version', c.version], ['description', c.description],
+    ['id', c.id],
+    ['name', c.name],
+    ['slug', c.slug],
+    ['type', c.type],
+    ['provider', c.provider],
+    ['integration_id', c.integration_id],
+    ['status', c.status],
+    ['version', c.version],
+    ['description', c.description],
   ];
   for (const [k, v] of Object.entries(c.config ?? {})) pairs.push([`config.${k}`, v]);
   pairs.push(
-    ['secret_fields', (c.secret_fields ?? []).join(', ')], ['team_id', c.team_id], ['folder_id', c.folder_id], ['read_access', c.read_access],
-    ['expires_at', c.expires_at], ['deactivation_time', c.deactivation_time], ['last_used_at', c.last_used_at],
-    ['created_at', c.created_at], ['updated_at', c.updated_at],
+    ['secret_fields', (c.secret_fields ?? []).join(', ')],
+    ['team_id', c.team_id],
+    ['folder_id', c.folder_id],
+    ['read_access', c.read_access],
+    ['expires_at', c.expires_at],
+    ['deactivation_time', c.deactivation_time],
+    ['last_used_at', c.last_used_at],
+    ['created_at', c.created_at],
+    ['updated_at', c.updated_at],
   );
   printFields(pairs);
 }
@@ -55,7 +68,8 @@ function printCredential(c: Credential): void {
 /** Drops `generated_secret` unless asked for: secrets leave the CLI only when the operator says so. */
 function withoutGenerated<T extends { id: string; generated_secret?: Json }>(c: T, show: boolean | undefined): Omit<T, 'generated_secret'> {
   const { generated_secret, ...rest } = c;
-  if (generated_secret !== undefined && !show) warn(`the server generated the secret; \`latchkey credentials reveal ${c.id}\` shows it (or pass --show-generated)`);
+  if (generated_secret !== undefined && !show)
+    warn(`the server generated the secret; \`latchkey credentials reveal ${c.id}\` shows it (or pass --show-generated)`);
   return show && generated_secret !== undefined ? { ...rest, generated_secret } : rest;
 }
 
@@ -122,82 +136,109 @@ export function addCredentialsCommands(program: Command): void {
     .option('--team-id <id>', 'only this team', resourceId)
     .option('--limit <n>', 'at most this many (default: all)', wholeNumber('--limit', 1, 10_000_000))
     .option('--json', 'print a JSON array for scripts')
-    .action(act(async (opts: Common & { name?: string; type?: string; status?: string; provider?: string; integrationId?: string; teamId?: string; limit?: number }) => {
-      const client = clientFor(opts);
-      const filter = { name: opts.name, type: opts.type, status: opts.status as CredentialStatus | undefined, provider: opts.provider, integration_id: opts.integrationId, team_id: opts.teamId };
-      const limit = opts.limit ?? Infinity;
-      const items: Credential[] = [];
-      let total: number | undefined;
-      for await (const page of client.credentials.list({ filter, perPage: Math.min(100, limit) }).pages()) {
-        total ??= page.total;
-        items.push(...page.data.slice(0, limit - items.length));
-        if (items.length >= limit) break;
-      }
-      if (opts.json) return printJson(items);
-      printTable(['ID', 'NAME', 'TYPE', 'STATUS', 'VERSION', 'UPDATED'], items.map(credentialRow));
-      if (total !== undefined && total > items.length) process.stderr.write(`(${items.length} of ${total}; --limit to change)\n`);
-    }));
+    .action(
+      act(
+        async (
+          opts: Common & { name?: string; type?: string; status?: string; provider?: string; integrationId?: string; teamId?: string; limit?: number },
+        ) => {
+          const client = clientFor(opts);
+          const filter = {
+            name: opts.name,
+            type: opts.type,
+            status: opts.status as CredentialStatus | undefined,
+            provider: opts.provider,
+            integration_id: opts.integrationId,
+            team_id: opts.teamId,
+          };
+          const limit = opts.limit ?? Infinity;
+          const items: Credential[] = [];
+          let total: number | undefined;
+          for await (const page of client.credentials.list({ filter, perPage: Math.min(100, limit) }).pages()) {
+            total ??= page.total;
+            items.push(...page.data.slice(0, limit - items.length));
+            if (items.length >= limit) break;
+          }
+          if (opts.json) return printJson(items);
+          printTable(['ID', 'NAME', 'TYPE', 'STATUS', 'VERSION', 'UPDATED'], items.map(credentialRow));
+          if (total !== undefined && total > items.length) process.stderr.write(`(${items.length} of ${total}; --limit to change)\n`);
+        },
+      ),
+    );
 
   connectionOptions(credentials.command('get').description('Show one credential (metadata; never a secret)'))
     .argument('<id>', 'credential id', resourceId)
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common) => {
-      const c = await clientFor(opts).credentials.get(id);
-      if (opts.json) printJson(c);
-      else printCredential(c);
-    }));
+    .action(
+      act(async (id: string, opts: Common) => {
+        const c = await clientFor(opts).credentials.get(id);
+        if (opts.json) printJson(c);
+        else printCredential(c);
+      }),
+    );
 
   bodyOptions(connectionOptions(credentials.command('create').description('Create a credential (flags, or --from-file body.json / - for stdin)')))
     .option('--name <name>', 'name (required unless in --from-file)')
     .option('--type <type>', 'type from `GET /v1/credential-types`, e.g. smtp (required unless in --from-file)')
     .option('--id <id>', 'a caller-chosen id (PUT /v1/credentials/{id}); fails if it exists', resourceId)
     .option('--show-generated', 'print a secret the server generates (it is shown this once)')
-    .action(act(async (opts: BodyFlags & { id?: string; showGenerated?: boolean }) => {
-      const client = clientFor(opts);
-      const body = await bodyFrom(client, opts);
-      if (typeof body.name !== 'string' || typeof body.type !== 'string') throw new UsageError('credentials create needs --name and --type (or both in --from-file)');
-      let created: Credential & { generated_secret?: Json };
-      if (opts.id !== undefined) {
-        const existing = await client.credentials.get(opts.id).then(() => true, (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)));
-        if (existing) throw new CliFailure(`credential ${opts.id} exists; use \`latchkey credentials update ${opts.id}\``);
-        // Bodies come from flags and files: the server checks them against the contract, not the CLI.
-        created = await client.credentials.put(opts.id, body as CredentialCreateBody);
-      } else {
-        created = await client.credentials.create(body as CredentialCreateBody);
-      }
-      printCreated(created, opts);
-    }));
+    .action(
+      act(async (opts: BodyFlags & { id?: string; showGenerated?: boolean }) => {
+        const client = clientFor(opts);
+        const body = await bodyFrom(client, opts);
+        if (typeof body.name !== 'string' || typeof body.type !== 'string')
+          throw new UsageError('credentials create needs --name and --type (or both in --from-file)');
+        let created: Credential & { generated_secret?: Json };
+        if (opts.id !== undefined) {
+          const existing = await client.credentials.get(opts.id).then(
+            () => true,
+            (err: { status?: number }) => (err.status === 404 ? false : Promise.reject(err)),
+          );
+          if (existing) throw new CliFailure(`credential ${opts.id} exists; use \`latchkey credentials update ${opts.id}\``);
+          // Bodies come from flags and files: the server checks them against the contract, not the CLI.
+          created = await client.credentials.put(opts.id, body as CredentialCreateBody);
+        } else {
+          created = await client.credentials.create(body as CredentialCreateBody);
+        }
+        printCreated(created, opts);
+      }),
+    );
 
-  bodyOptions(connectionOptions(credentials.command('update').description('Change a credential (PATCH: only the fields given; a new --secret makes a new version)')))
+  bodyOptions(
+    connectionOptions(credentials.command('update').description('Change a credential (PATCH: only the fields given; a new --secret makes a new version)')),
+  )
     .argument('<id>', 'credential id', resourceId)
     .option('--name <name>', 'new name')
     .option('--status <status>', 'active, inactive or deactivated (deactivated is for good)', oneOf('--status', STATUSES))
     .option('--deactivation-time <time>', 'schedule deactivation (RFC 3339)', timestamp('--deactivation-time'))
     .option('--if-match <etag>', 'fail with 412 if the credential changed since this ETag')
-    .action(act(async (id: string, opts: BodyFlags & { status?: string; deactivationTime?: string; ifMatch?: string }) => {
-      const client = clientFor(opts);
-      // k=v pairs are typed by the credential's schema, so its type is needed first.
-      const type = needsSchema([opts.config ?? [], opts.secret ?? []]) ? (await client.credentials.get(id)).type : '';
-      const body = await bodyFrom(client, opts, { type });
-      if (opts.status !== undefined) body.status = opts.status;
-      if (opts.deactivationTime !== undefined) body.deactivation_time = opts.deactivationTime;
-      if (Object.keys(body).length === 0) throw new UsageError('credentials update needs at least one field to change');
-      const c = await client.credentials.update(id, body as CredentialPatchBody, { ifMatch: opts.ifMatch });
-      if (opts.json) printJson(c);
-      else printCredential(c);
-    }));
+    .action(
+      act(async (id: string, opts: BodyFlags & { status?: string; deactivationTime?: string; ifMatch?: string }) => {
+        const client = clientFor(opts);
+        // k=v pairs are typed by the credential's schema, so its type is needed first.
+        const type = needsSchema([opts.config ?? [], opts.secret ?? []]) ? (await client.credentials.get(id)).type : '';
+        const body = await bodyFrom(client, opts, { type });
+        if (opts.status !== undefined) body.status = opts.status;
+        if (opts.deactivationTime !== undefined) body.deactivation_time = opts.deactivationTime;
+        if (Object.keys(body).length === 0) throw new UsageError('credentials update needs at least one field to change');
+        const c = await client.credentials.update(id, body as CredentialPatchBody, { ifMatch: opts.ifMatch });
+        if (opts.json) printJson(c);
+        else printCredential(c);
+      }),
+    );
 
   connectionOptions(credentials.command('delete').description('Delete a credential (restorable for the retention period; --purge destroys it)'))
     .argument('<id>', 'credential id', resourceId)
     .option('--purge', 'destroy it and its key material now (owners; cannot be undone)')
     .option('--yes', 'confirm --purge')
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common & { purge?: boolean; yes?: boolean }) => {
-      if (opts.purge && !opts.yes) throw new UsageError('--purge destroys the credential for good; add --yes to confirm');
-      await clientFor(opts).credentials.delete(id, { purge: opts.purge === true });
-      if (opts.json) printJson({ id, deleted: true, purged: opts.purge === true });
-      else out(`${opts.purge ? 'purged' : 'deleted'} ${id}`);
-    }));
+    .action(
+      act(async (id: string, opts: Common & { purge?: boolean; yes?: boolean }) => {
+        if (opts.purge && !opts.yes) throw new UsageError('--purge destroys the credential for good; add --yes to confirm');
+        await clientFor(opts).credentials.delete(id, { purge: opts.purge === true });
+        if (opts.json) printJson({ id, deleted: true, purged: opts.purge === true });
+        else out(`${opts.purge ? 'purged' : 'deleted'} ${id}`);
+      }),
+    );
 
   connectionOptions(credentials.command('reveal').description('Print the decrypted secret (audited; needs credentials:reveal)'))
     .argument('<id>', 'credential id', resourceId)
@@ -206,49 +247,70 @@ export function addCredentialsCommands(program: Command): void {
     .option('--allow-inactive', 'reveal an inactive or deactivated credential (owners)')
     .option('--field <name>', 'print only this field, raw (a secret field, else a config field)')
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common & { version?: number; test?: boolean; allowInactive?: boolean; field?: string }) => {
-      const r = await clientFor(opts).credentials.reveal(id, {
-        ...(opts.version !== undefined ? { version: opts.version } : {}), ...(opts.test ? { variant: 'test' as const } : {}), allowInactive: opts.allowInactive === true,
-      });
-      if (opts.field !== undefined) return printField(r, opts.field);
-      if (opts.json) return printJson({ ...r, revealed_version: opts.version ?? r.version });
-      const pairs: Array<[string, unknown]> = [['id', r.id], ['name', r.name], ['type', r.type], ['version', opts.version ?? r.version]];
-      // A test reveal's answer holds the test secret only, in `secret` and again in `test_secret`.
-      if (opts.test) for (const [k, v] of Object.entries(r.test_secret ?? {})) pairs.push([`test_secret.${k}`, v]);
-      else for (const [k, v] of Object.entries(r.secret ?? {})) pairs.push([`secret.${k}`, v]);
-      printFields(pairs);
-    }));
+    .action(
+      act(async (id: string, opts: Common & { version?: number; test?: boolean; allowInactive?: boolean; field?: string }) => {
+        const r = await clientFor(opts).credentials.reveal(id, {
+          ...(opts.version !== undefined ? { version: opts.version } : {}),
+          ...(opts.test ? { variant: 'test' as const } : {}),
+          allowInactive: opts.allowInactive === true,
+        });
+        if (opts.field !== undefined) return printField(r, opts.field);
+        if (opts.json) return printJson({ ...r, revealed_version: opts.version ?? r.version });
+        const pairs: Array<[string, unknown]> = [
+          ['id', r.id],
+          ['name', r.name],
+          ['type', r.type],
+          ['version', opts.version ?? r.version],
+        ];
+        // A test reveal's answer holds the test secret only, in `secret` and again in `test_secret`.
+        if (opts.test) for (const [k, v] of Object.entries(r.test_secret ?? {})) pairs.push([`test_secret.${k}`, v]);
+        else for (const [k, v] of Object.entries(r.secret ?? {})) pairs.push([`secret.${k}`, v]);
+        printFields(pairs);
+      }),
+    );
 
-  connectionOptions(credentials.command('rotate').description('Make a new secret version (given, or made by the type); the old one stays readable for the grace period'))
+  connectionOptions(
+    credentials.command('rotate').description('Make a new secret version (given, or made by the type); the old one stays readable for the grace period'),
+  )
     .argument('<id>', 'credential id', resourceId)
     .option('--secret <key=value>', 'a field of the new secret (repeat; key=@file or key=@- to keep it off the command line)', parsePair())
     .option('--from-file <path>', 'the new secret as a JSON object, or - for stdin')
     .option('--grace-period <seconds>', 'how long the old version stays readable (server default 3600)', wholeNumber('--grace-period', 0, 30 * 86_400))
     .option('--show-generated', 'print a secret the server generates (it is shown this once)')
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common & { secret?: FieldPair[]; fromFile?: string; gracePeriod?: number; showGenerated?: boolean }) => {
-      const client = clientFor(opts);
-      let secret: Json | undefined = opts.fromFile !== undefined ? await readJsonObject(opts.fromFile, '--from-file') : undefined;
-      if (opts.secret?.length) {
-        const schema = needsSchema([opts.secret]) ? schemasOf(await client.credentials.types(), (await client.credentials.get(id)).type).secret : undefined;
-        secret = { ...secret, ...(await pairsToObject(opts.secret, '--secret', schema)) };
-      }
-      const r = await client.credentials.rotate(id, { ...(secret ? { secret } : {}), ...(opts.gracePeriod !== undefined ? { gracePeriodSeconds: opts.gracePeriod } : {}) });
-      if (!opts.json && !opts.showGenerated) {
-        withoutGenerated(r, false);
-        return out(`rotated ${r.id}: version ${r.version} is current`);
-      }
-      printCreated(r, opts);
-    }));
+    .action(
+      act(async (id: string, opts: Common & { secret?: FieldPair[]; fromFile?: string; gracePeriod?: number; showGenerated?: boolean }) => {
+        const client = clientFor(opts);
+        let secret: Json | undefined = opts.fromFile !== undefined ? await readJsonObject(opts.fromFile, '--from-file') : undefined;
+        if (opts.secret?.length) {
+          const schema = needsSchema([opts.secret]) ? schemasOf(await client.credentials.types(), (await client.credentials.get(id)).type).secret : undefined;
+          secret = { ...secret, ...(await pairsToObject(opts.secret, '--secret', schema)) };
+        }
+        const r = await client.credentials.rotate(id, {
+          ...(secret ? { secret } : {}),
+          ...(opts.gracePeriod !== undefined ? { gracePeriodSeconds: opts.gracePeriod } : {}),
+        });
+        if (!opts.json && !opts.showGenerated) {
+          withoutGenerated(r, false);
+          return out(`rotated ${r.id}: version ${r.version} is current`);
+        }
+        printCreated(r, opts);
+      }),
+    );
 
   connectionOptions(credentials.command('versions').description("List a credential's secret versions (metadata only)"))
     .argument('<id>', 'credential id', resourceId)
     .option('--json', 'print JSON for scripts')
-    .action(act(async (id: string, opts: Common) => {
-      const versions = await clientFor(opts).credentials.versions(id);
-      if (opts.json) return printJson(versions);
-      printTable(['VERSION', 'STAGE', 'EXPIRES', 'TEST SECRET', 'CREATED'], versions.map((v) => [v.version, v.stage, v.expires_at, v.has_test_secret, v.created_at]));
-    }));
+    .action(
+      act(async (id: string, opts: Common) => {
+        const versions = await clientFor(opts).credentials.versions(id);
+        if (opts.json) return printJson(versions);
+        printTable(
+          ['VERSION', 'STAGE', 'EXPIRES', 'TEST SECRET', 'CREATED'],
+          versions.map((v) => [v.version, v.stage, v.expires_at, v.has_test_secret, v.created_at]),
+        );
+      }),
+    );
 }
 
 function printField(r: RevealedCredential, field: string): void {

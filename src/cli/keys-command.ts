@@ -71,22 +71,33 @@ const out = (text: string): void => void process.stdout.write(text + '\n');
 
 function printStatus(s: KeyStatus, detail: boolean): void {
   out(`root key: ${s.rootKeyId ?? '(not recorded yet)'}${s.providerHoldsRootKey ? '' : ' (NOT held by this process)'}`);
-  out(s.rotation ? `root-key rotation: IN PROGRESS ${s.rotation.from} -> ${s.rotation.to} since ${s.rotation.startedAt} (run \`latchkey keys rotate-root\` to finish it)` : 'root-key rotation: none in progress');
+  out(
+    s.rotation
+      ? `root-key rotation: IN PROGRESS ${s.rotation.from} -> ${s.rotation.to} since ${s.rotation.startedAt} (run \`latchkey keys rotate-root\` to finish it)`
+      : 'root-key rotation: none in progress',
+  );
   if (s.lastRootRotationAt) out(`last root-key rotation: ${s.lastRootRotationAt}`);
   out('tenants by root key id:');
   for (const r of s.tenantsByRootKey) out(`  ${r.rootKeyId}  ${r.tenants} tenant(s), ${r.dataKeys} data key(s)`);
   out('tenants by current data-key version:');
   for (const v of s.tenantsByDataKeyVersion) out(`  v${v.version}  ${v.tenants} tenant(s)`);
-  out(`sealed values still under an older data-key version: ${s.sealedUnderOldVersions} (in ${s.tenantsWithOldVersions} tenant(s))${s.sealedUnderOldVersions > 0 ? '; `latchkey keys reseal` moves them' : ''}`);
+  out(
+    `sealed values still under an older data-key version: ${s.sealedUnderOldVersions} (in ${s.tenantsWithOldVersions} tenant(s))${s.sealedUnderOldVersions > 0 ? '; `latchkey keys reseal` moves them' : ''}`,
+  );
   const shown = detail ? s.tenants : s.tenants.filter((t) => t.sealedUnderOldVersions > 0).slice(0, 50);
   for (const t of shown) {
-    const sealed = Object.entries(t.sealedByVersion).map(([v, n]) => `v${v}: ${n}`).join(', ') || 'nothing sealed';
+    const sealed =
+      Object.entries(t.sealedByVersion)
+        .map(([v, n]) => `v${v}: ${n}`)
+        .join(', ') || 'nothing sealed';
     out(`  ${t.tenantId}  data key v${t.currentVersion} (versions ${t.versions.join(', ')}; root ${t.rootKeyIds.join(', ')}); sealed ${sealed}`);
   }
 }
 
 export function addKeysCommands(program: Command): void {
-  const keys = program.command('keys').description('Root and data keys: rotation, re-sealing and a status report; owner keys issued on the server host (run next to a live server)');
+  const keys = program
+    .command('keys')
+    .description('Root and data keys: rotation, re-sealing and a status report; owner keys issued on the server host (run next to a live server)');
 
   keys
     .command('rotate-root')
@@ -100,17 +111,30 @@ export function addKeysCommands(program: Command): void {
         const r = await rt.services.keys.rotateRoot({ keepPrevious: opts.keepPrevious === true, pauseMs: opts.pauseMs, onProgress: bar });
         bar.end();
         if (opts.json) {
-          out(JSON.stringify({ from: r.from, to: r.to, resumed: r.resumed, tenants_rewrapped: r.tenantsRewrapped, data_keys_rewrapped: r.dataKeysRewrapped, operator_action: r.operatorAction }));
+          out(
+            JSON.stringify({
+              from: r.from,
+              to: r.to,
+              resumed: r.resumed,
+              tenants_rewrapped: r.tenantsRewrapped,
+              data_keys_rewrapped: r.dataKeysRewrapped,
+              operator_action: r.operatorAction,
+            }),
+          );
           return;
         }
-        out(`root key rotated: ${r.from} -> ${r.to}${r.resumed ? ' (finished an interrupted rotation)' : ''}; ${r.dataKeysRewrapped} data key(s) of ${r.tenantsRewrapped} tenant(s) re-wrapped by this run`);
+        out(
+          `root key rotated: ${r.from} -> ${r.to}${r.resumed ? ' (finished an interrupted rotation)' : ''}; ${r.dataKeysRewrapped} data key(s) of ${r.tenantsRewrapped} tenant(s) re-wrapped by this run`,
+        );
         if (r.operatorAction) out(`to do: ${r.operatorAction}`);
       });
     });
 
   keys
     .command('rotate-data')
-    .description('Add a data-key version for one tenant (or every tenant): new secrets are sealed under it at once, older ones when next written or by `keys reseal`')
+    .description(
+      'Add a data-key version for one tenant (or every tenant): new secrets are sealed under it at once, older ones when next written or by `keys reseal`',
+    )
     .option('--tenant <id>', 'only this tenant (ten_…); default: every tenant', tenantId)
     .option('--reseal', 're-seal the older rows right away (as `keys reseal` does)')
     .option('--batch-size <n>', 'rows per transaction when re-sealing', wholeNumber('--batch-size', 10_000), 200)
@@ -129,11 +153,21 @@ export function addKeysCommands(program: Command): void {
         let resealed = null;
         if (opts.reseal) {
           const rbar = progressBar('reseal', 'rows');
-          resealed = await rt.services.keys.reseal({ ...(opts.tenant !== undefined ? { tenantId: opts.tenant } : {}), batchSize: Math.max(1, opts.batchSize), pauseMs: opts.pauseMs, onProgress: rbar });
+          resealed = await rt.services.keys.reseal({
+            ...(opts.tenant !== undefined ? { tenantId: opts.tenant } : {}),
+            batchSize: Math.max(1, opts.batchSize),
+            pauseMs: opts.pauseMs,
+            onProgress: rbar,
+          });
           rbar.end();
         }
         if (opts.json) {
-          out(JSON.stringify({ rotated: rotated.map((r) => ({ tenant_id: r.tenantId, previous_version: r.previousVersion, data_key_version: r.version })), resealed: resealed && { tenants: resealed.tenants, rows: resealed.rows, values: resealed.valuesResealed } }));
+          out(
+            JSON.stringify({
+              rotated: rotated.map((r) => ({ tenant_id: r.tenantId, previous_version: r.previousVersion, data_key_version: r.version })),
+              resealed: resealed && { tenants: resealed.tenants, rows: resealed.rows, values: resealed.valuesResealed },
+            }),
+          );
           return;
         }
         if (rotated.length === 1) out(`data key of ${rotated[0]?.tenantId} rotated: v${rotated[0]?.previousVersion} -> v${rotated[0]?.version}`);
@@ -153,7 +187,12 @@ export function addKeysCommands(program: Command): void {
     .action(async (opts: { tenant?: string; batchSize: number; pauseMs: number; json?: boolean }) => {
       await withRuntime(async (rt) => {
         const bar = progressBar('reseal', 'rows');
-        const r = await rt.services.keys.reseal({ ...(opts.tenant !== undefined ? { tenantId: opts.tenant } : {}), batchSize: Math.max(1, opts.batchSize), pauseMs: opts.pauseMs, onProgress: bar });
+        const r = await rt.services.keys.reseal({
+          ...(opts.tenant !== undefined ? { tenantId: opts.tenant } : {}),
+          batchSize: Math.max(1, opts.batchSize),
+          pauseMs: opts.pauseMs,
+          onProgress: bar,
+        });
         bar.end();
         if (opts.json) out(JSON.stringify({ tenants: r.tenants, rows: r.rows, values: r.valuesResealed }));
         else out(`re-sealed ${r.valuesResealed} value(s) in ${r.rows} version row(s) of ${r.tenants} tenant(s)`);
@@ -162,9 +201,11 @@ export function addKeysCommands(program: Command): void {
 
   keys
     .command('issue-owner')
-    .description("Issue a new owner key for a tenant from the server host (the store and root key, not the API): for a tenant that lost its last managing key. Audited; the key is printed once")
+    .description(
+      'Issue a new owner key for a tenant from the server host (the store and root key, not the API): for a tenant that lost its last managing key. Audited; the key is printed once',
+    )
     .option('--tenant <id>', 'the tenant (ten_…); may be left out when the store has only one', tenantId)
-    .option('--platform-admin', 'make it a platform admin, as the first tenant\'s first key is (may create and purge tenants)')
+    .option('--platform-admin', "make it a platform admin, as the first tenant's first key is (may create and purge tenants)")
     .option('--json', 'print JSON for scripts')
     .action(async (opts: { tenant?: string; platformAdmin?: boolean; json?: boolean }) => {
       await withRuntime(async (rt) => {
@@ -172,7 +213,10 @@ export function addKeysCommands(program: Command): void {
         if (id === undefined) {
           const tenants = await rt.store.listTenants('all');
           if (tenants.length !== 1) {
-            const listed = tenants.slice(0, 20).map((t) => `${t.id} (${t.name})`).join(', ');
+            const listed = tenants
+              .slice(0, 20)
+              .map((t) => `${t.id} (${t.name})`)
+              .join(', ');
             process.stderr.write(`latchkey: the store has ${tenants.length} tenants; pick one with --tenant: ${listed}${tenants.length > 20 ? ', …' : ''}\n`);
             process.exit(2);
           }
@@ -181,7 +225,9 @@ export function addKeysCommands(program: Command): void {
         const { keyRow, key } = await rt.services.tenants.issueOwnerKey(id, { platformAdmin: opts.platformAdmin === true });
         if (opts.json) return out(JSON.stringify({ tenant_id: id, access_key_id: keyRow.id, platform_admin: keyRow.platformAdmin, owner_access_key: key }));
         out(`owner access key: ${key}`);
-        process.stderr.write(`latchkey: issued ${keyRow.id} for tenant ${id}${keyRow.platformAdmin ? ' (platform admin)' : ''}; it is shown this once, store it now\n`);
+        process.stderr.write(
+          `latchkey: issued ${keyRow.id} for tenant ${id}${keyRow.platformAdmin ? ' (platform admin)' : ''}; it is shown this once, store it now\n`,
+        );
       });
     });
 
@@ -194,20 +240,26 @@ export function addKeysCommands(program: Command): void {
       await withRuntime(async (rt) => {
         const s = await rt.services.keys.status(opts.tenant !== undefined ? { tenantId: opts.tenant } : {});
         if (!opts.json) return printStatus(s, opts.tenant !== undefined);
-        out(JSON.stringify({
-          root_key_id: s.rootKeyId,
-          provider_holds_root_key: s.providerHoldsRootKey,
-          rotation: s.rotation && { from: s.rotation.from, to: s.rotation.to, started_at: s.rotation.startedAt },
-          last_root_rotation_at: s.lastRootRotationAt,
-          tenants_by_root_key: s.tenantsByRootKey.map((r) => ({ root_key_id: r.rootKeyId, tenants: r.tenants, data_keys: r.dataKeys })),
-          tenants_by_data_key_version: s.tenantsByDataKeyVersion,
-          sealed_under_old_versions: s.sealedUnderOldVersions,
-          tenants_with_old_versions: s.tenantsWithOldVersions,
-          tenants: s.tenants.map((t) => ({
-            tenant_id: t.tenantId, data_key_version: t.currentVersion, versions: t.versions, root_key_ids: t.rootKeyIds,
-            sealed_by_version: t.sealedByVersion, sealed_under_old_versions: t.sealedUnderOldVersions,
-          })),
-        }));
+        out(
+          JSON.stringify({
+            root_key_id: s.rootKeyId,
+            provider_holds_root_key: s.providerHoldsRootKey,
+            rotation: s.rotation && { from: s.rotation.from, to: s.rotation.to, started_at: s.rotation.startedAt },
+            last_root_rotation_at: s.lastRootRotationAt,
+            tenants_by_root_key: s.tenantsByRootKey.map((r) => ({ root_key_id: r.rootKeyId, tenants: r.tenants, data_keys: r.dataKeys })),
+            tenants_by_data_key_version: s.tenantsByDataKeyVersion,
+            sealed_under_old_versions: s.sealedUnderOldVersions,
+            tenants_with_old_versions: s.tenantsWithOldVersions,
+            tenants: s.tenants.map((t) => ({
+              tenant_id: t.tenantId,
+              data_key_version: t.currentVersion,
+              versions: t.versions,
+              root_key_ids: t.rootKeyIds,
+              sealed_by_version: t.sealedByVersion,
+              sealed_under_old_versions: t.sealedUnderOldVersions,
+            })),
+          }),
+        );
       });
     });
 }

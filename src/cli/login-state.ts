@@ -54,7 +54,9 @@ export function readProfile(path = profilePath()): Profile | null {
     const st = fstatSync(fd);
     if (process.platform !== 'win32') {
       if ((st.mode & 0o077) !== 0) {
-        throw new CliFailure(`${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\` or \`latchkey login\` again`);
+        throw new CliFailure(
+          `${path} is readable by other users (mode ${(st.mode & 0o777).toString(8)}); run \`chmod 600 ${path}\` or \`latchkey login\` again`,
+        );
       }
       if (typeof process.getuid === 'function' && st.uid !== process.getuid()) throw new CliFailure(`${path} belongs to another user; refusing to use it`);
     }
@@ -118,11 +120,19 @@ export function resolveConnection(flags: ConnectionFlags, env: NodeJS.ProcessEnv
   const flagToken = flags.token ?? (env.LATCHKEY_TOKEN || undefined);
   const tenantId = flags.tenantId ?? (env.LATCHKEY_TENANT_ID || undefined);
   if (flagUrl !== undefined && flagToken !== undefined) {
-    return { url: checkUrl(flagUrl, flags.url !== undefined ? '--url' : 'LATCHKEY_URL'), token: checkToken(flagToken, flags.token !== undefined ? '--token' : 'LATCHKEY_TOKEN'), tenantId };
+    return {
+      url: checkUrl(flagUrl, flags.url !== undefined ? '--url' : 'LATCHKEY_URL'),
+      token: checkToken(flagToken, flags.token !== undefined ? '--token' : 'LATCHKEY_TOKEN'),
+      tenantId,
+    };
   }
   const profile = readProfile();
   if (profile && (flagUrl === undefined || checkUrl(flagUrl, 'the URL') === checkUrl(profile.url, 'the profile URL'))) {
-    return { url: checkUrl(profile.url, 'the profile URL'), token: checkToken(flagToken ?? profile.token, 'the token'), tenantId: tenantId ?? profile.tenant_id };
+    return {
+      url: checkUrl(profile.url, 'the profile URL'),
+      token: checkToken(flagToken ?? profile.token, 'the token'),
+      tenantId: tenantId ?? profile.tenant_id,
+    };
   }
   if (flagUrl === undefined) throw new UsageError('no server: set LATCHKEY_URL and LATCHKEY_TOKEN, pass --url and --token, or run `latchkey login`');
   throw new UsageError(`no token for ${flagUrl}: set LATCHKEY_TOKEN, pass --token, or \`latchkey login\` to that URL`);

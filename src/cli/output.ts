@@ -12,7 +12,14 @@ export function printJson(value: unknown): void {
 
 /** One cell: strings as they are, null/undefined as `-`, anything else as compact JSON; control characters made visible. */
 export function cell(v: unknown): string {
-  const s = v === null || v === undefined || v === '' ? '-' : typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : JSON.stringify(v);
+  const s =
+    v === null || v === undefined || v === ''
+      ? '-'
+      : typeof v === 'string'
+        ? v
+        : typeof v === 'number' || typeof v === 'boolean'
+          ? String(v)
+          : JSON.stringify(v);
   // A name with an escape sequence must not repaint the operator's terminal.
   return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
@@ -21,7 +28,11 @@ export function cell(v: unknown): string {
 export function printTable(headers: string[], rows: unknown[][]): void {
   const text = rows.map((r) => headers.map((_, i) => cell(r[i])));
   const widths = headers.map((h, i) => Math.max(h.length, ...text.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd();
   out(line(headers));
   for (const r of text) out(line(r));
 }

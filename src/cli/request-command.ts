@@ -31,35 +31,40 @@ export function addRequestCommand(program: Command): void {
     .option('-d, --data <data>', 'request body; @FILE reads a file')
     .option('-i, --include', 'print the status line and headers before the body')
     .argument('<url>', "the target URL; its host must be in the credential's allowed_hosts")
-    .addHelpText('after', "\nExample:\n  latchkey request --credential crd_01J… -H 'content-type: application/json' -d @mail.json https://api.sendgrid.com/v3/mail/send")
-    .action(act(async (url: string, opts: RequestFlags) => {
-      const headers = new Headers();
-      for (const h of opts.header) {
-        const colon = h.indexOf(':');
-        if (colon < 1) throw new UsageError(`-H "${h.slice(0, 40)}" must be 'Name: value'`);
-        headers.append(h.slice(0, colon).trim(), h.slice(colon + 1).trim());
-      }
-      let body: Buffer | undefined;
-      if (opts.data !== undefined) body = opts.data.startsWith('@') ? await readFile(opts.data.slice(1)) : Buffer.from(opts.data);
-      let target: URL;
-      try {
-        target = new URL(url);
-      } catch {
-        throw new UsageError('the URL is not a URL (http(s)://host/path)');
-      }
-      const res = await clientFor(opts).fetchWith(opts.credential, target, {
-        method: (opts.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase(),
-        headers,
-        ...(body !== undefined ? { body } : {}),
-      });
-      if (opts.include) {
-        process.stdout.write(`HTTP ${res.status} ${res.statusText}\n`);
-        res.headers.forEach((value, name) => {
-          process.stdout.write(`${name}: ${value}\n`);
+    .addHelpText(
+      'after',
+      "\nExample:\n  latchkey request --credential crd_01J… -H 'content-type: application/json' -d @mail.json https://api.sendgrid.com/v3/mail/send",
+    )
+    .action(
+      act(async (url: string, opts: RequestFlags) => {
+        const headers = new Headers();
+        for (const h of opts.header) {
+          const colon = h.indexOf(':');
+          if (colon < 1) throw new UsageError(`-H "${h.slice(0, 40)}" must be 'Name: value'`);
+          headers.append(h.slice(0, colon).trim(), h.slice(colon + 1).trim());
+        }
+        let body: Buffer | undefined;
+        if (opts.data !== undefined) body = opts.data.startsWith('@') ? await readFile(opts.data.slice(1)) : Buffer.from(opts.data);
+        let target: URL;
+        try {
+          target = new URL(url);
+        } catch {
+          throw new UsageError('the URL is not a URL (http(s)://host/path)');
+        }
+        const res = await clientFor(opts).fetchWith(opts.credential, target, {
+          method: (opts.request ?? (body === undefined ? 'GET' : 'POST')).toUpperCase(),
+          headers,
+          ...(body !== undefined ? { body } : {}),
         });
-        process.stdout.write('\n');
-      }
-      process.stdout.write(Buffer.from(await res.arrayBuffer()));
-      if (res.status >= 400) throw new CliFailure(`HTTP ${res.status}`, 22);
-    }));
+        if (opts.include) {
+          process.stdout.write(`HTTP ${res.status} ${res.statusText}\n`);
+          res.headers.forEach((value, name) => {
+            process.stdout.write(`${name}: ${value}\n`);
+          });
+          process.stdout.write('\n');
+        }
+        process.stdout.write(Buffer.from(await res.arrayBuffer()));
+        if (res.status >= 400) throw new CliFailure(`HTTP ${res.status}`, 22);
+      }),
+    );
 }

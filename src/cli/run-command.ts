@@ -43,7 +43,8 @@ function credentialSpec(raw: string, previous: CredentialSpec[] = []): Credentia
   const id = eq === -1 ? raw : raw.slice(0, eq);
   const prefix = eq === -1 ? undefined : raw.slice(eq + 1);
   if (!/^[@~\-.\w]{1,50}$/.test(id)) throw new InvalidArgumentError('must be a credential id, optionally =PREFIX (crd_…=MAILER)');
-  if (prefix !== undefined && prefix !== '' && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(prefix)) throw new InvalidArgumentError('PREFIX must be letters, digits and _ (not starting with a digit)');
+  if (prefix !== undefined && prefix !== '' && !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(prefix))
+    throw new InvalidArgumentError('PREFIX must be letters, digits and _ (not starting with a digit)');
   return [...previous, { id, prefix }];
 }
 
@@ -64,7 +65,11 @@ export interface Handed {
   fields: Array<[string, unknown]>;
 }
 
-export const handedOfReveal = (r: RevealedCredential): Handed => ({ id: r.id, slug: r.slug, fields: [...Object.entries(r.config ?? {}), ...Object.entries(r.secret ?? {})] });
+export const handedOfReveal = (r: RevealedCredential): Handed => ({
+  id: r.id,
+  slug: r.slug,
+  fields: [...Object.entries(r.config ?? {}), ...Object.entries(r.secret ?? {})],
+});
 
 export function credentialEnv(specs: CredentialSpec[], revealed: Handed[], parent: NodeJS.ProcessEnv): Record<string, string> {
   const vars: Record<string, string> = {};
@@ -81,11 +86,15 @@ export function credentialEnv(specs: CredentialSpec[], revealed: Handed[], paren
       if (origin[name] !== undefined && origin[name] !== from) {
         throw new UsageError(`${origin[name]} and ${from} would both be ${name}; give one credential its own prefix (--credential ${r.id}=PREFIX)`);
       }
-      if (parent[name] !== undefined) throw new UsageError(`${name} (from ${from}) is already set in the environment; choose another prefix (--credential ${r.id}=PREFIX)`);
+      if (parent[name] !== undefined)
+        throw new UsageError(`${name} (from ${from}) is already set in the environment; choose another prefix (--credential ${r.id}=PREFIX)`);
       origin[name] = from;
       vars[name] = envValue(value);
       // The server stores any string, but the environment is C strings: spawn would throw a TypeError.
-      if (vars[name].includes('\0')) throw new CliFailure(`${from} holds a NUL character, which an environment variable cannot hold; read it with \`latchkey credentials reveal ${r.id} --field ${field}\` instead`);
+      if (vars[name].includes('\0'))
+        throw new CliFailure(
+          `${from} holds a NUL character, which an environment variable cannot hold; read it with \`latchkey credentials reveal ${r.id} --field ${field}\` instead`,
+        );
     }
   });
   return vars;
@@ -93,32 +102,41 @@ export function credentialEnv(specs: CredentialSpec[], revealed: Handed[], paren
 
 export function addRunCommand(program: Command): void {
   connectionOptions(program.command('run').description("Run a command with credentials' fields in its environment (nothing is written to disk)"))
-    .requiredOption('--credential <id[=prefix]>', 'credential to expose (repeat); =PREFIX names its variables PREFIX_<FIELD>, = alone gives bare <FIELD>', credentialSpec)
+    .requiredOption(
+      '--credential <id[=prefix]>',
+      'credential to expose (repeat); =PREFIX names its variables PREFIX_<FIELD>, = alone gives bare <FIELD>',
+      credentialSpec,
+    )
     .option('--allow-inactive', 'use an inactive or deactivated credential (owners)')
-    .option('--derived', 'hand the command a short-lived token derived from each credential (an OAuth2 access token, a minted JWT, an assumed role\'s session: <PREFIX>_<FIELD> and <PREFIX>_EXPIRES_AT) instead of its secret; needs credentials:use, not reveal')
+    .option(
+      '--derived',
+      "hand the command a short-lived token derived from each credential (an OAuth2 access token, a minted JWT, an assumed role's session: <PREFIX>_<FIELD> and <PREFIX>_EXPIRES_AT) instead of its secret; needs credentials:use, not reveal",
+    )
     .argument('<command...>', 'the command and its arguments, after --')
     .addHelpText('after', '\nExample:\n  latchkey run --credential crd_01J…=SMTP -- node mailer.js   # SMTP_HOST, SMTP_PASSWORD, …')
-    .action(act(async (command: string[], opts: ConnectionFlags & { credential: CredentialSpec[]; allowInactive?: boolean; derived?: boolean }) => {
-      const client = clientFor(opts);
-      if (opts.derived === true && opts.allowInactive === true) throw new UsageError('--derived uses active credentials only; drop --allow-inactive');
-      const revealed: Handed[] = [];
-      for (const spec of opts.credential) {
-        if (opts.derived === true) {
-          const meta = await client.credentials.get(spec.id);
-          const t = await client.credentials.derivedToken(spec.id);
-          revealed.push({ id: meta.id, slug: meta.slug, fields: [...Object.entries(t.token), ['expires_at', t.expires_at]] });
-        } else {
-          revealed.push(handedOfReveal(await client.credentials.reveal(spec.id, { allowInactive: opts.allowInactive === true })));
+    .action(
+      act(async (command: string[], opts: ConnectionFlags & { credential: CredentialSpec[]; allowInactive?: boolean; derived?: boolean }) => {
+        const client = clientFor(opts);
+        if (opts.derived === true && opts.allowInactive === true) throw new UsageError('--derived uses active credentials only; drop --allow-inactive');
+        const revealed: Handed[] = [];
+        for (const spec of opts.credential) {
+          if (opts.derived === true) {
+            const meta = await client.credentials.get(spec.id);
+            const t = await client.credentials.derivedToken(spec.id);
+            revealed.push({ id: meta.id, slug: meta.slug, fields: [...Object.entries(t.token), ['expires_at', t.expires_at]] });
+          } else {
+            revealed.push(handedOfReveal(await client.credentials.reveal(spec.id, { allowInactive: opts.allowInactive === true })));
+          }
         }
-      }
-      const vars = credentialEnv(opts.credential, revealed, process.env);
-      const env: NodeJS.ProcessEnv = { ...process.env };
-      for (const name of WITHHELD) delete env[name];
-      Object.assign(env, vars);
-      const [file, ...args] = command;
-      if (file === undefined) throw new UsageError('run needs a command after --');
-      process.exitCode = await runChild(file, args, env);
-    }));
+        const vars = credentialEnv(opts.credential, revealed, process.env);
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        for (const name of WITHHELD) delete env[name];
+        Object.assign(env, vars);
+        const [file, ...args] = command;
+        if (file === undefined) throw new UsageError('run needs a command after --');
+        process.exitCode = await runChild(file, args, env);
+      }),
+    );
 }
 
 function runChild(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -18,22 +18,28 @@ export function addServerStatusCommand(program: Command): void {
     .description("A running server's /readyz: store, key provider, root key id, rotation under way (needs only the URL)")
     .option('--url <url>', 'server base URL (default: LATCHKEY_URL, else the profile)')
     .option('--json', 'print JSON for scripts')
-    .action(act(async (opts: { url?: string; json?: boolean }) => {
-      const raw = opts.url ?? (process.env.LATCHKEY_URL || readProfile()?.url);
-      if (raw === undefined) throw new UsageError('no server: pass --url, set LATCHKEY_URL or run `latchkey login`');
-      // No token is sent: /readyz is public, and a token has no business going where it is not needed.
-      const { status, body } = await readyz(checkUrl(raw, '--url'));
-      if (opts.json) printJson(body);
-      else {
-        const keys = (body.keys ?? {}) as Record<string, unknown>;
-        printFields([
-          ['ready', body.ok], ['store', body.store], ['key_provider', body.key_provider],
-          ['root_key_id', keys.root_key_id], ['rotation_in_progress', keys.rotation_in_progress], ['rotating_to', keys.rotating_to],
-        ]);
-        if (keys.rotation_in_progress === true) out('a root-key rotation is under way: `latchkey keys rotate-root` on the server host finishes it');
-      }
-      if (status !== 200 || body.ok !== true) throw new CliFailure(`the server at ${raw} is not ready (HTTP ${status})`);
-    }));
+    .action(
+      act(async (opts: { url?: string; json?: boolean }) => {
+        const raw = opts.url ?? (process.env.LATCHKEY_URL || readProfile()?.url);
+        if (raw === undefined) throw new UsageError('no server: pass --url, set LATCHKEY_URL or run `latchkey login`');
+        // No token is sent: /readyz is public, and a token has no business going where it is not needed.
+        const { status, body } = await readyz(checkUrl(raw, '--url'));
+        if (opts.json) printJson(body);
+        else {
+          const keys = (body.keys ?? {}) as Record<string, unknown>;
+          printFields([
+            ['ready', body.ok],
+            ['store', body.store],
+            ['key_provider', body.key_provider],
+            ['root_key_id', keys.root_key_id],
+            ['rotation_in_progress', keys.rotation_in_progress],
+            ['rotating_to', keys.rotating_to],
+          ]);
+          if (keys.rotation_in_progress === true) out('a root-key rotation is under way: `latchkey keys rotate-root` on the server host finishes it');
+        }
+        if (status !== 200 || body.ok !== true) throw new CliFailure(`the server at ${raw} is not ready (HTTP ${status})`);
+      }),
+    );
 }
 
 /**
@@ -48,7 +54,9 @@ async function readyz(baseUrl: string): Promise<{ status: number; body: Record<s
     text = await res.text();
   } catch (err) {
     const inner = (err as { cause?: { code?: unknown } }).cause;
-    throw new CliFailure(`cannot reach ${baseUrl}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : typeof inner?.code === 'string' ? inner.code : 'network error'}`);
+    throw new CliFailure(
+      `cannot reach ${baseUrl}: ${(err as Error).name === 'TimeoutError' ? 'timed out' : typeof inner?.code === 'string' ? inner.code : 'network error'}`,
+    );
   }
   let body: unknown;
   try {

@@ -17,7 +17,8 @@ export function describeStartupError(err: unknown, config: Config | null): strin
 
   if (e.syscall === 'listen' || code === 'EADDRINUSE') {
     const where = `${e.address ?? config?.host ?? '?'}:${e.port ?? config?.port ?? '?'}`;
-    if (code === 'EADDRINUSE') return `cannot listen on ${where}: the port is in use (another Latchkey, or another program); stop it or set LATCHKEY_PORT to a free port`;
+    if (code === 'EADDRINUSE')
+      return `cannot listen on ${where}: the port is in use (another Latchkey, or another program); stop it or set LATCHKEY_PORT to a free port`;
     if (code === 'EACCES') return `cannot listen on ${where}: no permission (ports below 1024 need privileges); set LATCHKEY_PORT`;
     if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: ${e.address ?? 'that address'} is not an address of this machine; set LATCHKEY_HOST`;
     return `cannot listen on ${where} (${code}); check LATCHKEY_HOST and LATCHKEY_PORT`;

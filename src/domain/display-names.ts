@@ -29,12 +29,39 @@ const NEUTRAL = /^[\p{scx=Zyyy}\p{scx=Zinh}]$/u;
  * sets it belongs to (Jpan = Han + Hiragana + Katakana, Kore = Han + Hangul, Hanb = Han + Bopomofo).
  * A letter of a script not listed here may stand only in a word without letters of listed ones.
  */
-const SCRIPTS: ReadonlyArray<readonly [RegExp, readonly string[]]> = ([
-  ['Latin'], ['Greek'], ['Cyrillic'], ['Armenian'], ['Hebrew'], ['Arabic'], ['Thaana'], ['Devanagari'],
-  ['Bengali'], ['Gurmukhi'], ['Gujarati'], ['Oriya'], ['Tamil'], ['Telugu'], ['Kannada'], ['Malayalam'],
-  ['Sinhala'], ['Thai'], ['Lao'], ['Tibetan'], ['Myanmar'], ['Georgian'], ['Ethiopic'], ['Khmer'],
-  ['Han', 'Jpan', 'Kore', 'Hanb'], ['Hiragana', 'Jpan'], ['Katakana', 'Jpan'], ['Hangul', 'Kore'], ['Bopomofo', 'Hanb'],
-] satisfies [string, ...string[]][]).map(([name, ...augmented]) => [new RegExp(`^\\p{scx=${name}}$`, 'u'), [name, ...augmented]] as const);
+const SCRIPTS: ReadonlyArray<readonly [RegExp, readonly string[]]> = (
+  [
+    ['Latin'],
+    ['Greek'],
+    ['Cyrillic'],
+    ['Armenian'],
+    ['Hebrew'],
+    ['Arabic'],
+    ['Thaana'],
+    ['Devanagari'],
+    ['Bengali'],
+    ['Gurmukhi'],
+    ['Gujarati'],
+    ['Oriya'],
+    ['Tamil'],
+    ['Telugu'],
+    ['Kannada'],
+    ['Malayalam'],
+    ['Sinhala'],
+    ['Thai'],
+    ['Lao'],
+    ['Tibetan'],
+    ['Myanmar'],
+    ['Georgian'],
+    ['Ethiopic'],
+    ['Khmer'],
+    ['Han', 'Jpan', 'Kore', 'Hanb'],
+    ['Hiragana', 'Jpan'],
+    ['Katakana', 'Jpan'],
+    ['Hangul', 'Kore'],
+    ['Bopomofo', 'Hanb'],
+  ] satisfies [string, ...string[]][]
+).map(([name, ...augmented]) => [new RegExp(`^\\p{scx=${name}}$`, 'u'), [name, ...augmented]] as const);
 
 const CJK_SETS = new Set(['Jpan', 'Kore', 'Hanb']);
 
@@ -85,4 +112,5 @@ export function isDisplayText(value: string): boolean {
 
 export const DISPLAY_NAME_MESSAGE =
   'must hold no control, format or bidi characters (such as U+202E or zero-width spaces) and no word mixing scripts (such as a Latin name with a Cyrillic letter)';
-export const DISPLAY_TEXT_MESSAGE = 'must hold no control characters other than tab and line breaks, and no bidi embedding, override or isolate (U+202A-U+202E, U+2066-U+2069)';
+export const DISPLAY_TEXT_MESSAGE =
+  'must hold no control characters other than tab and line breaks, and no bidi embedding, override or isolate (U+202A-U+202E, U+2066-U+2069)';

@@ -68,11 +68,7 @@ export class LatchkeyError extends Error {
   readonly details: string | FieldIssue[] | undefined;
   readonly retryAfterSeconds: number | undefined;
 
-  constructor(
-    code: ErrorCode,
-    details?: string | FieldIssue[],
-    opts: { message?: string; retryAfterSeconds?: number; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, details?: string | FieldIssue[], opts: { message?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
     // A caller's mistake (4xx) is answered and never logged with its frames: capturing a stack
     // for each one was 6 % of a 401, which a flood of bad keys pays per request.
     const stackTraceLimit = Error.stackTraceLimit;

@@ -106,10 +106,12 @@ const V6_SPECIAL = table([
  * IPv4 address they carry, so a public site stays reachable and 64:ff9b::a9fe:a9fe does not
  * become a way around the metadata block: each IPv4 range is also refused inside 64:ff9b::/96.
  */
-const NAT64_SPECIAL = table(V4_SPECIAL_ROWS.map(([cidr, reason]) => {
-  const [addr, bits] = cidr.split('/');
-  return [`64:ff9b::${addr}/${96 + Number(bits)}`, `NAT64 of ${reason}`];
-}));
+const NAT64_SPECIAL = table(
+  V4_SPECIAL_ROWS.map(([cidr, reason]) => {
+    const [addr, bits] = cidr.split('/');
+    return [`64:ff9b::${addr}/${96 + Number(bits)}`, `NAT64 of ${reason}`];
+  }),
+);
 const V6_AND_NAT64_SPECIAL = [...NAT64_SPECIAL, ...V6_SPECIAL];
 
 /** Why an address is not a public unicast destination, or null when it is. */

@@ -246,17 +246,20 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
       const v = await beforeDeadline(vet(req.url), req.signal);
       return new Promise<IncomingMessage>((resolve, reject) => {
         const fail = (err: unknown): void => reject(new EgressFailed(req.signal.aborted ? 'timeout' : socketCategory(err)));
-        const r = (v.url.protocol === 'https:' ? httpsRequest : httpRequest)({
-          method: req.method,
-          hostname: v.host,
-          port: v.url.port === '' ? undefined : Number(v.url.port),
-          path: `${v.url.pathname}${v.url.search}`,
-          headers: { ...req.headers, host: v.url.host },
-          lookup: pinnedLookup(v.addresses),
-          agent: false,
-          signal: req.signal,
-          ...(req.tls && v.url.protocol === 'https:' ? req.tls : {}),
-        }, resolve);
+        const r = (v.url.protocol === 'https:' ? httpsRequest : httpRequest)(
+          {
+            method: req.method,
+            hostname: v.host,
+            port: v.url.port === '' ? undefined : Number(v.url.port),
+            path: `${v.url.pathname}${v.url.search}`,
+            headers: { ...req.headers, host: v.url.host },
+            lookup: pinnedLookup(v.addresses),
+            agent: false,
+            signal: req.signal,
+            ...(req.tls && v.url.protocol === 'https:' ? req.tls : {}),
+          },
+          resolve,
+        );
         r.on('error', fail);
         const body = req.body;
         if (body === null) r.end();

@@ -45,7 +45,11 @@ export interface AppDeps {
   config: Config;
   logger: Logger;
   services: Services;
-  ready: () => Promise<{ store: boolean; keyProvider: boolean; keys?: { rootKeyId: string | null; rotationInProgress: boolean; rotatingTo: string | null } | null }>;
+  ready: () => Promise<{
+    store: boolean;
+    keyProvider: boolean;
+    keys?: { rootKeyId: string | null; rotationInProgress: boolean; rotatingTo: string | null } | null;
+  }>;
 }
 
 /** Body validators do not coerce (a string is not a port); query/path validators do (they are text). */
@@ -58,7 +62,6 @@ function makeAjv(coerce: boolean): Ajv {
   ajv.addFormat('display-text', { type: 'string', validate: isDisplayText });
   return ajv;
 }
-
 
 /**
  * A route validator compiled on its route's first request, not at start-up (a quarter of it went
@@ -146,7 +149,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   if (logger.isLevelEnabled('info')) {
     const accessLog = logger.child({}, { redact: [] });
     app.addHook('onResponse', (request, reply, done) => {
-      accessLog.info({ reqId: request.id, method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+      accessLog.info(
+        { reqId: request.id, method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
+        'request',
+      );
       done();
     });
   }
@@ -157,15 +163,17 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     if (request.routeOptions.config.public === true || request.is404 || request.url.startsWith('/docs')) return;
     const auth = request.headers.authorization;
     // Document 003's clients name the tenant in `x-tenantid` (a UUID), which chooses it the same way.
-    const tenantHeader = request.headers['x-tenant-id']
-      ?? (request.url.startsWith(`/compat${DIALECT_PREFIXES.integrationCredentials}/`) ? tenantIdFromHeader(request.headers['x-tenantid']) : undefined);
+    const tenantHeader =
+      request.headers['x-tenant-id'] ??
+      (request.url.startsWith(`/compat${DIALECT_PREFIXES.integrationCredentials}/`) ? tenantIdFromHeader(request.headers['x-tenantid']) : undefined);
     // The console (docs/console.md) sends its session cookie instead of a key, and its CSRF token.
     const sessionToken = auth === undefined ? sessionTokenOf(request) : undefined;
     try {
       const tenant = typeof tenantHeader === 'string' ? tenantHeader : undefined;
-      const principal = sessionToken !== undefined
-        ? await principalOfSession(services.consoleSessions, request, sessionToken, tenant)
-        : await services.authenticator.authenticate(auth, tenant);
+      const principal =
+        sessionToken !== undefined
+          ? await principalOfSession(services.consoleSessions, request, sessionToken, tenant)
+          : await services.authenticator.authenticate(auth, tenant);
       request.ctx = { principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
     } catch (err) {
       if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') {
@@ -185,7 +193,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       keyGenerator: (request) => request.ctx?.principal.id ?? request.ip,
       hook: 'preHandler',
       errorResponseBuilder: (_request, context) =>
-        new LatchkeyError('RATE_LIMITED', `Limit of ${context.max} requests per ${config.rateLimitWindowSeconds} s`, { retryAfterSeconds: Math.ceil(context.ttl / 1000) }),
+        new LatchkeyError('RATE_LIMITED', `Limit of ${context.max} requests per ${config.rateLimitWindowSeconds} s`, {
+          retryAfterSeconds: Math.ceil(context.ttl / 1000),
+        }),
     });
   }
 

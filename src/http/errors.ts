@@ -26,7 +26,8 @@ export function toLatchkeyError(err: unknown): LatchkeyError {
       const extra = v.keyword === 'additionalProperties' ? `/${String((v.params as { additionalProperty?: string }).additionalProperty)}` : '';
       const path = (v.instancePath + missing + extra).replace(/^\//, '').replace(/\//g, '.');
       const format = v.keyword === 'format' ? FORMAT_MESSAGES[String((v.params as { format?: string }).format)] : undefined;
-      const message = v.keyword === 'required' ? 'is required' : v.keyword === 'additionalProperties' ? 'is not allowed' : (format ?? v.message ?? 'is invalid');
+      const message =
+        v.keyword === 'required' ? 'is required' : v.keyword === 'additionalProperties' ? 'is not allowed' : (format ?? v.message ?? 'is invalid');
       return { path: part === 'body' ? path || '(body)' : `${part}.${path}`.replace(/\.$/, ''), message };
     });
     if (part === 'body') return new LatchkeyError('VALIDATION_FAILED', issues);
@@ -71,7 +72,10 @@ export function errorHandler(err: unknown, request: FastifyRequest, reply: Fasti
     // Log the class, code and frames only: messages can quote values (JSON.parse does), and a
     // value here may be a secret.
     const frames = ((err as Error)?.stack ?? '').split('\n').slice(1, 8).join('\n');
-    request.log.error({ reqId: request.id, err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } }, 'request failed');
+    request.log.error(
+      { reqId: request.id, err: { type: (err as Error)?.name, code: (err as { code?: string })?.code, mapped: e.code, frames } },
+      'request failed',
+    );
   }
   if (e.retryAfterSeconds !== undefined) void reply.header('retry-after', String(e.retryAfterSeconds));
   // Sent as JSON text: the envelope is one small shape, and the route's compiled serializer for

@@ -12,34 +12,83 @@ function actorView(a: ActorRef): { id: string; name: string; email: string | nul
 
 export function credentialView(c: CredentialRow) {
   return {
-    id: c.id, name: c.name, slug: c.slug, type: c.type, provider: c.provider, integration_id: c.integrationId,
-    description: c.description, status: c.status, deactivation_time: c.deactivationTime, config: c.config,
-    secret_fields: c.secretFields, metadata: c.metadata, allowed_hosts: c.allowedHosts, proxy_rules: c.proxyRules, team_id: c.teamId,
-    folder_id: c.folderId, read_access: c.readAccess, shared_team_slugs: c.sharedTeamSlugs,
-    test_credential_enabled: c.testCredentialEnabled, version: c.version, expires_at: c.expiresAt,
-    last_used_at: c.lastUsedAt, last_error: c.lastError, rotation_interval_days: c.rotationIntervalDays,
-    next_rotation_at: c.nextRotationAt, rotation_due: c.rotationDue, created_at: c.createdAt, updated_at: c.updatedAt,
-    created_by: actorView(c.createdBy), modified_by: actorView(c.modifiedBy),
+    id: c.id,
+    name: c.name,
+    slug: c.slug,
+    type: c.type,
+    provider: c.provider,
+    integration_id: c.integrationId,
+    description: c.description,
+    status: c.status,
+    deactivation_time: c.deactivationTime,
+    config: c.config,
+    secret_fields: c.secretFields,
+    metadata: c.metadata,
+    allowed_hosts: c.allowedHosts,
+    proxy_rules: c.proxyRules,
+    team_id: c.teamId,
+    folder_id: c.folderId,
+    read_access: c.readAccess,
+    shared_team_slugs: c.sharedTeamSlugs,
+    test_credential_enabled: c.testCredentialEnabled,
+    version: c.version,
+    expires_at: c.expiresAt,
+    last_used_at: c.lastUsedAt,
+    last_error: c.lastError,
+    rotation_interval_days: c.rotationIntervalDays,
+    next_rotation_at: c.nextRotationAt,
+    rotation_due: c.rotationDue,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    created_by: actorView(c.createdBy),
+    modified_by: actorView(c.modifiedBy),
     _links: [{ rel: 'self', href: `/v1/credentials/${c.id}` }],
   };
 }
 
 export function versionView(v: VersionRow) {
-  return { version: v.version, stage: v.stage, expires_at: v.expiresAt, has_test_secret: v.testSecret !== null, created_at: v.createdAt, created_by: actorView(v.createdBy) };
+  return {
+    version: v.version,
+    stage: v.stage,
+    expires_at: v.expiresAt,
+    has_test_secret: v.testSecret !== null,
+    created_at: v.createdAt,
+    created_by: actorView(v.createdBy),
+  };
 }
 
 export function accessKeyView(k: AccessKeyRow) {
   return {
-    id: k.id, name: k.name, type: k.type, role: k.role, team_ids: k.teamIds, prefix: k.prefix,
-    last_used_at: k.lastUsedAt, expires_at: k.expiresAt, created_at: k.createdAt, updated_at: k.updatedAt,
+    id: k.id,
+    name: k.name,
+    type: k.type,
+    role: k.role,
+    team_ids: k.teamIds,
+    prefix: k.prefix,
+    last_used_at: k.lastUsedAt,
+    expires_at: k.expiresAt,
+    created_at: k.createdAt,
+    updated_at: k.updatedAt,
   };
 }
 
 export function auditView(e: AuditRow) {
   return {
-    id: e.id, at: e.at, tenant_id: e.tenantId, actor: { type: e.actor.type, id: e.actor.id, name: e.actor.name },
-    action: e.action, target: { type: e.targetType, id: e.targetId }, outcome: e.outcome, reason: e.reason,
-    request_id: e.requestId, ip: e.ip, user_agent: e.userAgent, suppressed: e.suppressed ?? 0, seq: e.seq, hash: e.hash, prev_hash: e.prevHash,
+    id: e.id,
+    at: e.at,
+    tenant_id: e.tenantId,
+    actor: { type: e.actor.type, id: e.actor.id, name: e.actor.name },
+    action: e.action,
+    target: { type: e.targetType, id: e.targetId },
+    outcome: e.outcome,
+    reason: e.reason,
+    request_id: e.requestId,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    suppressed: e.suppressed ?? 0,
+    seq: e.seq,
+    hash: e.hash,
+    prev_hash: e.prevHash,
   };
 }
 

@@ -55,9 +55,30 @@ export interface Services {
   stop(): Promise<void>;
 }
 
-export function createServices(deps: { store: Store; keyring: Keyring; catalog: Catalog; clock: Clock; logger: Logger; keyEnv: string; authCacheTtlMs: number; consoleSessionSeconds?: number; authFailureDelayMs: number; authFailureWindowMs: number; oidcIssuers: readonly OidcIssuerConfig[]; deletedRetentionDays: number; auditRefusalWindowMs?: number; oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] }; proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null } }): Services {
+export function createServices(deps: {
+  store: Store;
+  keyring: Keyring;
+  catalog: Catalog;
+  clock: Clock;
+  logger: Logger;
+  keyEnv: string;
+  authCacheTtlMs: number;
+  consoleSessionSeconds?: number;
+  authFailureDelayMs: number;
+  authFailureWindowMs: number;
+  oidcIssuers: readonly OidcIssuerConfig[];
+  deletedRetentionDays: number;
+  auditRefusalWindowMs?: number;
+  oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] };
+  proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null };
+}): Services {
   const { store, keyring, catalog, clock, logger } = deps;
-  const audit = createAuditService({ store, clock, logger, ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}) });
+  const audit = createAuditService({
+    store,
+    clock,
+    logger,
+    ...(deps.auditRefusalWindowMs !== undefined ? { refusalWindowMs: deps.auditRefusalWindowMs } : {}),
+  });
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
@@ -65,13 +86,32 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
   // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
   // rotate with no body) and uses it for everything else: each is handed the other late.
   const credentials = createCredentialsService({
-    store, keyring, catalog, audit, clock, teams: directory,
+    store,
+    keyring,
+    catalog,
+    audit,
+    clock,
+    teams: directory,
     tokens: { beforeReveal: (ctx, c) => oauth.beforeReveal(ctx, c), refreshNow: (ctx, c) => oauth.refreshNow(ctx, c) },
   });
   const egress = deps.oauth?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 3 });
-  const oauth = createOAuthService({ store, keyring, catalog, audit, clock, logger, credentials, egress, refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000, returnOrigins: deps.oauth?.returnOrigins ?? [] });
+  const oauth = createOAuthService({
+    store,
+    keyring,
+    catalog,
+    audit,
+    clock,
+    logger,
+    credentials,
+    egress,
+    refreshLeadMs: deps.oauth?.refreshLeadMs ?? 300_000,
+    returnOrigins: deps.oauth?.returnOrigins ?? [],
+  });
   const tokens = createDerivedTokens({
-    credentials, egress, clock, stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
+    credentials,
+    egress,
+    clock,
+    stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
     cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
   });
   const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
@@ -88,7 +128,14 @@ export function createServices(deps: { store: Store; keyring: Keyring; catalog: 
     verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
     tokens,
     proxy: createProxyService({
-      credentials, catalog, egress, audit, clock, tokens, timeoutMs: deps.proxy?.timeoutMs ?? 30_000, maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
+      credentials,
+      catalog,
+      egress,
+      audit,
+      clock,
+      tokens,
+      timeoutMs: deps.proxy?.timeoutMs ?? 30_000,
+      maxResponseBytes: deps.proxy?.maxResponseBytes ?? 10 * 1024 * 1024,
       // The use itself was audited before the secret left; only its result event is missing.
       onAuditFailure: (err) => logger.error({ err: { message: (err as Error).message } }, 'audit of a proxied request result failed'),
     }),

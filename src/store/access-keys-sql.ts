@@ -37,7 +37,14 @@ export function accessKeyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): 
       return w.write(function* () {
         // Under READ COMMITTED a concurrent writer's UPDATE makes this one wait and then re-check
         // `revision` against the committed row, so exactly one of two racing writers matches.
-        const changed = yield* run('UPDATE access_keys SET name = ?, updated_at = ?, revision = ? WHERE tenant_id = ? AND id = ? AND revision = ?', [key.name, key.updatedAt, key.revision, tenantId, key.id, expectedRevision]);
+        const changed = yield* run('UPDATE access_keys SET name = ?, updated_at = ?, revision = ? WHERE tenant_id = ? AND id = ? AND revision = ?', [
+          key.name,
+          key.updatedAt,
+          key.revision,
+          tenantId,
+          key.id,
+          expectedRevision,
+        ]);
         if (changed !== 1) return false;
         yield* writeAudit(audit);
         return true;
@@ -56,7 +63,9 @@ export function accessKeyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): 
         const row = locked.find((r) => r.id === id);
         if (!row || (expectedRevision !== null && Number(row.revision) !== expectedRevision)) return 'stale' as const;
         if (guardRoles.includes(row.role as string)) {
-          const others = locked.filter((r) => r.id !== id && guardRoles.includes(r.role as string) && (r.expires_at === null || (r.expires_at as string) > activeAt));
+          const others = locked.filter(
+            (r) => r.id !== id && guardRoles.includes(r.role as string) && (r.expires_at === null || (r.expires_at as string) > activeAt),
+          );
           if (others.length === 0) return 'last_manager' as const;
         }
         yield* run('DELETE FROM access_keys WHERE tenant_id = ? AND id = ?', [tenantId, id]);

@@ -18,11 +18,11 @@ export const STORED_CHECKPOINT_SQL = 'SELECT checkpoint FROM audit_chain_heads W
 /** The partial index holds the unsealed events in seal order (no sort of the backlog). */
 export const unsealedEventsSql = (d: QueryDialect): string =>
   `SELECT * FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL ORDER BY at, id LIMIT ?`;
-export const hasUnsealedSql = (d: QueryDialect): string => `SELECT 1 AS x FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL LIMIT 1`;
+export const hasUnsealedSql = (d: QueryDialect): string =>
+  `SELECT 1 AS x FROM audit_events ${d.indexedBy('audit_unsealed')} WHERE tenant_id = ? AND seq IS NULL LIMIT 1`;
 
 /** Moves the tenant's head to the last seal; the stored checkpoint is replaced only when the decision says so. */
-export const UPSERT_CHAIN_HEAD_SQL =
-  `INSERT INTO audit_chain_heads (tenant_id, seq, event_id, hash, checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+export const UPSERT_CHAIN_HEAD_SQL = `INSERT INTO audit_chain_heads (tenant_id, seq, event_id, hash, checkpoint, updated_at) VALUES (?, ?, ?, ?, ?, ?)
    ON CONFLICT (tenant_id) DO UPDATE SET seq = excluded.seq, event_id = excluded.event_id, hash = excluded.hash, updated_at = excluded.updated_at,
      checkpoint = CASE WHEN ? = 1 THEN audit_chain_heads.checkpoint ELSE excluded.checkpoint END`;
 /** Parameters of UPSERT_CHAIN_HEAD_SQL, or null when the decision sealed nothing. */
@@ -79,7 +79,12 @@ export function auditStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Omit
       return r ? auditFromRecord(r) : null;
     },
     async initAuditChainKey(tenantId, sealedKey, createdAt) {
-      const created = (await db.run('INSERT INTO audit_chain_keys (tenant_id, sealed_key, created_at) VALUES (?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING', [tenantId, sealedKey, createdAt])) === 1;
+      const created =
+        (await db.run('INSERT INTO audit_chain_keys (tenant_id, sealed_key, created_at) VALUES (?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING', [
+          tenantId,
+          sealedKey,
+          createdAt,
+        ])) === 1;
       const r = await db.one('SELECT sealed_key FROM audit_chain_keys WHERE tenant_id = ?', [tenantId]);
       return { sealedKey: Buffer.from(r?.sealed_key as Uint8Array), created };
     },

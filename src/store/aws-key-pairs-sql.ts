@@ -45,8 +45,11 @@ export function awsKeyPairFromRecord(r: DbRecord): { pair: AwsKeyPairRow; key: A
   return {
     key,
     pair: {
-      accessKeyId: r.pair_access_key_id as string, tenantId: key.tenantId, keyId: key.id,
-      sealedSecret: Buffer.isBuffer(secret) ? secret : Buffer.from(secret as Uint8Array), createdAt: r.pair_created_at as string,
+      accessKeyId: r.pair_access_key_id as string,
+      tenantId: key.tenantId,
+      keyId: key.id,
+      sealedSecret: Buffer.isBuffer(secret) ? secret : Buffer.from(secret as Uint8Array),
+      createdAt: r.pair_created_at as string,
     },
   };
 }

@@ -10,13 +10,25 @@ import type { SqlRunner } from './sql-runner.js';
 const bytes = (v: unknown): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v as Uint8Array));
 
 function consoleSessionFromRecord(r: DbRecord): ConsoleSessionRow {
-  return { tokenHash: bytes(r.token_hash), tenantId: String(r.tenant_id), keyHash: bytes(r.key_hash), createdAt: String(r.created_at), expiresAt: String(r.expires_at) };
+  return {
+    tokenHash: bytes(r.token_hash),
+    tenantId: String(r.tenant_id),
+    keyHash: bytes(r.key_hash),
+    createdAt: String(r.created_at),
+    expiresAt: String(r.expires_at),
+  };
 }
 
 export function consoleSessionStore(db: SqlRunner): ConsoleSessionStore {
   return {
     async insertConsoleSession(s) {
-      await db.run('INSERT INTO console_sessions (token_hash, tenant_id, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [s.tokenHash, s.tenantId, s.keyHash, s.createdAt, s.expiresAt]);
+      await db.run('INSERT INTO console_sessions (token_hash, tenant_id, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?)', [
+        s.tokenHash,
+        s.tenantId,
+        s.keyHash,
+        s.createdAt,
+        s.expiresAt,
+      ]);
     },
     async findConsoleSession(tokenHash) {
       const r = await db.one('SELECT token_hash, tenant_id, key_hash, created_at, expires_at FROM console_sessions WHERE token_hash = ?', [tokenHash]);

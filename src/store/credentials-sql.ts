@@ -47,31 +47,43 @@ function* lastOfAccount(d: QueryDialect, tenantId: string, id: string): Script<b
 }
 
 export function credentialStore(
-  db: SqlRunner, w: WriteRunner, d: QueryDialect,
+  db: SqlRunner,
+  w: WriteRunner,
+  d: QueryDialect,
 ): Omit<CredentialStore, 'getCredential' | 'getVersion' | 'getCredentialWithVersion' | 'listCredentials' | 'touchCredentials'> {
   return {
     async insertCredential(_tenantId, cw) {
-      return outcomeOnConflict(() => w.write(function* () {
-        yield* run(INSERT_CREDENTIAL_SQL, credentialToParams(cw.credential));
-        yield* writeVersions(cw);
-        yield* writeAudit(cw.audit);
-        return 'inserted' as const;
-      }), (err) => (w.isUniqueViolation(err, 'credential_slug') ? 'slug_taken' as const : w.isUniqueViolation(err) ? 'id_taken' as const : null));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            yield* run(INSERT_CREDENTIAL_SQL, credentialToParams(cw.credential));
+            yield* writeVersions(cw);
+            yield* writeAudit(cw.audit);
+            return 'inserted' as const;
+          }),
+        (err) => (w.isUniqueViolation(err, 'credential_slug') ? ('slug_taken' as const) : w.isUniqueViolation(err) ? ('id_taken' as const) : null),
+      );
     },
     async updateCredential(tenantId, expectedRevision, cw) {
       const c = cw.credential;
-      return outcomeOnConflict(() => w.write(function* () {
-        if (c.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(c.type) && (yield* lastOfAccount(d, tenantId, c.id))) return 'last_account_credential' as const;
-        if ((yield* run(UPDATE_CREDENTIAL_SQL, updateCredentialParams(tenantId, expectedRevision, cw))) !== 1) return 'stale' as const;
-        yield* writeVersions(cw);
-        yield* writeAudit(cw.audit);
-        return 'updated' as const;
-      }), (err) => (w.isUniqueViolation(err, 'credential_slug') ? 'slug_taken' as const : null));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            if (c.deletedAt !== null && ACCOUNT_CREDENTIAL_TYPES.includes(c.type) && (yield* lastOfAccount(d, tenantId, c.id)))
+              return 'last_account_credential' as const;
+            if ((yield* run(UPDATE_CREDENTIAL_SQL, updateCredentialParams(tenantId, expectedRevision, cw))) !== 1) return 'stale' as const;
+            yield* writeVersions(cw);
+            yield* writeAudit(cw.audit);
+            return 'updated' as const;
+          }),
+        (err) => (w.isUniqueViolation(err, 'credential_slug') ? ('slug_taken' as const) : null),
+      );
     },
     async purgeCredential(tenantId, id, audit) {
       return w.write(function* () {
         const live = yield* one('SELECT type FROM credentials WHERE tenant_id = ? AND id = ? AND deleted_at IS NULL', [tenantId, id]);
-        if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type as string) && (yield* lastOfAccount(d, tenantId, id))) return 'last_account_credential' as const;
+        if (live && ACCOUNT_CREDENTIAL_TYPES.includes(live.type as string) && (yield* lastOfAccount(d, tenantId, id)))
+          return 'last_account_credential' as const;
         yield* run('DELETE FROM credential_versions WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
         yield* run('DELETE FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
         const purged = (yield* run('DELETE FROM credentials WHERE tenant_id = ? AND id = ?', [tenantId, id])) === 1;
@@ -81,23 +93,31 @@ export function credentialStore(
     },
 
     async listVersions(tenantId, credentialId) {
-      return (await db.all('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? ORDER BY version DESC', [tenantId, credentialId])).map(versionFromRecord);
+      return (await db.all('SELECT * FROM credential_versions WHERE tenant_id = ? AND credential_id = ? ORDER BY version DESC', [tenantId, credentialId])).map(
+        versionFromRecord,
+      );
     },
     // The lifecycle jobs' scans across tenants: ids only; the jobs act through tenant-scoped methods.
     async listDueDeactivations(now, limit) {
-      return (await db.all(
-        `SELECT tenant_id, id FROM credentials WHERE deleted_at IS NULL AND status <> 'deactivated' AND deactivation_time <= ? ORDER BY deactivation_time LIMIT ?`,
-        [now, limit],
-      )).map(idPair);
+      return (
+        await db.all(
+          `SELECT tenant_id, id FROM credentials WHERE deleted_at IS NULL AND status <> 'deactivated' AND deactivation_time <= ? ORDER BY deactivation_time LIMIT ?`,
+          [now, limit],
+        )
+      ).map(idPair);
     },
     async listDueRotations(now, limit) {
-      return (await db.all(
-        `SELECT tenant_id, id FROM credentials WHERE deleted_at IS NULL AND rotation_due = 0 AND status = 'active' AND next_rotation_at <= ? ORDER BY next_rotation_at LIMIT ?`,
-        [now, limit],
-      )).map(idPair);
+      return (
+        await db.all(
+          `SELECT tenant_id, id FROM credentials WHERE deleted_at IS NULL AND rotation_due = 0 AND status = 'active' AND next_rotation_at <= ? ORDER BY next_rotation_at LIMIT ?`,
+          [now, limit],
+        )
+      ).map(idPair);
     },
     async listDeletedBefore(before, limit) {
-      return (await db.all('SELECT tenant_id, id FROM credentials WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at LIMIT ?', [before, limit])).map(idPair);
+      return (
+        await db.all('SELECT tenant_id, id FROM credentials WHERE deleted_at IS NOT NULL AND deleted_at < ? ORDER BY deleted_at LIMIT ?', [before, limit])
+      ).map(idPair);
     },
   };
 }

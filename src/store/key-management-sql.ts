@@ -23,10 +23,14 @@ function keyVersionBytes(keyVersion: number): Buffer {
 const STALE = `(substr(secret, 2, 4) <> ? OR (test_secret IS NOT NULL AND substr(test_secret, 2, 4) <> ?))`;
 
 export const VERSIONS_TO_RESEAL_SQL =
-  `SELECT * FROM credential_versions WHERE tenant_id = ? AND ${STALE} ` +
-  `AND (credential_id, version) > (?, ?) ORDER BY credential_id, version LIMIT ?`;
+  `SELECT * FROM credential_versions WHERE tenant_id = ? AND ${STALE} ` + `AND (credential_id, version) > (?, ?) ORDER BY credential_id, version LIMIT ?`;
 
-export function versionsToResealParams(tenantId: string, keyVersion: number, after: { credentialId: string; version: number } | null, limit: number): unknown[] {
+export function versionsToResealParams(
+  tenantId: string,
+  keyVersion: number,
+  after: { credentialId: string; version: number } | null,
+  limit: number,
+): unknown[] {
   const kv = keyVersionBytes(keyVersion);
   const a = after ?? { credentialId: '', version: 0 };
   return [tenantId, kv, kv, a.credentialId, a.version, limit];
@@ -119,14 +123,18 @@ export function keyManagementStore(db: SqlRunner, w: WriteRunner, d: QueryDialec
       });
     },
     async insertTenantKey(tenantId, key, audit) {
-      return outcomeOnConflict(() => w.write(function* () {
-        // FOR SHARE: a purge of the tenant (FOR UPDATE of its row) waits for this insert, or this for it.
-        if (!(yield* one(`SELECT 1 AS x FROM tenants WHERE id = ?${d.forShare}`, [tenantId]))) return 'no_tenant' as const;
-        yield* rootKeyFence(d, key);
-        yield* run(INSERT_TENANT_KEY_SQL, [tenantId, key.version, key.wrappedKey, key.rootKeyId, key.createdAt]);
-        yield* writeAudit(audit);
-        return 'inserted' as const;
-      }), (err) => (w.isUniqueViolation(err) ? 'version_taken' as const : null));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            // FOR SHARE: a purge of the tenant (FOR UPDATE of its row) waits for this insert, or this for it.
+            if (!(yield* one(`SELECT 1 AS x FROM tenants WHERE id = ?${d.forShare}`, [tenantId]))) return 'no_tenant' as const;
+            yield* rootKeyFence(d, key);
+            yield* run(INSERT_TENANT_KEY_SQL, [tenantId, key.version, key.wrappedKey, key.rootKeyId, key.createdAt]);
+            yield* writeAudit(audit);
+            return 'inserted' as const;
+          }),
+        (err) => (w.isUniqueViolation(err) ? ('version_taken' as const) : null),
+      );
     },
     async rewrapTenantKeys(tenantId, rows) {
       return w.write(function* () {
@@ -175,7 +183,9 @@ export function keyManagementStore(db: SqlRunner, w: WriteRunner, d: QueryDialec
     async listTenantKeyInfo(ids) {
       if (ids !== 'all' && ids.length === 0) return [];
       const t = tenantScope(d, ids);
-      return (await db.all(`SELECT tenant_id, version, root_key_id, created_at FROM tenant_keys ${t.where} ORDER BY tenant_id, version`, t.params)).map(tenantKeyInfoFromRecord);
+      return (await db.all(`SELECT tenant_id, version, root_key_id, created_at FROM tenant_keys ${t.where} ORDER BY tenant_id, version`, t.params)).map(
+        tenantKeyInfoFromRecord,
+      );
     },
     async listVersionsToReseal(tenantId, keyVersion, after, limit) {
       return (await db.all(VERSIONS_TO_RESEAL_SQL, versionsToResealParams(tenantId, keyVersion, after, limit))).map(versionFromRecord);

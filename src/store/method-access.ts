@@ -1,6 +1,17 @@
 import type {
-  AccessKeyStore, AuditSinkStore, AuditStore, ConsoleSessionStore, CoordinationStore, CredentialStore, IdempotencyStore, KeyManagementStore, OAuthStore, Store,
-  StoreLifecycle, TeamStore, TenancyStore,
+  AccessKeyStore,
+  AuditSinkStore,
+  AuditStore,
+  ConsoleSessionStore,
+  CoordinationStore,
+  CredentialStore,
+  IdempotencyStore,
+  KeyManagementStore,
+  OAuthStore,
+  Store,
+  StoreLifecycle,
+  TeamStore,
+  TenancyStore,
 } from './port.js';
 import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
 import type { DeletedNameStore } from './deleted-names-sql.js';
@@ -25,60 +36,130 @@ const LIFECYCLE: AccessOf<StoreLifecycle> = { migrate: 'write', ping: 'read', cl
 const TENANCY: AccessOf<TenancyStore> = { createTenant: 'write', getTenant: 'read', listTenants: 'read', countTenants: 'read' };
 
 const TEAMS: AccessOf<TeamStore> = {
-  insertTeam: 'write', getTeam: 'read', listTeams: 'read', updateTeam: 'write', deleteTeam: 'write', setAccessKeyTeams: 'write',
-  insertFolder: 'write', getFolder: 'read', listFolders: 'read', deleteFolder: 'write',
+  insertTeam: 'write',
+  getTeam: 'read',
+  listTeams: 'read',
+  updateTeam: 'write',
+  deleteTeam: 'write',
+  setAccessKeyTeams: 'write',
+  insertFolder: 'write',
+  getFolder: 'read',
+  listFolders: 'read',
+  deleteFolder: 'write',
 };
 
 const ACCESS_KEYS: AccessOf<AccessKeyStore> = {
-  findAccessKeyByHash: 'read', insertAccessKey: 'write', getAccessKey: 'read', listAccessKeys: 'read', updateAccessKey: 'write',
-  deleteAccessKey: 'write', touchAccessKeys: 'write',
+  findAccessKeyByHash: 'read',
+  insertAccessKey: 'write',
+  getAccessKey: 'read',
+  listAccessKeys: 'read',
+  updateAccessKey: 'write',
+  deleteAccessKey: 'write',
+  touchAccessKeys: 'write',
 };
 
 const CREDENTIALS: AccessOf<CredentialStore> = {
-  insertCredential: 'write', getCredential: 'read', listCredentials: 'read', updateCredential: 'write', purgeCredential: 'write',
-  getVersion: 'read', getCredentialWithVersion: 'read', listVersions: 'read', touchCredentials: 'write',
-  listDueDeactivations: 'read', listDueRotations: 'read', listDeletedBefore: 'read',
+  insertCredential: 'write',
+  getCredential: 'read',
+  listCredentials: 'read',
+  updateCredential: 'write',
+  purgeCredential: 'write',
+  getVersion: 'read',
+  getCredentialWithVersion: 'read',
+  listVersions: 'read',
+  touchCredentials: 'write',
+  listDueDeactivations: 'read',
+  listDueRotations: 'read',
+  listDeletedBefore: 'read',
 };
 
 const AUDIT: AccessOf<AuditStore> = {
-  appendAudit: 'write', listAudit: 'read', tenantsWithUnsealedAudit: 'read', countUnsealedAudit: 'read', sealAuditChain: 'write',
-  getAuditChainState: 'read', readSealedAudit: 'read', latestSealedAudit: 'read', initAuditChainKey: 'write', listAuditChains: 'read',
-  auditRetentionBoundary: 'read', purgeAuditThrough: 'write',
+  appendAudit: 'write',
+  listAudit: 'read',
+  tenantsWithUnsealedAudit: 'read',
+  countUnsealedAudit: 'read',
+  sealAuditChain: 'write',
+  getAuditChainState: 'read',
+  readSealedAudit: 'read',
+  latestSealedAudit: 'read',
+  initAuditChainKey: 'write',
+  listAuditChains: 'read',
+  auditRetentionBoundary: 'read',
+  purgeAuditThrough: 'write',
 };
 
 const AUDIT_SINKS: AccessOf<AuditSinkStore> = {
-  listAuditSinkWork: 'read', getAuditSinkCursor: 'read', advanceAuditSinkCursor: 'write', claimAuditSinkLease: 'write',
+  listAuditSinkWork: 'read',
+  getAuditSinkCursor: 'read',
+  advanceAuditSinkCursor: 'write',
+  claimAuditSinkLease: 'write',
   releaseAuditSinkLease: 'write',
 };
 
 const IDEMPOTENCY: AccessOf<IdempotencyStore> = {
-  reserveIdempotencyKey: 'write', completeIdempotencyKey: 'write', releaseIdempotencyKey: 'write', purgeIdempotencyKeys: 'write',
+  reserveIdempotencyKey: 'write',
+  completeIdempotencyKey: 'write',
+  releaseIdempotencyKey: 'write',
+  purgeIdempotencyKeys: 'write',
 };
 
 const COORDINATION: AccessOf<CoordinationStore> = { publishInvalidation: 'notify', subscribeInvalidations: 'notify' };
 
 const KEY_MANAGEMENT: AccessOf<KeyManagementStore> = {
-  getMeta: 'read', initMeta: 'write', listTenantKeys: 'read', compareAndSetMeta: 'write', insertTenantKey: 'write',
-  currentTenantKeyVersion: 'read', rewrapTenantKeys: 'write', listTenantsToRewrap: 'read', countTenantsToRewrap: 'read',
-  listTenantKeyInfo: 'read', listVersionsToReseal: 'read', countVersionsToReseal: 'read', resealVersions: 'write',
-  countSealedByKeyVersion: 'read', destroyTenantKeys: 'write', purgeTenantRows: 'write',
+  getMeta: 'read',
+  initMeta: 'write',
+  listTenantKeys: 'read',
+  compareAndSetMeta: 'write',
+  insertTenantKey: 'write',
+  currentTenantKeyVersion: 'read',
+  rewrapTenantKeys: 'write',
+  listTenantsToRewrap: 'read',
+  countTenantsToRewrap: 'read',
+  listTenantKeyInfo: 'read',
+  listVersionsToReseal: 'read',
+  countVersionsToReseal: 'read',
+  resealVersions: 'write',
+  countSealedByKeyVersion: 'read',
+  destroyTenantKeys: 'write',
+  purgeTenantRows: 'write',
 };
 
 const OAUTH: AccessOf<OAuthStore> = {
-  insertOAuthState: 'write', takeOAuthState: 'write', purgeOAuthStates: 'write', getRefreshState: 'read', claimRefresh: 'write',
-  claimDueRefreshes: 'write', completeRefresh: 'write', releaseRefresh: 'write',
-  getDerivedToken: 'read', putDerivedToken: 'write',
+  insertOAuthState: 'write',
+  takeOAuthState: 'write',
+  purgeOAuthStates: 'write',
+  getRefreshState: 'read',
+  claimRefresh: 'write',
+  claimDueRefreshes: 'write',
+  completeRefresh: 'write',
+  releaseRefresh: 'write',
+  getDerivedToken: 'read',
+  putDerivedToken: 'write',
 };
 
 const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
-  insertConsoleSession: 'write', findConsoleSession: 'read', deleteConsoleSession: 'write', deleteExpiredConsoleSessions: 'write',
+  insertConsoleSession: 'write',
+  findConsoleSession: 'read',
+  deleteConsoleSession: 'write',
+  deleteExpiredConsoleSessions: 'write',
 };
 const COMPAT: AccessOf<AwsKeyPairStore & DeletedNameStore> = { putAwsKeyPair: 'write', findAwsKeyPair: 'read', listDeletedCredentialIds: 'read' };
 
 /** Every method of `Store` with what it does to stored data. */
 export const STORE_METHOD_ACCESS: AccessOf<Store> = {
-  ...LIFECYCLE, ...TENANCY, ...TEAMS, ...ACCESS_KEYS, ...CREDENTIALS, ...AUDIT, ...AUDIT_SINKS, ...IDEMPOTENCY, ...COORDINATION,
-  ...KEY_MANAGEMENT, ...OAUTH, ...CONSOLE_SESSIONS, ...COMPAT,
+  ...LIFECYCLE,
+  ...TENANCY,
+  ...TEAMS,
+  ...ACCESS_KEYS,
+  ...CREDENTIALS,
+  ...AUDIT,
+  ...AUDIT_SINKS,
+  ...IDEMPOTENCY,
+  ...COORDINATION,
+  ...KEY_MANAGEMENT,
+  ...OAUTH,
+  ...CONSOLE_SESSIONS,
+  ...COMPAT,
 };
 
 export type StoreMethodName = MethodNames<Store>;

@@ -1,7 +1,15 @@
 import type { CredentialWrite, RefreshSchedule } from '../domain/records.js';
 import { CREDENTIAL_SET_SQL, writeVersions } from './credentials-sql.js';
 import type { OAuthStore } from './port.js';
-import { OAUTH_STATE_COLUMNS, REFRESH_STATE_COLUMNS, credentialToParams, insertSql, oauthStateFromRecord, oauthStateToParams, refreshStateFromRecord } from './rows.js';
+import {
+  OAUTH_STATE_COLUMNS,
+  REFRESH_STATE_COLUMNS,
+  credentialToParams,
+  insertSql,
+  oauthStateFromRecord,
+  oauthStateToParams,
+  refreshStateFromRecord,
+} from './rows.js';
 import type { SqlRunner } from './sql-runner.js';
 import { one, run, writeAudit, type WriteRunner } from './transaction-script.js';
 
@@ -22,21 +30,27 @@ export const DUE_BY_SCHEDULE_SQL = 'refresh_next_at <= ? AND refresh_revision = 
 export const DUE_BY_EXPIRY_SQL = 'expires_at <= ? AND (refresh_revision IS NULL OR refresh_revision <> revision)';
 
 /** Writes the refreshed credential and releases the claim, only while `owner` holds it with the fence and the revision is unchanged. */
-const COMPLETE_REFRESH_SQL =
-  `UPDATE credentials SET ${CREDENTIAL_SET_SQL}, refresh_claimed_by = NULL, refresh_claim_expires_at = NULL,
+const COMPLETE_REFRESH_SQL = `UPDATE credentials SET ${CREDENTIAL_SET_SQL}, refresh_claimed_by = NULL, refresh_claim_expires_at = NULL,
           refresh_revision = ?, refresh_next_at = ?, refresh_failures = ?, refresh_blocked = ?
     WHERE tenant_id = ? AND id = ? AND revision = ? AND refresh_fence = ? AND refresh_claimed_by = ?`;
 function completeRefreshParams(tenantId: string, owner: string, fence: number, expectedRevision: number, w: CredentialWrite, s: RefreshSchedule): unknown[] {
   return [
-    ...credentialToParams(w.credential).slice(2), s.revision, s.nextAt, s.failures, s.blocked ? 1 : 0,
-    tenantId, w.credential.id, expectedRevision, fence, owner,
+    ...credentialToParams(w.credential).slice(2),
+    s.revision,
+    s.nextAt,
+    s.failures,
+    s.blocked ? 1 : 0,
+    tenantId,
+    w.credential.id,
+    expectedRevision,
+    fence,
+    owner,
   ];
 }
 const RELEASE_CLAIM_SQL =
   'UPDATE credentials SET refresh_claimed_by = NULL, refresh_claim_expires_at = NULL WHERE tenant_id = ? AND id = ? AND refresh_fence = ? AND refresh_claimed_by = ?';
 /** Releases the claim and records the failure: `last_error` and a new revision with the schedule tied to it. */
-const RELEASE_CLAIM_FAILED_SQL =
-  `UPDATE credentials SET refresh_claimed_by = NULL, refresh_claim_expires_at = NULL, last_error = ?, revision = revision + 1,
+const RELEASE_CLAIM_FAILED_SQL = `UPDATE credentials SET refresh_claimed_by = NULL, refresh_claim_expires_at = NULL, last_error = ?, revision = revision + 1,
           refresh_revision = revision + 1, refresh_next_at = ?, refresh_failures = ?, refresh_blocked = ?
     WHERE tenant_id = ? AND id = ? AND refresh_fence = ? AND refresh_claimed_by = ?`;
 function releaseClaim(tenantId: string, id: string, owner: string, fence: number, failure: Parameters<OAuthStore['releaseRefresh']>[4]): [string, unknown[]] {
@@ -50,7 +64,12 @@ export function oauthStore(db: SqlRunner, w: WriteRunner): Omit<OAuthStore, 'cla
     async completeRefresh(tenantId, owner, fence, expectedRevision, cw, schedule) {
       return w.write(function* () {
         if ((yield* run(COMPLETE_REFRESH_SQL, completeRefreshParams(tenantId, owner, fence, expectedRevision, cw, schedule))) !== 1) {
-          const held = yield* one('SELECT 1 AS x FROM credentials WHERE tenant_id = ? AND id = ? AND refresh_fence = ? AND refresh_claimed_by = ?', [tenantId, cw.credential.id, fence, owner]);
+          const held = yield* one('SELECT 1 AS x FROM credentials WHERE tenant_id = ? AND id = ? AND refresh_fence = ? AND refresh_claimed_by = ?', [
+            tenantId,
+            cw.credential.id,
+            fence,
+            owner,
+          ]);
           return held ? ('stale' as const) : ('fenced' as const);
         }
         yield* writeVersions(cw);
@@ -67,8 +86,20 @@ export function oauthStore(db: SqlRunner, w: WriteRunner): Omit<OAuthStore, 'cla
       });
     },
     async getDerivedToken(tenantId, id) {
-      const r = await db.one('SELECT credential_version, sealed, expires_at, created_at FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', [tenantId, id]);
-      return r ? { tenantId, credentialId: id, credentialVersion: Number(r.credential_version), sealed: r.sealed as Buffer, expiresAt: (r.expires_at as string | null) ?? null, createdAt: r.created_at as string } : null;
+      const r = await db.one('SELECT credential_version, sealed, expires_at, created_at FROM derived_tokens WHERE tenant_id = ? AND credential_id = ?', [
+        tenantId,
+        id,
+      ]);
+      return r
+        ? {
+            tenantId,
+            credentialId: id,
+            credentialVersion: Number(r.credential_version),
+            sealed: r.sealed as Buffer,
+            expiresAt: (r.expires_at as string | null) ?? null,
+            createdAt: r.created_at as string,
+          }
+        : null;
     },
     async putDerivedToken(owner, fence, t) {
       return w.write(function* () {

@@ -10,10 +10,38 @@ import type { DeletedNameStore } from './deleted-names-sql.js';
  * Driver errors leave an adapter as the errors of store-errors.ts.
  */
 import type {
-  AccessKeyFilter, AccessKeyRow, AppendSeal, AuditAppended, AuditChainState, AuditQuery, AuditRetentionBoundary, AuditRow,
-  AuditSinkWork, CredentialFilter, DerivedTokenRow, CredentialRow, CredentialWrite, FolderRow, IdempotencyRow, OAuthStateRow, PageQuery,
-  RefreshSchedule, RefreshState, SealDecision, SealRound, SealedAuditRow, SealedCount, TeamRow, TenantKeyInfo, TenantKeyRewrap,
-  TenantKeyRow, TenantRow, UsageTouch, VersionReseal, VersionRow, Visibility,
+  AccessKeyFilter,
+  AccessKeyRow,
+  AppendSeal,
+  AuditAppended,
+  AuditChainState,
+  AuditQuery,
+  AuditRetentionBoundary,
+  AuditRow,
+  AuditSinkWork,
+  CredentialFilter,
+  DerivedTokenRow,
+  CredentialRow,
+  CredentialWrite,
+  FolderRow,
+  IdempotencyRow,
+  OAuthStateRow,
+  PageQuery,
+  RefreshSchedule,
+  RefreshState,
+  SealDecision,
+  SealRound,
+  SealedAuditRow,
+  SealedCount,
+  TeamRow,
+  TenantKeyInfo,
+  TenantKeyRewrap,
+  TenantKeyRow,
+  TenantRow,
+  UsageTouch,
+  VersionReseal,
+  VersionRow,
+  Visibility,
 } from '../domain/records.js';
 
 // The records are the domain's; they are re-exported for the adapters and tests that name them here.
@@ -83,7 +111,14 @@ export interface AccessKeyStore {
    * that is still valid at `activeAt` (an expired manager key cannot manage anything).
    * Returns 'deleted', 'last_manager' or 'stale' (revision moved / gone).
    */
-  deleteAccessKey(tenantId: string, id: string, expectedRevision: number | null, guardRoles: readonly string[], activeAt: string, audit: AuditRow[]): Promise<'deleted' | 'last_manager' | 'stale'>;
+  deleteAccessKey(
+    tenantId: string,
+    id: string,
+    expectedRevision: number | null,
+    guardRoles: readonly string[],
+    activeAt: string,
+    audit: AuditRow[],
+  ): Promise<'deleted' | 'last_manager' | 'stale'>;
   touchAccessKeys(touches: readonly UsageTouch[]): Promise<void>;
 }
 
@@ -193,10 +228,7 @@ export interface CoordinationStore {
    * Resolves once the first attempt to go live has finished, live or not; reconnection goes on
    * in the background until `close`.
    */
-  subscribeInvalidations(handler: {
-    invalidate(topic: string, key: string): void;
-    feedState(live: boolean): void;
-  }): Promise<{ close(): Promise<void> }>;
+  subscribeInvalidations(handler: { invalidate(topic: string, key: string): void; feedState(live: boolean): void }): Promise<{ close(): Promise<void> }>;
 }
 
 /**
@@ -212,7 +244,11 @@ export interface KeyManagementStore {
    * Compare-and-set of `meta` rows (null = absent) with the audit of the change, in one
    * transaction: false (nothing written) when a row in `expect` holds another value.
    */
-  compareAndSetMeta(expect: Readonly<Record<string, string | null>>, set: Readonly<Record<string, string | null>>, audit: readonly AuditRow[]): Promise<boolean>;
+  compareAndSetMeta(
+    expect: Readonly<Record<string, string | null>>,
+    set: Readonly<Record<string, string | null>>,
+    audit: readonly AuditRow[],
+  ): Promise<boolean>;
   /**
    * Adds a data-key version to a tenant's keyring. Like `createTenant`, throws `RootKeyMoved`
    * when the row is wrapped by another root key than the one the store is wrapped with now.
@@ -263,19 +299,39 @@ export interface OAuthStore {
    * for the current revision says so, or (no schedule for this revision) `expires_at` is before
    * `horizon`. Returns ids and the fence of each claim.
    */
-  claimDueRefreshes(q: { type: string; now: string; horizon: string; owner: string; leaseUntil: string; limit: number }): Promise<Array<{ tenantId: string; id: string; fence: number }>>;
+  claimDueRefreshes(q: {
+    type: string;
+    now: string;
+    horizon: string;
+    owner: string;
+    leaseUntil: string;
+    limit: number;
+  }): Promise<Array<{ tenantId: string; id: string; fence: number }>>;
   /**
    * Writes the refreshed credential (new version, audit) and releases the claim, in one
    * transaction, only while the claim is still `owner`'s with `fence` (a holder whose lease ran
    * out and was claimed again writes nothing: 'fenced') and the revision is still
    * `expectedRevision` ('stale': re-read and try again).
    */
-  completeRefresh(tenantId: string, owner: string, fence: number, expectedRevision: number, write: CredentialWrite, schedule: RefreshSchedule): Promise<'updated' | 'fenced' | 'stale'>;
+  completeRefresh(
+    tenantId: string,
+    owner: string,
+    fence: number,
+    expectedRevision: number,
+    write: CredentialWrite,
+    schedule: RefreshSchedule,
+  ): Promise<'updated' | 'fenced' | 'stale'>;
   /**
    * Releases the claim if `owner`/`fence` still hold it. With `failure`, also records it in the
    * same transaction: `last_error`, a new revision with the schedule tied to it, and the audit events.
    */
-  releaseRefresh(tenantId: string, credentialId: string, owner: string, fence: number, failure: { lastError: string; schedule: Omit<RefreshSchedule, 'revision'>; audit: readonly AuditRow[] } | null): Promise<boolean>;
+  releaseRefresh(
+    tenantId: string,
+    credentialId: string,
+    owner: string,
+    fence: number,
+    failure: { lastError: string; schedule: Omit<RefreshSchedule, 'revision'>; audit: readonly AuditRow[] } | null,
+  ): Promise<boolean>;
 
   // derived tokens (services/tokens): the refresh claim above is their one-in-flight lock too
   /** The token last derived from a credential, or null. */
@@ -308,8 +364,19 @@ export interface ConsoleSessionStore {
 }
 
 /** Everything an adapter implements. */
-export type Store = StoreLifecycle & TenancyStore & TeamStore & AccessKeyStore & CredentialStore & AuditStore & AuditSinkStore &
-  IdempotencyStore & CoordinationStore & KeyManagementStore & OAuthStore & ConsoleSessionStore & AwsKeyPairStore &
+export type Store = StoreLifecycle &
+  TenancyStore &
+  TeamStore &
+  AccessKeyStore &
+  CredentialStore &
+  AuditStore &
+  AuditSinkStore &
+  IdempotencyStore &
+  CoordinationStore &
+  KeyManagementStore &
+  OAuthStore &
+  ConsoleSessionStore &
+  AwsKeyPairStore &
   DeletedNameStore;
 
 /** The `meta` row naming the root key that wraps the store now: new data keys must be wrapped by it. */

@@ -41,7 +41,14 @@ function visibilityClause(v: Visibility, hasAny: JsonArrayHasAny, where: string[
 }
 
 /** `columns`: the SQLite adapter selects ids only and takes the rows from its credential cache. */
-export function credentialListSql(tenantId: string, visibility: Visibility, f: CredentialFilter, page: PageQuery, hasAny: JsonArrayHasAny, columns: '*' | 'id' = '*'): { rows: Sql; count: Sql } {
+export function credentialListSql(
+  tenantId: string,
+  visibility: Visibility,
+  f: CredentialFilter,
+  page: PageQuery,
+  hasAny: JsonArrayHasAny,
+  columns: '*' | 'id' = '*',
+): { rows: Sql; count: Sql } {
   const where = ['tenant_id = ?', 'deleted_at IS NULL'];
   const params: unknown[] = [tenantId];
   if (f.name !== undefined) {
@@ -49,8 +56,12 @@ export function credentialListSql(tenantId: string, visibility: Visibility, f: C
     params.push(`%${escapeLike(f.name.toLowerCase())}%`);
   }
   const eq: Array<[keyof CredentialFilter, string]> = [
-    ['type', 'type'], ['status', 'status'], ['provider', 'provider'], ['integrationId', 'integration_id'],
-    ['teamId', 'team_id'], ['folderId', 'folder_id'],
+    ['type', 'type'],
+    ['status', 'status'],
+    ['provider', 'provider'],
+    ['integrationId', 'integration_id'],
+    ['teamId', 'team_id'],
+    ['folderId', 'folder_id'],
   ];
   for (const [key, column] of eq) {
     const value = f[key];
@@ -172,5 +183,4 @@ export function sharesWithout(sharedTeamSlugs: unknown, slug: string): string {
  * route asked, counting every live one of the tenant, so concurrent deletes cannot take the last.
  */
 export const ACCOUNT_CREDENTIAL_TYPES: readonly string[] = ['smtp', 'api_key'];
-export const OTHER_ACCOUNT_CREDENTIALS_SQL =
-  `SELECT COUNT(*) AS n FROM credentials WHERE tenant_id = ? AND deleted_at IS NULL AND type IN ('smtp', 'api_key') AND id <> ?`;
+export const OTHER_ACCOUNT_CREDENTIALS_SQL = `SELECT COUNT(*) AS n FROM credentials WHERE tenant_id = ? AND deleted_at IS NULL AND type IN ('smtp', 'api_key') AND id <> ?`;

@@ -23,7 +23,10 @@ function* unshare(d: QueryDialect, tenantId: string, slug: string, at: string): 
 }
 
 export function tenancyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): TenancyStore & TeamStore {
-  const taken = <U>(answer: U) => (err: unknown): U | null => (w.isUniqueViolation(err) ? answer : null);
+  const taken =
+    <U>(answer: U) =>
+    (err: unknown): U | null =>
+      w.isUniqueViolation(err) ? answer : null;
   return {
     async createTenant(tenant, key, ownerKey, audit) {
       await w.write(function* () {
@@ -49,12 +52,24 @@ export function tenancyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Te
     },
 
     async insertTeam(_tenantId, t, audit) {
-      return outcomeOnConflict(() => w.write(function* () {
-        yield* run('INSERT INTO teams (tenant_id, id, slug, name, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)', [t.tenantId, t.id, t.slug, t.name, t.createdAt, t.updatedAt, t.revision]);
-        yield* unshare(d, t.tenantId, t.slug, t.createdAt);
-        yield* writeAudit(audit);
-        return 'inserted' as const;
-      }), taken('slug_taken' as const));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            yield* run('INSERT INTO teams (tenant_id, id, slug, name, created_at, updated_at, revision) VALUES (?, ?, ?, ?, ?, ?, ?)', [
+              t.tenantId,
+              t.id,
+              t.slug,
+              t.name,
+              t.createdAt,
+              t.updatedAt,
+              t.revision,
+            ]);
+            yield* unshare(d, t.tenantId, t.slug, t.createdAt);
+            yield* writeAudit(audit);
+            return 'inserted' as const;
+          }),
+        taken('slug_taken' as const),
+      );
     },
     async getTeam(tenantId, id) {
       const r = await db.one('SELECT * FROM teams WHERE tenant_id = ? AND id = ?', [tenantId, id]);
@@ -64,12 +79,24 @@ export function tenancyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Te
       return (await db.all('SELECT * FROM teams WHERE tenant_id = ? ORDER BY slug', [tenantId])).map(teamFromRecord);
     },
     async updateTeam(tenantId, t, expectedRevision, audit) {
-      return outcomeOnConflict(() => w.write(function* () {
-        const changed = yield* run('UPDATE teams SET slug = ?, name = ?, updated_at = ?, revision = ? WHERE tenant_id = ? AND id = ? AND revision = ?', [t.slug, t.name, t.updatedAt, t.revision, tenantId, t.id, expectedRevision]);
-        if (changed !== 1) return 'stale' as const;
-        yield* writeAudit(audit);
-        return 'updated' as const;
-      }), taken('slug_taken' as const));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            const changed = yield* run('UPDATE teams SET slug = ?, name = ?, updated_at = ?, revision = ? WHERE tenant_id = ? AND id = ? AND revision = ?', [
+              t.slug,
+              t.name,
+              t.updatedAt,
+              t.revision,
+              tenantId,
+              t.id,
+              expectedRevision,
+            ]);
+            if (changed !== 1) return 'stale' as const;
+            yield* writeAudit(audit);
+            return 'updated' as const;
+          }),
+        taken('slug_taken' as const),
+      );
     },
     async deleteTeam(tenantId, id, at, audit) {
       return w.write(function* () {
@@ -85,17 +112,33 @@ export function tenancyStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Te
     },
     async setAccessKeyTeams(tenantId, keyId, teamIds, audit) {
       return w.write(function* () {
-        const changed = (yield* run('UPDATE access_keys SET team_ids = ?, revision = revision + 1 WHERE tenant_id = ? AND id = ?', [JSON.stringify(teamIds), tenantId, keyId])) === 1;
+        const changed =
+          (yield* run('UPDATE access_keys SET team_ids = ?, revision = revision + 1 WHERE tenant_id = ? AND id = ?', [
+            JSON.stringify(teamIds),
+            tenantId,
+            keyId,
+          ])) === 1;
         if (changed) yield* writeAudit(audit);
         return changed;
       });
     },
     async insertFolder(_tenantId, f, audit) {
-      return outcomeOnConflict(() => w.write(function* () {
-        yield* run('INSERT INTO folders (tenant_id, id, team_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)', [f.tenantId, f.id, f.teamId, f.name, f.createdAt, f.updatedAt]);
-        yield* writeAudit(audit);
-        return 'inserted' as const;
-      }), taken('name_taken' as const));
+      return outcomeOnConflict(
+        () =>
+          w.write(function* () {
+            yield* run('INSERT INTO folders (tenant_id, id, team_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)', [
+              f.tenantId,
+              f.id,
+              f.teamId,
+              f.name,
+              f.createdAt,
+              f.updatedAt,
+            ]);
+            yield* writeAudit(audit);
+            return 'inserted' as const;
+          }),
+        taken('name_taken' as const),
+      );
     },
     async getFolder(tenantId, id) {
       const r = await db.one('SELECT * FROM folders WHERE tenant_id = ? AND id = ?', [tenantId, id]);

@@ -137,7 +137,10 @@ describe('POST /v1/access-keys', () => {
     ] as const) {
       const r = await s.request('POST', '/v1/access-keys', { body });
       assertError(r, 422, 'VALIDATION_FAILED', JSON.stringify(body));
-      assert.ok(r.body.error.details.some((d: { path: string }) => d.path === path), `no detail at ${path}: ${r.text}`);
+      assert.ok(
+        r.body.error.details.some((d: { path: string }) => d.path === path),
+        `no detail at ${path}: ${r.text}`,
+      );
     }
     assert.equal((await allKeys()).length, before);
   });
@@ -150,12 +153,20 @@ describe('GET /v1/access-keys and /v1/access-keys/{id}', () => {
     const needles = [k.key, k.key.slice(k.prefix.length), sha.toString('hex'), sha.toString('base64'), sha.toString('base64url')];
     const one = await s.request('GET', `/v1/access-keys/${k.id}`);
     assert.equal(one.status, 200, one.text);
-    assert.deepEqual(Object.keys(one.body).filter((f) => f !== 'team_ids').sort(), KEY_FIELDS);
+    assert.deepEqual(
+      Object.keys(one.body)
+        .filter((f) => f !== 'team_ids')
+        .sort(),
+      KEY_FIELDS,
+    );
     assert.equal(one.body.prefix, k.prefix);
     assert.equal(one.body.id, k.id);
     const list = await s.request('GET', '/v1/access-keys?per_page=100');
     assert.equal(list.status, 200);
-    assert.ok(list.body.data.some((x: { id: string }) => x.id === k.id), 'the new key is not listed');
+    assert.ok(
+      list.body.data.some((x: { id: string }) => x.id === k.id),
+      'the new key is not listed',
+    );
     const filtered = await s.request('GET', `/v1/access-keys?filter[name]=${encodeURIComponent(k.body.name)}`);
     for (const res of [one, list, filtered]) {
       for (const needle of needles) assert.equal(res.text.includes(needle), false, `a key or its hash leaked: ${res.text.slice(0, 200)}`);
@@ -207,8 +218,14 @@ describe('GET /v1/access-keys and /v1/access-keys/{id}', () => {
     assert.equal(p1.body.per_page, 2);
     assert.equal(p2.body.page, 2);
     assert.equal(p1.body.total, total);
-    assert.deepEqual(p1.body.data.map((x: { id: string }) => x.id), order.slice(0, 2));
-    assert.deepEqual(p2.body.data.map((x: { id: string }) => x.id), order.slice(2, 4));
+    assert.deepEqual(
+      p1.body.data.map((x: { id: string }) => x.id),
+      order.slice(0, 2),
+    );
+    assert.deepEqual(
+      p2.body.data.map((x: { id: string }) => x.id),
+      order.slice(2, 4),
+    );
     assert.equal(typeof p1.body.next_cursor, 'string');
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -240,7 +257,11 @@ describe('GET /v1/access-keys and /v1/access-keys/{id}', () => {
     assert.equal(normalised(other, bKey.id), normalised(never, neverKeyId));
     assertError(await s.request('DELETE', `/v1/access-keys/${bKey.id}`), 404, 'ACCESS_KEY_NOT_FOUND');
     assert.equal((await s.request('GET', '/v1/credentials', { key: bKey.key })).status, 200, "tenant A revoked tenant B's key");
-    assert.equal((await allKeys()).some((x) => x.id === bKey.id), false, "tenant B's key is listed in tenant A");
+    assert.equal(
+      (await allKeys()).some((x) => x.id === bKey.id),
+      false,
+      "tenant B's key is listed in tenant A",
+    );
   });
 });
 
@@ -276,7 +297,10 @@ describe('PUT /v1/access-keys/{id} renames, and only renames', () => {
     ] as const) {
       const r = await s.request('PUT', `/v1/access-keys/${k.id}`, { body });
       assertError(r, 422, 'VALIDATION_FAILED', JSON.stringify(body));
-      assert.ok(r.body.error.details.some((d: { path: string }) => d.path === path), `no detail at ${path}: ${r.text}`);
+      assert.ok(
+        r.body.error.details.some((d: { path: string }) => d.path === path),
+        `no detail at ${path}: ${r.text}`,
+      );
     }
     const afterward = await s.request('GET', `/v1/access-keys/${k.id}`);
     assert.equal(afterward.text, before.text);
@@ -320,7 +344,11 @@ describe('DELETE /v1/access-keys/{id}', () => {
     assert.equal(normalised(after), normalised(unknown));
     assertError(await s.request('GET', `/v1/access-keys/${k.id}`), 404, 'ACCESS_KEY_NOT_FOUND');
     assertError(await s.request('DELETE', `/v1/access-keys/${k.id}`), 404, 'ACCESS_KEY_NOT_FOUND');
-    assert.equal((await allKeys()).some((x) => x.id === k.id), false, 'a revoked key is still listed');
+    assert.equal(
+      (await allKeys()).some((x) => x.id === k.id),
+      false,
+      'a revoked key is still listed',
+    );
   });
 
   it("deleting the tenant's last owner key → 409 CONFLICT, even with other keys (an admin too) left", async () => {
@@ -344,7 +372,10 @@ describe('DELETE /v1/access-keys/{id}', () => {
     assert.equal((await s.request('DELETE', `/v1/access-keys/${svc.id}`, { key: owner2.key })).status, 204);
     assert.equal((await s.request('DELETE', `/v1/access-keys/${admin.id}`, { key: owner2.key })).status, 204);
     const left = await allKeys(owner2.key);
-    assert.deepEqual(left.map((x) => x.id), [owner2.id]);
+    assert.deepEqual(
+      left.map((x) => x.id),
+      [owner2.id],
+    );
   });
 
   it('an expired owner key does not count as one the tenant keeps', async () => {
@@ -378,8 +409,11 @@ describe('unknown keys', () => {
       await db.run(
         `INSERT INTO access_keys (tenant_id, id, name, type, role, team_ids, prefix, key_hash, platform_admin, expires_at, last_used_at, created_at, updated_at, revision, created_by)
          SELECT tenant_id, ?, ?, type, role, team_ids, ?, ?, platform_admin, NULL, NULL, created_at, updated_at, 1, created_by FROM access_keys WHERE id = ?`,
-        'key_01' + Array.from({ length: 24 }, () => CROCKFORD[randomInt(32)]).join(''), unique('written elsewhere'), key.slice(0, 16),
-        createHash('sha256').update(key).digest(), viewer.id,
+        'key_01' + Array.from({ length: 24 }, () => CROCKFORD[randomInt(32)]).join(''),
+        unique('written elsewhere'),
+        key.slice(0, 16),
+        createHash('sha256').update(key).digest(),
+        viewer.id,
       );
     } finally {
       await db.close();
@@ -486,7 +520,12 @@ describe('roles', () => {
     assertError(await s.request('PUT', '/v1/credentials/crd_by_service', { key: k.key, body: smtpBody(unique('by service')) }), 403, 'FORBIDDEN', 'PUT');
     assertError(await s.request('PATCH', `/v1/credentials/${credA}`, { key: k.key, body: { description: 'by service' } }), 403, 'FORBIDDEN', 'PATCH');
     assertError(await s.request('DELETE', `/v1/credentials/${credA}`, { key: k.key }), 403, 'FORBIDDEN', 'DELETE');
-    assertError(await s.request('POST', '/v1/access-keys', { key: k.key, body: { name: unique('by service'), role: 'service' } }), 403, 'FORBIDDEN', 'issue key');
+    assertError(
+      await s.request('POST', '/v1/access-keys', { key: k.key, body: { name: unique('by service'), role: 'service' } }),
+      403,
+      'FORBIDDEN',
+      'issue key',
+    );
     const afterward = await s.request('GET', `/v1/credentials/${credA}`);
     assert.equal(afterward.headers.get('etag'), before.headers.get('etag'));
     assert.equal(afterward.body.description, before.body.description);
@@ -498,10 +537,17 @@ describe('tenants', () => {
   it('x-tenant-id of another tenant → 403; of its own → 200', async () => {
     const b = await newTenant();
     assertError(await s.request('GET', '/v1/credentials', { headers: { 'x-tenant-id': b.id } }), 403, 'FORBIDDEN', 'A key naming tenant B:');
-    assertError(await s.request('GET', `/v1/credentials/${credA}`, { key: b.ownerKey, headers: { 'x-tenant-id': b.id.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } }), 403, 'FORBIDDEN');
+    assertError(
+      await s.request('GET', `/v1/credentials/${credA}`, { key: b.ownerKey, headers: { 'x-tenant-id': b.id.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } }),
+      403,
+      'FORBIDDEN',
+    );
     const own = await s.request('GET', '/v1/tenants', { key: b.ownerKey });
     assert.equal(own.status, 200, own.text);
-    assert.deepEqual(own.body.data.map((t: { id: string }) => t.id), [b.id]);
+    assert.deepEqual(
+      own.body.data.map((t: { id: string }) => t.id),
+      [b.id],
+    );
     assert.equal((await s.request('GET', '/v1/credentials', { key: b.ownerKey, headers: { 'x-tenant-id': b.id } })).status, 200);
     // Tenant A's default tenant id, from its own listing.
     const mine = await s.request('GET', '/v1/tenants');
@@ -532,7 +578,11 @@ describe('tenants', () => {
       assert.equal(other.text.includes(SECRET_A), false);
     }
     const list = await s.request('GET', '/v1/credentials?per_page=100', { key: b.ownerKey });
-    assert.equal(list.body.data.some((c: { id: string }) => c.id === credA), false, "B lists A's credential");
+    assert.equal(
+      list.body.data.some((c: { id: string }) => c.id === credA),
+      false,
+      "B lists A's credential",
+    );
     // Tenant A's credential is untouched.
     const afterA = await s.request('GET', `/v1/credentials/${credA}`);
     assert.equal(afterA.status, 200, "B's requests deleted A's credential");

@@ -46,7 +46,10 @@ function writeLoad(server: TestServer, key: string): { stop(): Promise<number> }
   const worker = async () => {
     while (!stopped) {
       try {
-        const c = await server.request('POST', '/v1/credentials', { key, body: smtpBody(`sink ${randomBytes(6).toString('hex')}`, MARK + randomBytes(6).toString('hex')) });
+        const c = await server.request('POST', '/v1/credentials', {
+          key,
+          body: smtpBody(`sink ${randomBytes(6).toString('hex')}`, MARK + randomBytes(6).toString('hex')),
+        });
         if (c.status === 201) {
           written++;
           await server.request('GET', `/v1/credentials/${c.body.id}/secret`, { key });
@@ -106,17 +109,28 @@ async function killMidStream(sink: string, delivered: () => Delivered[], extraEn
 
   // Everything the store holds must arrive: the events before the kill that were not yet
   // acknowledged, and the ones written after the restart.
-  const stored = await waitFor('every event to be sealed', async () => {
-    const s = await storedEvents(first);
-    return s.unsealed === 0 ? s : null;
-  }, 20_000);
-  await waitFor('every stored event to be delivered', () => {
-    const got = new Set(delivered().map((e) => e.id));
-    return [...stored.ids].every((id) => got.has(id));
-  }, 40_000);
+  const stored = await waitFor(
+    'every event to be sealed',
+    async () => {
+      const s = await storedEvents(first);
+      return s.unsealed === 0 ? s : null;
+    },
+    20_000,
+  );
+  await waitFor(
+    'every stored event to be delivered',
+    () => {
+      const got = new Set(delivered().map((e) => e.id));
+      return [...stored.ids].every((id) => got.has(id));
+    },
+    40_000,
+  );
   const got = delivered();
   assert.ok(atKill.size > 0 && atKill.size < stored.ids.size, `not mid-stream: ${atKill.size} of ${stored.ids.size} delivered at the kill`);
-  assert.ok([...stored.ids].some((id) => !atKill.has(id)), 'nothing was delivered after the restart');
+  assert.ok(
+    [...stored.ids].some((id) => !atKill.has(id)),
+    'nothing was delivered after the restart',
+  );
 
   // No gaps per chain: seqs 1..n each arrived (the restart may have sent some twice).
   const byTenant = new Map<string, Set<number>>();

@@ -115,7 +115,26 @@ describe('GET /v1/audit-events', () => {
     }
     for (const e of seen) {
       assert.equal(e.tenant_id, t.id);
-      assert.deepEqual(Object.keys(e).sort(), ['action', 'actor', 'at', 'hash', 'id', 'ip', 'outcome', 'prev_hash', 'reason', 'request_id', 'seq', 'suppressed', 'target', 'tenant_id', 'user_agent'].sort());
+      assert.deepEqual(
+        Object.keys(e).sort(),
+        [
+          'action',
+          'actor',
+          'at',
+          'hash',
+          'id',
+          'ip',
+          'outcome',
+          'prev_hash',
+          'reason',
+          'request_id',
+          'seq',
+          'suppressed',
+          'target',
+          'tenant_id',
+          'user_agent',
+        ].sort(),
+      );
       assert.equal(e.suppressed, 0);
     }
   });
@@ -128,7 +147,9 @@ describe('GET /v1/audit-events', () => {
     assert.ok(reveals.every((e) => e.action === 'credential.reveal' && e.outcome === 'success'));
     const filteredPage = await s.request('GET', '/v1/audit-events?per_page=30&filter[action]=credential.update', { key: t.key });
     assert.equal(filteredPage.body.data.length, 30);
-    const rest = await s.request('GET', `/v1/audit-events?per_page=30&filter[action]=credential.update&cursor=${filteredPage.body.next_cursor}`, { key: t.key });
+    const rest = await s.request('GET', `/v1/audit-events?per_page=30&filter[action]=credential.update&cursor=${filteredPage.body.next_cursor}`, {
+      key: t.key,
+    });
     assert.equal(rest.body.data.length, 10);
     assert.equal(rest.body.next_cursor, null);
 
@@ -142,7 +163,10 @@ describe('GET /v1/audit-events', () => {
     const until = await allEvents(t.key, `&filter[until]=${encodeURIComponent(middle)}`);
     assert.ok(since.every((e) => e.at >= middle) && until.every((e) => e.at < middle));
     assert.equal(since.length + until.length, 122);
-    const window = await allEvents(t.key, `&filter[since]=${encodeURIComponent(all[80].at)}&filter[until]=${encodeURIComponent(all[20].at)}&filter[action]=credential.reveal`);
+    const window = await allEvents(
+      t.key,
+      `&filter[since]=${encodeURIComponent(all[80].at)}&filter[until]=${encodeURIComponent(all[20].at)}&filter[action]=credential.reveal`,
+    );
     assert.ok(window.length > 0 && window.every((e) => e.action === 'credential.reveal' && e.at >= all[80].at && e.at < all[20].at));
   });
 
@@ -228,7 +252,11 @@ describe('every action is an event', () => {
     const c = (await s.request('POST', '/v1/credentials', { key: t.key, body: smtpBody('Denied', SECRET) })).body;
 
     // A write the role lacks: recorded centrally from the 403, with the credential as target.
-    const r1 = await s.request('PATCH', `/v1/credentials/${c.id}`, { key: viewer.key, body: { description: 'x' }, headers: { 'x-request-id': 'req_denied_patch' } });
+    const r1 = await s.request('PATCH', `/v1/credentials/${c.id}`, {
+      key: viewer.key,
+      body: { description: 'x' },
+      headers: { 'x-request-id': 'req_denied_patch' },
+    });
     assert.equal(r1.status, 403);
     // A reveal: recorded as what the route does (credential.reveal), once.
     const r2 = await s.request('GET', `/v1/credentials/${c.id}/secret`, { key: viewer.key, headers: { 'x-request-id': 'req_denied_reveal' } });
@@ -245,7 +273,12 @@ describe('every action is an event', () => {
     const of = (rid: string) => events.filter((e) => e.request_id === rid);
     assert.equal(of('req_denied_patch').length, 1);
     assert.deepEqual(
-      { action: of('req_denied_patch')[0].action, outcome: of('req_denied_patch')[0].outcome, target: of('req_denied_patch')[0].target, actor: of('req_denied_patch')[0].actor.id },
+      {
+        action: of('req_denied_patch')[0].action,
+        outcome: of('req_denied_patch')[0].outcome,
+        target: of('req_denied_patch')[0].target,
+        actor: of('req_denied_patch')[0].actor.id,
+      },
       { action: 'access.denied', outcome: 'denied', target: { type: 'credential', id: c.id }, actor: viewer.id },
     );
     assert.match(of('req_denied_patch')[0].reason, /^PATCH \/v1\/credentials\/:id refused/);
@@ -257,22 +290,36 @@ describe('every action is an event', () => {
 
     // A burst for one target: the first is written at once; the rest are counted and written
     // when the window closes (on shutdown at the latest; test/security/audit-steering.test.ts).
-    for (let i = 0; i < 6; i++) assert.equal((await s.request('POST', '/v1/credentials', { key: viewer.key, body: smtpBody(`nope ${i}`), headers: { 'x-request-id': `req_burst_${i}` } })).status, 403);
+    for (let i = 0; i < 6; i++)
+      assert.equal(
+        (await s.request('POST', '/v1/credentials', { key: viewer.key, body: smtpBody(`nope ${i}`), headers: { 'x-request-id': `req_burst_${i}` } })).status,
+        403,
+      );
     const burst = await waitFor('burst events', async () => {
       const e = (await allEvents(t.key, '&filter[action]=access.denied')).filter((x) => x.request_id.startsWith('req_burst'));
       return e.length > 0 ? e : null;
     });
-    assert.deepEqual(burst.map((e) => [e.request_id, e.suppressed]), [['req_burst_0', 0]]);
+    assert.deepEqual(
+      burst.map((e) => [e.request_id, e.suppressed]),
+      [['req_burst_0', 0]],
+    );
 
     // Failed authentication and a foreign x-tenant-id belong to no tenant: the platform chain.
     assert.equal((await s.request('GET', '/v1/credentials', { key: 'lk_live_' + 'x'.repeat(43), headers: { 'x-request-id': 'req_bad_key' } })).status, 401);
     const other = await tenant('foreign');
-    assert.equal((await s.request('GET', '/v1/credentials', { key: t.key, headers: { 'x-tenant-id': other.id, 'x-request-id': 'req_foreign_tenant' } })).status, 403);
+    assert.equal(
+      (await s.request('GET', '/v1/credentials', { key: t.key, headers: { 'x-tenant-id': other.id, 'x-request-id': 'req_foreign_tenant' } })).status,
+      403,
+    );
     const conn = await s.sql();
     try {
       const failed = await waitFor('platform events', async () => {
-        const a = await conn.get<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_events WHERE tenant_id = '' AND request_id = 'req_bad_key'`);
-        const b = await conn.get<{ action: string; outcome: string }>(`SELECT action, outcome FROM audit_events WHERE tenant_id = '' AND request_id = 'req_foreign_tenant'`);
+        const a = await conn.get<{ action: string; outcome: string }>(
+          `SELECT action, outcome FROM audit_events WHERE tenant_id = '' AND request_id = 'req_bad_key'`,
+        );
+        const b = await conn.get<{ action: string; outcome: string }>(
+          `SELECT action, outcome FROM audit_events WHERE tenant_id = '' AND request_id = 'req_foreign_tenant'`,
+        );
         return a && b ? { a, b } : null;
       });
       assert.deepEqual(failed.a, { action: 'auth.failed', outcome: 'failure' });
@@ -425,7 +472,11 @@ describe('tamper evidence: verify names the event', () => {
       const cp = JSON.parse(state.checkpoint);
       const prev = (await conn.get<{ id: string; hash: string }>('SELECT id, hash FROM audit_events WHERE tenant_id = ? AND seq = 7', t.id))!;
       await conn.run('DELETE FROM audit_events WHERE id = ?', head);
-      await conn.run('UPDATE audit_chain_heads SET checkpoint = ? WHERE tenant_id = ?', JSON.stringify({ ...cp, seq: 7, event_id: prev.id, hash: prev.hash }), t.id);
+      await conn.run(
+        'UPDATE audit_chain_heads SET checkpoint = ? WHERE tenant_id = ?',
+        JSON.stringify({ ...cp, seq: 7, event_id: prev.id, hash: prev.hash }),
+        t.id,
+      );
       const forged = await verify(t.key);
       assert.equal(forged.ok, false);
       assert.match(forged.problem, /checkpoint does not verify/);
@@ -475,12 +526,27 @@ describe('retention', () => {
 
   before(async () => {
     fixture = await makeStoreFixture();
-    rt = await openRuntime(loadConfig({ ...fixture.env, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'), LATCHKEY_LOG_LEVEL: 'silent' }), { clock });
+    rt = await openRuntime(
+      loadConfig({ ...fixture.env, LATCHKEY_DATA_DIR: dataDir, LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'), LATCHKEY_LOG_LEVEL: 'silent' }),
+      { clock },
+    );
     const boot = await rt.services.tenants.bootstrap();
     assert.ok(boot);
     ctx = {
-      principal: { type: 'access_key', id: 'key_retention', name: 'retention test', email: null, tenantId: boot.tenant.id, tenantIds: [boot.tenant.id], role: 'owner', teamIds: [], platformAdmin: true },
-      requestId: 'req_retention', ip: '127.0.0.1', userAgent: 'test',
+      principal: {
+        type: 'access_key',
+        id: 'key_retention',
+        name: 'retention test',
+        email: null,
+        tenantId: boot.tenant.id,
+        tenantIds: [boot.tenant.id],
+        role: 'owner',
+        teamIds: [],
+        platformAdmin: true,
+      },
+      requestId: 'req_retention',
+      ip: '127.0.0.1',
+      userAgent: 'test',
     };
   });
 
@@ -514,7 +580,12 @@ describe('retention', () => {
     const anchor = listed.find((e) => e.action === 'audit.anchor');
     assert.ok(anchor);
     assert.equal(anchor.actor.type, 'system');
-    assert.deepEqual(JSON.parse(anchor.reason ?? ''), { from_seq: 1, through_seq: 32, through_hash: v.anchor.through_hash, older_than: new Date(now - 365 * DAY).toISOString() });
+    assert.deepEqual(JSON.parse(anchor.reason ?? ''), {
+      from_seq: 1,
+      through_seq: 32,
+      through_hash: v.anchor.through_hash,
+      older_than: new Date(now - 365 * DAY).toISOString(),
+    });
     assert.equal(await audit.purgeExpired(365).then((x) => x.purged), 0, 'nothing more is old enough');
 
     // The anchor is in the chain like any event: editing its claim is reported at the anchor.
@@ -546,14 +617,22 @@ describe('retention', () => {
     assert.equal((await audit.verify(ctx.principal.tenantId)).ok, true);
 
     const conn = await fixture.raw(dataDir);
-    const victim = (await conn.get<{ id: string; ip: string }>(`SELECT id, ip FROM audit_events WHERE tenant_id = ? AND action = 'credential.create' ORDER BY seq LIMIT 1`, ctx.principal.tenantId))!;
+    const victim = (await conn.get<{ id: string; ip: string }>(
+      `SELECT id, ip FROM audit_events WHERE tenant_id = ? AND action = 'credential.create' ORDER BY seq LIMIT 1`,
+      ctx.principal.tenantId,
+    ))!;
     await conn.run('UPDATE audit_events SET ip = ? WHERE id = ?', '10.1.1.1', victim.id);
     assert.equal((await audit.purgeExpired(365)).purged, 0, 'tampered evidence was purged');
     await conn.run('UPDATE audit_events SET ip = ? WHERE id = ?', victim.ip, victim.id);
     await conn.close();
 
     // A sink that never acknowledges: retention waits for it.
-    const stuck: AuditSink = { id: 'test:stuck', label: 'stuck', deliver: (_l, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason))), close: async () => undefined };
+    const stuck: AuditSink = {
+      id: 'test:stuck',
+      label: 'stuck',
+      deliver: (_l, signal) => new Promise((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+      close: async () => undefined,
+    };
     audit.startSink(stuck, { pollMs: 50 });
     assert.equal((await audit.purgeExpired(365)).purged, 0, 'purged what the sink had not delivered');
   });

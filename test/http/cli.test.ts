@@ -45,7 +45,9 @@ interface Run {
 /** runCli with stdin, a working directory, and the process handle (for signals). */
 function spawnCli(args: string[], env: Record<string, string>, opts: { input?: string; cwd?: string } = {}): { proc: ChildProcess; done: Promise<Run> } {
   const proc = spawn(process.execPath, [BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env }, cwd: opts.cwd ?? join(home, 'work'), stdio: ['pipe', 'pipe', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', ...env },
+    cwd: opts.cwd ?? join(home, 'work'),
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -98,10 +100,30 @@ describe('credentials: table output for people, --json for scripts', () => {
   it('creates from flags (config typed by the schema), lists as a table and as JSON, never showing the secret', async () => {
     const password = secretOf('create');
     const name = unique('CLI SMTP');
-    const created = ok(await cli([
-      'credentials', 'create', '--name', name, '--type', 'smtp', '--config', 'host=smtp.example.com', '--config', 'port=587',
-      '--config', 'auth_type=login', '--config', 'username=mailer', '--secret', `password=${password}`, '--metadata', 'env=prod', '--json',
-    ]), 'create');
+    const created = ok(
+      await cli([
+        'credentials',
+        'create',
+        '--name',
+        name,
+        '--type',
+        'smtp',
+        '--config',
+        'host=smtp.example.com',
+        '--config',
+        'port=587',
+        '--config',
+        'auth_type=login',
+        '--config',
+        'username=mailer',
+        '--secret',
+        `password=${password}`,
+        '--metadata',
+        'env=prod',
+        '--json',
+      ]),
+      'create',
+    );
     const c = JSON.parse(created.stdout);
     assert.match(c.id, /^crd_/);
     assert.equal(c.config.port, 587, 'port=587 became a number because the smtp schema says integer');
@@ -119,7 +141,10 @@ describe('credentials: table output for people, --json for scripts', () => {
 
     const json = JSON.parse(ok(await cli(['credentials', 'list', '--json', '--name', name])).stdout);
     assert.ok(Array.isArray(json));
-    assert.deepEqual(json.map((x: { id: string }) => x.id), [c.id]);
+    assert.deepEqual(
+      json.map((x: { id: string }) => x.id),
+      [c.id],
+    );
 
     const get = ok(await cli(['credentials', 'get', c.id]));
     assert.match(get.stdout, /^config\.host\s+smtp\.example\.com$/m);
@@ -133,7 +158,12 @@ describe('credentials: table output for people, --json for scripts', () => {
   it('shows a secret only on reveal: as a table, as JSON, or one raw field', async () => {
     const password = secretOf('reveal');
     const c = await createCredential(unique('Reveal me'), { secret: { password } });
-    for (const args of [['credentials', 'get', c.id], ['credentials', 'get', c.id, '--json'], ['credentials', 'list', '--json'], ['credentials', 'versions', c.id, '--json']]) {
+    for (const args of [
+      ['credentials', 'get', c.id],
+      ['credentials', 'get', c.id, '--json'],
+      ['credentials', 'list', '--json'],
+      ['credentials', 'versions', c.id, '--json'],
+    ]) {
       assert.equal(ok(await cli(args)).stdout.includes(password), false, args.join(' '));
     }
     const table = ok(await cli(['credentials', 'reveal', c.id]));
@@ -154,11 +184,14 @@ describe('credentials: table output for people, --json for scripts', () => {
     assert.equal(a.description, 'flag wins');
     const pw2 = secretOf('stdin');
     const id = `cli-stdin-${Date.now().toString(36)}`;
-    const b = await spawnCli(['credentials', 'create', '--id', id, '--from-file', '-', '--json'], loggedIn(), { input: JSON.stringify(smtpBody(unique('From stdin'), pw2)) }).done;
+    const b = await spawnCli(['credentials', 'create', '--id', id, '--from-file', '-', '--json'], loggedIn(), {
+      input: JSON.stringify(smtpBody(unique('From stdin'), pw2)),
+    }).done;
     ok(b, 'create from stdin');
     assert.equal(JSON.parse(b.stdout).id, id);
     assert.equal((await cli(['credentials', 'reveal', id, '--field', 'password'])).stdout, `${pw2}\n`);
-    const again = await spawnCli(['credentials', 'create', '--id', id, '--from-file', '-'], loggedIn(), { input: JSON.stringify(smtpBody(unique('again'))) }).done;
+    const again = await spawnCli(['credentials', 'create', '--id', id, '--from-file', '-'], loggedIn(), { input: JSON.stringify(smtpBody(unique('again'))) })
+      .done;
     assert.equal(again.code, 1, 'an existing id is not silently replaced');
     const bad = await spawnCli(['credentials', 'create', '--from-file', '-'], loggedIn(), { input: `{"name": "x", "secret": {"password": "${pw2}"` }).done;
     assert.equal(bad.code, 2);
@@ -210,7 +243,18 @@ describe('exit codes: 0 ok, 1 failure, 2 usage', () => {
     const inactive = await cli(['credentials', 'reveal', c.id]);
     assert.equal(inactive.code, 1);
     assert.match(inactive.stderr, /^latchkey: CREDENTIAL_INACTIVE: /);
-    const invalid = await cli(['credentials', 'create', '--name', unique('Bad port'), '--type', 'smtp', '--config', 'host=h.example.com', '--config', 'port:=70000']);
+    const invalid = await cli([
+      'credentials',
+      'create',
+      '--name',
+      unique('Bad port'),
+      '--type',
+      'smtp',
+      '--config',
+      'host=h.example.com',
+      '--config',
+      'port:=70000',
+    ]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /^latchkey: VALIDATION_FAILED: .*config\.port/);
   });
@@ -323,15 +367,24 @@ describe('audit list | verify | export', () => {
 
     // Everything, by cursor, 7 per page: the same events as walking the API directly.
     const all: string[] = [];
-    for (let cursor: string | null = null; ;) {
-      const page: { body: { data: Array<{ id: string }>; next_cursor: string | null } } = await s.request('GET', `/v1/audit-events?per_page=100${cursor ? `&cursor=${cursor}` : ''}`);
+    for (let cursor: string | null = null; ; ) {
+      const page: { body: { data: Array<{ id: string }>; next_cursor: string | null } } = await s.request(
+        'GET',
+        `/v1/audit-events?per_page=100${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       all.push(...page.body.data.map((e) => e.id));
       cursor = page.body.next_cursor;
       if (!cursor) break;
     }
     const stdout = ok(await cli(['audit', 'export', '--page-size', '7']));
-    const lines = stdout.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { id: string });
-    assert.deepEqual(lines.map((e) => e.id), all);
+    const lines = stdout.stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string });
+    assert.deepEqual(
+      lines.map((e) => e.id),
+      all,
+    );
     assert.match(stdout.stderr, /audit export \d+ events/, 'a multi-page export shows progress on stderr');
 
     const outFile = join(home, 'work', 'audit.jsonl');
@@ -339,7 +392,13 @@ describe('audit list | verify | export', () => {
     assert.equal(toFile.stderr, '');
     assert.match(toFile.stdout, new RegExp(`exported ${all.length} event`));
     assert.equal(statSync(outFile).mode & 0o777, 0o600);
-    assert.deepEqual(readFileSync(outFile, 'utf8').trimEnd().split('\n').map((l) => (JSON.parse(l) as { id: string }).id), all);
+    assert.deepEqual(
+      readFileSync(outFile, 'utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { id: string }).id),
+      all,
+    );
   });
 });
 
@@ -365,7 +424,10 @@ describe('run -- command', () => {
     assert.equal(seen.mine.LATCHKEY_TOKEN, undefined, 'the child gets the credential, not the key to the vault');
     if (seen.parentHasSecret !== null) assert.equal(seen.parentHasSecret, false);
     // The test process (the parent) never had it either.
-    assert.equal(Object.values(process.env).some((v) => v?.includes(password)), false);
+    assert.equal(
+      Object.values(process.env).some((v) => v?.includes(password)),
+      false,
+    );
     // Nothing the CLI could write: its HOME (profile dir, TMPDIR) and working directory, and new files in the system temp dir.
     for (const f of filesUnder(home)) assert.equal(readFileSync(f).includes(password), false, f);
     for (const n of readdirSync(tmpdir())) {
@@ -427,10 +489,16 @@ describe('export → import into a fresh server', () => {
     const folder = await s.request('POST', '/v1/folders', { body: { name: 'prod', team_id: team.body.id } });
     assert.equal(folder.status, 201, folder.text);
     const rotated = await createCredential(unique('Rotated'), { metadata: { owner: 'ops' }, allowed_hosts: ['smtp.example.com'] });
-    assert.equal((await s.request('POST', `/v1/credentials/${rotated.id}/rotate`, { body: { secret: { password: secretOf('r2') }, grace_period_seconds: 3600 } })).status, 200);
+    assert.equal(
+      (await s.request('POST', `/v1/credentials/${rotated.id}/rotate`, { body: { secret: { password: secretOf('r2') }, grace_period_seconds: 3600 } })).status,
+      200,
+    );
     const retired = await createCredential(unique('Retired'));
     for (const tag of ['t2', 't3']) {
-      assert.equal((await s.request('POST', `/v1/credentials/${retired.id}/rotate`, { body: { secret: { password: secretOf(tag) }, grace_period_seconds: 3600 } })).status, 200);
+      assert.equal(
+        (await s.request('POST', `/v1/credentials/${retired.id}/rotate`, { body: { secret: { password: secretOf(tag) }, grace_period_seconds: 3600 } })).status,
+        200,
+      );
     }
     const withTest = await createCredential(unique('With test'), { test_credential_enabled: true, test_secret: { password: secretOf('test') } });
     assert.equal((await s.request('POST', `/v1/credentials/${withTest.id}/rotate`, { body: { secret: { password: secretOf('w2') } } })).status, 200);
@@ -467,7 +535,9 @@ describe('export → import into a fresh server', () => {
       assert.equal(weak.code, 1);
       assert.match(weak.stderr, /the file was changed/);
       const imp = ok(await cli(['import', file, '--json'], target({ LATCHKEY_EXPORT_PASSPHRASE: passphrase })), 'import');
-      const summary = JSON.parse(imp.stdout) as { imported: Array<{ id: string; source_versions: number[]; target_versions: number[]; missing_versions: number[] }> };
+      const summary = JSON.parse(imp.stdout) as {
+        imported: Array<{ id: string; source_versions: number[]; target_versions: number[]; missing_versions: number[] }>;
+      };
       assert.match(imp.stderr, /import \[#+\] \d+\/\d+ credentials/);
 
       // Every credential of the source, with the same id, metadata and, version by version, the same secrets.
@@ -477,16 +547,43 @@ describe('export → import into a fresh server', () => {
       const targetTeams = (await fresh.request('GET', '/v1/teams')).body.data as Array<{ id: string; slug: string }>;
       for (const src of sourceList) {
         const dst = targetList.find((c) => c.id === src.id)!;
-        for (const k of ['name', 'slug', 'type', 'status', 'config', 'metadata', 'allowed_hosts', 'description', 'read_access', 'test_credential_enabled', 'expires_at', 'provider', 'integration_id']) {
+        for (const k of [
+          'name',
+          'slug',
+          'type',
+          'status',
+          'config',
+          'metadata',
+          'allowed_hosts',
+          'description',
+          'read_access',
+          'test_credential_enabled',
+          'expires_at',
+          'provider',
+          'integration_id',
+        ]) {
           assert.deepEqual(dst[k], src[k], `${src.id} ${k}`);
         }
         if (src.team_id) assert.equal(targetTeams.find((t) => t.id === dst.team_id)?.slug, team.body.slug);
         const a = await revealAll(s, src);
         const b = await revealAll(fresh, dst);
-        assert.deepEqual(b.map((v) => [v.secret, v.test_secret]), a.map((v) => [v.secret, v.test_secret]), `${src.id}: the secrets of every revealable version, in order`);
+        assert.deepEqual(
+          b.map((v) => [v.secret, v.test_secret]),
+          a.map((v) => [v.secret, v.test_secret]),
+          `${src.id}: the secrets of every revealable version, in order`,
+        );
         const item = summary.imported.find((i) => i.id === src.id)!;
-        if (item.missing_versions.length === 0) assert.deepEqual(b.map((v) => v.version), a.map((v) => v.version), `${src.id}: same version numbers`);
-        else assert.deepEqual(item.source_versions, a.map((v) => v.version));
+        if (item.missing_versions.length === 0)
+          assert.deepEqual(
+            b.map((v) => v.version),
+            a.map((v) => v.version),
+            `${src.id}: same version numbers`,
+          );
+        else
+          assert.deepEqual(
+            item.source_versions,
+            a.map((v) => v.version),
+          );
       }
       assert.deepEqual(summary.imported.find((i) => i.id === retired.id)?.missing_versions, [1], 'the retired version is reported');
       assert.equal((await revealAll(fresh, targetList.find((c) => c.id === rotated.id)!)).length, 2, 'the previous version is still readable on the target');
@@ -505,8 +602,11 @@ describe('export → import into a fresh server', () => {
 
 async function listAll(server: TestServer): Promise<Array<Record<string, any>>> {
   const out: Array<Record<string, any>> = [];
-  for (let cursor: string | null = null; ;) {
-    const page: { body: { data: Array<Record<string, any>>; next_cursor: string | null } } = await server.request('GET', `/v1/credentials?per_page=100${cursor ? `&cursor=${cursor}` : ''}`);
+  for (let cursor: string | null = null; ; ) {
+    const page: { body: { data: Array<Record<string, any>>; next_cursor: string | null } } = await server.request(
+      'GET',
+      `/v1/credentials?per_page=100${cursor ? `&cursor=${cursor}` : ''}`,
+    );
     out.push(...page.body.data);
     cursor = page.body.next_cursor;
     if (!cursor) return out;
@@ -515,7 +615,9 @@ async function listAll(server: TestServer): Promise<Array<Record<string, any>>> 
 
 /** Every version the API will reveal (current, and previous within its grace period), oldest first. */
 async function revealAll(server: TestServer, c: Record<string, any>) {
-  const versions = ((await server.request('GET', `/v1/credentials/${c.id}/versions`)).body.data as Array<{ version: number; stage: string; expires_at: string | null }>)
+  const versions = (
+    (await server.request('GET', `/v1/credentials/${c.id}/versions`)).body.data as Array<{ version: number; stage: string; expires_at: string | null }>
+  )
     .filter((v) => v.stage === 'current' || (v.stage === 'previous' && v.expires_at !== null && Date.parse(v.expires_at) > Date.now()))
     .sort((x, y) => x.version - y.version);
   const out: Array<{ version: number; secret: unknown; test_secret: unknown }> = [];
@@ -531,7 +633,7 @@ async function revealAll(server: TestServer, c: Record<string, any>) {
 }
 
 describe('keys server-status', () => {
-  it("prints what the server reports on /readyz, and fails when it is not there", async () => {
+  it('prints what the server reports on /readyz, and fails when it is not there', async () => {
     const r = ok(await cli(['keys', 'server-status'], baseEnv({ LATCHKEY_URL: s.url })));
     assert.match(r.stdout, /^ready\s+true$/m);
     assert.match(r.stdout, /^root_key_id\s+\S+/m);

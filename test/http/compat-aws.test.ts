@@ -4,10 +4,24 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  BatchGetSecretValueCommand, CreateSecretCommand, DeleteSecretCommand, DescribeSecretCommand, GetRandomPasswordCommand,
-  GetSecretValueCommand, ListSecretsCommand, ListSecretVersionIdsCommand, PutSecretValueCommand, ResourceExistsException,
-  ResourceNotFoundException, RestoreSecretCommand, RotateSecretCommand, SecretsManagerClient, TagResourceCommand, UntagResourceCommand,
-  UpdateSecretCommand, UpdateSecretVersionStageCommand,
+  BatchGetSecretValueCommand,
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  DescribeSecretCommand,
+  GetRandomPasswordCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  ListSecretVersionIdsCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  RestoreSecretCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+  TagResourceCommand,
+  UntagResourceCommand,
+  UpdateSecretCommand,
+  UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { Hash } from '@smithy/core/serde';
@@ -19,7 +33,10 @@ import { refusalEvents } from '../support/refusals.ts';
 const BASE = '/compat/aws-secretsmanager';
 let s: TestServer;
 const secrets: string[] = [];
-interface Pair { accessKeyId: string; secretAccessKey: string }
+interface Pair {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
 let owner: Pair;
 let admin: Pair;
 let viewer: Pair;
@@ -37,7 +54,13 @@ async function pairFor(key: string, role: string, name: string): Promise<Pair> {
 }
 
 function client(pair: Pair, opts: { maxAttempts?: number; systemClockOffset?: number } = {}): SecretsManagerClient {
-  return new SecretsManagerClient({ endpoint: `${s.url}${BASE}`, region: 'eu-west-1', credentials: pair, maxAttempts: opts.maxAttempts ?? 1, ...(opts.systemClockOffset !== undefined ? { systemClockOffset: opts.systemClockOffset } : {}) });
+  return new SecretsManagerClient({
+    endpoint: `${s.url}${BASE}`,
+    region: 'eu-west-1',
+    credentials: pair,
+    maxAttempts: opts.maxAttempts ?? 1,
+    ...(opts.systemClockOffset !== undefined ? { systemClockOffset: opts.systemClockOffset } : {}),
+  });
 }
 
 /** The SDK's exception for a call that must fail: its name, and that it is the SDK's own type. */
@@ -109,7 +132,9 @@ describe('secrets through the SDK', () => {
     const value = canary('aws-create');
     secrets.push(value);
     const c = client(owner);
-    const made = await c.send(new CreateSecretCommand({ Name: 'apps/billing/db', SecretString: value, Description: 'billing db', Tags: [{ Key: 'env', Value: 'prod' }] }));
+    const made = await c.send(
+      new CreateSecretCommand({ Name: 'apps/billing/db', SecretString: value, Description: 'billing db', Tags: [{ Key: 'env', Value: 'prod' }] }),
+    );
     assert.ok(made.ARN?.includes(`:${tenantId}:secret:crd_`), made.ARN);
     const got = await c.send(new GetSecretValueCommand({ SecretId: 'apps/billing/db' }));
     assert.equal(got.SecretString, value);
@@ -138,7 +163,9 @@ describe('secrets through the SDK', () => {
   it('a native credential reads through the SDK: text as its value, other types as JSON of their secret fields', async () => {
     const pw = canary('aws-native-basic');
     secrets.push(pw);
-    const basic = await ok(s.request('POST', '/v1/credentials', { body: { name: 'legacy basic', type: 'basic', config: { username: 'svc' }, secret: { password: pw } } }));
+    const basic = await ok(
+      s.request('POST', '/v1/credentials', { body: { name: 'legacy basic', type: 'basic', config: { username: 'svc' }, secret: { password: pw } } }),
+    );
     const got = await client(service).send(new GetSecretValueCommand({ SecretId: basic.id }));
     assert.deepEqual(JSON.parse(got.SecretString as string), { password: pw });
     // PutSecretValue on it takes the same JSON shape, checked against the type.
@@ -196,15 +223,31 @@ describe('secrets through the SDK', () => {
     assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged', VersionId: made.VersionId }))).SecretString, v1);
     await refused(c.send(new GetSecretValueCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING' })), 'ResourceNotFoundException');
     const ids = await c.send(new ListSecretVersionIdsCommand({ SecretId: 'staged' }));
-    assert.deepEqual(ids.Versions?.map((v) => [v.VersionId, v.VersionStages]).sort(), [[made.VersionId, ['AWSPREVIOUS']], [put.VersionId, ['AWSCURRENT']]].sort());
-    const moved = await c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSCURRENT', MoveToVersionId: made.VersionId, RemoveFromVersionId: put.VersionId }));
+    assert.deepEqual(
+      ids.Versions?.map((v) => [v.VersionId, v.VersionStages]).sort(),
+      [
+        [made.VersionId, ['AWSPREVIOUS']],
+        [put.VersionId, ['AWSCURRENT']],
+      ].sort(),
+    );
+    const moved = await c.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: 'staged',
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: made.VersionId,
+        RemoveFromVersionId: put.VersionId,
+      }),
+    );
     assert.ok(moved.ARN);
     assert.equal((await c.send(new GetSecretValueCommand({ SecretId: 'staged' }))).SecretString, v1);
-    await refused(c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING', MoveToVersionId: made.VersionId })), 'InvalidRequestException');
+    await refused(
+      c.send(new UpdateSecretVersionStageCommand({ SecretId: 'staged', VersionStage: 'AWSPENDING', MoveToVersionId: made.VersionId })),
+      'InvalidRequestException',
+    );
     await refused(c.send(new PutSecretValueCommand({ SecretId: 'staged', SecretString: v2, VersionStages: ['MYLABEL'] })), 'InvalidRequestException');
   });
 
-  it('a rotation in AWS\'s steps: AWSPENDING beside AWSCURRENT, then the label moves onto it', async () => {
+  it("a rotation in AWS's steps: AWSPENDING beside AWSCURRENT, then the label moves onto it", async () => {
     const [v1, v2] = [canary('aws-rot1'), canary('aws-rot2')];
     secrets.push(v1, v2);
     const c = client(owner);
@@ -219,15 +262,28 @@ describe('secrets through the SDK', () => {
     const pending = await c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPENDING' }));
     assert.equal(pending.SecretString, v2);
     assert.equal(pending.VersionId, staged.VersionId);
-    assert.deepEqual((await c.send(new DescribeSecretCommand({ SecretId: made.ARN }))).VersionIdsToStages, { [made.VersionId as string]: ['AWSCURRENT'], [staged.VersionId as string]: ['AWSPENDING'] });
-    await c.send(new UpdateSecretVersionStageCommand({ SecretId: made.ARN, VersionStage: 'AWSCURRENT', MoveToVersionId: staged.VersionId, RemoveFromVersionId: made.VersionId }));
+    assert.deepEqual((await c.send(new DescribeSecretCommand({ SecretId: made.ARN }))).VersionIdsToStages, {
+      [made.VersionId as string]: ['AWSCURRENT'],
+      [staged.VersionId as string]: ['AWSPENDING'],
+    });
+    await c.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: made.ARN,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: staged.VersionId,
+        RemoveFromVersionId: made.VersionId,
+      }),
+    );
     const now = await c.send(new GetSecretValueCommand({ SecretId: made.ARN }));
     assert.equal(now.SecretString, v2);
     assert.equal(now.VersionId, staged.VersionId);
     assert.equal((await c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPREVIOUS' }))).SecretString, v1);
     await refused(c.send(new GetSecretValueCommand({ SecretId: made.ARN, VersionStage: 'AWSPENDING' })), 'ResourceNotFoundException');
     // A viewer cannot stage a value.
-    await refused(client(viewer).send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: v2, VersionStages: ['AWSPENDING'] })), 'AccessDeniedException');
+    await refused(
+      client(viewer).send(new PutSecretValueCommand({ SecretId: made.ARN, SecretString: v2, VersionStages: ['AWSPENDING'] })),
+      'AccessDeniedException',
+    );
   });
 
   it('UpdateSecret changes the description and the value', async () => {
@@ -252,18 +308,26 @@ describe('secrets through the SDK', () => {
     let token: string | undefined;
     let pages = 0;
     do {
-      const page = await c.send(new ListSecretsCommand({ MaxResults: 2, Filters: [{ Key: 'name', Values: ['paged/'] }], ...(token ? { NextToken: token } : {}) }));
+      const page = await c.send(
+        new ListSecretsCommand({ MaxResults: 2, Filters: [{ Key: 'name', Values: ['paged/'] }], ...(token ? { NextToken: token } : {}) }),
+      );
       assert.ok((page.SecretList?.length ?? 0) <= 2);
       seen.push(...(page.SecretList ?? []).map((x) => x.Name as string));
       token = page.NextToken;
       pages++;
     } while (token);
     assert.equal(pages, 3);
-    assert.deepEqual(seen.sort(), [0, 1, 2, 3, 4].map((i) => `paged/item-${i}`));
+    assert.deepEqual(
+      seen.sort(),
+      [0, 1, 2, 3, 4].map((i) => `paged/item-${i}`),
+    );
     const odd = await c.send(new ListSecretsCommand({ Filters: [{ Key: 'tag-value', Values: ['odd'] }] }));
     assert.deepEqual(odd.SecretList?.map((x) => x.Name).sort(), ['paged/item-1', 'paged/item-3']);
     // Metadata only: no value in a list.
-    assertNoSecret({ list: JSON.stringify(odd) }, secrets.filter((x) => x.startsWith('aws-list')));
+    assertNoSecret(
+      { list: JSON.stringify(odd) },
+      secrets.filter((x) => x.startsWith('aws-list')),
+    );
   });
 
   it('BatchGetSecretValue answers found secrets and lists the others in Errors', async () => {
@@ -272,8 +336,14 @@ describe('secrets through the SDK', () => {
     const c = client(owner);
     await c.send(new CreateSecretCommand({ Name: 'batch/a', SecretString: v }));
     const r = await c.send(new BatchGetSecretValueCommand({ SecretIdList: ['batch/a', 'batch/missing'] }));
-    assert.deepEqual(r.SecretValues?.map((x) => [x.Name, x.SecretString]), [['batch/a', v]]);
-    assert.deepEqual(r.Errors?.map((e) => [e.SecretId, e.ErrorCode]), [['batch/missing', 'ResourceNotFoundException']]);
+    assert.deepEqual(
+      r.SecretValues?.map((x) => [x.Name, x.SecretString]),
+      [['batch/a', v]],
+    );
+    assert.deepEqual(
+      r.Errors?.map((e) => [e.SecretId, e.ErrorCode]),
+      [['batch/missing', 'ResourceNotFoundException']],
+    );
   });
 
   it('DeleteSecret with a recovery window is the soft delete, RestoreSecret brings it back; ForceDeleteWithoutRecovery purges, owners only', async () => {
@@ -294,12 +364,20 @@ describe('secrets through the SDK', () => {
     assert.equal((await s.request('GET', `/v1/credentials/${id}`)).status, 404);
   });
 
-  it('TagResource and UntagResource are the credential\'s metadata', async () => {
+  it("TagResource and UntagResource are the credential's metadata", async () => {
     const v = canary('aws-tags');
     secrets.push(v);
     const c = client(owner);
     const made = await c.send(new CreateSecretCommand({ Name: 'tagged', SecretString: v }));
-    await c.send(new TagResourceCommand({ SecretId: made.ARN, Tags: [{ Key: 'owner', Value: 'billing' }, { Key: 'tier', Value: '1' }] }));
+    await c.send(
+      new TagResourceCommand({
+        SecretId: made.ARN,
+        Tags: [
+          { Key: 'owner', Value: 'billing' },
+          { Key: 'tier', Value: '1' },
+        ],
+      }),
+    );
     await c.send(new UntagResourceCommand({ SecretId: made.ARN, TagKeys: ['tier'] }));
     assert.deepEqual((await c.send(new DescribeSecretCommand({ SecretId: 'tagged' }))).Tags, [{ Key: 'owner', Value: 'billing' }]);
     const id = made.ARN!.split(':secret:')[1];
@@ -342,7 +420,10 @@ describe('security through the SDK', () => {
 
   it("another tenant's secret by ARN is ResourceNotFoundException, exactly like a missing one", async () => {
     const theirs = await refused(client(other.pair).send(new GetSecretValueCommand({ SecretId: arn })), 'ResourceNotFoundException');
-    const missing = await refused(client(other.pair).send(new GetSecretValueCommand({ SecretId: arn.replace(/crd_\w+$/, 'crd_01JZZZZZZZZZZZZZZZZZZZZZZZ') })), 'ResourceNotFoundException');
+    const missing = await refused(
+      client(other.pair).send(new GetSecretValueCommand({ SecretId: arn.replace(/crd_\w+$/, 'crd_01JZZZZZZZZZZZZZZZZZZZZZZZ') })),
+      'ResourceNotFoundException',
+    );
     assert.equal(theirs.message, missing.message);
     const mine = arn.replace(`:${tenantId}:`, `:${other.tenantId}:`);
     await refused(client(other.pair).send(new DescribeSecretCommand({ SecretId: mine })), 'ResourceNotFoundException');
@@ -350,9 +431,20 @@ describe('security through the SDK', () => {
   });
 
   it('a wrong secret access key is InvalidSignatureException; an unknown key id UnrecognizedClientException', async () => {
-    await refused(client({ accessKeyId: owner.accessKeyId, secretAccessKey: owner.secretAccessKey.replace(/^./, (ch) => (ch === 'A' ? 'B' : 'A')) }).send(new GetSecretValueCommand({ SecretId: arn })), 'InvalidSignatureException');
-    await refused(client({ accessKeyId: 'LKIAAAAAAAAAAAAAAAAA', secretAccessKey: owner.secretAccessKey }).send(new GetSecretValueCommand({ SecretId: arn })), 'UnrecognizedClientException');
-    await refused(client({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }).send(new ListSecretsCommand({})), 'UnrecognizedClientException');
+    await refused(
+      client({ accessKeyId: owner.accessKeyId, secretAccessKey: owner.secretAccessKey.replace(/^./, (ch) => (ch === 'A' ? 'B' : 'A')) }).send(
+        new GetSecretValueCommand({ SecretId: arn }),
+      ),
+      'InvalidSignatureException',
+    );
+    await refused(
+      client({ accessKeyId: 'LKIAAAAAAAAAAAAAAAAA', secretAccessKey: owner.secretAccessKey }).send(new GetSecretValueCommand({ SecretId: arn })),
+      'UnrecognizedClientException',
+    );
+    await refused(
+      client({ accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' }).send(new ListSecretsCommand({})),
+      'UnrecognizedClientException',
+    );
   });
 
   it('a signature from 20 minutes ago is refused; the SDK corrects its clock from the answer and signs again', async () => {
@@ -368,8 +460,14 @@ describe('security through the SDK', () => {
     const signer = new SignatureV4({ credentials: owner, region: 'eu-west-1', service: 'secretsmanager', sha256: Hash.bind(null, 'sha256') });
     const body = JSON.stringify({ SecretId: arn });
     const signed = await signer.sign({
-      method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: url.pathname, query: {},
-      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' }, body,
+      method: 'POST',
+      protocol: 'http:',
+      hostname: url.hostname,
+      port: Number(url.port),
+      path: url.pathname,
+      query: {},
+      headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.GetSecretValue' },
+      body,
     });
     const send = () => fetch(url, { method: 'POST', headers: signed.headers as Record<string, string>, body });
     const first = await send();
@@ -385,7 +483,11 @@ describe('security through the SDK', () => {
   });
 
   it('an unsigned request, a request without X-Amz-Target and an unknown operation get AWS error shapes', async () => {
-    const r = await fetch(`${s.url}${BASE}/`, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.ListSecrets' }, body: '{}' });
+    const r = await fetch(`${s.url}${BASE}/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'secretsmanager.ListSecrets' },
+      body: '{}',
+    });
     assert.equal(r.status, 400);
     assert.equal(((await r.json()) as any).__type, 'MissingAuthenticationTokenException');
     const noTarget = await fetch(`${s.url}${BASE}/`, { method: 'POST', headers: { 'content-type': 'application/x-amz-json-1.1' }, body: '{}' });
@@ -402,10 +504,23 @@ describe('throttling', () => {
     try {
       const issued = await ok(limited.request('POST', '/v1/access-keys', { body: { name: 'throttled', role: 'owner' } }));
       const p = await ok(limited.request('POST', `/v1/access-keys/${issued.id}/aws-key-pair`));
-      const c = new SecretsManagerClient({ endpoint: `${limited.url}${BASE}`, region: 'eu-west-1', credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key }, maxAttempts: 8 });
+      const c = new SecretsManagerClient({
+        endpoint: `${limited.url}${BASE}`,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key },
+        maxAttempts: 8,
+      });
       const results = await Promise.all([1, 2, 3, 4].map(() => c.send(new ListSecretsCommand({}))));
-      assert.ok(results.some((r) => (r.$metadata.attempts ?? 1) > 1), 'at least one call was throttled and retried');
-      const once = new SecretsManagerClient({ endpoint: `${limited.url}${BASE}`, region: 'eu-west-1', credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key }, maxAttempts: 1 });
+      assert.ok(
+        results.some((r) => (r.$metadata.attempts ?? 1) > 1),
+        'at least one call was throttled and retried',
+      );
+      const once = new SecretsManagerClient({
+        endpoint: `${limited.url}${BASE}`,
+        region: 'eu-west-1',
+        credentials: { accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key },
+        maxAttempts: 1,
+      });
       const burst = await Promise.allSettled([1, 2, 3, 4].map(() => once.send(new ListSecretsCommand({}))));
       assert.ok(burst.some((r) => r.status === 'rejected' && (r.reason as Error).name === 'ThrottlingException'));
     } finally {

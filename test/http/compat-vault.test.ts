@@ -170,7 +170,12 @@ describe('one credential, three APIs', () => {
     secrets.push(issued.key);
     const pair = await ok(s.request('POST', `/v1/access-keys/${issued.id}/aws-key-pair`));
     secrets.push(pair.secret_access_key);
-    const aws = new SecretsManagerClient({ endpoint: `${s.url}/compat/aws-secretsmanager`, region: 'us-east-1', credentials: { accessKeyId: pair.access_key_id, secretAccessKey: pair.secret_access_key }, maxAttempts: 1 });
+    const aws = new SecretsManagerClient({
+      endpoint: `${s.url}/compat/aws-secretsmanager`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: pair.access_key_id, secretAccessKey: pair.secret_access_key },
+      maxAttempts: 1,
+    });
     const v = vault(s.ownerKey);
 
     const x = canary('cross-vault');

@@ -133,7 +133,11 @@ describe('console: sessions expire', () => {
   it('a session ends after LATCHKEY_CONSOLE_SESSION_SECONDS, and its cookie says so', async () => {
     const short = await startServer({ env: { LATCHKEY_CONSOLE_SESSION_SECONDS: '1' } });
     try {
-      const r = await fetch(`${short.url}/ui/session`, { method: 'POST', headers: { origin: short.url, 'content-type': 'application/json' }, body: JSON.stringify({ key: short.ownerKey }) });
+      const r = await fetch(`${short.url}/ui/session`, {
+        method: 'POST',
+        headers: { origin: short.url, 'content-type': 'application/json' },
+        body: JSON.stringify({ key: short.ownerKey }),
+      });
       assert.equal(r.status, 201);
       const setCookie = r.headers.get('set-cookie') ?? '';
       assert.match(setCookie, /Max-Age=1;/);
@@ -184,7 +188,7 @@ describe('console: hardening', () => {
     assert.deepEqual(refused, []);
   });
 
-  it('CSRF refusal: a cookie request without the session\'s token is 403, and a cross-site form post changes nothing', async () => {
+  it("CSRF refusal: a cookie request without the session's token is 403, and a cross-site form post changes nothing", async () => {
     const { context, page } = await signedIn(s.ownerKey);
     const cookie = await sessionCookie(context);
     const before = (await native('GET', '/v1/credentials?per_page=1')).total;
@@ -192,7 +196,11 @@ describe('console: hardening', () => {
     const forged = await fetch(`${s.url}/v1/credentials`, { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body });
     assert.equal(forged.status, 403);
     assert.equal(((await forged.json()) as { error: { code: string } }).error.code, 'FORBIDDEN');
-    const wrong = await fetch(`${s.url}/v1/credentials`, { method: 'POST', headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': 'x'.repeat(43) }, body });
+    const wrong = await fetch(`${s.url}/v1/credentials`, {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': 'x'.repeat(43) },
+      body,
+    });
     assert.equal(wrong.status, 403);
     // A page of another site (localhost is another site than 127.0.0.1) posts a form at the API
     // and at sign-out in the signed-in browser.
@@ -215,14 +223,24 @@ describe('console: hardening', () => {
     }
     assert.equal((await native('GET', '/v1/credentials?per_page=1')).total, before, 'no credential was created');
     // Sign-in from another origin is refused too (login CSRF).
-    const signIn = await fetch(`${s.url}/ui/session`, { method: 'POST', headers: { origin: 'http://localhost:1', 'content-type': 'application/json' }, body: JSON.stringify({ key: s.ownerKey }) });
+    const signIn = await fetch(`${s.url}/ui/session`, {
+      method: 'POST',
+      headers: { origin: 'http://localhost:1', 'content-type': 'application/json' },
+      body: JSON.stringify({ key: s.ownerKey }),
+    });
     assert.equal(signIn.status, 403);
     assert.equal(signIn.headers.get('set-cookie'), null);
   });
 
   it('a name with <script> is rendered as text and runs nothing', async () => {
     const name = '<img src=x onerror=alert(1)><script>window.pwned=1</script>';
-    const made = await native('POST', '/v1/credentials', { name, type: 'text', description: '<b onmouseover=alert(2)>bold</b>', secret: { value: secret('xss') }, metadata: { note: '<svg onload=alert(3)>' } });
+    const made = await native('POST', '/v1/credentials', {
+      name,
+      type: 'text',
+      description: '<b onmouseover=alert(2)>bold</b>',
+      secret: { value: secret('xss') },
+      metadata: { note: '<svg onload=alert(3)>' },
+    });
     const { page } = await signedIn(s.ownerKey);
     let dialogs = 0;
     page.on('dialog', (d) => {
@@ -247,8 +265,14 @@ describe('console: hardening', () => {
 
 describe('console: credentials', () => {
   it('lists credentials with status at a glance, filters by name, and pages with the cursor', async () => {
-    for (let i = 0; i < 27; i++) await native('POST', '/v1/credentials', { name: `Paged ${String(i).padStart(2, '0')}`, type: 'text', secret: { value: secret('paged') } });
-    await native('POST', '/v1/credentials', { name: 'Paged soon', type: 'text', secret: { value: secret('soon') }, expires_at: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    for (let i = 0; i < 27; i++)
+      await native('POST', '/v1/credentials', { name: `Paged ${String(i).padStart(2, '0')}`, type: 'text', secret: { value: secret('paged') } });
+    await native('POST', '/v1/credentials', {
+      name: 'Paged soon',
+      type: 'text',
+      secret: { value: secret('soon') },
+      expires_at: new Date(Date.now() + 3 * 86_400_000).toISOString(),
+    });
     const inactive = await native('POST', '/v1/credentials', { name: 'Paged off', type: 'text', secret: { value: secret('off') }, status: 'inactive' });
     const { page } = await signedIn(s.ownerKey);
     await page.getByLabel('Name').fill('Paged');
@@ -294,7 +318,7 @@ describe('console: credentials', () => {
     for (const v of secrets) assert.equal(html.includes(v), false);
   });
 
-  it('member sees no reveal button, and the API refuses a member\'s reveal anyway', async () => {
+  it("member sees no reveal button, and the API refuses a member's reveal anyway", async () => {
     const member = await keyWithRole('member');
     const c = await native('POST', '/v1/credentials', smtpBody('Member view', secret('member')));
     const { context, page } = await signedIn(member.key);

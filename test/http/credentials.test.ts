@@ -49,7 +49,9 @@ describe('POST /v1/credentials', () => {
   });
 
   it('generates a secret for a generatable type and shows it only in the create response', async () => {
-    const r = await s.request('POST', '/v1/credentials', { body: { name: 'Hook', type: 'webhook', config: { url: 'https://hooks.example.com/in', auth_type: 'signing_secret' } } });
+    const r = await s.request('POST', '/v1/credentials', {
+      body: { name: 'Hook', type: 'webhook', config: { url: 'https://hooks.example.com/in', auth_type: 'signing_secret' } },
+    });
     assert.equal(r.status, 201, r.text);
     const made = r.body.generated_secret.signing_secret as string;
     assert.match(made, /^whsec_/);
@@ -128,9 +130,15 @@ describe('GET /v1/credentials', () => {
     assert.equal(p1.status, 200);
     assert.equal(p1.body.total, 7);
     assert.equal(p1.body.per_page, 3);
-    assert.deepEqual(p1.body.data.map((c: any) => c.name), ['Pager 6', 'Pager 5', 'Pager 4']);
+    assert.deepEqual(
+      p1.body.data.map((c: any) => c.name),
+      ['Pager 6', 'Pager 5', 'Pager 4'],
+    );
     const p3 = await s.request('GET', '/v1/credentials?filter[integration_id]=pager-int&per_page=3&page=3');
-    assert.deepEqual(p3.body.data.map((c: any) => c.name), ['Pager 0']);
+    assert.deepEqual(
+      p3.body.data.map((c: any) => c.name),
+      ['Pager 0'],
+    );
     assert.equal(p3.body.next_cursor, null);
     const seen: string[] = [];
     let cursor: string | null = null;
@@ -175,13 +183,18 @@ describe('GET/PATCH /v1/credentials/{id}', () => {
 
   it('patches metadata without a new version and a secret with one (merged with the old secret)', async () => {
     const c = await create('Patchy');
-    const meta = await s.request('PATCH', `/v1/credentials/${c.id}`, { body: { description: 'now described', metadata: { env: 'prod' }, config: { port: 587 } } });
+    const meta = await s.request('PATCH', `/v1/credentials/${c.id}`, {
+      body: { description: 'now described', metadata: { env: 'prod' }, config: { port: 587 } },
+    });
     assert.equal(meta.status, 200, meta.text);
     assert.equal(meta.body.version, 1);
     assert.equal(meta.body.config.port, 587);
     assert.equal(meta.body.config.host, 'smtp.example.com');
     const newPassword = secretOf('patch');
-    const sec = await s.request('PATCH', `/v1/credentials/${c.id}`, { body: { secret: { password: newPassword } }, headers: { 'if-match': meta.headers.get('etag')! } });
+    const sec = await s.request('PATCH', `/v1/credentials/${c.id}`, {
+      body: { secret: { password: newPassword } },
+      headers: { 'if-match': meta.headers.get('etag')! },
+    });
     assert.equal(sec.status, 200, sec.text);
     assert.equal(sec.body.version, 2);
     const rev = await s.request('GET', `/v1/credentials/${c.id}/secret`);
@@ -248,7 +261,12 @@ describe('DELETE and restore', () => {
     const del = await s.request('DELETE', `/v1/credentials/${c.id}`);
     assert.equal(del.status, 204);
     assert.equal(del.text, '');
-    for (const [m, p] of [['GET', ''], ['GET', '/secret'], ['PATCH', ''], ['DELETE', '']] as const) {
+    for (const [m, p] of [
+      ['GET', ''],
+      ['GET', '/secret'],
+      ['PATCH', ''],
+      ['DELETE', ''],
+    ] as const) {
       const r = await s.request(m, `/v1/credentials/${c.id}${p}`, m === 'PATCH' ? { body: { description: 'x' } } : {});
       assert.equal(r.status, 404, `${m} ${p}`);
       assert.equal(r.body.error.code, 'CREDENTIAL_NOT_FOUND');
@@ -294,7 +312,9 @@ describe('GET /v1/credentials/{id}/secret', () => {
   it('reveals the test secret, and only it, with ?variant=test', async () => {
     const live = secretOf('live');
     const test = secretOf('test');
-    const c = await s.request('POST', '/v1/credentials', { body: { ...smtpBody('Two Faced', live), test_credential_enabled: true, test_secret: { password: test } } });
+    const c = await s.request('POST', '/v1/credentials', {
+      body: { ...smtpBody('Two Faced', live), test_credential_enabled: true, test_secret: { password: test } },
+    });
     assert.equal(c.status, 201, c.text);
     const r = await s.request('GET', `/v1/credentials/${c.body.id}/secret?variant=test`);
     assert.deepEqual(r.body.test_secret, { password: test });
@@ -330,7 +350,27 @@ describe('catalog, operations and docs', () => {
   it('GET /v1/credential-types lists every type of the catalog', async () => {
     const r = await s.request('GET', '/v1/credential-types');
     const ids = r.body.data.map((t: any) => t.id);
-    for (const t of ['smtp', 'webhook', 'mailgun', 'sendgrid', 'aws-ses', 'postmark', 'experian', 'taxjar', 'avalara', 'oauth2', 'text', 'api_key', 'basic', 'jwt', 'aws', 'mtls', 'http_request', 'postgresql', 'sftp']) {
+    for (const t of [
+      'smtp',
+      'webhook',
+      'mailgun',
+      'sendgrid',
+      'aws-ses',
+      'postmark',
+      'experian',
+      'taxjar',
+      'avalara',
+      'oauth2',
+      'text',
+      'api_key',
+      'basic',
+      'jwt',
+      'aws',
+      'mtls',
+      'http_request',
+      'postgresql',
+      'sftp',
+    ]) {
       assert.ok(ids.includes(t), t);
     }
     const smtp = r.body.data.find((t: any) => t.id === 'smtp');

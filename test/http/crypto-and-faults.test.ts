@@ -5,7 +5,11 @@ import { readTree, runCli, smtpBody, startServer, type ApiResponse, type TestSer
 
 const rootKey = randomBytes(32).toString('base64');
 let s: TestServer;
-const secrets = { a: 'AAD-SECRET-A-' + randomBytes(8).toString('hex'), b: 'AAD-SECRET-B-' + randomBytes(8).toString('hex'), t: 'AAD-SECRET-T-' + randomBytes(8).toString('hex') };
+const secrets = {
+  a: 'AAD-SECRET-A-' + randomBytes(8).toString('hex'),
+  b: 'AAD-SECRET-B-' + randomBytes(8).toString('hex'),
+  t: 'AAD-SECRET-T-' + randomBytes(8).toString('hex'),
+};
 let tenantBKey = '';
 
 import { TEST_STORE } from '../support/store.ts';
@@ -99,7 +103,9 @@ describe('audit hash chain', () => {
     assert.equal(ok.body.ok, true, ok.text);
     assert.ok(ok.body.events_checked > 3);
     const conn = await s.sql();
-    const victim = (await conn.get<{ id: string }>(`SELECT id FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM access_keys WHERE name = 'owner' AND platform_admin = 1) AND seq = 3`))!;
+    const victim = (await conn.get<{ id: string }>(
+      `SELECT id FROM audit_events WHERE tenant_id = (SELECT tenant_id FROM access_keys WHERE name = 'owner' AND platform_admin = 1) AND seq = 3`,
+    ))!;
     await conn.run(`UPDATE audit_events SET ip = '10.9.9.9' WHERE id = ?`, victim.id);
     await conn.close();
     const bad = await s.request('GET', '/v1/audit-events/verify');

@@ -57,18 +57,31 @@ describe('account credentials: at least one remains, for the account, whatever r
     const a = await account('Account team scope');
     const t1 = await native('POST', '/v1/teams', { name: 'Mail team' }, a.key);
     const t2 = await native('POST', '/v1/teams', { name: 'Other team' }, a.key);
-    const mine = await native('POST', '/v1/credentials', { name: 'Team relay', type: 'smtp', team_id: t1.id, read_access: 'TEAM', config: { host: 'smtp.example.com' }, secret: { password: canary('p1') } }, a.key);
-    await native('POST', '/v1/credentials', { name: 'Other relay', type: 'smtp', team_id: t2.id, read_access: 'TEAM', config: { host: 'smtp.example.com' }, secret: { password: canary('p2') } }, a.key);
+    const mine = await native(
+      'POST',
+      '/v1/credentials',
+      { name: 'Team relay', type: 'smtp', team_id: t1.id, read_access: 'TEAM', config: { host: 'smtp.example.com' }, secret: { password: canary('p1') } },
+      a.key,
+    );
+    await native(
+      'POST',
+      '/v1/credentials',
+      { name: 'Other relay', type: 'smtp', team_id: t2.id, read_access: 'TEAM', config: { host: 'smtp.example.com' }, secret: { password: canary('p2') } },
+      a.key,
+    );
     const scoped = (await native('POST', '/v1/access-keys', { name: 'mail team admin', role: 'integration_admin', team_ids: [t1.id] }, a.key)).key;
     // The scoped key sees one account credential; the account has two, so the delete goes through.
     const seen = await s.request('GET', `${AC}/v1/credentials`, { key: scoped });
-    assert.deepEqual(seen.body.data.map((c: any) => c.id), [mine.id]);
+    assert.deepEqual(
+      seen.body.data.map((c: any) => c.id),
+      [mine.id],
+    );
     const del = await s.request('DELETE', `${AC}/v1/credentials/${mine.id}`, { key: scoped });
     assert.equal(del.status, 204, del.text);
     assert.equal(await live(a.key), 1);
   });
 
-  it('holds on the native DELETE (soft and purge) and on integration-credentials\' DELETE', async () => {
+  it("holds on the native DELETE (soft and purge) and on integration-credentials' DELETE", async () => {
     const a = await account('Account every route');
     const only = await create(a.key, 'My Credential', 'smtp');
     conflict(await s.request('DELETE', `/v1/credentials/${only.id}`, { key: a.key }));
@@ -77,13 +90,17 @@ describe('account credentials: at least one remains, for the account, whatever r
     assert.equal(await live(a.key), 1);
     // An api_key credential made through integration-credentials is part of the account too.
     const made = await s.request('POST', `${IC}/api/v1/credentials`, {
-      key: a.key, headers: { accept: 'application/json', 'x-tenantid': a.id },
+      key: a.key,
+      headers: { accept: 'application/json', 'x-tenantid': a.id },
       body: { integrationId: 'mail-int', credentialName: 'Mail API', authType: 'api_key' },
     });
     assert.equal(made.status, 201, made.text);
     secrets.push(made.body.data.accessToken);
     assert.equal((await s.request('DELETE', `/v1/credentials/${only.id}`, { key: a.key })).status, 204);
-    const last = await s.request('DELETE', `${IC}/api/v1/credentials/${made.body.data.id}`, { key: a.key, headers: { accept: 'application/json', 'x-tenantid': a.id } });
+    const last = await s.request('DELETE', `${IC}/api/v1/credentials/${made.body.data.id}`, {
+      key: a.key,
+      headers: { accept: 'application/json', 'x-tenantid': a.id },
+    });
     assert.equal(last.status, 409, last.text);
     assert.equal(last.body.success, false);
     assert.equal(last.body.error.code, 'CONFLICT');
@@ -118,7 +135,10 @@ describe('account credentials: at least one remains, for the account, whatever r
       assert.equal(r.body.data.length, page < 4 ? 7 : 2);
       seen.push(...r.body.data);
     }
-    assert.deepEqual(seen.map((c) => c.id), [...made].reverse());
+    assert.deepEqual(
+      seen.map((c) => c.id),
+      [...made].reverse(),
+    );
     assert.deepEqual(new Set(seen.map((c) => c.type)), new Set(['smtp', 'api']));
     // Past 10,000 rows deep (page × per_page) is an ordinary page, not a 400.
     const deep = await s.request('GET', `${AC}/v1/credentials?per_page=100&page=101`, { key: a.key });

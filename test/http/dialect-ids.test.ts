@@ -70,7 +70,10 @@ describe('UUID views are RFC 9562 UUIDs (version 8) and are accepted back', () =
   it('integration metadata: every listed id validates as a version 8 UUID and reads back as itself', async () => {
     for (let i = 0; i < 40; i++) {
       await native('POST', '/v1/credentials', {
-        name: `Partner SFTP ${i}`, type: 'sftp', config: { host: `sftp${i}.example.com`, username: 'partner' }, secret: { password: secret('sftp') },
+        name: `Partner SFTP ${i}`,
+        type: 'sftp',
+        config: { host: `sftp${i}.example.com`, username: 'partner' },
+        secret: { password: secret('sftp') },
       });
     }
     const list = await s.request('GET', `${IM}/integrations/credentials`);
@@ -96,7 +99,12 @@ describe('UUID views are RFC 9562 UUIDs (version 8) and are accepted back', () =
     // The tenant's UUID comes from the dialect itself: bootstrap with the native tenant id, which
     // the dialect also accepts, then use only what the dialect showed.
     tenantUuid = (await native('GET', '/v1/tenants')).data[0].id;
-    const created = await ic('POST', '/api/v1/credentials', { integrationId: 'ids-int', credentialName: 'Ids Token', authType: 'text', accessToken: secret('ic') });
+    const created = await ic('POST', '/api/v1/credentials', {
+      integrationId: 'ids-int',
+      credentialName: 'Ids Token',
+      authType: 'text',
+      accessToken: secret('ic'),
+    });
     icOk(created, 'Credential created successfully');
     const id: string = created.body.data.id;
     assert.match(id, /^cred-/);
@@ -122,9 +130,17 @@ describe('UUID views are RFC 9562 UUIDs (version 8) and are accepted back', () =
   });
 
   it('a UUID an earlier release showed (the ULID bytes as they are) is still accepted', async () => {
-    const c = await native('POST', '/v1/credentials', { name: 'Legacy SFTP', type: 'sftp', config: { host: 'legacy.example.com', username: 'l' }, secret: { password: secret('legacy') } });
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Legacy SFTP',
+      type: 'sftp',
+      config: { host: 'legacy.example.com', username: 'l' },
+      secret: { password: secret('legacy') },
+    });
     const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-    const bits = [...c.id.slice(4)].map((ch: string) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(2);
+    const bits = [...c.id.slice(4)]
+      .map((ch: string) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0'))
+      .join('')
+      .slice(2);
     let hex = '';
     for (let i = 0; i < 128; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
     const legacy = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -138,10 +154,16 @@ describe('UUID views are RFC 9562 UUIDs (version 8) and are accepted back', () =
 describe('a caller-chosen id that is not a UUID is shown as it is and accepted back', () => {
   it('integration metadata lists my-custom-id and answers it on GET, secrets, PATCH and DELETE', async () => {
     await native('PUT', '/v1/credentials/my-custom-id', {
-      name: 'Custom SFTP', type: 'sftp', config: { host: 'custom.example.com', username: 'c' }, secret: { password: secret('custom') },
+      name: 'Custom SFTP',
+      type: 'sftp',
+      config: { host: 'custom.example.com', username: 'c' },
+      secret: { password: secret('custom') },
     });
     const list = await s.request('GET', `${IM}/integrations/credentials`);
-    assert.ok(list.body.some((b: any) => b.id === 'my-custom-id'), list.text);
+    assert.ok(
+      list.body.some((b: any) => b.id === 'my-custom-id'),
+      list.text,
+    );
     const one = await s.request('GET', `${IM}/integrations/credentials/my-custom-id`);
     assert.equal(one.status, 200, one.text);
     checkMetadata(one.body, 'my-custom-id', 'sftp');
@@ -156,7 +178,12 @@ describe('a caller-chosen id that is not a UUID is shown as it is and accepted b
   });
 
   it('integration credentials shows my-custom-token and takes it back as credentialId and in every path', async () => {
-    await native('PUT', '/v1/credentials/my-custom-token', { name: 'Custom Token', type: 'text', integration_id: 'custom-int', secret: { value: secret('custom-token') } });
+    await native('PUT', '/v1/credentials/my-custom-token', {
+      name: 'Custom Token',
+      type: 'text',
+      integration_id: 'custom-int',
+      secret: { value: secret('custom-token') },
+    });
     const got = await ic('GET', '/api/v1/credentials/custom-int');
     icOk(got, 'Credentials retrieved successfully');
     assert.equal(got.body.data.id, 'my-custom-token');
@@ -170,8 +197,13 @@ describe('a caller-chosen id that is not a UUID is shown as it is and accepted b
     assert.deepEqual(deleted.body.data, { id: 'my-custom-token' });
   });
 
-  it('a native crd_ id, which these dialects never show, and a malformed id stay the documents\' 400', async () => {
-    const c = await native('POST', '/v1/credentials', { name: 'Native Only', type: 'sftp', config: { host: 'n.example.com', username: 'n' }, secret: { password: secret('native') } });
+  it("a native crd_ id, which these dialects never show, and a malformed id stay the documents' 400", async () => {
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Native Only',
+      type: 'sftp',
+      config: { host: 'n.example.com', username: 'n' },
+      secret: { password: secret('native') },
+    });
     const m = await s.request('GET', `${IM}/integrations/credentials/${c.id}`);
     assert.equal(m.status, 400, m.text);
     assert.equal(m.body.error.message, 'Invalid credential ID');

@@ -32,7 +32,10 @@ const secret = (label: string) => {
 // Independent reference for a tenant's UUID view (RFC 9562 v8 holding the ULID's low 122 bits).
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 function uuidOf(nativeId: string): string {
-  const all = [...nativeId.slice(nativeId.indexOf('_') + 1)].map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(8);
+  const all = [...nativeId.slice(nativeId.indexOf('_') + 1)]
+    .map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0'))
+    .join('')
+    .slice(8);
   const bits = `${all.slice(0, 48)}1000${all.slice(48, 60)}10${all.slice(60)}`;
   let hex = '';
   for (let i = 0; i < 128; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
@@ -56,8 +59,23 @@ function icData(r: ApiResponse) {
   assert.equal(r.body.message, 'Credentials retrieved successfully');
   assert.match(r.body.timestamp, RFC3339);
   assert.deepEqual(Object.keys(r.body.data), [
-    'id', 'integrationId', 'credentialName', 'description', 'authType', 'scopes', 'tokenEndpoint', 'authorizationEndpoint',
-    'accessToken', 'refreshToken', 'metadata', 'status', 'expiresAt', 'createdAt', 'createdBy', 'lastAccessedAt', 'tenant',
+    'id',
+    'integrationId',
+    'credentialName',
+    'description',
+    'authType',
+    'scopes',
+    'tokenEndpoint',
+    'authorizationEndpoint',
+    'accessToken',
+    'refreshToken',
+    'metadata',
+    'status',
+    'expiresAt',
+    'createdAt',
+    'createdBy',
+    'lastAccessedAt',
+    'tenant',
   ]);
   return r.body.data;
 }
@@ -75,7 +93,12 @@ before(async () => {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   signingKey = privateKey;
   const jwk: JWK = { ...(await exportJWK(privateKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
-  delete jwk.d; delete jwk.p; delete jwk.q; delete jwk.dp; delete jwk.dq; delete jwk.qi;
+  delete jwk.d;
+  delete jwk.p;
+  delete jwk.q;
+  delete jwk.dp;
+  delete jwk.dq;
+  delete jwk.qi;
   jwks = createServer((_req, res) => {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ keys: [jwk] }));
@@ -86,7 +109,14 @@ before(async () => {
   s = await startServer({
     env: {
       LATCHKEY_OIDC_ISSUERS: JSON.stringify([
-        { issuer, audience: AUDIENCE, jwks_uri: `${issuer}/jwks`, tenant_claim: 'tenants', role_claim: 'lk_role', role_map: { 'vault-ia': 'integration_admin' } },
+        {
+          issuer,
+          audience: AUDIENCE,
+          jwks_uri: `${issuer}/jwks`,
+          tenant_claim: 'tenants',
+          role_claim: 'lk_role',
+          role_map: { 'vault-ia': 'integration_admin' },
+        },
       ]),
     },
   });
@@ -105,7 +135,13 @@ after(async () => {
 describe('integration credentials: status, selection and tenant', () => {
   it('answers an inactive credential with its status (the document has clients check it; it lists no 409)', async () => {
     const value = secret('paused');
-    const c = await native('POST', '/v1/credentials', { name: 'Paused Token', type: 'text', integration_id: 'paused-int', secret: { value }, status: 'inactive' });
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Paused Token',
+      type: 'text',
+      integration_id: 'paused-int',
+      secret: { value },
+      status: 'inactive',
+    });
     const byId = icData(await ic(`/api/v1/credentials/paused-int?credentialId=cred-${uuidOf(c.id)}`));
     assert.equal(byId.status, 'inactive');
     assert.equal(byId.accessToken, value);
@@ -122,7 +158,7 @@ describe('integration credentials: status, selection and tenant', () => {
     assert.equal(picked.status, 'active');
   });
 
-  it('picks the most recently updated active credential among all of the integration\'s, not the 100 newest-created', async () => {
+  it("picks the most recently updated active credential among all of the integration's, not the 100 newest-created", async () => {
     const first = await native('POST', '/v1/credentials', { name: 'Bulk 0', type: 'text', integration_id: 'bulk-int', secret: { value: secret('bulk0') } });
     for (let i = 1; i <= 110; i++) {
       await native('POST', '/v1/credentials', { name: `Bulk ${i}`, type: 'text', integration_id: 'bulk-int', secret: { value: secret(`bulk${i}`) } });
@@ -135,7 +171,7 @@ describe('integration credentials: status, selection and tenant', () => {
     assert.equal(d.status, 'active');
   });
 
-  it('a malformed x-tenantid is the document\'s 400 INVALID_PARAMETER; a foreign well-formed one stays 403', async () => {
+  it("a malformed x-tenantid is the document's 400 INVALID_PARAMETER; a foreign well-formed one stays 403", async () => {
     for (const bad of ['not-a-tenant', 'ten_', '550e8400-e29b-41d4-a716']) {
       const e = icError(await ic('/api/v1/credentials/paused-int', { tenant: bad }), 400, 'INVALID_PARAMETER');
       assert.equal(e.message, 'Invalid x-tenantid format');
@@ -151,8 +187,11 @@ describe('integration credentials: status, selection and tenant', () => {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ tenants: [tenantA, tenantB], lk_role: 'vault-ia' })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
-      .setIssuer(issuer).setAudience(AUDIENCE).setSubject('ops-engineer')
-      .setIssuedAt(now - 10).setExpirationTime(now + 600)
+      .setIssuer(issuer)
+      .setAudience(AUDIENCE)
+      .setSubject('ops-engineer')
+      .setIssuedAt(now - 10)
+      .setExpirationTime(now + 600)
       .sign(signingKey);
     const a = icData(await ic('/api/v1/credentials/shared-int', { key: token, tenant: uuidOf(tenantA) }));
     assert.equal(a.accessToken, inA);
@@ -172,15 +211,23 @@ describe('integration credentials: status, selection and tenant', () => {
     const made = await s.request('POST', `${IC}/api/v1/credentials`, {
       headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) },
       body: {
-        integrationId: 'rotate-int', credentialName: 'Rotating OAuth', authType: 'oauth2_bearer', clientId: 'rot-client', clientSecret,
-        tokenEndpoint: 'https://auth.example.com/token', accessToken: secret('oauth-access-1'), refreshToken: refresh, expiresAt: '2030-01-01T00:00:00.000Z',
+        integrationId: 'rotate-int',
+        credentialName: 'Rotating OAuth',
+        authType: 'oauth2_bearer',
+        clientId: 'rot-client',
+        clientSecret,
+        tokenEndpoint: 'https://auth.example.com/token',
+        accessToken: secret('oauth-access-1'),
+        refreshToken: refresh,
+        expiresAt: '2030-01-01T00:00:00.000Z',
       },
     });
     assert.equal(made.status, 201, made.text);
     const id = made.body.data.id;
     const access2 = secret('oauth-access-2');
     const rotated = await s.request('POST', `${IC}/api/v1/credentials/${id}/rotate`, {
-      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) }, body: { accessToken: access2, expiresAt: '2031-02-03T04:05:06.000Z' },
+      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) },
+      body: { accessToken: access2, expiresAt: '2031-02-03T04:05:06.000Z' },
     });
     assert.equal(rotated.status, 200, rotated.text);
     assert.equal(rotated.body.message, 'Credential rotated successfully');
@@ -198,7 +245,8 @@ describe('integration credentials: status, selection and tenant', () => {
     assert.equal(revealed.version, 2);
     // A new access token without expiresAt: the old token's expiry is not kept.
     const again = await s.request('POST', `${IC}/api/v1/credentials/${id}/rotate`, {
-      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) }, body: { accessToken: secret('oauth-access-3') },
+      headers: { accept: 'application/json', 'x-tenantid': uuidOf(tenantA) },
+      body: { accessToken: secret('oauth-access-3') },
     });
     assert.equal(again.status, 200, again.text);
     assert.equal(again.body.data.expiresAt, null);
@@ -206,7 +254,11 @@ describe('integration credentials: status, selection and tenant', () => {
 
   it('checks accept as the document requires it: JSON must be acceptable (400 otherwise)', async () => {
     for (const accept of ['text/html', 'application/xml', 'application/jsonp']) {
-      assert.equal(icError(await ic('/api/v1/credentials/paused-int', { headers: { accept } }), 400, 'INVALID_PARAMETER').message, 'Invalid accept header', accept);
+      assert.equal(
+        icError(await ic('/api/v1/credentials/paused-int', { headers: { accept } }), 400, 'INVALID_PARAMETER').message,
+        'Invalid accept header',
+        accept,
+      );
     }
     for (const accept of ['*/*', 'application/json; charset=utf-8', 'text/html, application/*;q=0.8']) {
       assert.equal((await ic('/api/v1/credentials/paused-int', { headers: { accept } })).status, 200, accept);

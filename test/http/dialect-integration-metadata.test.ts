@@ -35,9 +35,16 @@ describe('integration metadata: list, token expiry, inactive secrets', () => {
   it('lists every credential with a provider, past 1,000, newest first, each once', async () => {
     const made: string[] = [];
     for (let batch = 0; batch < 1010; batch += 10) {
-      const rows = await Promise.all(Array.from({ length: 10 }, (_, i) => native('POST', '/v1/credentials', {
-        name: `Bulk SFTP ${batch + i}`, type: 'sftp', config: { host: 'bulk.example.com', username: `u${batch + i}` }, secret: { password: `bulk-password-${batch + i}` },
-      })));
+      const rows = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          native('POST', '/v1/credentials', {
+            name: `Bulk SFTP ${batch + i}`,
+            type: 'sftp',
+            config: { host: 'bulk.example.com', username: `u${batch + i}` },
+            secret: { password: `bulk-password-${batch + i}` },
+          }),
+        ),
+      );
       made.push(...rows.map((r: any) => r.id));
     }
     const r = await s.request('GET', `${IM}/integrations/credentials`);
@@ -51,10 +58,19 @@ describe('integration metadata: list, token expiry, inactive secrets', () => {
     assert.deepEqual(one.body, last);
   });
 
-  it('OAuth credentials carry token_expires_at (the access token\'s expiry); other providers do not', async () => {
+  it("OAuth credentials carry token_expires_at (the access token's expiry); other providers do not", async () => {
     await native('POST', '/v1/credentials', {
-      name: 'Drive Tokens', type: 'oauth2', provider: 'google',
-      config: { client_id: 'c', token_endpoint: 'https://oauth2.googleapis.com/token', authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth', scopes: ['drive'], account: { email: 'ops@example.com' }, access_token_expires_at: '2030-05-06T07:08:09.000Z' },
+      name: 'Drive Tokens',
+      type: 'oauth2',
+      provider: 'google',
+      config: {
+        client_id: 'c',
+        token_endpoint: 'https://oauth2.googleapis.com/token',
+        authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
+        scopes: ['drive'],
+        account: { email: 'ops@example.com' },
+        access_token_expires_at: '2030-05-06T07:08:09.000Z',
+      },
       secret: { client_secret: secret('g-cs'), access_token: secret('g-at'), refresh_token: secret('g-rt') },
     });
     const list = (await s.request('GET', `${IM}/integrations/credentials`)).body;
@@ -68,9 +84,15 @@ describe('integration metadata: list, token expiry, inactive secrets', () => {
     assert.equal('token_expires_at' in sftp, false);
   });
 
-  it('an inactive credential\'s secrets answer 403 CREDENTIAL_INACTIVE naming the dialect\'s id, never the secret', async () => {
+  it("an inactive credential's secrets answer 403 CREDENTIAL_INACTIVE naming the dialect's id, never the secret", async () => {
     const password = secret('inactive');
-    const c = await native('POST', '/v1/credentials', { name: 'Paused SFTP', type: 'sftp', config: { host: 'p.example.com', username: 'p' }, secret: { password }, status: 'inactive' });
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Paused SFTP',
+      type: 'sftp',
+      config: { host: 'p.example.com', username: 'p' },
+      secret: { password },
+      status: 'inactive',
+    });
     const list = (await s.request('GET', `${IM}/integrations/credentials`)).body;
     const shown = list.find((b: any) => b.created_at === c.created_at && b.modified_by === c.modified_by.id && b.provider === 'sftp');
     assert.ok(shown);

@@ -21,9 +21,11 @@ const secret = (label: string) => {
 const icHeaders = () => ({ accept: 'application/json', 'x-tenantid': tenantId });
 
 /** POST /api/v1/credentials as document 003's client sends it. */
-const icCreate = (integrationId: string, credentialName: string) => s.request('POST', `${IC}/api/v1/credentials`, {
-  headers: icHeaders(), body: { integrationId, credentialName, authType: 'api_key', accessToken: secret('ic') },
-});
+const icCreate = (integrationId: string, credentialName: string) =>
+  s.request('POST', `${IC}/api/v1/credentials`, {
+    headers: icHeaders(),
+    body: { integrationId, credentialName, authType: 'api_key', accessToken: secret('ic') },
+  });
 
 before(async () => {
   s = await startServer();
@@ -48,28 +50,37 @@ describe('credential names are unique per team and per integration, not per tena
     assert.equal(again.body.error.code, 'CONFLICT');
     assert.match(JSON.stringify(again.body.error), /for integration jira/);
     // Each is read back for its own integration.
-    for (const [integration, made] of [['jira', jira], ['github', github]] as const) {
+    for (const [integration, made] of [
+      ['jira', jira],
+      ['github', github],
+    ] as const) {
       const r = await s.request('GET', `${IC}/api/v1/credentials/${integration}`, { headers: icHeaders() });
       assert.equal(r.status, 200, r.text);
       assert.equal(r.body.data.id, made.body.data.id);
     }
   });
 
-  it("an account credential (document 002) and an unrelated type may share a name; two account credentials may not", async () => {
+  it('an account credential (document 002) and an unrelated type may share a name; two account credentials may not', async () => {
     const jwt = await s.request('POST', '/v1/credentials', {
       body: { name: 'My Credential', type: 'text', secret: { value: secret('text') } },
     });
     assert.equal(jwt.status, 201, jwt.text);
-    const account = await s.request('POST', `${AC}/v1/credentials`, { headers: { 'content-type': 'application/json' }, body: { name: 'My Credential', type: 'smtp' } });
+    const account = await s.request('POST', `${AC}/v1/credentials`, {
+      headers: { 'content-type': 'application/json' },
+      body: { name: 'My Credential', type: 'smtp' },
+    });
     assert.equal(account.status, 201, account.text);
     secrets.push(account.body.key);
-    const second = await s.request('POST', `${AC}/v1/credentials`, { headers: { 'content-type': 'application/json' }, body: { name: 'My Credential', type: 'api' } });
+    const second = await s.request('POST', `${AC}/v1/credentials`, {
+      headers: { 'content-type': 'application/json' },
+      body: { name: 'My Credential', type: 'api' },
+    });
     assert.equal(second.status, 409, second.text);
     assert.equal(second.body.error.code, 'CONFLICT');
     assert.match(JSON.stringify(second.body.error), /smtp and api_key credentials/);
   });
 
-  it('a rename into a name taken in the same scope is 409, into another integration\'s name is fine', async () => {
+  it("a rename into a name taken in the same scope is 409, into another integration's name is fine", async () => {
     const a = await icCreate('zendesk', 'Sandbox');
     const b = await icCreate('zendesk', 'Staging');
     const c = await icCreate('hubspot', 'Staging two');

@@ -75,17 +75,31 @@ before(async () => {
   s = await startServer();
   tenantId = (await native('GET', '/v1/tenants')).data[0].id;
   serviceKey = (await native('POST', '/v1/access-keys', { name: 'openapi service', role: 'service' })).key;
-  ids.smtp = (await native('POST', '/v1/credentials', {
-    name: 'Mailer', type: 'smtp', config: { host: 'smtp.example.com', port: 587, username: 'mailer', auth_type: 'login' }, secret: { password: secret('smtp') },
-  })).id;
-  ids.oauth = (await native('POST', '/v1/credentials', {
-    name: 'CRM tokens', type: 'oauth2', integration_id: 'crm',
-    config: { client_id: 'crm-client', token_endpoint: 'https://auth.example.com/token', grant_type: 'refresh_token', scopes: ['read'] },
-    secret: { client_secret: secret('cs'), access_token: secret('at'), refresh_token: secret('rt') },
-  })).id;
-  ids.sftp = (await native('POST', '/v1/credentials', {
-    name: 'Drop box', type: 'sftp', config: { host: 'sftp.example.com', username: 'drop' }, secret: { password: secret('sftp') },
-  })).id;
+  ids.smtp = (
+    await native('POST', '/v1/credentials', {
+      name: 'Mailer',
+      type: 'smtp',
+      config: { host: 'smtp.example.com', port: 587, username: 'mailer', auth_type: 'login' },
+      secret: { password: secret('smtp') },
+    })
+  ).id;
+  ids.oauth = (
+    await native('POST', '/v1/credentials', {
+      name: 'CRM tokens',
+      type: 'oauth2',
+      integration_id: 'crm',
+      config: { client_id: 'crm-client', token_endpoint: 'https://auth.example.com/token', grant_type: 'refresh_token', scopes: ['read'] },
+      secret: { client_secret: secret('cs'), access_token: secret('at'), refresh_token: secret('rt') },
+    })
+  ).id;
+  ids.sftp = (
+    await native('POST', '/v1/credentials', {
+      name: 'Drop box',
+      type: 'sftp',
+      config: { host: 'sftp.example.com', username: 'drop' },
+      secret: { password: secret('sftp') },
+    })
+  ).id;
 });
 after(async () => {
   await assertServerHoldsNoSecret(s, secrets);
@@ -100,14 +114,24 @@ describe('GET /compat/<dialect>/openapi.json', () => {
       assert.ok(result.valid, compileErrors(result));
       assert.match(doc.openapi, /^3\./);
       assert.deepEqual(doc.servers, [{ url: `/compat/${dialect}` }]);
-      const listed = Object.fromEntries(Object.entries(doc.paths).map(([p, item]: [string, any]) => [p, Object.keys(item).filter((m) => METHODS.has(m)).sort()]));
+      const listed = Object.fromEntries(
+        Object.entries(doc.paths).map(([p, item]: [string, any]) => [
+          p,
+          Object.keys(item)
+            .filter((m) => METHODS.has(m))
+            .sort(),
+        ]),
+      );
       assert.deepEqual(listed, routes);
       for (const [path, methods] of Object.entries(routes)) {
         for (const method of methods) {
           const responses = doc.paths[path][method].responses;
           const success = Object.keys(responses).filter((code) => code.startsWith('2'));
           assert.equal(success.length, 1, `${method} ${path}: one success status`);
-          assert.ok(Object.keys(responses).some((code) => code === '401'), `${method} ${path}: lists 401`);
+          assert.ok(
+            Object.keys(responses).some((code) => code === '401'),
+            `${method} ${path}: lists 401`,
+          );
           for (const [code, response] of Object.entries(responses) as [string, any][]) {
             if (code === '204') continue;
             assert.ok(response.content?.['application/json']?.schema, `${method} ${path} ${code}: a response schema`);
@@ -127,7 +151,10 @@ describe('GET /compat/<dialect>/openapi.json', () => {
     const doc = (await s.request('GET', '/openapi.json', { key: null })).body;
     assert.ok(doc.paths['/compat/user-credentials/api/v1/user_credentials/{credential_id}']);
     assert.ok(doc.paths['/v1/credentials']);
-    assert.equal(Object.keys(doc.paths).some((p) => p.endsWith('/openapi.json')), false);
+    assert.equal(
+      Object.keys(doc.paths).some((p) => p.endsWith('/openapi.json')),
+      false,
+    );
   });
 });
 

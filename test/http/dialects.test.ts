@@ -30,7 +30,10 @@ const IM = '/compat/integration-metadata';
 // RFC 9562 version 8, the ULID's low 122 bits around the version nibble and the variant bits.
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 function uuidOfUlid(ulid: string): string {
-  const all = [...ulid].map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(8); // 130 → 122 bits
+  const all = [...ulid]
+    .map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0'))
+    .join('')
+    .slice(8); // 130 → 122 bits
   const bits = `${all.slice(0, 48)}1000${all.slice(48, 60)}10${all.slice(60)}`;
   let hex = '';
   for (let i = 0; i < 128; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
@@ -106,27 +109,43 @@ before(async () => {
   tenantBId = b.tenant.id;
 
   smtp = await native('POST', '/v1/credentials', {
-    name: 'Relay Mail', type: 'smtp', integration_id: 'mail-relay', description: 'Outbound relay',
+    name: 'Relay Mail',
+    type: 'smtp',
+    integration_id: 'mail-relay',
+    description: 'Outbound relay',
     config: { host: 'smtp.example.com', port: 587, encryption: 'tls', auth_type: 'login', username: 'mailer' },
-    secret: { password: secretOf('smtp') }, metadata: { environment: 'production' }, allowed_hosts: ['smtp.example.com'],
+    secret: { password: secretOf('smtp') },
+    metadata: { environment: 'production' },
+    allowed_hosts: ['smtp.example.com'],
   });
   googleSecret = { client_secret: secretOf('g-client'), access_token: secretOf('g-access'), refresh_token: secretOf('g-refresh') };
   google = await native('POST', '/v1/credentials', {
-    name: 'Drive Sync', type: 'oauth2', provider: 'google', integration_id: 'gdrive-1',
+    name: 'Drive Sync',
+    type: 'oauth2',
+    provider: 'google',
+    integration_id: 'gdrive-1',
     config: {
-      client_id: 'drive-client', token_endpoint: 'https://oauth2.googleapis.com/token',
-      authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth', scopes: ['drive.readonly'],
-      account: { email: 'ops@example.com' }, access_token_expires_at: '2030-01-01T00:00:00.000Z',
+      client_id: 'drive-client',
+      token_endpoint: 'https://oauth2.googleapis.com/token',
+      authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
+      scopes: ['drive.readonly'],
+      account: { email: 'ops@example.com' },
+      access_token_expires_at: '2030-01-01T00:00:00.000Z',
     },
     secret: googleSecret,
   });
   // Document 003's sample credential, with a caller-chosen UUID id.
   await native('PUT', `/v1/credentials/${SN_ID}`, {
-    name: 'ServiceNow Production', type: 'oauth2', provider: 'servicenow', integration_id: 'servicenow-prod-001',
+    name: 'ServiceNow Production',
+    type: 'oauth2',
+    provider: 'servicenow',
+    integration_id: 'servicenow-prod-001',
     description: 'OAuth credentials for ServiceNow ITSM production instance',
     config: {
-      client_id: 'sn-client', token_endpoint: 'https://instance.service-now.com/oauth_token.do',
-      authorization_endpoint: 'https://instance.service-now.com/oauth_auth.do', scopes: ['read', 'write'],
+      client_id: 'sn-client',
+      token_endpoint: 'https://instance.service-now.com/oauth_token.do',
+      authorization_endpoint: 'https://instance.service-now.com/oauth_auth.do',
+      scopes: ['read', 'write'],
       access_token_expires_at: '2025-07-10T14:15:00.000Z',
     },
     secret: { client_secret: secretOf('sn'), access_token: SN_TOKEN, refresh_token: SN_REFRESH },
@@ -175,7 +194,9 @@ describe('service-credentials (document 000): GET /service-credentials/{type}/{i
 
   it('answers the request sample (webhook, service-credential-1) through the SDK call the document shows', async () => {
     await native('PUT', '/v1/credentials/service-credential-1', {
-      name: 'Order hooks', type: 'webhook', config: { url: 'https://hooks.example.com/orders', auth_type: 'basic', username: 'hooks' },
+      name: 'Order hooks',
+      type: 'webhook',
+      config: { url: 'https://hooks.example.com/orders', auth_type: 'basic', username: 'hooks' },
       secret: { password: secretOf('hook') },
     });
     const api = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey });
@@ -203,11 +224,16 @@ describe('service-credentials (document 000): GET /service-credentials/{type}/{i
     nativeError(await get(`${SC}/service-credentials/no-such-type/${smtp.id}`), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
-  it('404 (the document lists no 400) for a malformed id, and for a credential whose id is over the document\'s 36 characters', async () => {
+  it("404 (the document lists no 400) for a malformed id, and for a credential whose id is over the document's 36 characters", async () => {
     nativeError(await get(`${SC}/service-credentials/smtp/${'a'.repeat(51)}`), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await get(`${SC}/service-credentials/smtp/bad%24id`), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await get(`${SC}/service-credentials/${'t'.repeat(80)}/${smtp.id}`), 404, 'CREDENTIAL_NOT_FOUND');
-    const body = (name: string) => ({ name, type: 'smtp', config: { host: 'smtp.example.com', port: 587, encryption: 'tls', auth_type: 'login', username: 'u' }, secret: { password: secretOf('sc-long') } });
+    const body = (name: string) => ({
+      name,
+      type: 'smtp',
+      config: { host: 'smtp.example.com', port: 587, encryption: 'tls', auth_type: 'login', username: 'u' },
+      secret: { password: secretOf('sc-long') },
+    });
     const long = `svc-${'x'.repeat(36)}`; // 40 characters: a valid native id, over the document's bound
     const fits = `svc-${'y'.repeat(32)}`; // 36 characters
     await native('PUT', `/v1/credentials/${long}`, body('Long Id Relay'));
@@ -251,16 +277,35 @@ describe('user-credentials (document 001): GET /api/v1/user_credentials/{credent
     const team = await native('POST', '/v1/teams', { name: 'Tines Team' });
     const folder = await native('POST', '/v1/folders', { name: 'GitHub', team_id: team.id });
     const c = await native('POST', '/v1/credentials', {
-      name: 'tines_github_credential', type: 'text', team_id: team.id, folder_id: folder.id, read_access: 'TEAM',
-      secret: { value: secretOf('tines') }, metadata: { account_domain: 'https://example.com' },
+      name: 'tines_github_credential',
+      type: 'text',
+      team_id: team.id,
+      folder_id: folder.id,
+      read_access: 'TEAM',
+      secret: { value: secretOf('tines') },
+      metadata: { account_domain: 'https://example.com' },
     });
     // curl -X GET …/api/v1/user_credentials/<<credential_id>> -H 'content-type: application/json' -H 'Authorization: Bearer …'
     const r = await get(`${UC}/api/v1/user_credentials/${c.id}`, undefined, { 'content-type': 'application/json' });
     assert.equal(r.status, 200, r.text);
     const b = r.body;
     assert.deepEqual(Object.keys(b).sort(), [
-      'allowed_hosts', 'aws_assumed_role_external_id', 'aws_authentication_type', 'created_at', 'description', 'folder_id', 'id',
-      'metadata', 'mode', 'name', 'read_access', 'shared_team_slugs', 'slug', 'team_id', 'test_credential_enabled', 'updated_at',
+      'allowed_hosts',
+      'aws_assumed_role_external_id',
+      'aws_authentication_type',
+      'created_at',
+      'description',
+      'folder_id',
+      'id',
+      'metadata',
+      'mode',
+      'name',
+      'read_access',
+      'shared_team_slugs',
+      'slug',
+      'team_id',
+      'test_credential_enabled',
+      'updated_at',
     ]);
     // Ids are Latchkey's string ids (the document's sample shows integers; docs/dialects.md).
     assert.equal(b.id, c.id);
@@ -284,7 +329,8 @@ describe('user-credentials (document 001): GET /api/v1/user_credentials/{credent
 
   it('maps every native type onto a mode, with the AWS fields', async () => {
     const role = await native('POST', '/v1/credentials', {
-      name: 'AWS role', type: 'aws',
+      name: 'AWS role',
+      type: 'aws',
       config: { authentication_type: 'ROLE', role_arn: 'arn:aws:iam::123456789012:role/deployer', external_id: 'ext-123' },
     });
     let r = await get(`${UC}/api/v1/user_credentials/${role.id}`);
@@ -292,19 +338,33 @@ describe('user-credentials (document 001): GET /api/v1/user_credentials/{credent
     assert.equal(r.body.aws_authentication_type, 'ROLE');
     assert.equal(r.body.aws_assumed_role_external_id, 'ext-123');
     const key = await native('POST', '/v1/credentials', {
-      name: 'AWS key', type: 'aws', config: { access_key_id: 'AKIAABCDEFGHIJKLMNOP' }, secret: { secret_access_key: secretOf('aws') },
+      name: 'AWS key',
+      type: 'aws',
+      config: { access_key_id: 'AKIAABCDEFGHIJKLMNOP' },
+      secret: { secret_access_key: secretOf('aws') },
     });
     r = await get(`${UC}/api/v1/user_credentials/${key.id}`);
     assert.equal(r.body.aws_authentication_type, 'KEY');
     assert.equal(r.body.aws_assumed_role_external_id, null);
     r = await get(`${UC}/api/v1/user_credentials/${google.id}`);
     assert.equal(r.body.mode, 'OAUTH');
-    const jwt = await native('POST', '/v1/credentials', { name: 'Signer', type: 'jwt', config: { algorithm: 'HS256' }, secret: { signing_key: secretOf('jwt') } });
+    const jwt = await native('POST', '/v1/credentials', {
+      name: 'Signer',
+      type: 'jwt',
+      config: { algorithm: 'HS256' },
+      secret: { signing_key: secretOf('jwt') },
+    });
     assert.equal((await get(`${UC}/api/v1/user_credentials/${jwt.id}`)).body.mode, 'JWT');
-    const one = await native('POST', '/v1/credentials', { name: 'Token agent', type: 'http_request', config: { requests: [{ url: 'https://auth.example.com/token' }] } });
+    const one = await native('POST', '/v1/credentials', {
+      name: 'Token agent',
+      type: 'http_request',
+      config: { requests: [{ url: 'https://auth.example.com/token' }] },
+    });
     assert.equal((await get(`${UC}/api/v1/user_credentials/${one.id}`)).body.mode, 'HTTP_REQUEST_AGENT');
     const chain = await native('POST', '/v1/credentials', {
-      name: 'Token chain', type: 'http_request', config: { requests: [{ url: 'https://auth.example.com/a' }, { url: 'https://auth.example.com/b' }] },
+      name: 'Token chain',
+      type: 'http_request',
+      config: { requests: [{ url: 'https://auth.example.com/a' }, { url: 'https://auth.example.com/b' }] },
     });
     assert.equal((await get(`${UC}/api/v1/user_credentials/${chain.id}`)).body.mode, 'MULTI_REQUEST');
     assert.equal((await get(`${UC}/api/v1/user_credentials/${smtp.id}`)).body.mode, 'TEXT');
@@ -323,7 +383,10 @@ describe('account-credentials (document 002): /v1/credentials', () => {
   let made: any;
 
   it('POST (request sample) creates an smtp credential and shows its key once', async () => {
-    const r = await s.request('POST', `${AC}/v1/credentials`, { headers: { 'content-type': 'application/json' }, body: { name: 'My Credential', type: 'smtp' } });
+    const r = await s.request('POST', `${AC}/v1/credentials`, {
+      headers: { 'content-type': 'application/json' },
+      body: { name: 'My Credential', type: 'smtp' },
+    });
     assert.equal(r.status, 201, r.text);
     noStore(r);
     made = r.body;
@@ -395,7 +458,10 @@ describe('account-credentials (document 002): /v1/credentials', () => {
     const ids = new Set(first.body.data.map((i: any) => i.id));
     assert.ok(second.body.data.length > 0);
     assert.ok(second.body.data.every((i: any) => !ids.has(i.id)));
-    assert.ok(second.body.data.some((i: any) => i.id === smtp.id), 'a native smtp credential is an account credential too');
+    assert.ok(
+      second.body.data.some((i: any) => i.id === smtp.id),
+      'a native smtp credential is an account credential too',
+    );
     const api = await get(`${AC}/v1/credentials?filter[type]=api&per_page=5`);
     assert.equal(api.body.data.length, 5);
     assert.ok(api.body.data.every((i: any) => i.type === 'api'));
@@ -408,12 +474,22 @@ describe('account-credentials (document 002): /v1/credentials', () => {
     assert.equal(r.status, 200);
     // last_used_at: the native reveal in the POST test used it.
     assert.match(r.body.last_used_at, MICROS);
-    assert.deepEqual(r.body, { id: made.id, name: 'My Credential', type: 'smtp', last_used_at: r.body.last_used_at, created_at: made.created_at, updated_at: made.updated_at });
+    assert.deepEqual(r.body, {
+      id: made.id,
+      name: 'My Credential',
+      type: 'smtp',
+      last_used_at: r.body.last_used_at,
+      created_at: made.created_at,
+      updated_at: made.updated_at,
+    });
     nativeError(await get(`${AC}/v1/credentials/${google.id}`), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
   it('PUT /v1/credentials/:id (request sample) changes only the name', async () => {
-    const same = await s.request('PUT', `${AC}/v1/credentials/${made.id}`, { headers: { 'content-type': 'application/json' }, body: { name: 'My Credential' } });
+    const same = await s.request('PUT', `${AC}/v1/credentials/${made.id}`, {
+      headers: { 'content-type': 'application/json' },
+      body: { name: 'My Credential' },
+    });
     assert.equal(same.status, 200, same.text);
     assert.deepEqual(Object.keys(same.body), ['id', 'name', 'type', 'last_used_at', 'created_at', 'updated_at']);
     const renamed = await s.request('PUT', `${AC}/v1/credentials/${made.id}`, { body: { name: 'Renamed Credential' } });
@@ -464,8 +540,23 @@ describe('account-credentials (document 002): /v1/credentials', () => {
 // ================================================================================================
 describe('integration-credentials (document 003): GET /api/v1/credentials/{integrationId}', () => {
   const SAMPLE_KEYS = [
-    'id', 'integrationId', 'credentialName', 'description', 'authType', 'scopes', 'tokenEndpoint', 'authorizationEndpoint', 'accessToken',
-    'refreshToken', 'metadata', 'status', 'expiresAt', 'createdAt', 'createdBy', 'lastAccessedAt', 'tenant',
+    'id',
+    'integrationId',
+    'credentialName',
+    'description',
+    'authType',
+    'scopes',
+    'tokenEndpoint',
+    'authorizationEndpoint',
+    'accessToken',
+    'refreshToken',
+    'metadata',
+    'status',
+    'expiresAt',
+    'createdAt',
+    'createdBy',
+    'lastAccessedAt',
+    'tenant',
   ];
 
   function checkSample(r: ApiResponse) {
@@ -531,7 +622,11 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
   it('404 CREDENTIAL_NOT_FOUND as the error sample', async () => {
     const r = await ic('/api/v1/credentials/servicenow-prod-999');
     icError(r, 404, 'CREDENTIAL_NOT_FOUND');
-    assert.deepEqual(r.body.error, { code: 'CREDENTIAL_NOT_FOUND', message: 'Credential not found', details: 'No credential exists for integration ID: servicenow-prod-999' });
+    assert.deepEqual(r.body.error, {
+      code: 'CREDENTIAL_NOT_FOUND',
+      message: 'Credential not found',
+      details: 'No credential exists for integration ID: servicenow-prod-999',
+    });
     // A credential of another integration, or an unknown UUID, is the same 404.
     icError(await ic(`/api/v1/credentials/servicenow-prod-001?credentialId=cred-${uuidOf(google.id)}`), 404, 'CREDENTIAL_NOT_FOUND');
     icError(await ic('/api/v1/credentials/servicenow-prod-001?credentialId=00000000-0000-0000-0000-000000000000'), 404, 'CREDENTIAL_NOT_FOUND');
@@ -548,7 +643,7 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
     icError(await ic('/api/v1/credentials/servicenow-prod-001', undefined, ''), 400, 'INVALID_PARAMETER');
   });
 
-  it('401 in this dialect\'s shape for a missing, malformed or unknown token', async () => {
+  it("401 in this dialect's shape for a missing, malformed or unknown token", async () => {
     for (const key of [null, 'garbage', 'lk_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA']) {
       const r = await ic('/api/v1/credentials/servicenow-prod-001', key);
       icError(r, 401, 'UNAUTHENTICATED');
@@ -571,14 +666,20 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
     assert.equal((await ic('/api/v1/credentials/servicenow-prod-001', undefined, tenantA.id)).status, 200);
   });
 
-  it('another tenant sees none of this tenant\'s credentials (404), with its own x-tenantid', async () => {
+  it("another tenant sees none of this tenant's credentials (404), with its own x-tenantid", async () => {
     const r = await ic(`/api/v1/credentials/servicenow-prod-001?credentialId=cred-${SN_ID}`, tenantBKey, uuidOf(tenantBId));
     icError(r, 404, 'CREDENTIAL_NOT_FOUND');
     icError(await ic('/api/v1/credentials/gdrive-1', tenantBKey, uuidOf(tenantBId)), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
   it('answers an inactive credential with its status, audited like any reveal', async () => {
-    const c = await native('POST', '/v1/credentials', { name: 'Paused SN', type: 'text', integration_id: 'paused-int', secret: { value: secretOf('paused') }, status: 'inactive' });
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Paused SN',
+      type: 'text',
+      integration_id: 'paused-int',
+      secret: { value: secretOf('paused') },
+      status: 'inactive',
+    });
     const r = await ic(`/api/v1/credentials/paused-int?credentialId=cred-${uuidOf(c.id)}`);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.data.status, 'inactive');
@@ -586,8 +687,13 @@ describe('integration-credentials (document 003): GET /api/v1/credentials/{integ
     assert.ok(events.data.some((e: any) => e.request_id === r.headers.get('x-request-id')));
   });
 
-  it('500 in this dialect\'s shape when a secret cannot be opened, with nothing of it in the body', async () => {
-    const victim = await native('POST', '/v1/credentials', { name: 'Broken', type: 'text', integration_id: 'broken-int', secret: { value: secretOf('broken') } });
+  it("500 in this dialect's shape when a secret cannot be opened, with nothing of it in the body", async () => {
+    const victim = await native('POST', '/v1/credentials', {
+      name: 'Broken',
+      type: 'text',
+      integration_id: 'broken-int',
+      secret: { value: secretOf('broken') },
+    });
     const donor = await native('POST', '/v1/credentials', { name: 'Donor', type: 'text', secret: { value: secretOf('donor') } });
     const conn = await s.sql();
     const blob = (await conn.get<{ secret: Buffer }>('SELECT secret FROM credential_versions WHERE credential_id = ?', donor.id))!.secret;
@@ -608,10 +714,19 @@ describe('integration-credentials: POST, PATCH, DELETE, rotate', () => {
   it('POST /api/v1/credentials stores an OAuth2 credential and answers without its tokens', async () => {
     const access = secretOf('ic-access');
     const r = await icWrite('POST', '/api/v1/credentials', {
-      integrationId: 'jira-prod', credentialName: 'Jira Production', description: 'Jira OAuth', authType: 'oauth2_bearer',
-      scopes: ['read:jira-work'], tokenEndpoint: 'https://auth.atlassian.com/oauth/token', authorizationEndpoint: 'https://auth.atlassian.com/authorize',
-      clientId: 'jira-client', clientSecret: secretOf('ic-client'), accessToken: access, refreshToken: secretOf('ic-refresh'),
-      metadata: { environment: 'production' }, expiresAt: '2031-01-01T00:00:00.000Z',
+      integrationId: 'jira-prod',
+      credentialName: 'Jira Production',
+      description: 'Jira OAuth',
+      authType: 'oauth2_bearer',
+      scopes: ['read:jira-work'],
+      tokenEndpoint: 'https://auth.atlassian.com/oauth/token',
+      authorizationEndpoint: 'https://auth.atlassian.com/authorize',
+      clientId: 'jira-client',
+      clientSecret: secretOf('ic-client'),
+      accessToken: access,
+      refreshToken: secretOf('ic-refresh'),
+      metadata: { environment: 'production' },
+      expiresAt: '2031-01-01T00:00:00.000Z',
     });
     assert.equal(r.status, 201, r.text);
     assert.equal(r.body.success, true);
@@ -644,20 +759,43 @@ describe('integration-credentials: POST, PATCH, DELETE, rotate', () => {
 
   it('POST validation: missing clientId for oauth2 and fields that do not apply are 422 in the dialect names', async () => {
     const r = await icWrite('POST', '/api/v1/credentials', {
-      integrationId: 'x-int', credentialName: 'No client', authType: 'oauth2_bearer', tokenEndpoint: 'https://auth.example.com/token',
+      integrationId: 'x-int',
+      credentialName: 'No client',
+      authType: 'oauth2_bearer',
+      tokenEndpoint: 'https://auth.example.com/token',
     });
     icError(r, 422, 'VALIDATION_FAILED');
     assert.ok(r.body.error.details.some((d: any) => d.path === 'clientId'));
-    const wrong = await icWrite('POST', '/api/v1/credentials', { integrationId: 'x-int', credentialName: 'Key with endpoint', authType: 'api_key', tokenEndpoint: 'https://a.example.com/t' });
+    const wrong = await icWrite('POST', '/api/v1/credentials', {
+      integrationId: 'x-int',
+      credentialName: 'Key with endpoint',
+      authType: 'api_key',
+      tokenEndpoint: 'https://a.example.com/t',
+    });
     icError(wrong, 422, 'VALIDATION_FAILED');
-    assert.deepEqual(wrong.body.error.details.map((d: any) => d.path), ['tokenEndpoint']);
-    icError(await icWrite('POST', '/api/v1/credentials', { integrationId: 'x-int', credentialName: 'Extra', authType: 'text', tenant_id: 'ten_x' }), 422, 'VALIDATION_FAILED');
-    icError(await icWrite('POST', '/api/v1/credentials', { integrationId: 'x-int', credentialName: 'Viewer', authType: 'text' }, keys['viewer']), 403, 'FORBIDDEN');
+    assert.deepEqual(
+      wrong.body.error.details.map((d: any) => d.path),
+      ['tokenEndpoint'],
+    );
+    icError(
+      await icWrite('POST', '/api/v1/credentials', { integrationId: 'x-int', credentialName: 'Extra', authType: 'text', tenant_id: 'ten_x' }),
+      422,
+      'VALIDATION_FAILED',
+    );
+    icError(
+      await icWrite('POST', '/api/v1/credentials', { integrationId: 'x-int', credentialName: 'Viewer', authType: 'text' }, keys['viewer']),
+      403,
+      'FORBIDDEN',
+    );
   });
 
   it('PATCH /api/v1/credentials/{credentialId} updates fields and merges new tokens', async () => {
     const access = secretOf('ic-access-2');
-    const r = await icWrite('PATCH', `/api/v1/credentials/${created.id}`, { description: 'Jira OAuth (rotated by hand)', accessToken: access, scopes: ['read:jira-work', 'write:jira-work'] });
+    const r = await icWrite('PATCH', `/api/v1/credentials/${created.id}`, {
+      description: 'Jira OAuth (rotated by hand)',
+      accessToken: access,
+      scopes: ['read:jira-work', 'write:jira-work'],
+    });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.message, 'Credential updated successfully');
     assert.equal(r.body.data.description, 'Jira OAuth (rotated by hand)');
@@ -667,13 +805,21 @@ describe('integration-credentials: POST, PATCH, DELETE, rotate', () => {
     assert.equal(back.body.data.accessToken, access);
     assert.equal(typeof back.body.data.refreshToken, 'string', 'the refresh token was kept');
     icError(await icWrite('PATCH', '/api/v1/credentials/not%20a%20uuid', { description: 'x' }), 400, 'INVALID_PARAMETER');
-    icError(await icWrite('PATCH', `/api/v1/credentials/cred-${uuidOf(google.id)}`, { description: 'x' }, tenantBKey, uuidOf(tenantBId)), 404, 'CREDENTIAL_NOT_FOUND');
+    icError(
+      await icWrite('PATCH', `/api/v1/credentials/cred-${uuidOf(google.id)}`, { description: 'x' }, tenantBKey, uuidOf(tenantBId)),
+      404,
+      'CREDENTIAL_NOT_FOUND',
+    );
   });
 
   it('POST /api/v1/credentials/{credentialId}/rotate makes a new version with the new tokens', async () => {
     const access = secretOf('ic-rotated');
     const before = await native('GET', `/v1/credentials/${SN_ID}`);
-    const r = await icWrite('POST', `/api/v1/credentials/cred-${SN_ID}/rotate`, { accessToken: access, refreshToken: secretOf('ic-rotated-r'), clientSecret: secretOf('ic-rotated-c') });
+    const r = await icWrite('POST', `/api/v1/credentials/cred-${SN_ID}/rotate`, {
+      accessToken: access,
+      refreshToken: secretOf('ic-rotated-r'),
+      clientSecret: secretOf('ic-rotated-c'),
+    });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.message, 'Credential rotated successfully');
     const after = await native('GET', `/v1/credentials/${SN_ID}`);
@@ -709,14 +855,26 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
   let sftp: any;
   before(async () => {
     sftp = await native('POST', '/v1/credentials', {
-      name: 'Partner SFTP', type: 'sftp', config: { host: 'sftp.example.com', username: 'partner' }, secret: { password: secretOf('sftp') },
+      name: 'Partner SFTP',
+      type: 'sftp',
+      config: { host: 'sftp.example.com', username: 'partner' },
+      secret: { password: secretOf('sftp') },
     });
   });
 
   function checkMetadata(b: any) {
     // OAuth providers add token_expires_at (the document's notes: token expiration metadata).
     const oauth = ['google', 'microsoft', 'sharepoint'].includes(b.provider);
-    assert.deepEqual(Object.keys(b).sort(), ['created_at', 'google_email', 'id', 'modified_by', 'provider', ...(oauth ? ['token_expires_at'] : []), 'updated_at', 'user_id']);
+    assert.deepEqual(Object.keys(b).sort(), [
+      'created_at',
+      'google_email',
+      'id',
+      'modified_by',
+      'provider',
+      ...(oauth ? ['token_expires_at'] : []),
+      'updated_at',
+      'user_id',
+    ]);
     assert.match(b.id, UUID);
     assert.match(b.created_at, RFC3339);
     assert.match(b.updated_at, RFC3339);
@@ -761,7 +919,7 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
     imError(await get(`${IM}/integrations/credentials/${uuidOf(smtp.id)}`), 404, 'CREDENTIAL_NOT_FOUND');
   });
 
-  it('401 and 403 in this dialect\'s error shape', async () => {
+  it("401 and 403 in this dialect's error shape", async () => {
     imError(await get(`${IM}/integrations/credentials/${uuidOf(sftp.id)}`, null), 401, 'UNAUTHENTICATED');
     imError(await get(`${IM}/integrations/credentials`, 'lk_live_nope'), 401, 'UNAUTHENTICATED');
     imError(await get(`${IM}/integrations/credentials/${uuidOf(sftp.id)}`, undefined, { 'x-tenant-id': tenantBId }), 403, 'FORBIDDEN');
@@ -794,7 +952,11 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
     assert.equal(n.config.port, 2222);
     assert.equal(n.secret.password, password);
     assert.equal(n.version, 2);
-    imError(await s.request('PATCH', `${IM}/integrations/credentials/${uuidOf(sftp.id)}`, { key: keys['viewer'], body: { credentials: { port: 22 } } }), 403, 'FORBIDDEN');
+    imError(
+      await s.request('PATCH', `${IM}/integrations/credentials/${uuidOf(sftp.id)}`, { key: keys['viewer'], body: { credentials: { port: 22 } } }),
+      403,
+      'FORBIDDEN',
+    );
   });
 
   it('GET …/{credential_id}/credentials gives secrets to service principals only, audited and not cached', async () => {
@@ -815,8 +977,13 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
     imError(await get(`${IM}/integrations/credentials/${google.id}/credentials`, keys['service']), 400, 'INVALID_PARAMETER');
   });
 
-  it('500 in this dialect\'s shape when a secret cannot be opened', async () => {
-    const victim = await native('POST', '/v1/credentials', { name: 'Broken SFTP', type: 'sftp', config: { host: 'b.example.com', username: 'u' }, secret: { password: secretOf('b-sftp') } });
+  it("500 in this dialect's shape when a secret cannot be opened", async () => {
+    const victim = await native('POST', '/v1/credentials', {
+      name: 'Broken SFTP',
+      type: 'sftp',
+      config: { host: 'b.example.com', username: 'u' },
+      secret: { password: secretOf('b-sftp') },
+    });
     const conn = await s.sql();
     const blob = (await conn.get<{ secret: Buffer }>('SELECT secret FROM credential_versions WHERE credential_id = ?', smtp.id))!.secret;
     await conn.run('UPDATE credential_versions SET secret = ? WHERE credential_id = ?', blob, victim.id);
@@ -825,17 +992,24 @@ describe('integration-metadata (document 004): /integrations/credentials', () =>
   });
 
   it('DELETE soft-deletes: the credential then answers 404 (and is restorable natively)', async () => {
-    const c = await native('POST', '/v1/credentials', { name: 'Warehouse', type: 'postgresql', config: { host: 'db.example.com', database: 'wh', username: 'etl' } });
+    const c = await native('POST', '/v1/credentials', {
+      name: 'Warehouse',
+      type: 'postgresql',
+      config: { host: 'db.example.com', database: 'wh', username: 'etl' },
+    });
     const r = await s.request('DELETE', `${IM}/integrations/credentials/${uuidOf(c.id)}`);
     assert.equal(r.status, 204, r.text);
     imError(await get(`${IM}/integrations/credentials/${uuidOf(c.id)}`), 404, 'CREDENTIAL_NOT_FOUND');
-    assert.equal((await get(`${IM}/integrations/credentials`)).body.some((b: any) => b.id === uuidOf(c.id)), false);
+    assert.equal(
+      (await get(`${IM}/integrations/credentials`)).body.some((b: any) => b.id === uuidOf(c.id)),
+      false,
+    );
     await native('POST', `/v1/credentials/${c.id}/restore`);
     assert.equal((await get(`${IM}/integrations/credentials/${uuidOf(c.id)}`)).body.provider, 'postgresql');
     imError(await s.request('DELETE', `${IM}/integrations/credentials/${uuidOf(c.id)}`, { key: keys['member'] }), 403, 'FORBIDDEN');
   });
 
-  it('another tenant sees none of this tenant\'s credentials', async () => {
+  it("another tenant sees none of this tenant's credentials", async () => {
     imError(await get(`${IM}/integrations/credentials/${uuidOf(google.id)}`, tenantBKey), 404, 'CREDENTIAL_NOT_FOUND');
     const list = await get(`${IM}/integrations/credentials`, tenantBKey);
     assert.deepEqual(list.body, []);
@@ -848,23 +1022,77 @@ describe('the same credential through the native API and every dialect that can 
     const n = await native('GET', `/v1/credentials/${smtp.id}`);
     const sc = (await get(`${SC}/service-credentials/smtp/${smtp.id}`)).body;
     assert.deepEqual(
-      { id: sc.id, status: sc.status, deactivationTime: sc.deactivationTime, type: sc.type, host: sc.host, port: sc.port, encryption: sc.encryption, auth: sc.auth },
-      { id: n.id, status: n.status, deactivationTime: n.deactivation_time, type: n.type, host: n.config.host, port: n.config.port, encryption: n.config.encryption, auth: { type: n.config.auth_type, username: n.config.username } },
+      {
+        id: sc.id,
+        status: sc.status,
+        deactivationTime: sc.deactivationTime,
+        type: sc.type,
+        host: sc.host,
+        port: sc.port,
+        encryption: sc.encryption,
+        auth: sc.auth,
+      },
+      {
+        id: n.id,
+        status: n.status,
+        deactivationTime: n.deactivation_time,
+        type: n.type,
+        host: n.config.host,
+        port: n.config.port,
+        encryption: n.config.encryption,
+        auth: { type: n.config.auth_type, username: n.config.username },
+      },
     );
     const uc = (await get(`${UC}/api/v1/user_credentials/${smtp.id}`)).body;
-    for (const f of ['id', 'name', 'slug', 'team_id', 'folder_id', 'read_access', 'shared_team_slugs', 'description', 'allowed_hosts', 'metadata', 'test_credential_enabled', 'created_at', 'updated_at']) {
+    for (const f of [
+      'id',
+      'name',
+      'slug',
+      'team_id',
+      'folder_id',
+      'read_access',
+      'shared_team_slugs',
+      'description',
+      'allowed_hosts',
+      'metadata',
+      'test_credential_enabled',
+      'created_at',
+      'updated_at',
+    ]) {
       assert.deepEqual(uc[f], n[f], f);
     }
     const ac = (await get(`${AC}/v1/credentials/${smtp.id}`)).body;
     assert.deepEqual(ac, {
-      id: n.id, name: n.name, type: 'smtp', last_used_at: n.last_used_at === null ? null : n.last_used_at.replace('Z', '000Z'),
-      created_at: n.created_at.replace('Z', '000Z'), updated_at: n.updated_at.replace('Z', '000Z'),
+      id: n.id,
+      name: n.name,
+      type: 'smtp',
+      last_used_at: n.last_used_at === null ? null : n.last_used_at.replace('Z', '000Z'),
+      created_at: n.created_at.replace('Z', '000Z'),
+      updated_at: n.updated_at.replace('Z', '000Z'),
     });
     const icr = (await ic(`/api/v1/credentials/mail-relay?credentialId=cred-${uuidOf(smtp.id)}`)).body.data;
     const after = await native('GET', `/v1/credentials/${smtp.id}`);
     assert.deepEqual(
-      { integrationId: icr.integrationId, credentialName: icr.credentialName, description: icr.description, metadata: icr.metadata, status: icr.status, createdAt: icr.createdAt, lastAccessedAt: icr.lastAccessedAt, createdBy: icr.createdBy },
-      { integrationId: after.integration_id, credentialName: after.name, description: after.description, metadata: after.metadata, status: after.status, createdAt: after.created_at, lastAccessedAt: after.last_used_at, createdBy: after.created_by },
+      {
+        integrationId: icr.integrationId,
+        credentialName: icr.credentialName,
+        description: icr.description,
+        metadata: icr.metadata,
+        status: icr.status,
+        createdAt: icr.createdAt,
+        lastAccessedAt: icr.lastAccessedAt,
+        createdBy: icr.createdBy,
+      },
+      {
+        integrationId: after.integration_id,
+        credentialName: after.name,
+        description: after.description,
+        metadata: after.metadata,
+        status: after.status,
+        createdAt: after.created_at,
+        lastAccessedAt: after.last_used_at,
+        createdBy: after.created_by,
+      },
     );
   });
 
@@ -881,14 +1109,34 @@ describe('the same credential through the native API and every dialect that can 
     assert.equal(uc.mode, 'OAUTH');
     const icr = (await ic(`/api/v1/credentials/gdrive-1`)).body.data;
     assert.deepEqual(
-      { scopes: icr.scopes, tokenEndpoint: icr.tokenEndpoint, authorizationEndpoint: icr.authorizationEndpoint, accessToken: icr.accessToken, refreshToken: icr.refreshToken, expiresAt: icr.expiresAt },
-      { scopes: n.config.scopes, tokenEndpoint: n.config.token_endpoint, authorizationEndpoint: n.config.authorization_endpoint, accessToken: n.secret.access_token, refreshToken: n.secret.refresh_token, expiresAt: n.config.access_token_expires_at },
+      {
+        scopes: icr.scopes,
+        tokenEndpoint: icr.tokenEndpoint,
+        authorizationEndpoint: icr.authorizationEndpoint,
+        accessToken: icr.accessToken,
+        refreshToken: icr.refreshToken,
+        expiresAt: icr.expiresAt,
+      },
+      {
+        scopes: n.config.scopes,
+        tokenEndpoint: n.config.token_endpoint,
+        authorizationEndpoint: n.config.authorization_endpoint,
+        accessToken: n.secret.access_token,
+        refreshToken: n.secret.refresh_token,
+        expiresAt: n.config.access_token_expires_at,
+      },
     );
     const latest = await native('GET', `/v1/credentials/${google.id}`);
     const im = (await get(`${IM}/integrations/credentials/${uuidOf(google.id)}`)).body;
     assert.deepEqual(im, {
-      created_at: latest.created_at, google_email: latest.config.account.email, id: uuidOf(latest.id), modified_by: latest.modified_by.id,
-      provider: latest.provider, updated_at: latest.updated_at, user_id: null, token_expires_at: latest.config.access_token_expires_at,
+      created_at: latest.created_at,
+      google_email: latest.config.account.email,
+      id: uuidOf(latest.id),
+      modified_by: latest.modified_by.id,
+      provider: latest.provider,
+      updated_at: latest.updated_at,
+      user_id: null,
+      token_expires_at: latest.config.access_token_expires_at,
     });
     const secrets = (await get(`${IM}/integrations/credentials/${uuidOf(google.id)}/credentials`, keys['service'])).body.credentials;
     assert.deepEqual(secrets, { ...n.config, ...n.secret });
@@ -897,14 +1145,17 @@ describe('the same credential through the native API and every dialect that can 
 
 // ================================================================================================
 describe('tenancy and teams through every dialect', () => {
-  it('another tenant\'s key finds nothing of this tenant through any dialect', async () => {
+  it("another tenant's key finds nothing of this tenant through any dialect", async () => {
     nativeError(await get(`${SC}/service-credentials/smtp/${smtp.id}`, tenantBKey), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await get(`${UC}/api/v1/user_credentials/${smtp.id}`, tenantBKey), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await get(`${AC}/v1/credentials/${smtp.id}`, tenantBKey), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await s.request('PUT', `${AC}/v1/credentials/${smtp.id}`, { key: tenantBKey, body: { name: 'Mine now' } }), 404, 'CREDENTIAL_NOT_FOUND');
     nativeError(await s.request('DELETE', `${AC}/v1/credentials/${smtp.id}`, { key: tenantBKey }), 404, 'CREDENTIAL_NOT_FOUND');
     const list = await get(`${AC}/v1/credentials`, tenantBKey);
-    assert.equal(list.body.data.some((c: any) => c.id === smtp.id), false);
+    assert.equal(
+      list.body.data.some((c: any) => c.id === smtp.id),
+      false,
+    );
     icError(await ic(`/api/v1/credentials/mail-relay`, tenantBKey, uuidOf(tenantBId)), 404, 'CREDENTIAL_NOT_FOUND');
     imError(await s.request('DELETE', `${IM}/integrations/credentials/${uuidOf(google.id)}`, { key: tenantBKey }), 404, 'CREDENTIAL_NOT_FOUND');
     assert.equal((await native('GET', `/v1/credentials/${smtp.id}`)).name, 'Relay Mail');
@@ -913,11 +1164,20 @@ describe('tenancy and teams through every dialect', () => {
   it('a team-scoped credential is invisible to a key outside its team, through every dialect', async () => {
     const team = await native('POST', '/v1/teams', { name: 'Secret Ops' });
     const c = await native('POST', '/v1/credentials', {
-      name: 'Ops relay', type: 'smtp', team_id: team.id, read_access: 'TEAM', integration_id: 'ops-mail',
+      name: 'Ops relay',
+      type: 'smtp',
+      team_id: team.id,
+      read_access: 'TEAM',
+      integration_id: 'ops-mail',
       config: { host: 'ops.example.com' },
     });
     const g = await native('POST', '/v1/credentials', {
-      name: 'Ops drive', type: 'oauth2', provider: 'google', team_id: team.id, read_access: 'TEAM', integration_id: 'ops-drive',
+      name: 'Ops drive',
+      type: 'oauth2',
+      provider: 'google',
+      team_id: team.id,
+      read_access: 'TEAM',
+      integration_id: 'ops-drive',
       config: { client_id: 'c', token_endpoint: 'https://oauth2.googleapis.com/token', grant_type: 'refresh_token', token_endpoint_auth_method: 'none' },
       secret: { access_token: secretOf('ops-token') },
     });
@@ -934,7 +1194,7 @@ describe('tenancy and teams through every dialect', () => {
     assert.equal((await get(`${IM}/integrations/credentials/${uuidOf(g.id)}/credentials`, insider)).status, 200);
   });
 
-  it('routes under a dialect that do not exist answer 404 in that dialect\'s shape', async () => {
+  it("routes under a dialect that do not exist answer 404 in that dialect's shape", async () => {
     icError(await ic('/api/v2/nothing'), 404, 'NOT_FOUND');
     imError(await get(`${IM}/nothing`), 404, 'NOT_FOUND');
   });

@@ -77,7 +77,8 @@ after(async () => {
 async function aimedAt(endpoint: string): Promise<string> {
   const r = await s.request('POST', '/v1/credentials', {
     body: {
-      name: unique('Aimed'), type: 'oauth2',
+      name: unique('Aimed'),
+      type: 'oauth2',
       config: { client_id: 'c', token_endpoint: endpoint, grant_type: 'client_credentials', token_endpoint_auth_method: 'client_secret_post' },
       secret: { client_secret: 'tenant-secret' },
     },
@@ -96,7 +97,10 @@ const TARGETS: Array<[string, () => string]> = [
   ['0.0.0.0', () => `http://0.0.0.0:${victim4.port}/token`],
   ['169.254.169.254 (cloud metadata)', () => 'http://169.254.169.254/latest/meta-data/iam/security-credentials/'],
   ['a private address (10/8)', () => 'https://10.0.0.1/token'],
-  ['a redirect from an allowed host to loopback', () => `http://127.0.0.2:${allowed.port}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${victim4.port}/token`)}`],
+  [
+    'a redirect from an allowed host to loopback',
+    () => `http://127.0.0.2:${allowed.port}/redirect?to=${encodeURIComponent(`http://127.0.0.1:${victim4.port}/token`)}`,
+  ],
 ];
 
 describe('egress guard: destinations a tenant may not aim the server at', () => {
@@ -130,7 +134,9 @@ describe('egress guard: destinations a tenant may not aim the server at', () => 
     const before = (await s.request('GET', '/v1/credentials?per_page=100')).body.total;
     const r = await s.request('POST', '/v1/oauth/connect', {
       body: {
-        provider: 'oauth2', name: unique('Connect SSRF'), secret: { client_secret: 'x' },
+        provider: 'oauth2',
+        name: unique('Connect SSRF'),
+        secret: { client_secret: 'x' },
         config: { client_id: 'c', authorization_endpoint: 'https://idp.example.test/auth', token_endpoint: `http://127.0.0.1:${victim4.port}/token` },
       },
     });
@@ -139,7 +145,12 @@ describe('egress guard: destinations a tenant may not aim the server at', () => 
     assert.equal((await s.request('GET', '/v1/credentials?per_page=100')).body.total, before);
     // An existing credential aimed at the metadata service cannot be connected either.
     const made = await s.request('POST', '/v1/credentials', {
-      body: { name: unique('Meta'), type: 'oauth2', config: { client_id: 'c', authorization_endpoint: 'https://idp.example.test/auth', token_endpoint: 'http://169.254.169.254/token' }, secret: { client_secret: 'x' } },
+      body: {
+        name: unique('Meta'),
+        type: 'oauth2',
+        config: { client_id: 'c', authorization_endpoint: 'https://idp.example.test/auth', token_endpoint: 'http://169.254.169.254/token' },
+        secret: { client_secret: 'x' },
+      },
     });
     const c = await s.request('POST', '/v1/oauth/connect', { body: { credential_id: made.body.id } });
     assert.equal(c.status, 422, c.text);
@@ -148,11 +159,22 @@ describe('egress guard: destinations a tenant may not aim the server at', () => 
 
   it('refuses plain http to the world and non-http schemes', async () => {
     const bad = await s.request('POST', '/v1/credentials', {
-      body: { name: unique('File'), type: 'oauth2', config: { client_id: 'c', token_endpoint: 'file:///etc/passwd', grant_type: 'client_credentials' }, secret: { client_secret: 'x' } },
+      body: {
+        name: unique('File'),
+        type: 'oauth2',
+        config: { client_id: 'c', token_endpoint: 'file:///etc/passwd', grant_type: 'client_credentials' },
+        secret: { client_secret: 'x' },
+      },
     });
     assert.equal(bad.status, 422);
     // The guard itself: http is for allowed destinations only, even when public.
-    const guard = createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 1000, maxResponseBytes: 1024, maxRedirects: 3, lookupAll: async () => [{ address: '93.184.216.34', family: 4 }] });
+    const guard = createEgressGuard({
+      allow: new EgressAllowList([]),
+      timeoutMs: 1000,
+      maxResponseBytes: 1024,
+      maxRedirects: 3,
+      lookupAll: async () => [{ address: '93.184.216.34', family: 4 }],
+    });
     await assert.rejects(guard.check('http://example.com/token'), (e: unknown) => e instanceof EgressRefused && e.category === 'refused');
     await guard.check('https://example.com/token');
     await assert.rejects(guard.check('gopher://example.com/'), EgressRefused);
@@ -199,14 +221,26 @@ describe('egress guard: what the operator allows, and the limits that still appl
   it('checks every address a name resolves to, and connects only to the checked one (no rebinding)', async () => {
     const allow = new EgressAllowList(['127.0.0.2/32']);
     // A rebinding answer mixes a public and a private address: refused as a whole.
-    const mixed = createEgressGuard({ allow, timeoutMs: 1000, maxResponseBytes: 4096, maxRedirects: 0, lookupAll: async () => [{ address: '93.184.216.34', family: 4 }, { address: '10.1.2.3', family: 4 }] });
+    const mixed = createEgressGuard({
+      allow,
+      timeoutMs: 1000,
+      maxResponseBytes: 4096,
+      maxRedirects: 0,
+      lookupAll: async () => [
+        { address: '93.184.216.34', family: 4 },
+        { address: '10.1.2.3', family: 4 },
+      ],
+    });
     await assert.rejects(mixed.request({ method: 'GET', url: 'https://rebind.test/' }), EgressRefused);
     // The resolver is asked once; the second answer (loopback) is never used: the socket goes
     // to the address that was checked. The name does not exist in real DNS, so a second lookup
     // by the socket itself would fail.
     let asked = 0;
     const pinned = createEgressGuard({
-      allow, timeoutMs: 2000, maxResponseBytes: 4096, maxRedirects: 0,
+      allow,
+      timeoutMs: 2000,
+      maxResponseBytes: 4096,
+      maxRedirects: 0,
       lookupAll: async () => (asked++ === 0 ? [{ address: '127.0.0.2', family: 4 }] : [{ address: '127.0.0.1', family: 4 }]),
     });
     const before = victim4.hits.length;

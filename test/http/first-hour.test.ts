@@ -19,7 +19,10 @@ let home: string;
 const secrets: string[] = [];
 
 const env = (extra: Record<string, string> = {}): Record<string, string> => ({
-  HOME: home, XDG_CONFIG_HOME: join(home, 'config'), TMPDIR: join(home, 'tmp'), ...extra,
+  HOME: home,
+  XDG_CONFIG_HOME: join(home, 'config'),
+  TMPDIR: join(home, 'tmp'),
+  ...extra,
 });
 const loggedIn = (extra: Record<string, string> = {}) => env({ LATCHKEY_URL: s.url, LATCHKEY_TOKEN: s.ownerKey, ...extra });
 
@@ -46,9 +49,17 @@ async function cliIn(cwd: string, args: string[], e: Record<string, string>, inp
  * line once the prompt has been printed, as a person would, and returns everything the terminal
  * showed. A character the CLI let the terminal echo would be in that text.
  */
-async function cliOnTerminal(args: string[], e: Record<string, string>, answers: Array<{ prompt: string; line: string }>): Promise<{ code: number | null; screen: string }> {
+async function cliOnTerminal(
+  args: string[],
+  e: Record<string, string>,
+  answers: Array<{ prompt: string; line: string }>,
+): Promise<{ code: number | null; screen: string }> {
   const command = [process.execPath, BIN, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const proc = spawn('script', ['-qefc', command, '/dev/null'], { cwd: join(home, 'work'), env: { PATH: process.env.PATH ?? '', TERM: 'dumb', ...e }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('script', ['-qefc', command, '/dev/null'], {
+    cwd: join(home, 'work'),
+    env: { PATH: process.env.PATH ?? '', TERM: 'dumb', ...e },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let screen = '';
   const pending = [...answers];
   const onData = (c: Buffer) => {
@@ -98,8 +109,25 @@ describe('secrets typed at a terminal', () => {
     secrets.push(password);
     const name = `tty ${Date.now().toString(36)}`;
     const r = await cliOnTerminal(
-      ['credentials', 'create', '--name', name, '--type', 'smtp', '--config', 'host=smtp.example.com', '--config', 'auth_type=login', '--config', 'username=mailer', '--secret', 'password=@-', '--json'],
-      loggedIn(), [{ prompt: 'password: ', line: password }],
+      [
+        'credentials',
+        'create',
+        '--name',
+        name,
+        '--type',
+        'smtp',
+        '--config',
+        'host=smtp.example.com',
+        '--config',
+        'auth_type=login',
+        '--config',
+        'username=mailer',
+        '--secret',
+        'password=@-',
+        '--json',
+      ],
+      loggedIn(),
+      [{ prompt: 'password: ', line: password }],
     );
     assert.equal(r.code, 0, r.screen);
     assert.equal(r.screen.includes(password), false, 'the secret was echoed');
@@ -128,9 +156,15 @@ describe("the server's reason", () => {
     const password = canary('clash');
     secrets.push(password);
     assert.equal((await s.request('POST', '/v1/credentials', { body: smtpBody(name, password) })).status, 201);
-    const r = await runCli(['credentials', 'create', '--name', name, '--type', 'smtp', '--config', 'host=smtp.example.com', '--config', 'auth_type=none'], loggedIn());
+    const r = await runCli(
+      ['credentials', 'create', '--name', name, '--type', 'smtp', '--config', 'host=smtp.example.com', '--config', 'auth_type=none'],
+      loggedIn(),
+    );
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /^latchkey: CONFLICT: Conflict \(A credential named like "clash_[a-z0-9_]+" already exists among the credentials without a team \(smtp and api_key credentials\)\) \(request req_\w+\)\n$/);
+    assert.match(
+      r.stderr,
+      /^latchkey: CONFLICT: Conflict \(A credential named like "clash_[a-z0-9_]+" already exists among the credentials without a team \(smtp and api_key credentials\)\) \(request req_\w+\)\n$/,
+    );
   });
 });
 
@@ -146,7 +180,11 @@ describe('store commands run where there is no store', () => {
         const r = await cliIn(dir, args, env(fixture?.env ?? {}));
         assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
         const setting = fixture ? 'LATCHKEY_DATABASE_URL' : 'LATCHKEY_DATA_DIR';
-        assert.match(r.stderr, new RegExp(`^latchkey: no Latchkey store at \\S+ \\(${setting}\\): .*only \`latchkey serve\` and \`latchkey init\` create a store\\n$`), args.join(' '));
+        assert.match(
+          r.stderr,
+          new RegExp(`^latchkey: no Latchkey store at \\S+ \\(${setting}\\): .*only \`latchkey serve\` and \`latchkey init\` create a store\\n$`),
+          args.join(' '),
+        );
         assert.deepEqual(readdirSync(dir), [], `${args.join(' ')} left files behind`);
       }
     } finally {
@@ -182,11 +220,17 @@ describe('start-up failures name the cause and the setting', () => {
 
   it('a port in use: which one, and LATCHKEY_PORT', async () => {
     const port = new URL(s.url).port;
-    assert.equal(await refused({ LATCHKEY_PORT: port }), `latchkey: cannot listen on 127.0.0.1:${port}: the port is in use (another Latchkey, or another program); stop it or set LATCHKEY_PORT to a free port`);
+    assert.equal(
+      await refused({ LATCHKEY_PORT: port }),
+      `latchkey: cannot listen on 127.0.0.1:${port}: the port is in use (another Latchkey, or another program); stop it or set LATCHKEY_PORT to a free port`,
+    );
   });
 
   it('a host name that does not resolve: LATCHKEY_HOST', async () => {
-    assert.match(await refused({ LATCHKEY_HOST: 'no-such-host.invalid' }), /^latchkey: LATCHKEY_HOST no-such-host\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\)/);
+    assert.match(
+      await refused({ LATCHKEY_HOST: 'no-such-host.invalid' }),
+      /^latchkey: LATCHKEY_HOST no-such-host\.invalid does not resolve \((ENOTFOUND|EAI_AGAIN)\)/,
+    );
   });
 
   it('PostgreSQL not listening: where, and LATCHKEY_DATABASE_URL (never its password)', async () => {
@@ -215,7 +259,14 @@ describe('the start-up log', () => {
       const keyText = readFileSync(keyFile, 'utf8').trim();
       const where = TEST_STORE === 'sqlite' ? join(first.dataDir, 'latchkey.db') : new URL(first.env.LATCHKEY_DATABASE_URL!).pathname;
       const opened = (logs: string) => logs.split('\n').filter((l) => l.includes('"msg":"opened the '));
-      assert.equal(first.logs().split('\n').filter((l) => /listening/i.test(l)).length, 1, first.logs());
+      assert.equal(
+        first
+          .logs()
+          .split('\n')
+          .filter((l) => /listening/i.test(l)).length,
+        1,
+        first.logs(),
+      );
       assert.equal(opened(first.logs()).length, 1, first.logs());
       assert.ok(opened(first.logs())[0]!.includes(where) && opened(first.logs())[0]!.includes(`with the root key from ${keyFile}`), first.logs());
 
@@ -289,7 +340,10 @@ describe('latchkey run', () => {
     const created = await s.request('POST', '/v1/credentials', { body: smtpBody(`nul ${Date.now().toString(36)}`, password) });
     assert.equal(created.status, 201, created.text);
     const marker = join(home, 'tmp', 'started');
-    const r = await runCli(['run', '--credential', created.body.id, '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`], loggedIn());
+    const r = await runCli(
+      ['run', '--credential', created.body.id, '--', process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(marker)}, '')`],
+      loggedIn(),
+    );
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^latchkey: ${created.body.id}\\.password holds a NUL character, which an environment variable cannot hold`));
     assert.equal(r.stderr.includes('TypeError'), false);

@@ -19,8 +19,16 @@ const MARKER = `HOSTILE-SECRET-${randomBytes(12).toString('hex')}`;
 const KNOWN_SECRET = `known-secret-${randomBytes(12).toString('hex')}`;
 const JSON_CT = { 'content-type': 'application/json' };
 const ERROR_CODES = new Set([
-  'INVALID_PARAMETER', 'MALFORMED_REQUEST', 'UNAUTHENTICATED', 'FORBIDDEN', 'CREDENTIAL_NOT_FOUND', 'PRECONDITION_FAILED',
-  'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'VALIDATION_FAILED', 'CONFLICT',
+  'INVALID_PARAMETER',
+  'MALFORMED_REQUEST',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'CREDENTIAL_NOT_FOUND',
+  'PRECONDITION_FAILED',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'VALIDATION_FAILED',
+  'CONFLICT',
 ]);
 
 let seq = 0;
@@ -67,7 +75,14 @@ async function snapshot(): Promise<Snapshot> {
   const known = await s.request('GET', `/v1/credentials/${knownId}`);
   assert.equal(known.status, 200, known.text);
   const audit = await countAudit();
-  return { list: list.text, total: list.body.total, known: known.text, knownEtag: known.headers.get('etag'), auditCount: audit.count, auditNewest: audit.newest };
+  return {
+    list: list.text,
+    total: list.body.total,
+    known: known.text,
+    knownEtag: known.headers.get('etag'),
+    auditCount: audit.count,
+    auditNewest: audit.newest,
+  };
 }
 
 interface Expect {
@@ -116,7 +131,10 @@ function assertEnvelope(res: ApiResponse, want: Expect, label: string): void {
   }
   if (want.path !== undefined) {
     assert.ok(Array.isArray(e.details), `${label}: details must be a list naming ${want.path}: ${res.text}`);
-    assert.ok(e.details.some((d: { path: string }) => d.path === want.path), `${label}: no detail with path ${want.path}: ${JSON.stringify(e.details)}`);
+    assert.ok(
+      e.details.some((d: { path: string }) => d.path === want.path),
+      `${label}: no detail with path ${want.path}: ${JSON.stringify(e.details)}`,
+    );
   }
 }
 
@@ -131,7 +149,10 @@ async function refused(label: string, send: () => Promise<ApiResponse>, want: Ex
 }
 
 const post = (body: unknown) => () => s.request('POST', '/v1/credentials', { body });
-const postRaw = (rawBody: string | Buffer, headers: Record<string, string> = JSON_CT) => () => s.request('POST', '/v1/credentials', { rawBody, headers });
+const postRaw =
+  (rawBody: string | Buffer, headers: Record<string, string> = JSON_CT) =>
+  () =>
+    s.request('POST', '/v1/credentials', { rawBody, headers });
 const patch = (body: unknown) => () => s.request('PATCH', `/v1/credentials/${knownId}`, { body });
 const patchRaw = (rawBody: string) => () => s.request('PATCH', `/v1/credentials/${knownId}`, { rawBody, headers: JSON_CT });
 const put = (body: unknown) => () => s.request('PUT', '/v1/credentials/crd_hostile_put_target', { body });
@@ -267,7 +288,11 @@ describe('bodies that are not acceptable JSON → 400 MALFORMED_REQUEST (or 422)
   it('a lone surrogate "\\ud800" in name (escaped) and a lone low surrogate in secret', async () => {
     await refused('lone high surrogate', postRaw(JSON.stringify(good()).replace(/"name":"[^"]*"/, '"name":"\\ud800"')), MALFORMED);
     await refused('lone surrogate in name (JSON.stringify)', post({ ...good(), name: 'x\ud800y' }), MALFORMED);
-    await refused('lone low surrogate in secret', postRaw(JSON.stringify(good()).replace(`"password":"${MARKER}"`, `"password":"${MARKER}\\udc00"`)), MALFORMED);
+    await refused(
+      'lone low surrogate in secret',
+      postRaw(JSON.stringify(good()).replace(`"password":"${MARKER}"`, `"password":"${MARKER}\\udc00"`)),
+      MALFORMED,
+    );
   });
 
   it('a body of 2 MiB → 413 PAYLOAD_TOO_LARGE', async () => {
@@ -281,8 +306,19 @@ describe('bodies that are not acceptable JSON → 400 MALFORMED_REQUEST (or 422)
 
   it('a `text/plain` body → 415', async () => {
     await refused('text/plain', postRaw(JSON.stringify(good()), { 'content-type': 'text/plain' }), { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
-    await refused('form', postRaw(`name=x&password=${MARKER}`, { 'content-type': 'application/x-www-form-urlencoded' }), { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
-    await refused('text/plain PATCH', () => s.request('PATCH', `/v1/credentials/${knownId}`, { rawBody: JSON.stringify({ secret: { password: MARKER } }), headers: { 'content-type': 'text/plain' } }), { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    await refused('form', postRaw(`name=x&password=${MARKER}`, { 'content-type': 'application/x-www-form-urlencoded' }), {
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
+    await refused(
+      'text/plain PATCH',
+      () =>
+        s.request('PATCH', `/v1/credentials/${knownId}`, {
+          rawBody: JSON.stringify({ secret: { password: MARKER } }),
+          headers: { 'content-type': 'text/plain' },
+        }),
+      { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' },
+    );
   });
 });
 
@@ -327,15 +363,34 @@ describe('bodies that parse but do not validate → 422 VALIDATION_FAILED naming
     await refused('10k name PATCH', patch({ name: 'n'.repeat(10_000), secret: { password: MARKER } }), { status: 422, path: 'name' });
   });
 
-  for (const [what, name] of [['BEL', 'a\u0007b'], ['newline', 'a\nb'], ['NUL', '\u0000'], ['DEL', 'a\u007fb'], ['C1 (NEL)', 'a\u0085b'], ['empty', '']] as const) {
+  for (const [what, name] of [
+    ['BEL', 'a\u0007b'],
+    ['newline', 'a\nb'],
+    ['NUL', '\u0000'],
+    ['DEL', 'a\u007fb'],
+    ['C1 (NEL)', 'a\u0085b'],
+    ['empty', ''],
+  ] as const) {
     it(`a name with a control character (${what}) → 422 or 400`, async () => {
       const res = await refused(`name ${what}`, post({ ...good(), name }), { status: [400, 422] });
-      if (res.status === 422) assert.ok(res.body.error.details.some((d: { path: string }) => d.path === 'name'), res.text);
+      if (res.status === 422)
+        assert.ok(
+          res.body.error.details.some((d: { path: string }) => d.path === 'name'),
+          res.text,
+        );
       await refused(`PATCH name ${what}`, patch({ name, secret: { password: MARKER } }), { status: [400, 422] });
     });
   }
 
-  for (const [field, value] of [['tenant_id', 'ten_01JD5Z6W9Y706QGCB39FQD380G'], ['role', 'owner'], ['version', 99], ['ciphertext', 'AAAAAAAAAAAAAAAAAAAAAA=='], ['id', 'crd_chosen_by_caller'], ['created_by', { id: 'x', name: 'x', email: null }], ['revision', 7]] as const) {
+  for (const [field, value] of [
+    ['tenant_id', 'ten_01JD5Z6W9Y706QGCB39FQD380G'],
+    ['role', 'owner'],
+    ['version', 99],
+    ['ciphertext', 'AAAAAAAAAAAAAAAAAAAAAA=='],
+    ['id', 'crd_chosen_by_caller'],
+    ['created_by', { id: 'x', name: 'x', email: null }],
+    ['revision', 7],
+  ] as const) {
     it(`a \`${field}\` field in a body is refused (422), never obeyed`, async () => {
       await refused(`${field} POST`, post({ ...good(), [field]: value }), { status: 422, path: field });
       await refused(`${field} PUT`, put({ ...good(), [field]: value }), { status: 422, path: field });
@@ -402,7 +457,10 @@ describe('authentication failures → 401 with one body, whatever failed', () =>
         ['POST', '/v1/credentials', good()],
         ['DELETE', `/v1/credentials/${knownId}`, undefined],
       ] as const) {
-        const res = await refused(`${what} ${method} ${path}`, () => s.request(method, path, { key: null, headers, ...(body ? { body } : {}) }), { status: 401, code: 'UNAUTHENTICATED' });
+        const res = await refused(`${what} ${method} ${path}`, () => s.request(method, path, { key: null, headers, ...(body ? { body } : {}) }), {
+          status: 401,
+          code: 'UNAUTHENTICATED',
+        });
         const normalised = res.text.replace(res.body.error.request_id, '<request_id>');
         bodies.set(`${what} ${method} ${path}`, normalised);
       }
@@ -419,13 +477,20 @@ describe('authentication failures → 401 with one body, whatever failed', () =>
 
 describe('x-request-id', () => {
   it('a sane one is echoed in the header and in error bodies (control)', async () => {
-    const res = await refused('sane id', () => s.request('GET', '/v1/credentials/no_such_credential', { headers: { 'x-request-id': 'client-req-42' } }), { status: 404, code: 'CREDENTIAL_NOT_FOUND', echoedRequestId: 'client-req-42' });
+    const res = await refused('sane id', () => s.request('GET', '/v1/credentials/no_such_credential', { headers: { 'x-request-id': 'client-req-42' } }), {
+      status: 404,
+      code: 'CREDENTIAL_NOT_FOUND',
+      echoedRequestId: 'client-req-42',
+    });
     assert.equal(res.body.error.request_id, 'client-req-42');
   });
 
   it('one of 200 characters is not echoed: a fresh req_… is used', async () => {
     const long = 'r'.repeat(200);
-    const res = await refused('200-char id', () => s.request('GET', '/v1/credentials/bad%20id', { headers: { 'x-request-id': long } }), { status: 400, code: 'INVALID_PARAMETER' });
+    const res = await refused('200-char id', () => s.request('GET', '/v1/credentials/bad%20id', { headers: { 'x-request-id': long } }), {
+      status: 400,
+      code: 'INVALID_PARAMETER',
+    });
     assert.notEqual(res.headers.get('x-request-id'), long);
     assert.equal(res.text.includes(long), false);
     const ok = await s.request('GET', `/v1/credentials/${knownId}`, { headers: { 'x-request-id': long } });
@@ -436,7 +501,10 @@ describe('x-request-id', () => {
   it('one with a tab, spaces or markup is not echoed', async () => {
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4shell-style probe, sent as typed
     for (const hostile of ['abc\tdef', 'two words', '<script>alert(1)</script>', '${jndi:ldap://x}', 'id;drop table']) {
-      const res = await refused(`id ${JSON.stringify(hostile)}`, () => s.request('GET', '/v1/credentials/bad%20id', { headers: { 'x-request-id': hostile } }), { status: 400, code: 'INVALID_PARAMETER' });
+      const res = await refused(`id ${JSON.stringify(hostile)}`, () => s.request('GET', '/v1/credentials/bad%20id', { headers: { 'x-request-id': hostile } }), {
+        status: 400,
+        code: 'INVALID_PARAMETER',
+      });
       assert.equal(res.text.includes(hostile), false);
     }
   });
@@ -444,7 +512,9 @@ describe('x-request-id', () => {
   it('one with a newline (obs-fold or bare LF, sent raw) is answered with the envelope and a fresh req_ id, and not echoed', async () => {
     const before = await snapshot();
     for (const header of [`x-request-id: evil-id\r\n injected-line`, `x-request-id: evil-id\nx-injected: yes`]) {
-      const res = await rawHttp(`GET /v1/credentials/${knownId} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${s.ownerKey}\r\n${header}\r\nConnection: close\r\n\r\n`);
+      const res = await rawHttp(
+        `GET /v1/credentials/${knownId} HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ${s.ownerKey}\r\n${header}\r\nConnection: close\r\n\r\n`,
+      );
       assert.equal(res.raw.includes('evil-id'), false, `the hostile id is echoed: ${res.raw}`);
       assert.equal(res.raw.includes('injected'), false, `the injected text is echoed: ${res.raw}`);
       assert.ok(res.status === 400, `status ${res.status}: ${res.raw}`);

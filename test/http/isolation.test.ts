@@ -8,7 +8,6 @@ let otherTenantKey = '';
 const keys: Record<string, string> = {};
 const creds: Record<string, string> = {};
 
-
 before(async () => {
   s = await startServer();
   otherTenantKey = (await ok(s.request('POST', '/v1/tenants', { body: { name: 'isolation-other' } }))).owner_access_key.key;
@@ -24,7 +23,9 @@ before(async () => {
   await key('integration_admin', 'integration_admin', [blue]);
   await key('other_team', 'integration_admin', [green]);
   const cred = async (name: string, extra: Record<string, unknown>) =>
-    (creds[name] = (await ok(s.request('POST', '/v1/credentials', { body: { name, type: 'text', secret: { value: `value-${name}` }, integration_id: 'iso-int', ...extra } }))).id);
+    (creds[name] = (
+      await ok(s.request('POST', '/v1/credentials', { body: { name, type: 'text', secret: { value: `value-${name}` }, integration_id: 'iso-int', ...extra } }))
+    ).id);
   await cred('team', { team_id: blue, read_access: 'TEAM' });
   await cred('shared', { team_id: red, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['blue'] });
   await cred('red_only', { team_id: red, read_access: 'TEAM' });
@@ -74,8 +75,13 @@ describe('isolation matrix', () => {
       }
       const listed = (await s.request('GET', '/v1/credentials?per_page=100', { key: keys[role]! })).body.data.map((c: any) => c.name).sort();
       assert.deepEqual(listed, ['shared', 'team']);
-      const filtered = await s.request('GET', `/v1/credentials?filter[team_id]=${(await s.request('GET', `/v1/credentials/${creds.red_only}`)).body.team_id}`, { key: keys[role]! });
-      assert.deepEqual(filtered.body.data.map((c: any) => c.name), ['shared']);
+      const filtered = await s.request('GET', `/v1/credentials?filter[team_id]=${(await s.request('GET', `/v1/credentials/${creds.red_only}`)).body.team_id}`, {
+        key: keys[role]!,
+      });
+      assert.deepEqual(
+        filtered.body.data.map((c: any) => c.name),
+        ['shared'],
+      );
     });
   }
 
@@ -149,7 +155,10 @@ describe('visibility property', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 3 }),
-        fc.array(fc.record({ team: fc.nat(2), mode: fc.constantFrom(...modes), shares: fc.uniqueArray(fc.nat(2), { maxLength: 3 }) }), { minLength: 1, maxLength: 6 }),
+        fc.array(fc.record({ team: fc.nat(2), mode: fc.constantFrom(...modes), shares: fc.uniqueArray(fc.nat(2), { maxLength: 3 }) }), {
+          minLength: 1,
+          maxLength: 6,
+        }),
         fc.record({ role: fc.constantFrom(...roles), teams: fc.uniqueArray(fc.nat(2), { maxLength: 3 }) }),
         async (teamCount, credSpecs, who) => {
           run += 1;
@@ -161,15 +170,24 @@ describe('visibility property', () => {
           for (const [i, c] of credSpecs.entries()) {
             const team = teams[c.team % teamCount]!;
             const shares = c.mode === 'SPECIFIC_TEAMS' ? c.shares.filter((t) => t < teamCount).map((t) => teams[t]!.slug) : [];
-            const body = { name: `c${i}`, type: 'text', secret: { value: 'v' }, ...(c.mode === 'GLOBAL' ? { read_access: 'GLOBAL' } : { team_id: team.id, read_access: c.mode, shared_team_slugs: shares }) };
+            const body = {
+              name: `c${i}`,
+              type: 'text',
+              secret: { value: 'v' },
+              ...(c.mode === 'GLOBAL' ? { read_access: 'GLOBAL' } : { team_id: team.id, read_access: c.mode, shared_team_slugs: shares }),
+            };
             await ok(s.request('POST', '/v1/credentials', { key: owner, body }));
             const sees =
-              who.role === 'owner' || who.role === 'admin' || c.mode === 'GLOBAL' ||
+              who.role === 'owner' ||
+              who.role === 'admin' ||
+              c.mode === 'GLOBAL' ||
               principalTeams.some((t) => t.id === team.id) ||
               (c.mode === 'SPECIFIC_TEAMS' && shares.some((slug) => principalTeams.some((t) => t.slug === slug)));
             if (sees) expected.push(`c${i}`);
           }
-          const key = (await ok(s.request('POST', '/v1/access-keys', { key: owner, body: { name: 'p', role: who.role, team_ids: principalTeams.map((t) => t.id) } }))).key;
+          const key = (
+            await ok(s.request('POST', '/v1/access-keys', { key: owner, body: { name: 'p', role: who.role, team_ids: principalTeams.map((t) => t.id) } }))
+          ).key;
           const listed = (await s.request('GET', '/v1/credentials?per_page=100', { key })).body.data.map((c: any) => c.name).sort();
           assert.deepEqual(listed, expected.sort());
         },

@@ -62,7 +62,11 @@ async function insertRows(s: TestServer, table: string, rows: Row[]): Promise<vo
   const client = new pg.Client({ connectionString: s.env.LATCHKEY_DATABASE_URL });
   await client.connect();
   try {
-    for (const r of rows) await client.query(numberParams(sql).text, cols.map((c) => r[c]));
+    for (const r of rows)
+      await client.query(
+        numberParams(sql).text,
+        cols.map((c) => r[c]),
+      );
   } finally {
     await client.end();
   }
@@ -103,7 +107,11 @@ function opens(key: Buffer, blob: Buffer, aad: Buffer): boolean {
 }
 
 /** Runs a CLI command and kills it (SIGKILL) once its progress line shows at least `fraction` done. */
-async function killPartWay(args: string[], env: Record<string, string>, fraction: number): Promise<{ at: number; signal: string | null; code: number | null; stderr: string }> {
+async function killPartWay(
+  args: string[],
+  env: Record<string, string>,
+  fraction: number,
+): Promise<{ at: number; signal: string | null; code: number | null; stderr: string }> {
   const proc = spawn(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   let at = 0;
@@ -200,21 +208,31 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
     const t0 = Date.now();
     const me = await s.request('GET', '/v1/tenants');
     tenants.push({ id: me.body.data[0].id, key: s.ownerKey });
-    await inPool(Array.from({ length: TENANTS - 1 }, (_, i) => i), CONCURRENCY, async (i) => {
-      const r = await s.request('POST', '/v1/tenants', { body: { name: `tenant ${i}` } });
-      assert.equal(r.status, 201, r.text);
-      tenants.push({ id: r.body.tenant.id, key: r.body.owner_access_key.key });
-    });
+    await inPool(
+      Array.from({ length: TENANTS - 1 }, (_, i) => i),
+      CONCURRENCY,
+      async (i) => {
+        const r = await s.request('POST', '/v1/tenants', { body: { name: `tenant ${i}` } });
+        assert.equal(r.status, 201, r.text);
+        tenants.push({ id: r.body.tenant.id, key: r.body.owner_access_key.key });
+      },
+    );
     const t1 = Date.now();
-    await inPool(Array.from({ length: CREDENTIALS }, (_, i) => i), CONCURRENCY, async (i) => {
-      const tenant = i % TENANTS;
-      const password = `pw-${i}-${randomBytes(6).toString('hex')}`;
-      const r = await s.request('POST', '/v1/credentials', { key: tenants[tenant]!.key, body: smtpBody(`cred ${i}`, password) });
-      assert.equal(r.status, 201, r.text);
-      creds.push({ id: r.body.id, tenant, key: tenants[tenant]!.key, password });
-    });
+    await inPool(
+      Array.from({ length: CREDENTIALS }, (_, i) => i),
+      CONCURRENCY,
+      async (i) => {
+        const tenant = i % TENANTS;
+        const password = `pw-${i}-${randomBytes(6).toString('hex')}`;
+        const r = await s.request('POST', '/v1/credentials', { key: tenants[tenant]!.key, body: smtpBody(`cred ${i}`, password) });
+        assert.equal(r.status, 201, r.text);
+        creds.push({ id: r.body.id, tenant, key: tenants[tenant]!.key, password });
+      },
+    );
     const t2 = Date.now();
-    t.diagnostic(`${TEST_STORE}: ${TENANTS - 1} tenants in ${t1 - t0} ms; ${CREDENTIALS} credentials at concurrency ${CONCURRENCY} in ${t2 - t1} ms (${Math.round((CREDENTIALS * 1000) / (t2 - t1))}/s)`);
+    t.diagnostic(
+      `${TEST_STORE}: ${TENANTS - 1} tenants in ${t1 - t0} ms; ${CREDENTIALS} credentials at concurrency ${CONCURRENCY} in ${t2 - t1} ms (${Math.round((CREDENTIALS * 1000) / (t2 - t1))}/s)`,
+    );
     assert.equal(creds.length, CREDENTIALS);
     oldKey = readKey(keyFile(s));
     oldId = localKeyId(oldKey);
@@ -267,7 +285,10 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
       const r = await server.request('POST', '/v1/tenants', { key: s.ownerKey, body: { name: `made mid-rotation ${i} ${server.url}` } });
       assert.equal(r.status, 201, r.text);
       const rows = await allRows(s, 'SELECT root_key_id FROM tenant_keys WHERE tenant_id = ?', r.body.tenant.id);
-      assert.deepEqual(rows.map((x) => x.root_key_id), [newId]);
+      assert.deepEqual(
+        rows.map((x) => x.root_key_id),
+        [newId],
+      );
       const c = await server.request('POST', '/v1/credentials', { key: r.body.owner_access_key.key, body: smtpBody('late', `pw-late-${i}-${server.url}`) });
       assert.equal(c.status, 201, c.text);
       tenants.push({ id: r.body.tenant.id, key: r.body.owner_access_key.key });
@@ -344,7 +365,10 @@ describe('latchkey keys rotate-root on a store of 10 000 credentials', () => {
     const serve = await mustRefuseToStart(['serve'], oldEnv);
     assert.equal(serve.code, 1);
     // On SQLite `s` holds the data directory, and a second server is refused for that first.
-    assert.match(serve.stderr, TEST_STORE === 'postgres' ? new RegExp(`latchkey: the root key \\(${oldId}\\) does not open this store`) : /is in use by another latchkey server/);
+    assert.match(
+      serve.stderr,
+      TEST_STORE === 'postgres' ? new RegExp(`latchkey: the root key \\(${oldId}\\) does not open this store`) : /is in use by another latchkey server/,
+    );
     const migrate = await runCli(['migrate'], oldEnv);
     assert.equal(migrate.code, 1);
     assert.match(migrate.stderr, /does not open this store/);
@@ -431,22 +455,29 @@ describe('data-key rotation and re-sealing', () => {
     const t = await s.request('POST', '/v1/tenants', { body: { name: 'rotating data keys' } });
     tenantId = t.body.tenant.id;
     ownerKey = t.body.owner_access_key.key;
-    await inPool(Array.from({ length: 40 }, (_, i) => i), 10, async (i) => {
-      const password = `dk-${i}-${randomBytes(4).toString('hex')}`;
-      const test = i % 2 === 0 ? `dk-test-${i}-${randomBytes(4).toString('hex')}` : null;
-      const body = { ...smtpBody(`dk ${i}`, password), ...(test ? { test_credential_enabled: true, test_secret: { password: test } } : {}) };
-      const r = await s.request('POST', '/v1/credentials', { key: ownerKey, body });
-      assert.equal(r.status, 201, r.text);
-      let current = password;
-      let previous: string | null = null;
-      if (i % 4 === 1) {
-        previous = password;
-        current = `dk-rotated-${i}`;
-        const rot = await s.request('POST', `/v1/credentials/${r.body.id}/rotate`, { key: ownerKey, body: { secret: { password: current }, grace_period_seconds: 3600 } });
-        assert.equal(rot.status, 200, rot.text);
-      }
-      creds.push({ id: r.body.id, password: current, test, previous });
-    });
+    await inPool(
+      Array.from({ length: 40 }, (_, i) => i),
+      10,
+      async (i) => {
+        const password = `dk-${i}-${randomBytes(4).toString('hex')}`;
+        const test = i % 2 === 0 ? `dk-test-${i}-${randomBytes(4).toString('hex')}` : null;
+        const body = { ...smtpBody(`dk ${i}`, password), ...(test ? { test_credential_enabled: true, test_secret: { password: test } } : {}) };
+        const r = await s.request('POST', '/v1/credentials', { key: ownerKey, body });
+        assert.equal(r.status, 201, r.text);
+        let current = password;
+        let previous: string | null = null;
+        if (i % 4 === 1) {
+          previous = password;
+          current = `dk-rotated-${i}`;
+          const rot = await s.request('POST', `/v1/credentials/${r.body.id}/rotate`, {
+            key: ownerKey,
+            body: { secret: { password: current }, grace_period_seconds: 3600 },
+          });
+          assert.equal(rot.status, 200, rot.text);
+        }
+        creds.push({ id: r.body.id, password: current, test, previous });
+      },
+    );
   });
   after(async () => {
     await s.stop();
@@ -499,7 +530,10 @@ describe('data-key rotation and re-sealing', () => {
   });
 
   it('keys reseal moves every version row (secret and test secret) to the current key, online, and all still open', async (t) => {
-    const load = revealLoad([s], creds.map((c) => ({ id: c.id, key: ownerKey, password: c.password })));
+    const load = revealLoad(
+      [s],
+      creds.map((c) => ({ id: c.id, key: ownerKey, password: c.password })),
+    );
     const t0 = Date.now();
     const r = await runCli(['keys', 'reseal', '--tenant', tenantId, '--batch-size', '7'], cliEnv(s));
     const ms = Date.now() - t0;
@@ -536,7 +570,7 @@ describe('DELETE /v1/tenants/{id}: purge destroys the keyring (crypto-shredding)
     if (!stopped) await s.stop();
   });
 
-  it('refuses callers other than platform admins, and a platform admin\'s own tenant', async () => {
+  it("refuses callers other than platform admins, and a platform admin's own tenant", async () => {
     const t = await s.request('POST', '/v1/tenants', { body: { name: 'not yours' } });
     const byOwner = await s.request('DELETE', `/v1/tenants/${t.body.tenant.id}`, { key: t.body.owner_access_key.key });
     assert.equal(byOwner.status, 403);
@@ -577,11 +611,15 @@ describe('DELETE /v1/tenants/{id}: purge destroys the keyring (crypto-shredding)
     assert.equal(wrappedKeys.length, 2);
     assert.equal(backup.credential_versions.length, 6);
     const blobs = backup.credential_versions.flatMap((v) =>
-      (['secret', 'test_secret'] as const).filter((slot) => v[slot] !== null).map((slot) => ({ blob: buf(v[slot]), aad: secretAad(victim, v.credential_id, Number(v.version), slot) })),
+      (['secret', 'test_secret'] as const)
+        .filter((slot) => v[slot] !== null)
+        .map((slot) => ({ blob: buf(v[slot]), aad: secretAad(victim, v.credential_id, Number(v.version), slot) })),
     );
     // Before the purge the root key and the victim's keyring open them all.
     const root = readKey(keyFile(s));
-    const victimDataKeys = (await allRows(s, 'SELECT version, wrapped_key FROM tenant_keys WHERE tenant_id = ?', victim)).map((k) => open(root, buf(k.wrapped_key), dataKeyAad(victim, Number(k.version))));
+    const victimDataKeys = (await allRows(s, 'SELECT version, wrapped_key FROM tenant_keys WHERE tenant_id = ?', victim)).map((k) =>
+      open(root, buf(k.wrapped_key), dataKeyAad(victim, Number(k.version))),
+    );
     for (const b of blobs) assert.ok(victimDataKeys.some((dk) => opens(dk, b.blob, b.aad)));
 
     const purge = await s.request('DELETE', `/v1/tenants/${victim}`);

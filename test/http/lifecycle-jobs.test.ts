@@ -32,8 +32,20 @@ before(async () => {
   assert.ok(boot);
   rt2 = await openRuntime(config(), { clock });
   ctx = {
-    principal: { type: 'access_key', id: 'key_test', name: 'test', email: null, tenantId: boot.tenant.id, tenantIds: [boot.tenant.id], role: 'owner', teamIds: [], platformAdmin: true },
-    requestId: 'req_test', ip: '127.0.0.1', userAgent: 'test',
+    principal: {
+      type: 'access_key',
+      id: 'key_test',
+      name: 'test',
+      email: null,
+      tenantId: boot.tenant.id,
+      tenantIds: [boot.tenant.id],
+      role: 'owner',
+      teamIds: [],
+      platformAdmin: true,
+    },
+    requestId: 'req_test',
+    ip: '127.0.0.1',
+    userAgent: 'test',
   };
 });
 
@@ -44,7 +56,11 @@ after(async () => {
 });
 
 const smtp = (name: string, extra: Record<string, unknown> = {}) => ({
-  name, type: 'smtp', config: { host: 'smtp.example.com', auth_type: 'login', username: 'u' }, secret: { password: 'p' }, ...extra,
+  name,
+  type: 'smtp',
+  config: { host: 'smtp.example.com', auth_type: 'login', username: 'u' },
+  secret: { password: 'p' },
+  ...extra,
 });
 
 describe('scheduled deactivation', () => {
@@ -82,7 +98,10 @@ describe('rotation policy', () => {
     const revealed = await rt.services.credentials.reveal(ctx, key.credential.id, { variant: 'main', allowInactive: false });
     assert.notEqual(revealed.secret.value, key.generated?.value);
     const due = await rt.services.credentials.list(ctx, { rotationDue: true }, { limit: 10 });
-    assert.deepEqual(due.rows.map((r) => r.id), [mail.credential.id]);
+    assert.deepEqual(
+      due.rows.map((r) => r.id),
+      [mail.credential.id],
+    );
     // A person rotating it clears the flag and restarts the clock.
     await rt.services.credentials.rotate(ctx, mail.credential.id, { secret: { password: 'new' }, gracePeriodSeconds: 0 });
     const cleared = await rt.services.credentials.get(ctx, mail.credential.id);

@@ -19,7 +19,12 @@ const past = () => new Date(Date.now() - 60_000).toISOString();
 
 before(async () => {
   s = await startServer({
-    env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128', LATCHKEY_OAUTH_REFRESH_INTERVAL_MS: '200', LATCHKEY_LOG_LEVEL: 'info', LATCHKEY_OAUTH_RETURN_ORIGINS: 'https://app.example.test' },
+    env: {
+      LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128',
+      LATCHKEY_OAUTH_REFRESH_INTERVAL_MS: '200',
+      LATCHKEY_LOG_LEVEL: 'info',
+      LATCHKEY_OAUTH_RETURN_ORIGINS: 'https://app.example.test',
+    },
   });
   p = await startProvider({ redirectUris: [`${s.url}/v1/oauth/callback`] });
 });
@@ -31,8 +36,12 @@ after(async () => {
 
 function oauthConfig(client: { id: string }, extra: Record<string, unknown> = {}) {
   return {
-    client_id: client.id, authorization_endpoint: `${p.issuer}/auth`, token_endpoint: `${p.issuer}/token`,
-    scopes: ['openid', 'email', 'profile'], token_endpoint_auth_method: 'client_secret_basic', ...extra,
+    client_id: client.id,
+    authorization_endpoint: `${p.issuer}/auth`,
+    token_endpoint: `${p.issuer}/token`,
+    scopes: ['openid', 'email', 'profile'],
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...extra,
   };
 }
 
@@ -195,11 +204,23 @@ describe('POST /v1/oauth/connect and GET /v1/oauth/callback', () => {
     assert.equal(unknown.status, 422);
     assert.equal(unknown.body.error.details[0].path, 'provider');
     // {instance} must be a host label: it cannot move the token endpoint to another host.
-    const evil = await s.request('POST', '/v1/oauth/connect', { body: { provider: 'servicenow', config: { client_id: 'c', instance: 'evil.example/#' }, secret: { client_secret: 'x' } } });
+    const evil = await s.request('POST', '/v1/oauth/connect', {
+      body: { provider: 'servicenow', config: { client_id: 'c', instance: 'evil.example/#' }, secret: { client_secret: 'x' } },
+    });
     assert.equal(evil.status, 422);
     assert.equal(evil.body.error.details[0].path, 'config.instance');
     const providers = await s.request('GET', '/v1/oauth/providers');
-    assert.deepEqual(providers.body.data.map((x: { id: string }) => x.id).sort(), ['github', 'google', 'hubspot', 'microsoft', 'oauth2', 'salesforce', 'servicenow', 'sharepoint', 'slack']);
+    assert.deepEqual(providers.body.data.map((x: { id: string }) => x.id).sort(), [
+      'github',
+      'google',
+      'hubspot',
+      'microsoft',
+      'oauth2',
+      'salesforce',
+      'servicenow',
+      'sharepoint',
+      'slack',
+    ]);
     const sn = providers.body.data.find((x: { id: string }) => x.id === 'servicenow');
     assert.equal(sn.token_endpoint, 'https://{instance}.service-now.com/oauth_token.do');
   });
@@ -333,8 +354,14 @@ describe('client credentials', () => {
   it('fetches a token on first use, caches it, and fetches a new one on refresh', async () => {
     const made = await s.request('POST', '/v1/credentials', {
       body: {
-        name: unique('Machine'), type: 'oauth2',
-        config: { client_id: MACHINE_CLIENT.id, token_endpoint: `${p.issuer}/token`, grant_type: 'client_credentials', token_endpoint_auth_method: 'client_secret_post' },
+        name: unique('Machine'),
+        type: 'oauth2',
+        config: {
+          client_id: MACHINE_CLIENT.id,
+          token_endpoint: `${p.issuer}/token`,
+          grant_type: 'client_credentials',
+          token_endpoint_auth_method: 'client_secret_post',
+        },
         secret: { client_secret: MACHINE_CLIENT.secret },
       },
     });
@@ -362,8 +389,14 @@ describe('client credentials', () => {
   it('a wrong client secret is refused (409) and recorded, not retried', async () => {
     const made = await s.request('POST', '/v1/credentials', {
       body: {
-        name: unique('Machine bad'), type: 'oauth2',
-        config: { client_id: MACHINE_CLIENT.id, token_endpoint: `${p.issuer}/token`, grant_type: 'client_credentials', token_endpoint_auth_method: 'client_secret_post' },
+        name: unique('Machine bad'),
+        type: 'oauth2',
+        config: {
+          client_id: MACHINE_CLIENT.id,
+          token_endpoint: `${p.issuer}/token`,
+          grant_type: 'client_credentials',
+          token_endpoint_auth_method: 'client_secret_post',
+        },
         secret: { client_secret: 'wrong' },
       },
     });

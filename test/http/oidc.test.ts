@@ -61,7 +61,15 @@ before(async () => {
   s = await startServer({
     env: {
       LATCHKEY_OIDC_ISSUERS: JSON.stringify([
-        { issuer, audience: AUDIENCE, tenant_claim: 'tenants', role_claim: 'lk_role', role_map: { 'vault-service': 'service' }, teams_claim: 'teams', principal_type: 'workload' },
+        {
+          issuer,
+          audience: AUDIENCE,
+          tenant_claim: 'tenants',
+          role_claim: 'lk_role',
+          role_map: { 'vault-service': 'service' },
+          teams_claim: 'teams',
+          principal_type: 'workload',
+        },
       ]),
     },
   });
@@ -145,7 +153,8 @@ describe('OIDC sign-in with tokens from a real provider', () => {
     const blue = await s.request('POST', '/v1/teams', { body: { name: 'Blue' } });
     assert.equal(blue.status, 201, blue.text);
     const red = await s.request('POST', '/v1/teams', { body: { name: 'Red' } });
-    const mk = (name: string, team: string) => s.request('POST', '/v1/credentials', { body: { name, type: 'text', secret: { value: name }, team_id: team, read_access: 'TEAM' } });
+    const mk = (name: string, team: string) =>
+      s.request('POST', '/v1/credentials', { body: { name, type: 'text', secret: { value: name }, team_id: team, read_access: 'TEAM' } });
     assert.equal((await mk('Blue Only', blue.body.id)).status, 201);
     assert.equal((await mk('Red Only', red.body.id)).status, 201);
     claims.teams = ['blue'];

@@ -30,13 +30,25 @@ describe('pending versions', () => {
     assert.equal((await ok(s.request('GET', `/v1/credentials/${c.id}/secret`), 200)).secret.value, v1);
     assert.equal((await ok(s.request('GET', `/v1/credentials/${c.id}/secret?version=2`), 200)).secret.value, v2);
     const versions = await ok(s.request('GET', `/v1/credentials/${c.id}/versions`), 200);
-    assert.deepEqual(versions.data.map((v: any) => [v.version, v.stage]), [[2, 'pending'], [1, 'current']]);
+    assert.deepEqual(
+      versions.data.map((v: any) => [v.version, v.stage]),
+      [
+        [2, 'pending'],
+        [1, 'current'],
+      ],
+    );
     const promoted = await ok(s.request('POST', `/v1/credentials/${c.id}/versions/2/promote`, { body: { grace_period_seconds: 600 } }), 200);
     assert.equal(promoted.version, 2);
     assert.equal((await ok(s.request('GET', `/v1/credentials/${c.id}/secret`), 200)).secret.value, v2);
     assert.equal((await ok(s.request('GET', `/v1/credentials/${c.id}/secret?version=1`), 200)).secret.value, v1);
     const after = await ok(s.request('GET', `/v1/credentials/${c.id}/versions`), 200);
-    assert.deepEqual(after.data.map((v: any) => [v.version, v.stage]), [[2, 'current'], [1, 'previous']]);
+    assert.deepEqual(
+      after.data.map((v: any) => [v.version, v.stage]),
+      [
+        [2, 'current'],
+        [1, 'previous'],
+      ],
+    );
     const events = await ok(s.request('GET', `/v1/audit-events?filter[credential_id]=${c.id}&per_page=100`), 200);
     const actions = events.data.map((e: any) => e.action);
     assert.ok(actions.includes('credential.version_pending') && actions.includes('credential.version_promote'), JSON.stringify(actions));
@@ -49,7 +61,14 @@ describe('pending versions', () => {
     const rotated = await ok(s.request('POST', `/v1/credentials/${c.id}/rotate`, { body: { secret: { value: v3 } } }), 200);
     assert.equal(rotated.version, 3);
     const versions = await ok(s.request('GET', `/v1/credentials/${c.id}/versions`), 200);
-    assert.deepEqual(versions.data.map((v: any) => [v.version, v.stage]), [[3, 'current'], [2, 'pending'], [1, 'previous']]);
+    assert.deepEqual(
+      versions.data.map((v: any) => [v.version, v.stage]),
+      [
+        [3, 'current'],
+        [2, 'pending'],
+        [1, 'previous'],
+      ],
+    );
     // A second pending version retires the first.
     const second = await ok(s.request('POST', `/v1/credentials/${c.id}/versions/pending`, { body: { secret: { value: fresh('pendD') } } }));
     assert.equal(second.version, 4);
@@ -68,6 +87,9 @@ describe('pending versions', () => {
     const notPending = await s.request('POST', `/v1/credentials/${c.id}/versions/1/promote`);
     assert.equal(notPending.status, 404, notPending.text);
     const versions = await ok(s.request('GET', `/v1/credentials/${c.id}/versions`), 200);
-    assert.deepEqual(versions.data.map((v: any) => [v.version, v.stage]), [[1, 'current']]);
+    assert.deepEqual(
+      versions.data.map((v: any) => [v.version, v.stage]),
+      [[1, 'current']],
+    );
   });
 });

@@ -27,7 +27,11 @@ import { tempDir } from '../support/temp.ts';
 const VERIFY = resolve(import.meta.dirname, '../support/sigv4-verify.py');
 const akid = (prefix: 'AKIA' | 'ASIA') => `${prefix}${randomBytes(8).toString('hex').toUpperCase()}`;
 
-interface AwsKey { id: string; secret: string; token: string | null }
+interface AwsKey {
+  id: string;
+  secret: string;
+  token: string | null;
+}
 /** Keys the AWS stand-ins accept, by access key id: the stored ones and the sessions STS issued. */
 const keys = new Map<string, AwsKey>();
 const SOURCE: AwsKey = { id: akid('AKIA'), secret: canary('aws-secret'), token: null };
@@ -41,7 +45,13 @@ const chainTokens: string[] = [];
 let chainCalls = 0;
 let stsCalls = 0;
 
-interface Seen { path: string; headers: IncomingMessage['headers']; verdict: string; jti?: string; cn?: string }
+interface Seen {
+  path: string;
+  headers: IncomingMessage['headers'];
+  verdict: string;
+  jti?: string;
+  cn?: string;
+}
 const seen: Seen[] = [];
 const jwtKeys = new Map<string, { alg: string; key: KeyObject | Uint8Array }>();
 
@@ -82,10 +92,19 @@ function sigv4Verdict(req: Pick<IncomingMessage, 'method' | 'url' | 'headers'>, 
   if (!key) return Promise.resolve('bad: unknown access key');
   return new Promise((ok) => {
     waiting.push(ok);
-    verifier.stdin.write(`${JSON.stringify({
-      method: req.method, url: req.url, headers: req.headers, body_b64: body.toString('base64'),
-      access_key_id: key.id, secret_access_key: key.secret, session_token: key.token, service, region,
-    })}\n`);
+    verifier.stdin.write(
+      `${JSON.stringify({
+        method: req.method,
+        url: req.url,
+        headers: req.headers,
+        body_b64: body.toString('base64'),
+        access_key_id: key.id,
+        secret_access_key: key.secret,
+        session_token: key.token,
+        service,
+        region,
+      })}\n`,
+    );
   });
 }
 
@@ -101,13 +120,36 @@ function openssl(dir: string, ...args: string[]): void {
 /** A server certificate for localhost (trusted by the server through NODE_EXTRA_CA_CERTS), a client CA, a client certificate it signed and one it did not. */
 function makeCerts(dir: string) {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(dir, 'req', '-x509', ...ec, '-keyout', 'server.key', '-out', 'server.pem', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost');
+  openssl(
+    dir,
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'server.key',
+    '-out',
+    'server.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=DNS:localhost',
+  );
   openssl(dir, 'req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Latchkey Test Client CA');
   openssl(dir, 'req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=latchkey-client');
   openssl(dir, 'x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2');
   openssl(dir, 'req', '-x509', ...ec, '-keyout', 'other.key', '-out', 'other.pem', '-days', '2', '-subj', '/CN=latchkey-client');
   const r = (f: string) => readFileSync(join(dir, f), 'utf8');
-  return { serverKey: r('server.key'), serverCert: r('server.pem'), caCert: r('ca.pem'), clientCert: r('client.pem'), clientKey: r('client.key'), otherCert: r('other.pem'), otherKey: r('other.key') };
+  return {
+    serverKey: r('server.key'),
+    serverCert: r('server.pem'),
+    caCert: r('ca.pem'),
+    clientCert: r('client.pem'),
+    clientKey: r('client.key'),
+    otherCert: r('other.pem'),
+    otherKey: r('other.key'),
+  };
 }
 
 const xmlSession = (k: AwsKey, expiration: string) => `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
@@ -148,7 +190,8 @@ before(async () => {
         // A login that wants the stored password in a JSON body, and answers a session.
         chainCalls++;
         const sent = JSON.parse(body.toString() || '{}') as { user?: string; password?: string };
-        if (sent.user !== 'u1' || sent.password !== CHAIN_PASSWORD) return res.writeHead(401, { 'content-type': 'application/json' }).end(`{"error":"bad password ${sent.password}"}`);
+        if (sent.user !== 'u1' || sent.password !== CHAIN_PASSWORD)
+          return res.writeHead(401, { 'content-type': 'application/json' }).end(`{"error":"bad password ${sent.password}"}`);
         return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ session: { 'id/x': `S-${randomBytes(4).toString('hex')}` } }));
       } else if (url.pathname === '/chain/token') {
         const session = url.searchParams.get('session') ?? '';
@@ -157,7 +200,8 @@ before(async () => {
         chainTokens.push(token);
         return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ data: [{ access_token: token }] }));
       } else if (url.pathname === '/chain/api') {
-        verdict = chainTokens.includes(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) && url.searchParams.get('v') === 'x' ? 'ok' : 'bad: token';
+        verdict =
+          chainTokens.includes(String(req.headers.authorization ?? '').replace(/^Bearer /, '')) && url.searchParams.get('v') === 'x' ? 'ok' : 'bad: token';
       } else if (url.pathname === '/chain/broken') {
         return res.writeHead(500, { 'content-type': 'text/plain' }).end(`failed for ${body.toString()}`);
       } else if (url.pathname === '/echo') {
@@ -176,10 +220,17 @@ before(async () => {
       stsCalls++;
       const verdict = await sigv4Verdict(req, body, 'sts', 'eu-west-1');
       const form = new URLSearchParams(body.toString());
-      const ok = verdict === 'ok' && form.get('Action') === 'AssumeRole' && form.get('Version') === '2011-06-15'
-        && form.get('RoleArn') === ROLE_ARN && form.get('ExternalId') === EXTERNAL_ID && /^[\w+=,.@-]{2,64}$/.test(form.get('RoleSessionName') ?? '');
+      const ok =
+        verdict === 'ok' &&
+        form.get('Action') === 'AssumeRole' &&
+        form.get('Version') === '2011-06-15' &&
+        form.get('RoleArn') === ROLE_ARN &&
+        form.get('ExternalId') === EXTERNAL_ID &&
+        /^[\w+=,.@-]{2,64}$/.test(form.get('RoleSessionName') ?? '');
       if (!ok) {
-        res.writeHead(403, { 'content-type': 'text/xml' }).end(`<ErrorResponse><Error><Code>AccessDenied</Code><Message>${verdict} ${body.toString()}</Message></Error></ErrorResponse>`);
+        res
+          .writeHead(403, { 'content-type': 'text/xml' })
+          .end(`<ErrorResponse><Error><Code>AccessDenied</Code><Message>${verdict} ${body.toString()}</Message></Error></ErrorResponse>`);
         return;
       }
       const session: AwsKey = { id: akid('ASIA'), secret: canary('sts-secret'), token: canary('sts-token') };
@@ -200,7 +251,8 @@ before(async () => {
 
   s = await startServer({
     env: {
-      LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', NODE_EXTRA_CA_CERTS: join(dir, 'server.pem'),
+      LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32',
+      NODE_EXTRA_CA_CERTS: join(dir, 'server.pem'),
       LATCHKEY_AWS_STS_ENDPOINT: `https://localhost:${stsPort}/`,
       // The stand-ins check each signature with botocore; a loaded machine must not turn that into a timeout.
       LATCHKEY_EGRESS_TIMEOUT_MS: '60000',
@@ -218,7 +270,9 @@ after(async () => {
 });
 
 async function credential(body: Record<string, unknown>): Promise<string> {
-  const r = await s.request('POST', '/v1/credentials', { body: { name: `signing ${randomBytes(4).toString('hex')}`, allowed_hosts: [`localhost:${port}`, `localhost:${mtlsPort}`], ...body } });
+  const r = await s.request('POST', '/v1/credentials', {
+    body: { name: `signing ${randomBytes(4).toString('hex')}`, allowed_hosts: [`localhost:${port}`, `localhost:${mtlsPort}`], ...body },
+  });
   assert.equal(r.status, 201, r.text);
   return r.body.id as string;
 }
@@ -232,9 +286,15 @@ function use(id: string, path: string, opts: { method?: string; body?: string; h
 
 describe('proxy: AWS Signature Version 4, checked by botocore', () => {
   it('aws KEY: method, path, query, headers and body are signed as AWS expects', async () => {
-    const id = await credential({ type: 'aws', config: { authentication_type: 'KEY', access_key_id: SOURCE.id, region: 'eu-west-1', service: 'execute-api' }, secret: { secret_access_key: SOURCE.secret } });
+    const id = await credential({
+      type: 'aws',
+      config: { authentication_type: 'KEY', access_key_id: SOURCE.id, region: 'eu-west-1', service: 'execute-api' },
+      secret: { secret_access_key: SOURCE.secret },
+    });
     const r = await use(id, '/aws/execute-api/eu-west-1/items/a%20b?b=2&a=x%2Fy&empty=', {
-      method: 'POST', body: '{"item":"ü"}', headers: { 'content-type': 'application/json', 'x-amz-target': 'Svc.Op', 'x-amz-date': '20000101T000000Z' },
+      method: 'POST',
+      body: '{"item":"ü"}',
+      headers: { 'content-type': 'application/json', 'x-amz-target': 'Svc.Op', 'x-amz-date': '20000101T000000Z' },
     });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.text, 'ok');
@@ -244,7 +304,11 @@ describe('proxy: AWS Signature Version 4, checked by botocore', () => {
   });
 
   it('a signature over other bytes fails at the target (the check can fail)', async () => {
-    const id = await credential({ type: 'aws', config: { access_key_id: SOURCE.id, region: 'eu-west-1', service: 'execute-api' }, secret: { secret_access_key: SOURCE.secret } });
+    const id = await credential({
+      type: 'aws',
+      config: { access_key_id: SOURCE.id, region: 'eu-west-1', service: 'execute-api' },
+      secret: { secret_access_key: SOURCE.secret },
+    });
     assert.equal((await use(id, '/aws/execute-api/eu-west-1/x', { method: 'PUT', body: 'one' })).status, 200);
     const sent = seen.at(-1)!;
     const request = { method: 'PUT', url: '/aws/execute-api/eu-west-1/x', headers: sent.headers };
@@ -256,8 +320,16 @@ describe('proxy: AWS Signature Version 4, checked by botocore', () => {
   });
 
   it('aws-ses with a session token: signed for ses in the region of config, token sent and signed', async () => {
-    const id = await credential({ type: 'aws-ses', config: { access_key_id: TEMP.id, region: 'us-west-2' }, secret: { secret_access_key: TEMP.secret, session_token: TEMP.token } });
-    const r = await use(id, '/aws/ses/us-west-2/v2/email/outbound-emails', { method: 'POST', body: '{"Content":{}}', headers: { 'content-type': 'application/json' } });
+    const id = await credential({
+      type: 'aws-ses',
+      config: { access_key_id: TEMP.id, region: 'us-west-2' },
+      secret: { secret_access_key: TEMP.secret, session_token: TEMP.token },
+    });
+    const r = await use(id, '/aws/ses/us-west-2/v2/email/outbound-emails', {
+      method: 'POST',
+      body: '{"Content":{}}',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(r.status, 200, r.text);
     assert.equal(seen.at(-1)!.headers['x-amz-security-token'], TEMP.token);
   });
@@ -279,11 +351,20 @@ describe('proxy: AWS Signature Version 4, checked by botocore', () => {
 });
 
 describe('proxy: aws ROLE, assumed through STS with the external id', () => {
-  const role = (extra: Record<string, unknown> = {}) => credential({
-    type: 'aws',
-    config: { authentication_type: 'ROLE', access_key_id: SOURCE.id, role_arn: ROLE_ARN, external_id: EXTERNAL_ID, region: 'eu-west-1', service: 'execute-api', ...extra },
-    secret: { secret_access_key: SOURCE.secret },
-  });
+  const role = (extra: Record<string, unknown> = {}) =>
+    credential({
+      type: 'aws',
+      config: {
+        authentication_type: 'ROLE',
+        access_key_id: SOURCE.id,
+        role_arn: ROLE_ARN,
+        external_id: EXTERNAL_ID,
+        region: 'eu-west-1',
+        service: 'execute-api',
+        ...extra,
+      },
+      secret: { secret_access_key: SOURCE.secret },
+    });
 
   it('signs with the session credentials STS issued; the stand-in checked the AssumeRole signature and external id', async () => {
     const id = await role();
@@ -304,7 +385,10 @@ describe('proxy: aws ROLE, assumed through STS with the external id', () => {
     const id = await role();
     const before = stsCalls;
     const all = await Promise.all(Array.from({ length: 8 }, () => use(id, '/aws/execute-api/eu-west-1/many')));
-    assert.deepEqual(all.map((r) => r.status), Array(8).fill(200));
+    assert.deepEqual(
+      all.map((r) => r.status),
+      Array(8).fill(200),
+    );
     assert.equal(stsCalls, before + 1);
   });
 
@@ -323,7 +407,10 @@ describe('proxy: aws ROLE, assumed through STS with the external id', () => {
     const id = await role();
     const r = await use(id, '/echo', { method: 'POST', body: 'x' });
     assert.equal(r.status, 200, r.text);
-    assert.ok(issued.some((x) => JSON.stringify(seen.at(-1)!.headers).includes(x)), 'the echo received a session token');
+    assert.ok(
+      issued.some((x) => JSON.stringify(seen.at(-1)!.headers).includes(x)),
+      'the echo received a session token',
+    );
     assertNoSecret({ body: r.text, headers: JSON.stringify([...r.headers]) }, [SOURCE.secret, ...issued]);
     await assertServerHoldsNoSecret(s, [SOURCE.secret, TEMP.secret, TEMP.token!, ...issued]);
   });
@@ -332,10 +419,34 @@ describe('proxy: aws ROLE, assumed through STS with the external id', () => {
 describe('proxy: a JWT minted for the request, verified with the public key', () => {
   const claims = { iss: 'latchkey-test', sub: 'svc-1', aud: 'https://api.example.test', scope: 'read write' };
   const pairs: Array<[string, () => { signing: string; verify: KeyObject | Uint8Array }]> = [
-    ['RS256', () => { const k = generateKeyPairSync('rsa', { modulusLength: 2048 }); return { signing: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, verify: k.publicKey }; }],
-    ['ES256', () => { const k = generateKeyPairSync('ec', { namedCurve: 'P-256' }); return { signing: k.privateKey.export({ type: 'sec1', format: 'pem' }) as string, verify: k.publicKey }; }],
-    ['EdDSA', () => { const k = generateKeyPairSync('ed25519'); return { signing: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, verify: createPublicKey(k.privateKey) }; }],
-    ['HS256', () => { const secret = canary('hs256-key-material-32bytes'); return { signing: secret, verify: new TextEncoder().encode(secret) }; }],
+    [
+      'RS256',
+      () => {
+        const k = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        return { signing: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, verify: k.publicKey };
+      },
+    ],
+    [
+      'ES256',
+      () => {
+        const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        return { signing: k.privateKey.export({ type: 'sec1', format: 'pem' }) as string, verify: k.publicKey };
+      },
+    ],
+    [
+      'EdDSA',
+      () => {
+        const k = generateKeyPairSync('ed25519');
+        return { signing: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, verify: createPublicKey(k.privateKey) };
+      },
+    ],
+    [
+      'HS256',
+      () => {
+        const secret = canary('hs256-key-material-32bytes');
+        return { signing: secret, verify: new TextEncoder().encode(secret) };
+      },
+    ],
   ];
   for (const [alg, make] of pairs) {
     it(`${alg}: claims template, kid, iat, exp from ttl_seconds, a jti`, async () => {
@@ -356,10 +467,17 @@ describe('proxy: a JWT minted for the request, verified with the public key', ()
     const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const kid = `kid-many-${randomBytes(3).toString('hex')}`;
     jwtKeys.set(kid, { alg: 'ES256', key: k.publicKey });
-    const id = await credential({ type: 'jwt', config: { algorithm: 'ES256', claims, header: { kid } }, secret: { signing_key: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string } });
+    const id = await credential({
+      type: 'jwt',
+      config: { algorithm: 'ES256', claims, header: { kid } },
+      secret: { signing_key: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string },
+    });
     const count = seen.length;
     const all = await Promise.all(Array.from({ length: 8 }, () => use(id, '/jwt')));
-    assert.deepEqual(all.map((r) => r.status), Array(8).fill(200));
+    assert.deepEqual(
+      all.map((r) => r.status),
+      Array(8).fill(200),
+    );
     const jtis = new Set(seen.slice(count).map((x) => x.jti));
     assert.equal(jtis.size, 1, `minted ${jtis.size} tokens`);
   });
@@ -375,13 +493,17 @@ describe('proxy: a JWT minted for the request, verified with the public key', ()
 
 describe('proxy: a client certificate at the TLS handshake (mtls)', () => {
   it('the target that requires a certificate from its CA accepts the stored one', async () => {
-    const id = await credential({ type: 'mtls', config: { certificate: certs.clientCert, ca_certificate: certs.serverCert }, secret: { private_key: certs.clientKey } });
+    const id = await credential({
+      type: 'mtls',
+      config: { certificate: certs.clientCert, ca_certificate: certs.serverCert },
+      secret: { private_key: certs.clientKey },
+    });
     const r = await use(id, '/who', { to: mtlsPort });
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.body, { cn: 'latchkey-client' });
   });
 
-  it('a certificate the target\'s CA did not sign fails the handshake: 502 tls_failed', async () => {
+  it("a certificate the target's CA did not sign fails the handshake: 502 tls_failed", async () => {
     const id = await credential({ type: 'mtls', config: { certificate: certs.otherCert }, secret: { private_key: certs.otherKey } });
     const count = seen.length;
     const r = await use(id, '/who', { to: mtlsPort });
@@ -390,7 +512,12 @@ describe('proxy: a client certificate at the TLS handshake (mtls)', () => {
   });
 
   it('plain http cannot carry a client certificate: 422', async () => {
-    const id = await credential({ type: 'mtls', config: { certificate: certs.clientCert }, secret: { private_key: certs.clientKey }, allowed_hosts: [`localhost:${mtlsPort}`] });
+    const id = await credential({
+      type: 'mtls',
+      config: { certificate: certs.clientCert },
+      secret: { private_key: certs.clientKey },
+      allowed_hosts: [`localhost:${mtlsPort}`],
+    });
     const r = await s.request('GET', `/v1/credentials/${id}/proxy/who`, { headers: { 'x-latchkey-target': `http://localhost:${mtlsPort}` } });
     assert.equal(r.status, 422, r.text);
   });
@@ -399,7 +526,9 @@ describe('proxy: a client certificate at the TLS handshake (mtls)', () => {
 describe('derived tokens: POST /v1/credentials/{id}/token', () => {
   const claims = { iss: 'latchkey-test', sub: 'svc-1', aud: 'https://api.example.test', scope: 'read write' };
   async function key(role: string): Promise<string> {
-    const r = await s.request('POST', '/v1/access-keys', { body: { name: `${role} ${randomBytes(3).toString('hex')}`, type: 'api', role, team_ids: [], expires_at: null } });
+    const r = await s.request('POST', '/v1/access-keys', {
+      body: { name: `${role} ${randomBytes(3).toString('hex')}`, type: 'api', role, team_ids: [], expires_at: null },
+    });
     assert.equal(r.status, 201, r.text);
     return r.body.key as string;
   }
@@ -415,13 +544,19 @@ describe('derived tokens: POST /v1/credentials/{id}/token', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.kind, 'jwt');
     assert.equal(r.headers.get('cache-control'), 'no-store');
-    const { payload } = await jwtVerify(r.body.token.token, k.publicKey, { algorithms: ['ES256'], issuer: 'latchkey-test', audience: 'https://api.example.test' });
+    const { payload } = await jwtVerify(r.body.token.token, k.publicKey, {
+      algorithms: ['ES256'],
+      issuer: 'latchkey-test',
+      audience: 'https://api.example.test',
+    });
     assert.equal(new Date(payload.exp! * 1000).toISOString(), r.body.expires_at);
     assert.ok(!r.text.includes('PRIVATE KEY'));
     assert.equal((await use(id, '/jwt')).status, 200);
     assert.equal(seen.at(-1)!.jti, payload.jti, 'the proxy minted again instead of using the cached token');
 
-    const member = await s.request('POST', '/v1/access-keys', { body: { name: `member ${randomBytes(3).toString('hex')}`, type: 'api', role: 'member', team_ids: [], expires_at: null } });
+    const member = await s.request('POST', '/v1/access-keys', {
+      body: { name: `member ${randomBytes(3).toString('hex')}`, type: 'api', role: 'member', team_ids: [], expires_at: null },
+    });
     assert.equal(member.status, 201, member.text);
     assert.equal((await s.request('POST', `/v1/credentials/${id}/token`, { key: member.body.key })).status, 403);
     const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${id}`);
@@ -441,7 +576,8 @@ describe('derived tokens: POST /v1/credentials/{id}/token', () => {
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.kind, 'aws_session');
     const issuedKey = keys.get(r.body.token.access_key_id);
-    assert.ok(issuedKey && issuedKey.id.startsWith('ASIA'), 'not a session STS issued');
+    assert.ok(issuedKey, 'not a session STS issued');
+    assert.ok(issuedKey.id.startsWith('ASIA'), 'not a session STS issued');
     assert.equal(r.body.token.secret_access_key, issuedKey.secret);
     assert.equal(r.body.token.session_token, issuedKey.token);
     assertNoSecret({ 'token answer': r.text }, [SOURCE.secret]);
@@ -455,10 +591,14 @@ describe('derived tokens: POST /v1/credentials/{id}/token', () => {
     const apiKey = await credential({ type: 'api_key', config: {}, secret: { value: canary('long-lived') } });
     assert.equal((await s.request('POST', `/v1/credentials/${apiKey}/token`)).status, 422);
     const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${plain}`);
-    assert.equal(events.body.data.filter((e: { action: string; outcome: string }) => e.action === 'credential.use' && e.outcome === 'success').length, 0, events.text);
+    assert.equal(
+      events.body.data.filter((e: { action: string; outcome: string }) => e.action === 'credential.use' && e.outcome === 'success').length,
+      0,
+      events.text,
+    );
   });
 
-  it('another tenant\'s credential is 404, like one that does not exist', async () => {
+  it("another tenant's credential is 404, like one that does not exist", async () => {
     const id = await credential({ type: 'jwt', config: { algorithm: 'HS256', claims }, secret: { signing_key: canary('hs-key-for-tenant-test') } });
     const t = await s.request('POST', '/v1/tenants', { body: { name: `other ${randomBytes(3).toString('hex')}` } });
     assert.equal(t.status, 201, t.text);
@@ -473,7 +613,10 @@ describe('derived tokens: POST /v1/credentials/{id}/token', () => {
     const secret = canary('hs256-cli-signing-key');
     const id = await credential({ type: 'jwt', config: { algorithm: 'HS256', claims }, secret: { signing_key: secret } });
     const env = { LATCHKEY_URL: s.url, LATCHKEY_TOKEN: await key('service'), HOME: tempDir('latchkey-run-derived-') };
-    const r = await runCli(['run', '--derived', '--credential', `${id}=TOK`, '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'], env);
+    const r = await runCli(
+      ['run', '--derived', '--credential', `${id}=TOK`, '--', process.execPath, '-e', 'process.stdout.write(JSON.stringify(process.env))'],
+      env,
+    );
     assert.equal(r.code, 0, r.stderr);
     const childEnv = JSON.parse(r.stdout) as Record<string, string>;
     const { payload } = await jwtVerify(childEnv.TOK_TOKEN!, new TextEncoder().encode(secret), { algorithms: ['HS256'] });
@@ -484,18 +627,30 @@ describe('derived tokens: POST /v1/credentials/{id}/token', () => {
 });
 
 describe('proxy: an http_request chain, its results in the header and query the credential names', () => {
-  const chain = (extra: Record<string, unknown> = {}, firstUrl = `https://localhost:${port}/chain/login`) => credential({
-    type: 'http_request',
-    config: {
-      requests: [
-        { method: 'POST', url: firstUrl, headers: { 'content-type': 'application/json' }, body: '{"user":"u1","password":"{{secret.password}}"}', extract: { field: 'session', json_pointer: '/session/id~1x' } },
-        { method: 'GET', url: `https://localhost:${port}/chain/token?session={{results.session}}`, headers: { 'x-session': '{{results.session}}' }, extract: { field: 'access_token', json_pointer: '/data/0/access_token' } },
-      ],
-      inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } },
-      ...extra,
-    },
-    secret: { values: { password: CHAIN_PASSWORD } },
-  });
+  const chain = (extra: Record<string, unknown> = {}, firstUrl = `https://localhost:${port}/chain/login`) =>
+    credential({
+      type: 'http_request',
+      config: {
+        requests: [
+          {
+            method: 'POST',
+            url: firstUrl,
+            headers: { 'content-type': 'application/json' },
+            body: '{"user":"u1","password":"{{secret.password}}"}',
+            extract: { field: 'session', json_pointer: '/session/id~1x' },
+          },
+          {
+            method: 'GET',
+            url: `https://localhost:${port}/chain/token?session={{results.session}}`,
+            headers: { 'x-session': '{{results.session}}' },
+            extract: { field: 'access_token', json_pointer: '/data/0/access_token' },
+          },
+        ],
+        inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } },
+        ...extra,
+      },
+      secret: { values: { password: CHAIN_PASSWORD } },
+    });
 
   it('runs the chain once (templates from the secret and earlier extracts, JSON Pointer) and the target accepts the result', async () => {
     const id = await chain();
@@ -511,7 +666,10 @@ describe('proxy: an http_request chain, its results in the header and query the 
     const id = await chain();
     const before = chainCalls;
     const all = await Promise.all(Array.from({ length: 6 }, () => use(id, '/chain/api')));
-    assert.deepEqual(all.map((r) => r.status), Array(6).fill(200));
+    assert.deepEqual(
+      all.map((r) => r.status),
+      Array(6).fill(200),
+    );
     assert.equal(chainCalls, before + 1);
   });
 
@@ -529,7 +687,11 @@ describe('proxy: an http_request chain, its results in the header and query the 
     chainTokens.push(stored);
     const id = await credential({
       type: 'http_request',
-      config: { requests: [{ url: `https://localhost:${port}/chain/login` }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } }, results_expire_at: new Date(Date.now() + 3600_000).toISOString() },
+      config: {
+        requests: [{ url: `https://localhost:${port}/chain/login` }],
+        inject: { headers: { Authorization: 'Bearer {{results.access_token}}' }, query: { v: 'x' } },
+        results_expire_at: new Date(Date.now() + 3600_000).toISOString(),
+      },
       secret: { values: {}, results: { access_token: stored } },
     });
     const before = chainCalls;
@@ -546,7 +708,12 @@ describe('proxy: an http_request chain, its results in the header and query the 
     assertNoSecret({ answer: r.text }, [CHAIN_PASSWORD]);
     const wrong = await credential({
       type: 'http_request',
-      config: { requests: [{ url: `https://localhost:${port}/chain/login`, body: '{"user":"u1","password":"nope"}', extract: { field: 'access_token', json_pointer: '/x' } }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } } },
+      config: {
+        requests: [
+          { url: `https://localhost:${port}/chain/login`, body: '{"user":"u1","password":"nope"}', extract: { field: 'access_token', json_pointer: '/x' } },
+        ],
+        inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } },
+      },
       secret: { values: {} },
     });
     const refused = await s.request('POST', `/v1/credentials/${wrong}/token`);
@@ -561,7 +728,10 @@ describe('proxy: an http_request chain, its results in the header and query the 
     assert.equal((await use(outside, '/chain/api')).status, 403);
     const hole = await credential({
       type: 'http_request',
-      config: { requests: [{ url: `https://localhost:${port}/chain/login?x={{secret.nothing}}` }], inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } } },
+      config: {
+        requests: [{ url: `https://localhost:${port}/chain/login?x={{secret.nothing}}` }],
+        inject: { headers: { Authorization: 'Bearer {{results.access_token}}' } },
+      },
       secret: { values: {} },
     });
     assert.equal((await use(hole, '/chain/api')).status, 409);

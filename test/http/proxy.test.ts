@@ -28,7 +28,12 @@ const ISSUED = canary('oauth-access');
 const CLIENT_SECRET = canary('oauth-client');
 const SECRETS = [HEADER_KEY, QUERY_KEY, PASSWORD, BEARER, SIGNING, ISSUED, CLIENT_SECRET];
 
-interface Seen { method: string; url: string; headers: IncomingMessage['headers']; body: Buffer }
+interface Seen {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
 const seen: Seen[] = [];
 let target: Server;
 let port = 0;
@@ -42,8 +47,29 @@ let untrustedPort = 0;
 function selfSigned(dir: string, name: string): { key: string; cert: string; certFile: string } {
   const keyFile = join(dir, `${name}.key`);
   const certFile = join(dir, `${name}.pem`);
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', certFile,
-    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost',
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8'), certFile };
 }
 
@@ -64,10 +90,15 @@ function answer(req: IncomingMessage, body: Buffer): { status: number; headers?:
     case '/v1/header':
       return same(req.headers['x-api-key'] as string | undefined, HEADER_KEY) ? { status: 200, body: '{"ok":"header"}' } : { status: 401, body: 'no' };
     case '/v1/query':
-      return same(url.searchParams.get('api_key') ?? undefined, QUERY_KEY) && url.searchParams.getAll('api_key').length === 1 && url.searchParams.get('page') === '2'
-        ? { status: 200, body: '{"ok":"query"}' } : { status: 401, body: 'no' };
+      return same(url.searchParams.get('api_key') ?? undefined, QUERY_KEY) &&
+        url.searchParams.getAll('api_key').length === 1 &&
+        url.searchParams.get('page') === '2'
+        ? { status: 200, body: '{"ok":"query"}' }
+        : { status: 401, body: 'no' };
     case '/v1/basic': {
-      const [user, pw] = Buffer.from((auth ?? '').replace(/^Basic /, ''), 'base64').toString().split(':');
+      const [user, pw] = Buffer.from((auth ?? '').replace(/^Basic /, ''), 'base64')
+        .toString()
+        .split(':');
       return user === 'acct-7' && same(pw, PASSWORD) ? { status: 200, body: '{"ok":"basic"}' } : { status: 401, body: 'no' };
     }
     case '/v1/bearer':
@@ -77,7 +108,11 @@ function answer(req: IncomingMessage, body: Buffer): { status: number; headers?:
     case '/token':
       tokenCalls++;
       return same(auth, `Basic ${Buffer.from(`client-1:${CLIENT_SECRET}`).toString('base64')}`)
-        ? { status: 200, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ access_token: ISSUED, token_type: 'Bearer', expires_in: 3600 }) }
+        ? {
+            status: 200,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ access_token: ISSUED, token_type: 'Bearer', expires_in: 3600 }),
+          }
         : { status: 401, body: '{"error":"invalid_client"}' };
     case '/hook': {
       // As a receiver verifies Latchkey's signature: t=<unix>,v1=<hex HMAC(secret, "t.body")>.
@@ -118,7 +153,9 @@ function use(id: string, path: string, opts: { method?: string; key?: string; ta
 }
 
 async function key(role: string): Promise<string> {
-  const r = await s.request('POST', '/v1/access-keys', { body: { name: `${role} ${randomBytes(3).toString('hex')}`, type: 'api', role, team_ids: [], expires_at: null } });
+  const r = await s.request('POST', '/v1/access-keys', {
+    body: { name: `${role} ${randomBytes(3).toString('hex')}`, type: 'api', role, team_ids: [], expires_at: null },
+  });
   assert.equal(r.status, 201, r.text);
   return r.body.key as string;
 }
@@ -153,7 +190,12 @@ before(async () => {
   untrusted = createTlsServer({ key: other.key, cert: other.cert }, handle);
   untrustedPort = await listen(untrusted);
   s = await startServer({
-    env: { LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32', LATCHKEY_PROXY_TIMEOUT_MS: '5000', LATCHKEY_PROXY_MAX_RESPONSE_BYTES: '65536', NODE_EXTRA_CA_CERTS: trusted.certFile },
+    env: {
+      LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32',
+      LATCHKEY_PROXY_TIMEOUT_MS: '5000',
+      LATCHKEY_PROXY_MAX_RESPONSE_BYTES: '65536',
+      NODE_EXTRA_CA_CERTS: trusted.certFile,
+    },
   });
 });
 
@@ -168,7 +210,7 @@ after(async () => {
 const here = () => [`localhost:${port}`];
 
 describe('proxy: each injection kind is accepted by a target that checks it', () => {
-  it('api_key in a header; the caller\'s own Authorization and Latchkey headers never reach the target', async () => {
+  it("api_key in a header; the caller's own Authorization and Latchkey headers never reach the target", async () => {
     const id = await credential({ type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here() });
     const r = await use(id, '/v1/header', { headers: { 'x-latchkey-note': 'mine', 'x-request-id': 'req-from-caller-1', 'x-forwarded-for': '10.9.8.7' } });
     assert.equal(r.status, 200, r.text);
@@ -180,7 +222,7 @@ describe('proxy: each injection kind is accepted by a target that checks it', ()
     assert.equal(got.headers['x-request-id'], undefined);
     assert.equal(got.headers['x-forwarded-for'], undefined);
     assert.equal(got.headers['accept-encoding'], 'identity');
-    assert.ok(!JSON.stringify(got.headers).includes(s.ownerKey), 'the caller\'s key went to the target');
+    assert.ok(!JSON.stringify(got.headers).includes(s.ownerKey), "the caller's key went to the target");
   });
 
   it('api_key in the query, replacing a parameter of that name the caller sent', async () => {
@@ -230,7 +272,10 @@ describe('proxy: each injection kind is accepted by a target that checks it', ()
     });
     const before = tokenCalls;
     const all = await Promise.all(Array.from({ length: 6 }, () => use(id, '/v1/oauth-api')));
-    assert.deepEqual(all.map((r) => r.status), [200, 200, 200, 200, 200, 200]);
+    assert.deepEqual(
+      all.map((r) => r.status),
+      [200, 200, 200, 200, 200, 200],
+    );
     assert.equal(tokenCalls, before + 1);
   });
 
@@ -250,12 +295,21 @@ describe('proxy: each injection kind is accepted by a target that checks it', ()
   });
 
   it('webhook: an HMAC signature over the body as received', async () => {
-    const id = await credential({ type: 'webhook', config: { url: `http://localhost:${port}/hook` }, secret: { signing_secret: SIGNING }, allowed_hosts: here() });
+    const id = await credential({
+      type: 'webhook',
+      config: { url: `http://localhost:${port}/hook` },
+      secret: { signing_secret: SIGNING },
+      allowed_hosts: here(),
+    });
     const r = await use(id, '/hook', { method: 'POST', body: '{"event":"paid","amount":12}', headers: { 'content-type': 'application/json' } });
     assert.equal(r.status, 204, r.text);
     // Signed over other bytes, the same signature fails at the target: it is the body's.
     const sig = String(seen.at(-1)!.headers['x-latchkey-signature']);
-    const forged = await fetch(`http://127.0.0.1:${port}/hook`, { method: 'POST', headers: { 'x-latchkey-signature': sig }, body: '{"event":"paid","amount":9999}' });
+    const forged = await fetch(`http://127.0.0.1:${port}/hook`, {
+      method: 'POST',
+      headers: { 'x-latchkey-signature': sig },
+      body: '{"event":"paid","amount":9999}',
+    });
     assert.equal(forged.status, 401);
   });
 
@@ -291,12 +345,21 @@ describe('proxy: destinations', () => {
 
   it('proxy_rules: only the methods and path prefixes listed, checked before anything is sent', async () => {
     const ruled = await credential({
-      type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here(),
+      type: 'api_key',
+      config: { placement: 'header', name: 'X-Api-Key' },
+      secret: { value: HEADER_KEY },
+      allowed_hosts: here(),
       proxy_rules: { methods: ['GET'], path_prefixes: ['/v1/header'] },
     });
     assert.equal((await use(ruled, '/v1/header')).status, 200);
     const count = seen.length;
-    for (const [method, path] of [['POST', '/v1/header'], ['GET', '/v1/headerx'], ['GET', '/v1/header/../query'], ['GET', '/v1/header/..%2Fquery'], ['GET', '/echo']] as const) {
+    for (const [method, path] of [
+      ['POST', '/v1/header'],
+      ['GET', '/v1/headerx'],
+      ['GET', '/v1/header/../query'],
+      ['GET', '/v1/header/..%2Fquery'],
+      ['GET', '/echo'],
+    ] as const) {
       const r = await use(ruled, path, { method, ...(method === 'POST' ? { body: 'x' } : {}) });
       assert.equal(r.status, 403, `${method} ${path}: ${r.text}`);
       assert.match(r.body.error.details ?? r.body.error.message, /proxy_rules/);
@@ -318,7 +381,10 @@ describe('proxy: destinations', () => {
   });
 
   it('a redirect is handed to the caller, not followed', async () => {
-    const r = await fetch(`${s.url}/v1/credentials/${id}/proxy/moved`, { redirect: 'manual', headers: { authorization: `Bearer ${s.ownerKey}`, 'x-latchkey-target': `http://localhost:${port}` } });
+    const r = await fetch(`${s.url}/v1/credentials/${id}/proxy/moved`, {
+      redirect: 'manual',
+      headers: { authorization: `Bearer ${s.ownerKey}`, 'x-latchkey-target': `http://localhost:${port}` },
+    });
     assert.equal(r.status, 302);
     assert.equal(r.headers.get('location'), 'http://elsewhere.invalid/steal');
   });
@@ -331,12 +397,20 @@ describe('proxy: destinations', () => {
     assert.equal(big.status, 502, big.text);
     assert.equal(big.body.error.code, 'UPSTREAM_FAILED');
     // Past the limit mid-stream the answer is cut off: never a complete 200.
-    const streamed = await use(id, '/big-stream').then((r) => `${r.status} ${r.text.length}`, () => 'cut off');
+    const streamed = await use(id, '/big-stream').then(
+      (r) => `${r.status} ${r.text.length}`,
+      () => 'cut off',
+    );
     assert.notEqual(streamed, '200 100000');
   });
 
   it('a credential that names a header the connection owns is refused, and nothing is sent', async () => {
-    const bad = await credential({ type: 'api_key', config: { placement: 'header', name: 'Content-Length' }, secret: { value: HEADER_KEY }, allowed_hosts: here() });
+    const bad = await credential({
+      type: 'api_key',
+      config: { placement: 'header', name: 'Content-Length' },
+      secret: { value: HEADER_KEY },
+      allowed_hosts: here(),
+    });
     const count = seen.length;
     const r = await use(bad, '/v1/header');
     assert.equal(r.status, 409, r.text);
@@ -385,7 +459,10 @@ describe('proxy: a target that echoes the request', () => {
       assert.equal(r.status, 200, r.text);
       // The echo did receive the secret (so the test can fail) ...
       const received = JSON.stringify(seen.at(-1)!.headers) + seen.at(-1)!.url;
-      assert.ok(SECRETS.some((x) => received.includes(x) || received.includes(Buffer.from(`acct-7:${x}`).toString('base64'))), 'the echo target got no credential');
+      assert.ok(
+        SECRETS.some((x) => received.includes(x) || received.includes(Buffer.from(`acct-7:${x}`).toString('base64'))),
+        'the echo target got no credential',
+      );
       // ... and the caller got none of it back.
       assertNoSecret({ 'echo body': r.text, 'echo headers': JSON.stringify([...r.headers]) }, SECRETS);
       assert.match(r.text, /\[REDACTED\]/);
@@ -396,7 +473,13 @@ describe('proxy: a target that echoes the request', () => {
 
 describe('proxy: who may use', () => {
   it('service and agent can use, agent cannot reveal; member can neither; every use is audited', async () => {
-    const id = await credential({ type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here(), read_access: 'GLOBAL' });
+    const id = await credential({
+      type: 'api_key',
+      config: { placement: 'header', name: 'X-Api-Key' },
+      secret: { value: HEADER_KEY },
+      allowed_hosts: here(),
+      read_access: 'GLOBAL',
+    });
     const service = await key('service');
     const member = await key('member');
     const ok = await use(id, '/v1/header', { key: service });
@@ -418,15 +501,33 @@ describe('proxy: who may use', () => {
     const events = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${id}`);
     assert.equal(events.status, 200, events.text);
     const actions = events.body.data.map((e: { action: string; outcome: string; reason: string | null }) => `${e.action} ${e.outcome} ${e.reason ?? ''}`);
-    assert.ok(actions.some((a: string) => a.startsWith(`credential.use success GET localhost:${port}/v1/header`)), actions.join('\n'));
-    assert.ok(actions.some((a: string) => /^credential\.use_result success GET localhost:\d+\/v1\/header -> 200 ok, \d+ bytes, \d+ ms$/.test(a)), actions.join('\n'));
-    assert.ok(actions.some((a: string) => a.startsWith('credential.use denied')), actions.join('\n'));
+    assert.ok(
+      actions.some((a: string) => a.startsWith(`credential.use success GET localhost:${port}/v1/header`)),
+      actions.join('\n'),
+    );
+    assert.ok(
+      actions.some((a: string) => /^credential\.use_result success GET localhost:\d+\/v1\/header -> 200 ok, \d+ bytes, \d+ ms$/.test(a)),
+      actions.join('\n'),
+    );
+    assert.ok(
+      actions.some((a: string) => a.startsWith('credential.use denied')),
+      actions.join('\n'),
+    );
   });
 
   it('the SDK: fetchWith(credential, url, init) is fetch through the proxy', async () => {
-    const id = await credential({ type: 'webhook', config: { url: `http://localhost:${port}/hook` }, secret: { signing_secret: SIGNING }, allowed_hosts: here() });
+    const id = await credential({
+      type: 'webhook',
+      config: { url: `http://localhost:${port}/hook` },
+      secret: { signing_secret: SIGNING },
+      allowed_hosts: here(),
+    });
     const lk = new Latchkey({ baseUrl: s.url, apiKey: await key('service') });
-    const res = await lk.fetchWith(id, `http://localhost:${port}/hook`, { method: 'POST', body: '{"event":"sdk"}', headers: { 'content-type': 'application/json' } });
+    const res = await lk.fetchWith(id, `http://localhost:${port}/hook`, {
+      method: 'POST',
+      body: '{"event":"sdk"}',
+      headers: { 'content-type': 'application/json' },
+    });
     assert.equal(res.status, 204, await res.text());
     const moved = await lk.fetchWith(id, `http://localhost:${port}/moved`);
     assert.equal(moved.status, 302);

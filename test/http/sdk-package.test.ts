@@ -50,7 +50,9 @@ describe('the SDK from a packed tarball', () => {
 
     const password = canary('sdk-package');
     secrets.push(password);
-    writeFileSync(join(project, 'main.js'), `
+    writeFileSync(
+      join(project, 'main.js'),
+      `
 import { Latchkey, NotFoundError } from '@latchkey/sdk';
 const lk = new Latchkey({ baseUrl: process.env.LATCHKEY_URL, apiKey: process.env.LATCHKEY_TOKEN });
 const created = await lk.credentials.create({ name: 'Packed SDK', type: 'smtp', config: { host: 'smtp.example.com', auth_type: 'login', username: 'mailer' }, secret: { password: process.env.PASSWORD } });
@@ -60,10 +62,13 @@ for await (const c of lk.credentials.list({ filter: { type: 'smtp' } })) names.p
 let missing = null;
 try { await lk.credentials.get('crd_missing'); } catch (e) { missing = e instanceof NotFoundError ? e.code : String(e); }
 console.log(JSON.stringify({ id: created.id, same: secret.password === process.env.PASSWORD, names, missing }));
-`);
+`,
+    );
     // Only what a user's shell would hold: no TMPDIR tricks, no NODE_PATH into this repository.
     const proc = spawn(process.execPath, ['main.js'], {
-      cwd: project, env: { PATH: process.env.PATH ?? '', LATCHKEY_URL: s.url, LATCHKEY_TOKEN: s.ownerKey, PASSWORD: password }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: project,
+      env: { PATH: process.env.PATH ?? '', LATCHKEY_URL: s.url, LATCHKEY_TOKEN: s.ownerKey, PASSWORD: password },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     proc.stdout.on('data', (c: Buffer) => (out += c.toString()));

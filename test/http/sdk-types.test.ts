@@ -40,7 +40,12 @@ describe('SDK types generated from the OpenAPI document', () => {
   });
 
   it('normalising makes the output independent of key order and drops servers', () => {
-    const a = { openapi: '3.1.0', servers: [{ url: 'http://127.0.0.1:4242' }], paths: { '/b': { get: { summary: 'b' } }, '/a': {} }, info: { version: '1', title: 't' } };
+    const a = {
+      openapi: '3.1.0',
+      servers: [{ url: 'http://127.0.0.1:4242' }],
+      paths: { '/b': { get: { summary: 'b' } }, '/a': {} },
+      info: { version: '1', title: 't' },
+    };
     const b = { info: { title: 't', version: '1' }, paths: { '/a': {}, '/b': { get: { summary: 'b' } } }, openapi: '3.1.0' };
     assert.deepEqual(JSON.stringify(normalise(a)), JSON.stringify(normalise(b)));
     assert.equal('servers' in normalise(a), false);
@@ -65,9 +70,18 @@ describe('SDK types generated from the OpenAPI document', () => {
     for (const p of changed.paths['/v1/audit-events'].get.parameters) if (p.name === 'per_page') p.name = 'page_size';
 
     const diffs: string[] = jsonDifferences(doc, changed);
-    assert.ok(diffs.some((d) => d.includes('["/v1/credentials"]') && d.includes('next_cursor')), diffs.join('\n'));
-    assert.ok(diffs.some((d) => d.includes('grace_period_seconds')), diffs.join('\n'));
-    assert.ok(diffs.some((d) => d.includes('["/v1/audit-events"]') && d.includes('per_page')), diffs.join('\n'));
+    assert.ok(
+      diffs.some((d) => d.includes('["/v1/credentials"]') && d.includes('next_cursor')),
+      diffs.join('\n'),
+    );
+    assert.ok(
+      diffs.some((d) => d.includes('grace_period_seconds')),
+      diffs.join('\n'),
+    );
+    assert.ok(
+      diffs.some((d) => d.includes('["/v1/audit-events"]') && d.includes('per_page')),
+      diffs.join('\n'),
+    );
 
     const dir = mkdtempSync(join(tmpdir(), 'latchkey-sdk-drift-'));
     try {

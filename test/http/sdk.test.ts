@@ -4,9 +4,22 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { smtpBody, startServer, type TestServer } from '../support/server.ts';
 import {
-  BadRequestError, ConflictError, ForbiddenError, InternalServerError, Latchkey, LatchkeyApiError, LatchkeyConnectionError,
-  LatchkeyError, LatchkeyTimeoutError, NotFoundError, PreconditionFailedError, RateLimitedError, UnauthenticatedError,
-  ValidationError, parseRetryAfter, retryDelayMs,
+  BadRequestError,
+  ConflictError,
+  ForbiddenError,
+  InternalServerError,
+  Latchkey,
+  LatchkeyApiError,
+  LatchkeyConnectionError,
+  LatchkeyError,
+  LatchkeyTimeoutError,
+  NotFoundError,
+  PreconditionFailedError,
+  RateLimitedError,
+  UnauthenticatedError,
+  ValidationError,
+  parseRetryAfter,
+  retryDelayMs,
 } from '../../sdk/src/index.ts';
 
 let s: TestServer;
@@ -176,7 +189,13 @@ describe('lk.credentials against a real server', () => {
     assert.equal((await lk.credentials.reveal(c.id)).secret.password, 'pw-two');
     assert.equal((await lk.credentials.reveal(c.id, { version: 1 })).secret.password, 'pw-one');
     const versions = await lk.credentials.versions(c.id);
-    assert.deepEqual(versions.map((v) => [v.version, v.stage]), [[2, 'current'], [1, 'previous']]);
+    assert.deepEqual(
+      versions.map((v) => [v.version, v.stage]),
+      [
+        [2, 'current'],
+        [1, 'previous'],
+      ],
+    );
     assert.equal((await lk.credentials.version(c.id, 1)).stage, 'previous');
     await caught(lk.credentials.version(c.id, 9), NotFoundError);
     const back = await lk.credentials.restoreVersion(c.id, 1);
@@ -191,7 +210,9 @@ describe('pagination', () => {
     const made = new Set<string>();
     for (let batch = 0; batch < 10; batch++) {
       const ids = await Promise.all(
-        Array.from({ length: 25 }, (_, i) => lk.credentials.create({ name: `${tag} ${batch * 25 + i}`, type: 'text', secret: { value: `v${i}` } }).then((c) => c.id)),
+        Array.from({ length: 25 }, (_, i) =>
+          lk.credentials.create({ name: `${tag} ${batch * 25 + i}`, type: 'text', secret: { value: `v${i}` } }).then((c) => c.id),
+        ),
       );
       for (const id of ids) made.add(id);
     }
@@ -213,7 +234,10 @@ describe('pagination', () => {
 
     const first30 = await lk.credentials.list({ filter: { name: tag }, perPage: 7 }).toArray({ limit: 30 });
     assert.equal(first30.length, 30);
-    assert.deepEqual(first30.map((c) => c.id), seen.slice(0, 30));
+    assert.deepEqual(
+      first30.map((c) => c.id),
+      seen.slice(0, 30),
+    );
   });
 });
 
@@ -249,9 +273,18 @@ describe('typed errors', () => {
     assert.equal(e.status, 422);
     assert.equal(e.code, 'VALIDATION_FAILED');
     assert.ok(Array.isArray(e.details));
-    assert.ok(e.details.some((d) => d.path === 'role'), JSON.stringify(e.details));
-    const e2 = await caught(lk.credentials.create({ name: 'Bad port', type: 'smtp', config: { host: 'smtp.example.com', port: 70000 }, secret: {} }), ValidationError);
-    assert.ok(e2.details.some((d) => d.path === 'config.port'), JSON.stringify(e2.details));
+    assert.ok(
+      e.details.some((d) => d.path === 'role'),
+      JSON.stringify(e.details),
+    );
+    const e2 = await caught(
+      lk.credentials.create({ name: 'Bad port', type: 'smtp', config: { host: 'smtp.example.com', port: 70000 }, secret: {} }),
+      ValidationError,
+    );
+    assert.ok(
+      e2.details.some((d) => d.path === 'config.port'),
+      JSON.stringify(e2.details),
+    );
   });
 
   it('401 is an UnauthenticatedError that never quotes the key', async () => {
@@ -271,7 +304,10 @@ describe('typed errors', () => {
     assert.throws(() => new Latchkey({ baseUrl: s.url }), LatchkeyError);
     assert.throws(() => new Latchkey({ baseUrl: s.url, apiKey: 'a', token: 'b' }), LatchkeyError);
     assert.throws(() => new Latchkey({ baseUrl: 'ftp://x', apiKey: 'a' }), LatchkeyError);
-    assert.throws(() => new Latchkey({ baseUrl: s.url, apiKey: 'secret-key\r\nx-evil: 1' }), (e: Error) => !e.message.includes('secret-key'));
+    assert.throws(
+      () => new Latchkey({ baseUrl: s.url, apiKey: 'secret-key\r\nx-evil: 1' }),
+      (e: Error) => !e.message.includes('secret-key'),
+    );
   });
 });
 
@@ -282,7 +318,10 @@ describe('lk.accessKeys', () => {
     assert.match(made.key, /^lk_/);
     assert.equal(made.key.startsWith(made.prefix), true);
     const all = await lk.accessKeys.list({ filter: { name } }).toArray();
-    assert.deepEqual(all.map((k) => k.id), [made.id]);
+    assert.deepEqual(
+      all.map((k) => k.id),
+      [made.id],
+    );
     assert.equal(JSON.stringify(all).includes(made.key), false);
     const got = await lk.accessKeys.get(made.id);
     assert.equal(got.role, 'service');
@@ -330,7 +369,10 @@ describe('lk.tenants', () => {
     const made = await lk.tenants.create({ name });
     assert.match(made.tenant.id, /^ten_/);
     const owner = new Latchkey({ baseUrl: s.url, apiKey: made.owner_access_key.key });
-    assert.deepEqual((await owner.tenants.list()).map((t) => t.id), [made.tenant.id]);
+    assert.deepEqual(
+      (await owner.tenants.list()).map((t) => t.id),
+      [made.tenant.id],
+    );
     assert.equal((await owner.credentials.listPage()).total, 0);
     assert.ok((await lk.tenants.list()).length >= 1);
     // Choosing a tenant the principal is not in is refused.
@@ -386,7 +428,12 @@ describe('lk.teams', () => {
 
 describe('lk.oauth', () => {
   it('connect makes an OAuth2 credential from a preset and answers the provider authorization URL with PKCE', async () => {
-    const r = await lk.oauth.connect({ provider: 'github', config: { client_id: 'sdk-client' }, secret: { client_secret: 'sdk-client-secret' }, scopes: ['repo'] });
+    const r = await lk.oauth.connect({
+      provider: 'github',
+      config: { client_id: 'sdk-client' },
+      secret: { client_secret: 'sdk-client-secret' },
+      scopes: ['repo'],
+    });
     const url = new URL(r.authorization_url);
     assert.equal(url.origin, 'https://github.com');
     assert.equal(url.searchParams.get('client_id'), 'sdk-client');
@@ -404,7 +451,12 @@ describe('lk.oauth', () => {
 
 describe('lk.credentials.rotate and verify', () => {
   it('rotate with no secret makes a new one for a type that can, with an Idempotency-Key', async () => {
-    const c = await lk.credentials.create({ name: unique('Generated'), type: 'webhook', config: { url: 'https://hooks.example.com/in' }, secret: { signing_secret: 'whsec-original-0123456789' } });
+    const c = await lk.credentials.create({
+      name: unique('Generated'),
+      type: 'webhook',
+      config: { url: 'https://hooks.example.com/in' },
+      secret: { signing_secret: 'whsec-original-0123456789' },
+    });
     const rotated = await lk.credentials.rotate(c.id);
     assert.equal(rotated.version, 2);
     const now = (await lk.credentials.reveal(c.id)).secret;
@@ -440,7 +492,12 @@ describe('retries', () => {
       assert.match(error.requestId ?? '', /^req_/);
 
       // With retries on, a Retry-After beyond maxRetryDelayMs is not slept through: the caller hears at once.
-      const patient = new Latchkey({ baseUrl: limited.url, apiKey: limited.ownerKey, maxRetries: 3, maxRetryDelayMs: Math.max(1, (error.retryAfterSeconds - 2) * 1000) });
+      const patient = new Latchkey({
+        baseUrl: limited.url,
+        apiKey: limited.ownerKey,
+        maxRetries: 3,
+        maxRetryDelayMs: Math.max(1, (error.retryAfterSeconds - 2) * 1000),
+      });
       const started = Date.now();
       await caught(patient.credentials.listPage(), RateLimitedError);
       assert.ok(Date.now() - started < 2000);
@@ -558,18 +615,41 @@ describe('retries', () => {
     assert.equal(parseRetryAfter('soon'), undefined);
     assert.equal(parseRetryAfter(null), undefined);
     const policy = { maxRetries: 3, baseDelayMs: 100, maxDelayMs: 1000 };
-    assert.equal(retryDelayMs(0, policy, undefined, () => 0), 0);
-    assert.equal(retryDelayMs(0, policy, undefined, () => 0.999999), 99);
-    assert.equal(retryDelayMs(2, policy, undefined, () => 0.999999), 399);
-    assert.equal(retryDelayMs(2, { ...policy, maxDelayMs: 250 }, undefined, () => 0.999999), 249);
-    assert.equal(retryDelayMs(3, policy, undefined, () => 0.5), null);
-    assert.equal(retryDelayMs(0, policy, 800, () => 0), 800);
+    assert.equal(
+      retryDelayMs(0, policy, undefined, () => 0),
+      0,
+    );
+    assert.equal(
+      retryDelayMs(0, policy, undefined, () => 0.999999),
+      99,
+    );
+    assert.equal(
+      retryDelayMs(2, policy, undefined, () => 0.999999),
+      399,
+    );
+    assert.equal(
+      retryDelayMs(2, { ...policy, maxDelayMs: 250 }, undefined, () => 0.999999),
+      249,
+    );
+    assert.equal(
+      retryDelayMs(3, policy, undefined, () => 0.5),
+      null,
+    );
+    assert.equal(
+      retryDelayMs(0, policy, 800, () => 0),
+      800,
+    );
     assert.ok((retryDelayMs(0, policy, 800, () => 1) ?? 0) <= 1000);
-    assert.equal(retryDelayMs(0, policy, 1500, () => 0), null);
+    assert.equal(
+      retryDelayMs(0, policy, 1500, () => 0),
+      null,
+    );
   });
 
   it('maps a non-JSON error page to a typed error without its body', async () => {
-    const p = await peer((_req, res) => res.writeHead(502, { 'content-type': 'text/html', 'x-request-id': 'req_proxy' }).end('<html>Bearer lk_test_peer</html>'));
+    const p = await peer((_req, res) =>
+      res.writeHead(502, { 'content-type': 'text/html', 'x-request-id': 'req_proxy' }).end('<html>Bearer lk_test_peer</html>'),
+    );
     try {
       const client = new Latchkey({ baseUrl: p.url, apiKey: 'lk_test_peer', maxRetries: 0 });
       const e = await caught(client.credentials.get('x'), InternalServerError);

@@ -21,12 +21,25 @@ describe('POST /v1/credentials/{id}/rotate and versions', () => {
     assert.equal((await reveal(c.id)).body.secret.password, 'pw-two');
     assert.equal((await reveal(c.id, '?version=1')).body.secret.password, 'pw-one');
     const versions = await s.request('GET', `/v1/credentials/${c.id}/versions`);
-    assert.deepEqual(versions.body.data.map((v: any) => [v.version, v.stage]), [[2, 'current'], [1, 'previous']]);
+    assert.deepEqual(
+      versions.body.data.map((v: any) => [v.version, v.stage]),
+      [
+        [2, 'current'],
+        [1, 'previous'],
+      ],
+    );
     assert.ok(Date.parse(versions.body.data[1].expires_at) > Date.now() + 500_000);
 
     await s.request('POST', `/v1/credentials/${c.id}/rotate`, { body: { secret: { password: 'pw-three' }, grace_period_seconds: 0 } });
     const after3 = await s.request('GET', `/v1/credentials/${c.id}/versions`);
-    assert.deepEqual(after3.body.data.map((v: any) => [v.version, v.stage]), [[3, 'current'], [2, 'previous'], [1, 'deprecated']]);
+    assert.deepEqual(
+      after3.body.data.map((v: any) => [v.version, v.stage]),
+      [
+        [3, 'current'],
+        [2, 'previous'],
+        [1, 'deprecated'],
+      ],
+    );
     const gone = await reveal(c.id, '?version=2');
     assert.equal(gone.status, 404);
     assert.equal(gone.body.error.code, 'VERSION_NOT_FOUND');
@@ -62,7 +75,9 @@ describe('POST /v1/credentials/{id}/rotate and versions', () => {
   });
 
   it('gives 100 concurrent readers whole versions while rotating', async () => {
-    const c = (await s.request('POST', '/v1/credentials', { body: { ...smtpBody('Busy', 'v1'), test_credential_enabled: true, test_secret: { password: 't1' } } })).body;
+    const c = (
+      await s.request('POST', '/v1/credentials', { body: { ...smtpBody('Busy', 'v1'), test_credential_enabled: true, test_secret: { password: 't1' } } })
+    ).body;
     const rotations = (async () => {
       for (let i = 2; i <= 6; i++) {
         const r = await s.request('POST', `/v1/credentials/${c.id}/rotate`, { body: { secret: { password: `v${i}` } } });

@@ -294,7 +294,6 @@ before(async () => {
   });
 });
 
-
 after(async () => {
   if (problem !== null) return;
   await s?.stop();
@@ -333,12 +332,24 @@ describe('losing the database mid-traffic', () => {
     assertOnlySuccessOr503(traffic.outcomes);
     const cutWindow = traffic.outcomes.filter((o) => o.endedAt > cutAt + 200 && o.endedAt < restoredAt);
     assert.ok(cutWindow.length > 0, 'no traffic ran during the cut');
-    assert.ok(cutWindow.every((o) => o.status === 503), `during the cut: ${summary(cutWindow)}`);
-    assert.ok(traffic.outcomes.some((o) => o.endedAt < cutAt && o.status === 201), 'nothing succeeded before the cut');
-    assert.ok(traffic.outcomes.some((o) => o.endedAt > restoredAt && o.status === 201), `nothing succeeded after the restore${exitNote()}`);
+    assert.ok(
+      cutWindow.every((o) => o.status === 503),
+      `during the cut: ${summary(cutWindow)}`,
+    );
+    assert.ok(
+      traffic.outcomes.some((o) => o.endedAt < cutAt && o.status === 201),
+      'nothing succeeded before the cut',
+    );
+    assert.ok(
+      traffic.outcomes.some((o) => o.endedAt > restoredAt && o.status === 201),
+      `nothing succeeded after the restore${exitNote()}`,
+    );
 
     assert.ok(duringCut.length > 0 && duringCut.every((r) => r.status === 503), '/readyz must be 503 while the database is gone');
-    assert.ok(duringCut.every((r) => r.ms < 1500), '/readyz must answer within a probe budget');
+    assert.ok(
+      duringCut.every((r) => r.ms < 1500),
+      '/readyz must answer within a probe budget',
+    );
     assert.equal((await readyz(s)).status, 200, '/readyz green again');
     assert.ok(recoveredAfter >= 0 && recoveredAfter < 5000, `service came back after ${recoveredAfter.toFixed(0)} ms${exitNote()}`);
     assert.equal(s.proc.pid, pid);
@@ -379,10 +390,22 @@ describe('losing the database mid-traffic', () => {
     assertOnlySuccessOr503(traffic.outcomes);
     const stallWindow = traffic.outcomes.filter((o) => o.endedAt > stalledAt + 3500 && o.endedAt < restoredAt);
     assert.ok(stallWindow.length > 0, 'no request ended during the stall');
-    assert.ok(stallWindow.every((o) => o.status === 503), `during the stall: ${summary(stallWindow)}`);
-    assert.ok(traffic.outcomes.some((o) => o.endedAt > restoredAt && o.status === 201), `nothing succeeded after the restore${exitNote()}`);
-    assert.ok(duringStall.every((r) => r.status === 503), '/readyz must be 503 while the database does not answer');
-    assert.ok(duringStall.every((r) => r.ms < 1500), '/readyz must answer within a probe budget');
+    assert.ok(
+      stallWindow.every((o) => o.status === 503),
+      `during the stall: ${summary(stallWindow)}`,
+    );
+    assert.ok(
+      traffic.outcomes.some((o) => o.endedAt > restoredAt && o.status === 201),
+      `nothing succeeded after the restore${exitNote()}`,
+    );
+    assert.ok(
+      duringStall.every((r) => r.status === 503),
+      '/readyz must be 503 while the database does not answer',
+    );
+    assert.ok(
+      duringStall.every((r) => r.ms < 1500),
+      '/readyz must answer within a probe budget',
+    );
     assert.ok(recoveredAfter >= 0 && recoveredAfter < 5000, `service came back after ${recoveredAfter.toFixed(0)} ms${exitNote()}`);
     assert.equal(serverExit, null, 'Latchkey must not have exited');
 
@@ -402,11 +425,16 @@ describe('losing the database mid-traffic', () => {
     let revealing = true;
     const revealLoop = (async () => {
       while (revealing) {
-        const r = await fetch(`${s.url}/v1/credentials/${revealed.body.id}/secret`, { headers: { authorization: `Bearer ${s.ownerKey}` }, signal: AbortSignal.timeout(REQUEST_BOUND_MS * 2) })
-          .then(async (res) => {
+        const r = await fetch(`${s.url}/v1/credentials/${revealed.body.id}/secret`, {
+          headers: { authorization: `Bearer ${s.ownerKey}` },
+          signal: AbortSignal.timeout(REQUEST_BOUND_MS * 2),
+        }).then(
+          async (res) => {
             await res.text();
             return res.status;
-          }, () => 0);
+          },
+          () => 0,
+        );
         reveals.push(r);
       }
     })();
@@ -425,13 +453,18 @@ describe('losing the database mid-traffic', () => {
     revealing = false;
     await revealLoop;
     await traffic.stop();
-    t.diagnostic(`traffic: ${summary(traffic.outcomes)}; reveals: ${reveals.filter((r) => r === 200).length} ok, ${reveals.filter((r) => r !== 200).length} not; ${terminated} backends terminated`);
+    t.diagnostic(
+      `traffic: ${summary(traffic.outcomes)}; reveals: ${reveals.filter((r) => r === 200).length} ok, ${reveals.filter((r) => r !== 200).length} not; ${terminated} backends terminated`,
+    );
 
     assert.equal(serverExit, null, 'Latchkey must not have exited');
     assert.equal(s.proc.pid, pid);
     assert.ok(terminated >= 20, `only ${terminated} backends were terminated`);
     assertOnlySuccessOr503(traffic.outcomes);
-    assert.ok(reveals.every((r) => r === 200 || r === 503), `a reveal answered ${reveals.find((r) => r !== 200 && r !== 503)}`);
+    assert.ok(
+      reveals.every((r) => r === 200 || r === 503),
+      `a reveal answered ${reveals.find((r) => r !== 200 && r !== 503)}`,
+    );
     assert.ok(recoveredAfter >= 0, `service did not come back${exitNote()}`);
     assert.equal((await readyz(s)).status, 200, '/readyz green again');
     await assertNoLostWrite(traffic.acknowledged);

@@ -95,16 +95,23 @@ describe('two processes on one PostgreSQL database', () => {
   it('both processes have a live invalidation feed', async (t) => {
     if (noPostgres(t)) return;
     for (const s of [a, b]) assert.match(s.logs(), /cache invalidation feed is live/);
-    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [dbName]);
+    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
+      dbName,
+    ]);
     assert.equal(Number(listeners[0]?.n), 2, 'one LISTEN session per process');
   });
 
-  for (const [from, to] of [['A', 'B'], ['B', 'A']] as const) {
+  for (const [from, to] of [
+    ['A', 'B'],
+    ['B', 'A'],
+  ] as const) {
     it(`a key revoked on ${from} is refused (401) by ${to} within 1 s`, async (t) => {
       if (noPostgres(t)) return;
       const revoker = from === 'A' ? a : b;
       const other = from === 'A' ? b : a;
-      const issued = await a.request('POST', '/v1/access-keys', { body: { name: unique('mp revoke'), type: 'api', role: 'service', team_ids: [], expires_at: null } });
+      const issued = await a.request('POST', '/v1/access-keys', {
+        body: { name: unique('mp revoke'), type: 'api', role: 'service', team_ids: [], expires_at: null },
+      });
       assert.equal(issued.status, 201, issued.text);
       const key = issued.body.key as string;
       // Used on both, so both hold it in their (ten-minute) cache.
@@ -138,7 +145,9 @@ describe('two processes on one PostgreSQL database', () => {
 
   it('LISTEN sessions killed by the database come back by themselves, and a revocation sent meanwhile still holds', async (t) => {
     if (noPostgres(t)) return;
-    const issued = await a.request('POST', '/v1/access-keys', { body: { name: unique('mp gap'), type: 'api', role: 'service', team_ids: [], expires_at: null } });
+    const issued = await a.request('POST', '/v1/access-keys', {
+      body: { name: unique('mp gap'), type: 'api', role: 'service', team_ids: [], expires_at: null },
+    });
     const key = issued.body.key as string;
     for (const s of [a, b]) assert.equal((await s.request('GET', '/v1/credentials', { key })).status, 200);
     const liveBefore = [a, b].map((s) => (s.logs().match(/cache invalidation feed is live/g) ?? []).length);
@@ -169,13 +178,17 @@ describe('two processes on one PostgreSQL database', () => {
       assert.match(s.logs(), /cache invalidation feed is down/);
       assert.ok((s.logs().match(/cache invalidation feed is live/g) ?? []).length > liveBefore[i]!, 'the feed did not come back');
     }
-    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [dbName]);
+    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
+      dbName,
+    ]);
     assert.equal(Number(listeners[0]?.n), 2);
   });
 
   it('a key renamed on one process shows its new name in audit records written by the other', async (t) => {
     if (noPostgres(t)) return;
-    const issued = await a.request('POST', '/v1/access-keys', { body: { name: unique('mp before'), type: 'api', role: 'service', team_ids: [], expires_at: null } });
+    const issued = await a.request('POST', '/v1/access-keys', {
+      body: { name: unique('mp before'), type: 'api', role: 'service', team_ids: [], expires_at: null },
+    });
     assert.equal(issued.status, 201, issued.text);
     const key = issued.body.key as string;
     const cred = await a.request('POST', '/v1/credentials', { body: smtpBody(unique('mp rename')) });
@@ -224,7 +237,9 @@ describe('two processes on one PostgreSQL database', () => {
     const name = unique('mp idem');
     const body = smtpBody(name);
     const headers = { 'idempotency-key': `mp-${randomBytes(8).toString('hex')}` };
-    const all = await Promise.all(Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', '/v1/credentials', { key: owner, body, headers })));
+    const all = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', '/v1/credentials', { key: owner, body, headers })),
+    );
     assert.deepEqual([...new Set(all.map((r) => r.status))], [201], all.map((r) => r.text).join('\n'));
     assert.equal(new Set(all.map((r) => r.body.id)).size, 1, 'every answer names the same credential');
     assert.equal(all.filter((r) => r.headers.get('idempotent-replayed') !== 'true').length, 1, 'one original answer, the rest replays');
@@ -239,7 +254,11 @@ describe('two processes on one PostgreSQL database', () => {
   it('a console session made on A works on B, ends on B when its key is revoked on A, and a logout on B ends it on A', async (t) => {
     if (noPostgres(t)) return;
     const signIn = async (key: string) => {
-      const r = await fetch(`${a.url}/ui/session`, { method: 'POST', headers: { origin: a.url, 'content-type': 'application/json' }, body: JSON.stringify({ key }) });
+      const r = await fetch(`${a.url}/ui/session`, {
+        method: 'POST',
+        headers: { origin: a.url, 'content-type': 'application/json' },
+        body: JSON.stringify({ key }),
+      });
       const text = await r.text();
       assert.equal(r.status, 201, text);
       const cookie = (r.headers.get('set-cookie') ?? '').split(';')[0]!;
@@ -247,7 +266,10 @@ describe('two processes on one PostgreSQL database', () => {
     };
     const viaSession = (s: TestServer, method: string, path: string, session: { cookie: string; csrf: string }) =>
       fetch(`${s.url}${path}`, { method, headers: { cookie: session.cookie, 'x-csrf-token': session.csrf } });
-    const issued = await a.request('POST', '/v1/access-keys', { body: { name: unique('mp console'), type: 'api', role: 'admin', team_ids: [], expires_at: null }, key: owner });
+    const issued = await a.request('POST', '/v1/access-keys', {
+      body: { name: unique('mp console'), type: 'api', role: 'admin', team_ids: [], expires_at: null },
+      key: owner,
+    });
     assert.equal(issued.status, 201, issued.text);
     const session = await signIn(issued.body.key);
     assert.equal((await viaSession(b, 'GET', '/v1/credentials', session)).status, 200, 'B finds the session A made');

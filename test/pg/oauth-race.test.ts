@@ -41,7 +41,8 @@ before(async () => {
   const url = new URL(adminUrl as string);
   url.pathname = `/${dbName}`;
   const env = {
-    LATCHKEY_DATABASE_URL: url.toString(), LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'),
+    LATCHKEY_DATABASE_URL: url.toString(),
+    LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'),
     LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128',
     // The scheduler stays out of it: the reveals are what race.
     LATCHKEY_OAUTH_REFRESH_INTERVAL_MS: '3600000',
@@ -62,7 +63,9 @@ after(async () => {
 async function connect(): Promise<string> {
   const r = await a.request('POST', '/v1/oauth/connect', {
     body: {
-      provider: 'oauth2', name: `Race ${randomBytes(4).toString('hex')}`, secret: { client_secret: CLIENT.secret },
+      provider: 'oauth2',
+      name: `Race ${randomBytes(4).toString('hex')}`,
+      secret: { client_secret: CLIENT.secret },
       config: { client_id: CLIENT.id, authorization_endpoint: `${p.issuer}/auth`, token_endpoint: `${p.issuer}/token`, scopes: ['openid', 'email'] },
     },
   });
@@ -80,14 +83,20 @@ describe('refresh across two processes on one PostgreSQL', () => {
     const old = (await b.request('GET', `/v1/credentials/${id}/secret`, { key: a.ownerKey })).body.secret;
     assert.ok(old.refresh_token);
     // The access token has just expired (as far as the vault knows).
-    const expired = await a.request('PATCH', `/v1/credentials/${id}`, { body: { config: { access_token_expires_at: new Date(Date.now() - 1000).toISOString() } } });
+    const expired = await a.request('PATCH', `/v1/credentials/${id}`, {
+      body: { config: { access_token_expires_at: new Date(Date.now() - 1000).toISOString() } },
+    });
     assert.equal(expired.status, 200, expired.text);
 
     const refreshesBefore = p.tokenRequests.refresh_token ?? 0;
     const reveal = (s: TestServer) => s.request('GET', `/v1/credentials/${id}/secret`, { key: a.ownerKey });
     const results = await Promise.all(Array.from({ length: 100 }, (_, i) => reveal(i % 2 === 0 ? a : b)));
 
-    assert.equal((p.tokenRequests.refresh_token ?? 0) - refreshesBefore, 1, `the provider saw ${(p.tokenRequests.refresh_token ?? 0) - refreshesBefore} refresh requests`);
+    assert.equal(
+      (p.tokenRequests.refresh_token ?? 0) - refreshesBefore,
+      1,
+      `the provider saw ${(p.tokenRequests.refresh_token ?? 0) - refreshesBefore} refresh requests`,
+    );
     assert.deepEqual(p.refreshOutcomes.slice(-1), ['success']);
     for (const r of results) assert.equal(r.status, 200, r.text);
     const tokens = new Set(results.map((r) => r.body.secret.access_token as string));
@@ -113,10 +122,15 @@ describe('refresh across two processes on one PostgreSQL', () => {
   it('concurrent manual refreshes through both processes never lose the rotated refresh token', async (t) => {
     if (noPostgres(t)) return;
     const id = await connect();
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', `/v1/credentials/${id}/refresh`, { key: a.ownerKey })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', `/v1/credentials/${id}/refresh`, { key: a.ownerKey })),
+    );
     for (const r of results) assert.ok(r.status === 200 || r.status === 503, r.text);
     // Every refresh the provider saw succeeded: none of them presented a consumed refresh token.
-    assert.ok(p.refreshOutcomes.every((o) => o === 'success'), p.refreshOutcomes.join(','));
+    assert.ok(
+      p.refreshOutcomes.every((o) => o === 'success'),
+      p.refreshOutcomes.join(','),
+    );
     const stored = (await b.request('GET', `/v1/credentials/${id}/secret`, { key: a.ownerKey })).body.secret.refresh_token;
     assert.equal(stored, p.lastIssuedRefreshToken());
   });

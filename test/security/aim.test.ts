@@ -59,7 +59,9 @@ after(async () => {
 async function smtpCredential(password = PASSWORD): Promise<{ id: string; revision: number }> {
   const r = await s.request('POST', '/v1/credentials', {
     body: {
-      name: unique('Relay'), type: 'smtp', team_id: team,
+      name: unique('Relay'),
+      type: 'smtp',
+      team_id: team,
       config: { host: '127.0.0.1', port: legitSmtp.port, encryption: 'none', auth_type: 'plain', username: 'mailer' },
       secret: { password },
     },
@@ -104,7 +106,9 @@ describe('hole 1: an admin (no reveal) retargets an SMTP credential, then verifi
     assert.equal(now.revision, c.revision);
     // Recorded with every other refusal (grouped per actor and target), naming the route refused,
     // after the answer: it may land a moment later.
-    assert.ok(await eventually(async () => (await denials(c.id)).some((e) => e.action === 'access.denied' && /^PATCH \/v1\/credentials\/:id refused$/.test(e.reason))));
+    assert.ok(
+      await eventually(async () => (await denials(c.id)).some((e) => e.action === 'access.denied' && /^PATCH \/v1\/credentials\/:id refused$/.test(e.reason))),
+    );
 
     // Each aim field alone is refused too: a plaintext downgrade is as good as a new host.
     for (const config of [{ encryption: 'ssl' }, { auth_type: 'login' }, { host: 'localhost' }]) {
@@ -123,18 +127,22 @@ describe('hole 1: an admin (no reveal) retargets an SMTP credential, then verifi
     assert.ok(legitSmtp.logins.includes(`mailer:${PASSWORD}`));
   });
 
-  it('the same change with a new value for every secret field succeeds: only the caller\'s own password goes there', async () => {
+  it("the same change with a new value for every secret field succeeds: only the caller's own password goes there", async () => {
     const c = await smtpCredential();
     const own = `admin-chosen-${randomBytes(6).toString('hex')}`;
     const r = await s.request('PATCH', `/v1/credentials/${c.id}`, {
-      key: keys.admin, body: { config: { host: '127.0.0.1', port: attackerSmtp.port }, secret: { password: own } },
+      key: keys.admin,
+      body: { config: { host: '127.0.0.1', port: attackerSmtp.port }, secret: { password: own } },
     });
     assert.equal(r.status, 200, r.text);
     assert.equal(r.body.config.port, attackerSmtp.port);
     const v = await s.request('POST', `/v1/credentials/${c.id}/verify`, { key: keys.admin });
     assert.equal(v.body.ok, false);
     assert.deepEqual([v.body.error, v.body.status], ['auth_failed', 535]);
-    assert.deepEqual(attackerSmtp.logins.filter((l) => l.includes(PASSWORD)), []);
+    assert.deepEqual(
+      attackerSmtp.logins.filter((l) => l.includes(PASSWORD)),
+      [],
+    );
     assert.ok(attackerSmtp.logins.includes(`mailer:${own}`));
 
     // Restoring the old version would send the old password to the new host: reveal only.
@@ -148,7 +156,13 @@ describe('hole 1: an admin (no reveal) retargets an SMTP credential, then verifi
     const own = `admin-put-${randomBytes(6).toString('hex')}`;
     const put = await s.request('PUT', `/v1/credentials/${c.id}`, {
       key: keys.admin,
-      body: { name: unique('Relay put'), type: 'smtp', team_id: team, config: { host: '127.0.0.1', port: attackerSmtp.port, auth_type: 'plain', username: 'mailer' }, secret: { password: own } },
+      body: {
+        name: unique('Relay put'),
+        type: 'smtp',
+        team_id: team,
+        config: { host: '127.0.0.1', port: attackerSmtp.port, auth_type: 'plain', username: 'mailer' },
+        secret: { password: own },
+      },
     });
     assert.equal(put.status, 200, put.text);
     const revealer = await smtpCredential();
@@ -159,7 +173,10 @@ describe('hole 1: an admin (no reveal) retargets an SMTP credential, then verifi
   it('allowed_hosts: adding a host is aiming, removing one is not', async () => {
     const c = await smtpCredential();
     assert.equal((await s.request('PATCH', `/v1/credentials/${c.id}`, { body: { allowed_hosts: ['smtp.example.com', 'mail.example.com'] } })).status, 200);
-    const add = await s.request('PATCH', `/v1/credentials/${c.id}`, { key: keys.admin, body: { allowed_hosts: ['smtp.example.com', 'mail.example.com', 'evil.example'] } });
+    const add = await s.request('PATCH', `/v1/credentials/${c.id}`, {
+      key: keys.admin,
+      body: { allowed_hosts: ['smtp.example.com', 'mail.example.com', 'evil.example'] },
+    });
     assert.equal(add.status, 403, add.text);
     const narrow = await s.request('PATCH', `/v1/credentials/${c.id}`, { key: keys.admin, body: { allowed_hosts: ['smtp.example.com'] } });
     assert.equal(narrow.status, 200, narrow.text);
@@ -167,11 +184,20 @@ describe('hole 1: an admin (no reveal) retargets an SMTP credential, then verifi
 
   it('a dialect route that writes config is held to the same rule (integration-metadata PATCH of an sftp host)', async () => {
     const made = await s.request('POST', '/v1/credentials', {
-      body: { name: unique('Files'), type: 'sftp', team_id: team, config: { host: 'sftp.example.com', username: 'files' }, secret: { password: SFTP_PASSWORD } },
+      body: {
+        name: unique('Files'),
+        type: 'sftp',
+        team_id: team,
+        config: { host: 'sftp.example.com', username: 'files' },
+        secret: { password: SFTP_PASSWORD },
+      },
     });
     assert.equal(made.status, 201, made.text);
     const uuid = ulidToUuid(made.body.id.replace(/^crd_/, ''));
-    const r = await s.request('PATCH', `/compat/integration-metadata/integrations/credentials/${uuid}`, { key: keys.admin, body: { credentials: { host: 'evil.example' } } });
+    const r = await s.request('PATCH', `/compat/integration-metadata/integrations/credentials/${uuid}`, {
+      key: keys.admin,
+      body: { credentials: { host: 'evil.example' } },
+    });
     assert.equal(r.status, 403, r.text);
     assert.equal((await s.request('GET', `/v1/credentials/${made.body.id}`)).body.config.host, 'sftp.example.com');
   });
@@ -181,8 +207,17 @@ describe('hole 3: a member retargets an OAuth2 token endpoint, then waits for th
   it('PATCH of config.token_endpoint is 403; a legitimate early expiry is refreshed at the real endpoint only', async () => {
     const made = await s.request('POST', '/v1/credentials', {
       body: {
-        name: unique('CRM'), type: 'oauth2', team_id: team, expires_at: new Date(Date.now() + 3_600_000).toISOString(),
-        config: { client_id: 'crm', token_endpoint: `${legitTokens.url}/token`, grant_type: 'refresh_token', token_endpoint_auth_method: 'client_secret_basic', access_token_expires_at: new Date(Date.now() + 3_600_000).toISOString() },
+        name: unique('CRM'),
+        type: 'oauth2',
+        team_id: team,
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        config: {
+          client_id: 'crm',
+          token_endpoint: `${legitTokens.url}/token`,
+          grant_type: 'refresh_token',
+          token_endpoint_auth_method: 'client_secret_basic',
+          access_token_expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        },
         secret: { client_secret: CLIENT_SECRET, refresh_token: REFRESH_TOKEN, access_token: ACCESS_TOKEN },
       },
     });
@@ -190,7 +225,8 @@ describe('hole 3: a member retargets an OAuth2 token endpoint, then waits for th
     const id = made.body.id;
 
     const aimed = await s.request('PATCH', `/v1/credentials/${id}`, {
-      key: keys.member, body: { expires_at: past(), config: { token_endpoint: `${attackerTokens.url}/token`, access_token_expires_at: past() } },
+      key: keys.member,
+      body: { expires_at: past(), config: { token_endpoint: `${attackerTokens.url}/token`, access_token_expires_at: past() } },
     });
     assert.equal(aimed.status, 403, aimed.text);
     assert.equal(aimed.body.error.code, 'FORBIDDEN');
@@ -198,13 +234,19 @@ describe('hole 3: a member retargets an OAuth2 token endpoint, then waits for th
     // The HTTP layer records the refusal after answering it: it may land a moment later.
     assert.ok(await eventually(async () => (await denials(id)).some((e) => e.action === 'access.denied' && e.reason.startsWith('PATCH '))));
     // Nor through another name for the same thing.
-    for (const body of [{ config: { token_endpoint: `${attackerTokens.url}/token` }, secret: { client_secret: 'known-to-member' } }, { provider: 'github', config: { token_endpoint: null } }]) {
+    for (const body of [
+      { config: { token_endpoint: `${attackerTokens.url}/token` }, secret: { client_secret: 'known-to-member' } },
+      { provider: 'github', config: { token_endpoint: null } },
+    ]) {
       const r = await s.request('PATCH', `/v1/credentials/${id}`, { key: keys.member, body });
       assert.ok(r.status === 403 || r.status === 422, `${JSON.stringify(body)}: ${r.text}`);
     }
 
     // The member may still say the token expired: harmless, the refresh goes where it always went.
-    const expired = await s.request('PATCH', `/v1/credentials/${id}`, { key: keys.member, body: { expires_at: past(), config: { access_token_expires_at: past() } } });
+    const expired = await s.request('PATCH', `/v1/credentials/${id}`, {
+      key: keys.member,
+      body: { expires_at: past(), config: { access_token_expires_at: past() } },
+    });
     assert.equal(expired.status, 200, expired.text);
     const refreshed = await eventually(() => legitTokens.received.some((r) => secretsIn(r).includes(REFRESH_TOKEN)));
     assert.ok(refreshed, 'the scheduler refreshed at the real endpoint');

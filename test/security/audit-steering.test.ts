@@ -58,7 +58,10 @@ describe('denials cannot be steered by the caller', () => {
     assert.equal(attemptsIn(events), ATTEMPTS);
     assert.ok(events.length <= maxEventsFor(elapsed), `${events.length} events for ${ATTEMPTS} attempts in ${elapsed} ms`);
     for (const e of events) {
-      assert.deepEqual({ target: e.target, outcome: e.outcome, request_id: e.request_id }, { target: { type: 'api', id: null }, outcome: 'denied', request_id: 'req_reused' });
+      assert.deepEqual(
+        { target: e.target, outcome: e.outcome, request_id: e.request_id },
+        { target: { type: 'api', id: null }, outcome: 'denied', request_id: 'req_reused' },
+      );
       assert.match(e.reason, /^POST \/v1\/access-keys refused$/);
     }
     // The reveal was recorded too, on its own.
@@ -77,7 +80,10 @@ describe('denials cannot be steered by the caller', () => {
     const oldest = events[events.length - 1];
     assert.equal(oldest.request_id, 'req_varied_0');
     assert.equal(oldest.suppressed, 0);
-    assert.ok(events.some((e) => e.request_id === `req_varied_${ATTEMPTS - 1}` && e.suppressed > 0), JSON.stringify(events.map((e) => [e.request_id, e.suppressed])));
+    assert.ok(
+      events.some((e) => e.request_id === `req_varied_${ATTEMPTS - 1}` && e.suppressed > 0),
+      JSON.stringify(events.map((e) => [e.request_id, e.suppressed])),
+    );
   });
 
   it('another refusal in the middle of a flood gets its own event: the flood hides nothing else', async () => {

@@ -85,7 +85,9 @@ describe('a body over the limit → a 413 the client reads, every time', () => {
   });
 
   it('a body within the limit is still accepted, and nothing over it was stored', async () => {
-    const under = await s.request('POST', '/v1/credentials', { body: { name: 'within the limit', type: 'text', secret: { value: 'v' }, description: 'x'.repeat(1900) } });
+    const under = await s.request('POST', '/v1/credentials', {
+      body: { name: 'within the limit', type: 'text', secret: { value: 'v' }, description: 'x'.repeat(1900) },
+    });
     assert.equal(under.status, 201, under.text);
     const names = (await s.request('GET', '/v1/credentials?per_page=100')).body.data.map((c: { name: string }) => c.name);
     assert.deepEqual(names, ['within the limit']);

@@ -50,7 +50,12 @@ describe('egress refusals are uniform', () => {
     const lastErrors = new Set<string>();
     for (const url of URLS) {
       const made = await s.request('POST', '/v1/credentials', {
-        body: { name: unique('Aimed'), type: 'oauth2', config: { client_id: 'c', token_endpoint: url, grant_type: 'client_credentials' }, secret: { client_secret: SECRET } },
+        body: {
+          name: unique('Aimed'),
+          type: 'oauth2',
+          config: { client_id: 'c', token_endpoint: url, grant_type: 'client_credentials' },
+          secret: { client_secret: SECRET },
+        },
       });
       assert.equal(made.status, 201, made.text);
       const r = await s.request('POST', `/v1/credentials/${made.body.id}/refresh`);
@@ -69,22 +74,47 @@ describe('egress refusals are uniform', () => {
   it('connect answers alike for every token endpoint whose URL is refused, and never by how a name resolves', async () => {
     const connect = (url: string) =>
       s.request('POST', '/v1/oauth/connect', {
-        body: { provider: 'oauth2', name: unique('Connect'), config: { client_id: 'c', authorization_endpoint: 'https://idp.example.test/auth', token_endpoint: url }, secret: { client_secret: SECRET } },
+        body: {
+          provider: 'oauth2',
+          name: unique('Connect'),
+          config: { client_id: 'c', authorization_endpoint: 'https://idp.example.test/auth', token_endpoint: url },
+          secret: { client_secret: SECRET },
+        },
       });
     const refused = new Set<string>();
-    for (const url of ['https://127.0.0.1/token', 'https://[::1]/token', 'https://10.0.0.1/token', 'http://169.254.169.254/latest/meta-data/', 'http://93.184.216.34/token', 'http://idp.example.test/token']) {
+    for (const url of [
+      'https://127.0.0.1/token',
+      'https://[::1]/token',
+      'https://10.0.0.1/token',
+      'http://169.254.169.254/latest/meta-data/',
+      'http://93.184.216.34/token',
+      'http://idp.example.test/token',
+    ]) {
       const r = await connect(url);
       assert.equal(r.status, 422, `${url}: ${r.text}`);
       refused.add(shape(r.body));
     }
     assert.equal(refused.size, 1, [...refused].join('\n'));
-    assert.deepEqual([...refused], [...(await (async () => {
-      const made = await s.request('POST', '/v1/credentials', { body: { name: unique('Aimed'), type: 'oauth2', config: { client_id: 'c', token_endpoint: 'https://localhost/token', grant_type: 'client_credentials' }, secret: { client_secret: SECRET } } });
-      return new Set([shape((await s.request('POST', `/v1/credentials/${made.body.id}/refresh`)).body)]);
-    })())]);
+    assert.deepEqual(
+      [...refused],
+      [
+        ...(await (async () => {
+          const made = await s.request('POST', '/v1/credentials', {
+            body: {
+              name: unique('Aimed'),
+              type: 'oauth2',
+              config: { client_id: 'c', token_endpoint: 'https://localhost/token', grant_type: 'client_credentials' },
+              secret: { client_secret: SECRET },
+            },
+          });
+          return new Set([shape((await s.request('POST', `/v1/credentials/${made.body.id}/refresh`)).body)]);
+        })()),
+      ],
+    );
     // Names are resolved when called, not at connect: loopback, unresolvable and public look the same here.
     const statuses = new Set<number>();
-    for (const url of ['https://localhost/token', 'https://nothing-here.invalid/token', 'https://idp.example.test/token']) statuses.add((await connect(url)).status);
+    for (const url of ['https://localhost/token', 'https://nothing-here.invalid/token', 'https://idp.example.test/token'])
+      statuses.add((await connect(url)).status);
     assert.deepEqual([...statuses], [200]);
   });
 

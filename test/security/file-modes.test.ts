@@ -56,7 +56,10 @@ describe('files in the data directory are 0600; an open directory is warned abou
   });
 
   it('the start-up log warns that the directory is open, naming it and the fix', () => {
-    const warning = s.logs().split('\n').find((line) => line.includes('data directory') && line.includes(dataDir));
+    const warning = s
+      .logs()
+      .split('\n')
+      .find((line) => line.includes('data directory') && line.includes(dataDir));
     assert.ok(warning, 'no warning about the data directory');
     assert.match(warning, /"level":40/);
     assert.match(warning, /mode 755/);

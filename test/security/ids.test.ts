@@ -22,14 +22,23 @@ function rawRequest(method: string, path: string, body?: unknown): Promise<{ sta
   const url = new URL(s.url);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({
-      host: url.hostname, port: url.port, method, path,
-      headers: { authorization: `Bearer ${s.ownerKey}`, ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-    });
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        method,
+        path,
+        headers: {
+          authorization: `Bearer ${s.ownerKey}`,
+          ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      },
+    );
     req.on('error', reject);
     req.end(payload);
   });
@@ -66,7 +75,9 @@ describe('ids of dots alone', () => {
 
   it('are refused as an integration id, which is a path segment of /v1/integrations/{id}/…', async () => {
     for (const integration of ['.', '..']) {
-      const r = await s.request('POST', '/v1/credentials', { body: { name: `Integration ${integration}`, type: 'text', secret: { value: 'x' }, integration_id: integration } });
+      const r = await s.request('POST', '/v1/credentials', {
+        body: { name: `Integration ${integration}`, type: 'text', secret: { value: 'x' }, integration_id: integration },
+      });
       assert.equal(r.status, 422, `${integration}: ${r.text}`);
       assert.equal(r.body.error.details[0].path, 'integration_id');
     }
@@ -81,7 +92,11 @@ describe('ids of dots alone', () => {
     const home = mkdtempSync(join(tmpdir(), 'latchkey-ids-'));
     const env = { HOME: home, XDG_CONFIG_HOME: join(home, 'config'), LATCHKEY_URL: s.url, LATCHKEY_TOKEN: s.ownerKey };
     for (const id of ['.', '..', '...']) {
-      for (const args of [['credentials', 'reveal', id], ['credentials', 'get', id], ['credentials', 'reveal', id, '--json']]) {
+      for (const args of [
+        ['credentials', 'reveal', id],
+        ['credentials', 'get', id],
+        ['credentials', 'reveal', id, '--json'],
+      ]) {
         const r = await runCli(args, env);
         assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
         assert.match(r.stderr, /not dots alone/);
@@ -94,10 +109,14 @@ describe('ids of dots alone', () => {
 
   it('the SDK refuses to build a path from one, before any request', async () => {
     let requests = 0;
-    const lk = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey, fetch: ((...args: Parameters<typeof fetch>) => {
-      requests++;
-      return fetch(...args);
-    }) as typeof fetch });
+    const lk = new Latchkey({
+      baseUrl: s.url,
+      apiKey: s.ownerKey,
+      fetch: ((...args: Parameters<typeof fetch>) => {
+        requests++;
+        return fetch(...args);
+      }) as typeof fetch,
+    });
     for (const id of ['.', '..']) {
       await assert.rejects(lk.credentials.reveal(id), (err: unknown) => err instanceof LatchkeyError && /cannot be sent as an id/.test((err as Error).message));
       await assert.rejects(lk.credentials.get(id), LatchkeyError);

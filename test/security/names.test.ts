@@ -28,7 +28,17 @@ const HOSTILE: Record<string, string> = {
   'Cherokee Ꮲ in a Latin word': '\u13e2ayments',
 };
 
-const LEGITIMATE = ['日本語', 'Crédit Agricole', 'Сбербанк API', 'Gmailのアカウント', '한국어 키', 'Ελληνικά', 'نام فارسی', 'Zürich – Prod #2', 'München Büro 🔑'];
+const LEGITIMATE = [
+  '日本語',
+  'Crédit Agricole',
+  'Сбербанк API',
+  'Gmailのアカウント',
+  '한국어 키',
+  'Ελληνικά',
+  'نام فارسی',
+  'Zürich – Prod #2',
+  'München Büro 🔑',
+];
 
 function issuesOf(r: { body: any }): Array<{ path: string; message: string }> {
   return Array.isArray(r.body?.error?.details) ? r.body.error.details : [];
@@ -53,7 +63,11 @@ describe('names that hide what they say → 422 naming the field, nothing stored
       const r = await s.request('POST', '/v1/credentials', { body: { name, type: 'text', secret: { value: secret } } });
       assert.equal(r.status, 422, `${what}: ${r.text}`);
       assert.equal(r.body.error.code, 'VALIDATION_FAILED', what);
-      assert.deepEqual(issuesOf(r).map((i) => i.path), ['name'], what);
+      assert.deepEqual(
+        issuesOf(r).map((i) => i.path),
+        ['name'],
+        what,
+      );
       assert.match(issuesOf(r)[0]!.message, /bidi|script/, what);
     }
     const names = (await s.request('GET', '/v1/credentials?per_page=100')).body.data.map((c: { name: string }) => c.name);
@@ -67,7 +81,10 @@ describe('names that hide what they say → 422 naming the field, nothing stored
     assert.equal(other.status, 201, other.text);
     const rename = await s.request('PATCH', `/v1/credentials/${other.body.id}`, { body: { name: 'P\u0430yments' } });
     assert.equal(rename.status, 422, rename.text);
-    assert.deepEqual(issuesOf(rename).map((i) => i.path), ['name']);
+    assert.deepEqual(
+      issuesOf(rename).map((i) => i.path),
+      ['name'],
+    );
     assert.equal((await s.request('GET', `/v1/credentials/${other.body.id}`)).body.name, 'Payroll');
   });
 
@@ -85,19 +102,33 @@ describe('names that hide what they say → 422 naming the field, nothing stored
       for (const what of ['right-to-left override', 'zero-width space', 'Cyrillic а in a Latin word']) {
         const r = await s.request(method, path, { body: body(HOSTILE[what]!) });
         assert.equal(r.status, 422, `${method} ${path} ${what}: ${r.text}`);
-        assert.deepEqual(issuesOf(r).map((i) => i.path), ['name'], `${method} ${path} ${what}`);
+        assert.deepEqual(
+          issuesOf(r).map((i) => i.path),
+          ['name'],
+          `${method} ${path} ${what}`,
+        );
       }
     }
     assert.equal((await s.request('GET', `/v1/teams/${team.body.id}`)).body.name, 'Names Team');
     const keys = (await s.request('GET', '/v1/access-keys?per_page=100')).body.data.map((k: { name: string }) => k.name);
-    assert.equal(keys.some((n: string) => /[\u0430\u200b\u202e]/.test(n)), false);
+    assert.equal(
+      keys.some((n: string) => /[\u0430\u200b\u202e]/.test(n)),
+      false,
+    );
   });
 
   it('a description refuses bidi overrides and isolates but keeps line breaks and RTL marks', async () => {
-    const bad = await s.request('POST', '/v1/credentials', { body: { name: 'Described', type: 'text', description: 'pays \u202eeulav eurt\u202c out', secret: { value: canary('names-desc') } } });
+    const bad = await s.request('POST', '/v1/credentials', {
+      body: { name: 'Described', type: 'text', description: 'pays \u202eeulav eurt\u202c out', secret: { value: canary('names-desc') } },
+    });
     assert.equal(bad.status, 422, bad.text);
-    assert.deepEqual(issuesOf(bad).map((i) => i.path), ['description']);
-    const good = await s.request('POST', '/v1/credentials', { body: { name: 'Described', type: 'text', description: 'line one\nשלום \u200fAPI', secret: { value: canary('names-desc-ok') } } });
+    assert.deepEqual(
+      issuesOf(bad).map((i) => i.path),
+      ['description'],
+    );
+    const good = await s.request('POST', '/v1/credentials', {
+      body: { name: 'Described', type: 'text', description: 'line one\nשלום \u200fAPI', secret: { value: canary('names-desc-ok') } },
+    });
     assert.equal(good.status, 201, good.text);
     assert.equal(good.body.description, 'line one\nשלום \u200fAPI');
   });

@@ -40,9 +40,18 @@ async function newTenant(): Promise<{ id: string; owner: string }> {
 
 function connectBody(clientSecret: string, config: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) {
   return {
-    provider: 'oauth2', name: `Connect ${randomBytes(4).toString('hex')}`,
-    config: { client_id: CLIENT.id, authorization_endpoint: `${p.issuer}/auth`, token_endpoint: `${p.issuer}/token`, scopes: ['openid', 'email'], token_endpoint_auth_method: 'client_secret_basic', ...config },
-    secret: { client_secret: clientSecret }, ...extra,
+    provider: 'oauth2',
+    name: `Connect ${randomBytes(4).toString('hex')}`,
+    config: {
+      client_id: CLIENT.id,
+      authorization_endpoint: `${p.issuer}/auth`,
+      token_endpoint: `${p.issuer}/token`,
+      scopes: ['openid', 'email'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...config,
+    },
+    secret: { client_secret: clientSecret },
+    ...extra,
   };
 }
 
@@ -102,7 +111,10 @@ describe('a refused connect leaves nothing behind', () => {
       await sql.close();
     }
     const events = (await ok(s.request('GET', '/v1/audit-events?per_page=100', { key: t.owner }))).data as Array<{ action: string }>;
-    assert.deepEqual(events.filter((e) => e.action.startsWith('credential.')), []);
+    assert.deepEqual(
+      events.filter((e) => e.action.startsWith('credential.')),
+      [],
+    );
   });
 });
 
@@ -131,7 +143,10 @@ describe('the callback acts only for a starter that is still there and still all
     await assertNoTokens(t.owner, started.credential_id);
     const events = await callbackEvents(t.owner, started.credential_id);
     assert.equal(events.length, 1, JSON.stringify(events));
-    assert.deepEqual({ outcome: events[0].outcome, reason: events[0].reason, actor: events[0].actor.id }, { outcome: 'failure', reason: 'starter_revoked', actor: admin.id });
+    assert.deepEqual(
+      { outcome: events[0].outcome, reason: events[0].reason, actor: events[0].actor.id },
+      { outcome: 'failure', reason: 'starter_revoked', actor: admin.id },
+    );
   });
 
   it('after the starter lost sight of the credential (taken out of its team): nothing written', async () => {
@@ -145,7 +160,10 @@ describe('the callback acts only for a starter that is still there and still all
     assert.equal(done.status, 404, answers['starter out of team']);
     await assertNoTokens(t.owner, started.credential_id);
     const events = await callbackEvents(t.owner, started.credential_id);
-    assert.deepEqual(events.map((e) => e.outcome), ['failure']);
+    assert.deepEqual(
+      events.map((e) => e.outcome),
+      ['failure'],
+    );
   });
 });
 

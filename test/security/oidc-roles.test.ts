@@ -47,7 +47,8 @@ async function startIssuer(): Promise<Issuer> {
   });
   server.on('request', provider.callback());
   return {
-    url, claims,
+    url,
+    claims,
     async token(groups) {
       claims.groups = groups;
       const res = await fetch(`${url}/token`, {
@@ -75,8 +76,21 @@ before(async () => {
   s = await startServer({
     env: {
       LATCHKEY_OIDC_ISSUERS: JSON.stringify([
-        { issuer: mapped.url, audience: AUDIENCE, tenant_claim: 'tenants', role_claim: 'groups', role_map: { 'vault-viewers': 'viewer', 'vault-ci': 'service' } },
-        { issuer: withDefault.url, audience: AUDIENCE, tenant_claim: 'tenants', role_claim: 'groups', role_map: { 'vault-ci': 'service' }, default_role: 'viewer' },
+        {
+          issuer: mapped.url,
+          audience: AUDIENCE,
+          tenant_claim: 'tenants',
+          role_claim: 'groups',
+          role_map: { 'vault-viewers': 'viewer', 'vault-ci': 'service' },
+        },
+        {
+          issuer: withDefault.url,
+          audience: AUDIENCE,
+          tenant_claim: 'tenants',
+          role_claim: 'groups',
+          role_map: { 'vault-ci': 'service' },
+          default_role: 'viewer',
+        },
       ]),
     },
   });
@@ -116,7 +130,7 @@ describe('OIDC: the role comes only from role_map', () => {
     assert.equal(reveal.body.secret.value, secret);
   });
 
-  it("with default_role, an unlisted `owner` gets the default role, not owner", async () => {
+  it('with default_role, an unlisted `owner` gets the default role, not owner', async () => {
     const token = await withDefault.token(['owner']);
     assert.equal((await s.request('GET', '/v1/credentials', { key: token })).status, 200);
     assert.equal((await s.request('GET', `/v1/credentials/${credentialId}/secret`, { key: token })).status, 403);
@@ -133,7 +147,11 @@ describe('OIDC: the role comes only from role_map', () => {
       ['no way to a role', { ...base }, /grants no role/],
     ];
     for (const [what, issuer, message] of bad) {
-      const r = await runCli(['serve'], { LATCHKEY_OIDC_ISSUERS: JSON.stringify([issuer]), LATCHKEY_PORT: '0', LATCHKEY_DATA_DIR: mkdtempSync(join(tmpdir(), 'latchkey-oidc-')) });
+      const r = await runCli(['serve'], {
+        LATCHKEY_OIDC_ISSUERS: JSON.stringify([issuer]),
+        LATCHKEY_PORT: '0',
+        LATCHKEY_DATA_DIR: mkdtempSync(join(tmpdir(), 'latchkey-oidc-')),
+      });
       assert.equal(r.code, 1, `${what}: ${r.stdout}${r.stderr}`);
       assert.match(r.stderr, message, what);
     }

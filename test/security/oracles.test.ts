@@ -15,7 +15,6 @@ const secrets: string[] = [];
 const teams: Record<string, string> = {};
 const keys: Record<string, string> = {};
 
-
 function secret(label: string): string {
   const v = canary(label);
   secrets.push(v);
@@ -29,7 +28,10 @@ function shape(r: ApiResponse, id: string): string {
 
 before(async () => {
   s = await startServer();
-  for (const [name, slug] of [['Platform', 'platform'], ['Analytics', 'analytics']] as const) {
+  for (const [name, slug] of [
+    ['Platform', 'platform'],
+    ['Analytics', 'analytics'],
+  ] as const) {
     teams[slug] = (await ok(s.request('POST', '/v1/teams', { body: { name, slug } }))).id;
   }
   const key = async (name: string, role: string, teamSlugs: string[]) =>
@@ -48,7 +50,11 @@ describe('existence oracles inside a tenant', () => {
   it('PUT on an id held by a credential the caller cannot see answers as GET does (404), and overwrites nothing', async () => {
     const id = randomUUID();
     const value = secret('oracle-hidden');
-    await ok(s.request('PUT', `/v1/credentials/${id}`, { body: { name: 'Platform only', type: 'text', secret: { value }, team_id: teams.platform, read_access: 'TEAM' } }));
+    await ok(
+      s.request('PUT', `/v1/credentials/${id}`, {
+        body: { name: 'Platform only', type: 'text', secret: { value }, team_id: teams.platform, read_access: 'TEAM' },
+      }),
+    );
     const never = randomUUID();
     for (const who of ['analytics member', 'analytics integration admin']) {
       const body = { name: `Claimed by ${who}`, type: 'text', secret: { value: secret('oracle-claim') }, team_id: teams.analytics };
@@ -66,27 +72,50 @@ describe('existence oracles inside a tenant', () => {
     assert.equal(still.body.version, 1);
   });
 
-  it('a name used by an invisible credential is free in the caller\'s own team; a clash it can see names nobody', async () => {
-    const hidden = await ok(s.request('POST', '/v1/credentials', { body: { name: 'Stripe live', type: 'text', secret: { value: secret('oracle-stripe') }, team_id: teams.platform, read_access: 'TEAM' } }));
+  it("a name used by an invisible credential is free in the caller's own team; a clash it can see names nobody", async () => {
+    const hidden = await ok(
+      s.request('POST', '/v1/credentials', {
+        body: { name: 'Stripe live', type: 'text', secret: { value: secret('oracle-stripe') }, team_id: teams.platform, read_access: 'TEAM' },
+      }),
+    );
     const member = keys['analytics member']!;
-    const mine = await s.request('POST', '/v1/credentials', { key: member, body: { name: 'Stripe live', type: 'text', secret: { value: secret('oracle-mine') }, team_id: teams.analytics } });
+    const mine = await s.request('POST', '/v1/credentials', {
+      key: member,
+      body: { name: 'Stripe live', type: 'text', secret: { value: secret('oracle-mine') }, team_id: teams.analytics },
+    });
     assert.equal(mine.status, 201, `a name taken in a team the caller cannot see must not be refused: ${mine.text}`);
-    const renamed = await ok(s.request('POST', '/v1/credentials', { key: member, body: { name: 'Stripe test', type: 'text', secret: { value: secret('oracle-test') }, team_id: teams.analytics } }));
+    const renamed = await ok(
+      s.request('POST', '/v1/credentials', {
+        key: member,
+        body: { name: 'Stripe test', type: 'text', secret: { value: secret('oracle-test') }, team_id: teams.analytics },
+      }),
+    );
     const rename = await s.request('PATCH', `/v1/credentials/${renamed.id}`, { key: member, body: { name: 'STRIPE LIVE!' } });
-    assert.equal(rename.status, 409, 'a clash with its own team\'s credential, which it sees');
+    assert.equal(rename.status, 409, "a clash with its own team's credential, which it sees");
     for (const text of [rename.text]) {
       assert.equal(text.includes(hidden.id), false);
       assert.equal(text.includes(mine.body.id), false);
     }
     // Names stay unique where one team's members look: within the team, and among team-less ones.
-    const dup = await s.request('POST', '/v1/credentials', { body: { name: 'stripe-live', type: 'text', secret: { value: secret('oracle-dup') }, team_id: teams.platform } });
+    const dup = await s.request('POST', '/v1/credentials', {
+      body: { name: 'stripe-live', type: 'text', secret: { value: secret('oracle-dup') }, team_id: teams.platform },
+    });
     assert.equal(dup.status, 409, dup.text);
   });
 
   it('purging (or, through a share, restoring) a soft-deleted credential as a non-owner answers 404, like an id that never existed', async () => {
-    const c = await ok(s.request('POST', '/v1/credentials', {
-      body: { name: 'Retired key', type: 'text', secret: { value: secret('oracle-retired') }, team_id: teams.platform, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['analytics'] },
-    }));
+    const c = await ok(
+      s.request('POST', '/v1/credentials', {
+        body: {
+          name: 'Retired key',
+          type: 'text',
+          secret: { value: secret('oracle-retired') },
+          team_id: teams.platform,
+          read_access: 'SPECIFIC_TEAMS',
+          shared_team_slugs: ['analytics'],
+        },
+      }),
+    );
     await ok(s.request('DELETE', `/v1/credentials/${c.id}`), 204);
     const never = 'crd_01JD5Z6W9Y706QGCB39FQD380G';
     for (const who of ['admin', 'analytics integration admin']) {
@@ -112,9 +141,18 @@ describe('?variant=test', () => {
   it('reveals the test secret only, never the live one, audited as credential.reveal_test', async () => {
     const live = secret('variant-live');
     const test = secret('variant-test');
-    const c = await ok(s.request('POST', '/v1/credentials', {
-      body: { name: 'Two faced', type: 'smtp', config: { host: 'smtp.example.com', auth_type: 'login', username: 'mailer' }, secret: { password: live }, test_credential_enabled: true, test_secret: { password: test } },
-    }));
+    const c = await ok(
+      s.request('POST', '/v1/credentials', {
+        body: {
+          name: 'Two faced',
+          type: 'smtp',
+          config: { host: 'smtp.example.com', auth_type: 'login', username: 'mailer' },
+          secret: { password: live },
+          test_credential_enabled: true,
+          test_secret: { password: test },
+        },
+      }),
+    );
     const r = await s.request('GET', `/v1/credentials/${c.id}/secret?variant=test`);
     assert.equal(r.status, 200, r.text);
     assertNoSecret({ 'test reveal': r.text }, [live]);
@@ -122,7 +160,10 @@ describe('?variant=test', () => {
     assert.deepEqual(r.body.test_secret, { password: test });
     const events = await s.request('GET', `/v1/audit-events?filter[credential_id]=${c.id}`);
     const mine = events.body.data.filter((e: any) => e.request_id === r.headers.get('x-request-id'));
-    assert.deepEqual(mine.map((e: any) => e.action), ['credential.reveal_test']);
+    assert.deepEqual(
+      mine.map((e: any) => e.action),
+      ['credential.reveal_test'],
+    );
     // The live one by the ordinary reveal, without the test one.
     const main = await s.request('GET', `/v1/credentials/${c.id}/secret`);
     assert.deepEqual(main.body.secret, { password: live });

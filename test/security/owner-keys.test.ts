@@ -50,13 +50,18 @@ async function works(key: string): Promise<boolean> {
 }
 
 describe('keys are managed downwards only', () => {
-  it("an admin can neither rename nor revoke the owner key (403: the admin can list it, so it is no secret that it exists)", async () => {
+  it('an admin can neither rename nor revoke the owner key (403: the admin can list it, so it is no secret that it exists)', async () => {
     const t = await newTenant();
     const admin = await issue(t.owner.key, 'admin');
     const before = await s.request('GET', `/v1/access-keys/${t.owner.id}`, { key: admin.key });
     assert.equal(before.status, 200, before.text);
 
-    assertError(await s.request('PUT', `/v1/access-keys/${t.owner.id}`, { key: admin.key, body: { name: 'not the owner any more' } }), 403, 'FORBIDDEN', 'admin renames the owner key');
+    assertError(
+      await s.request('PUT', `/v1/access-keys/${t.owner.id}`, { key: admin.key, body: { name: 'not the owner any more' } }),
+      403,
+      'FORBIDDEN',
+      'admin renames the owner key',
+    );
     assertError(await s.request('DELETE', `/v1/access-keys/${t.owner.id}`, { key: admin.key }), 403, 'FORBIDDEN', 'admin revokes the owner key');
     const afterwards = await s.request('GET', `/v1/access-keys/${t.owner.id}`, { key: admin.key });
     assert.equal(afterwards.body.name, before.body.name);
@@ -71,7 +76,12 @@ describe('keys are managed downwards only', () => {
     const admin = await issue(t.owner.key, 'admin');
     for (const role of ['owner', 'integration_admin', 'service']) {
       const k = await issue(t.owner.key, role);
-      assertError(await s.request('PUT', `/v1/access-keys/${k.id}`, { key: admin.key, body: { name: 'renamed' } }), 403, 'FORBIDDEN', `admin renames a ${role} key`);
+      assertError(
+        await s.request('PUT', `/v1/access-keys/${k.id}`, { key: admin.key, body: { name: 'renamed' } }),
+        403,
+        'FORBIDDEN',
+        `admin renames a ${role} key`,
+      );
       assertError(await s.request('DELETE', `/v1/access-keys/${k.id}`, { key: admin.key }), 403, 'FORBIDDEN', `admin revokes a ${role} key`);
       assert.ok(await works(k.key), `the ${role} key was revoked by a refused request`);
     }
@@ -85,7 +95,12 @@ describe('keys are managed downwards only', () => {
     const team = await s.request('POST', '/v1/teams', { key: t.owner.key, body: { name: unique('team') } });
     assert.equal(team.status, 201, team.text);
     const svc = await issue(t.owner.key, 'service');
-    assertError(await s.request('PUT', `/v1/teams/${team.body.id}/members/${svc.id}`, { key: admin.key }), 403, 'FORBIDDEN', 'admin adds a service key to a team');
+    assertError(
+      await s.request('PUT', `/v1/teams/${team.body.id}/members/${svc.id}`, { key: admin.key }),
+      403,
+      'FORBIDDEN',
+      'admin adds a service key to a team',
+    );
     assert.deepEqual((await s.request('GET', `/v1/access-keys/${svc.id}`, { key: t.owner.key })).body.team_ids, []);
     const member = await issue(admin.key, 'member');
     const added = await s.request('PUT', `/v1/teams/${team.body.id}/members/${member.id}`, { key: admin.key });
@@ -110,7 +125,10 @@ describe('the last owner key stays', () => {
 
   it('an expired owner key does not count: the only working one stays', async () => {
     const t = await newTenant();
-    const r = await s.request('POST', '/v1/access-keys', { key: t.owner.key, body: { name: unique('expiring'), role: 'owner', expires_at: new Date(Date.now() + 1500).toISOString() } });
+    const r = await s.request('POST', '/v1/access-keys', {
+      key: t.owner.key,
+      body: { name: unique('expiring'), role: 'owner', expires_at: new Date(Date.now() + 1500).toISOString() },
+    });
     assert.equal(r.status, 201, r.text);
     issuedKeys.push(r.body.key);
     const until = Date.now() + 10_000;
@@ -126,22 +144,26 @@ describe('the last owner key stays', () => {
       const t = await newTenant();
       const second = await issue(t.owner.key, 'owner');
       // Each key revokes the other, or itself, at the same moment.
-      const [a, b] = round % 2 === 0
-        ? await Promise.all([
-            s.request('DELETE', `/v1/access-keys/${second.id}`, { key: t.owner.key }),
-            s.request('DELETE', `/v1/access-keys/${t.owner.id}`, { key: second.key }),
-          ])
-        : await Promise.all([
-            s.request('DELETE', `/v1/access-keys/${t.owner.id}`, { key: t.owner.key }),
-            s.request('DELETE', `/v1/access-keys/${second.id}`, { key: second.key }),
-          ]);
+      const [a, b] =
+        round % 2 === 0
+          ? await Promise.all([
+              s.request('DELETE', `/v1/access-keys/${second.id}`, { key: t.owner.key }),
+              s.request('DELETE', `/v1/access-keys/${t.owner.id}`, { key: second.key }),
+            ])
+          : await Promise.all([
+              s.request('DELETE', `/v1/access-keys/${t.owner.id}`, { key: t.owner.key }),
+              s.request('DELETE', `/v1/access-keys/${second.id}`, { key: second.key }),
+            ]);
       const statuses = [a.status, b.status].sort();
       // 204 + 409, or 204 + 401 when the winner revoked the loser's own key before it was checked.
       assert.ok(statuses[0] === 204 && (statuses[1] === 409 || statuses[1] === 401), `round ${round}: ${a.status} ${a.text} / ${b.status} ${b.text}`);
       const alive = [(await works(t.owner.key)) ? t.owner : null, (await works(second.key)) ? second : null].filter((k) => k !== null);
       assert.equal(alive.length, 1, `round ${round}: ${alive.length} owner keys left`);
       const keys = (await s.request('GET', '/v1/access-keys?per_page=100', { key: alive[0]!.key })).body.data as Array<{ id: string; role: string }>;
-      assert.deepEqual(keys.filter((k) => k.role === 'owner').map((k) => k.id), [alive[0]!.id]);
+      assert.deepEqual(
+        keys.filter((k) => k.role === 'owner').map((k) => k.id),
+        [alive[0]!.id],
+      );
     }
   });
 

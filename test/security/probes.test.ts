@@ -27,7 +27,10 @@ const responses: string[] = [];
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 /** The UUID view the integration-metadata dialect gives a native id. */
 function uuidOf(nativeId: string): string {
-  const bits = [...nativeId.replace(/^[a-z]+_/, '')].map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0')).join('').slice(2);
+  const bits = [...nativeId.replace(/^[a-z]+_/, '')]
+    .map((ch) => CROCKFORD.indexOf(ch).toString(2).padStart(5, '0'))
+    .join('')
+    .slice(2);
   let hex = '';
   for (let i = 0; i < 128; i += 4) hex += parseInt(bits.slice(i, i + 4), 2).toString(16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
@@ -47,7 +50,11 @@ async function get(path: string, key: string, headers: Record<string, string> = 
 
 /** An error body with its request id and the asked id blanked: a probe must look like a miss. */
 function shape(r: ApiResponse, id: string): string {
-  return `${r.status} ${r.text.split(r.headers.get('x-request-id') ?? '\u0000').join('<rid>').split(id).join('<id>')}`;
+  return `${r.status} ${r.text
+    .split(r.headers.get('x-request-id') ?? '\u0000')
+    .join('<rid>')
+    .split(id)
+    .join('<id>')}`;
 }
 
 before(async () => {
@@ -62,7 +69,14 @@ before(async () => {
   member = await ok(s.request('POST', '/v1/access-keys', { key: ownerA, body: { name: 'member', role: 'member' } }));
   const text = (name: string, value: string, extra: Record<string, unknown> = {}) => ({ name, type: 'text', secret: { value }, ...extra });
   foreignId = (await ok(s.request('POST', '/v1/credentials', { key: ownerB, body: text('B secret', SECRET_B, { integration_id: 'probe-int-b' }) }))).id;
-  otherTeamId = (await ok(s.request('POST', '/v1/credentials', { key: ownerA, body: text('Red secret', SECRET_TEAM, { integration_id: 'probe-int-red', team_id: red.id, read_access: 'TEAM' }) }))).id;
+  otherTeamId = (
+    await ok(
+      s.request('POST', '/v1/credentials', {
+        key: ownerA,
+        body: text('Red secret', SECRET_TEAM, { integration_id: 'probe-int-red', team_id: red.id, read_access: 'TEAM' }),
+      }),
+    )
+  ).id;
   openId = (await ok(s.request('POST', '/v1/credentials', { key: ownerA, body: text('Open secret', SECRET_OPEN) }))).id;
 });
 
@@ -91,8 +105,12 @@ describe('probes of ids the caller cannot see', () => {
     assert.equal(im.status, 404, im.text);
 
     const expected = [
-      ['credential', never], ['credential', foreignId], ['credential', otherTeamId],
-      ['integration', 'probe-int-none'], ['integration', 'probe-int-b'], ['integration', 'probe-int-red'],
+      ['credential', never],
+      ['credential', foreignId],
+      ['credential', otherTeamId],
+      ['integration', 'probe-int-none'],
+      ['integration', 'probe-int-b'],
+      ['integration', 'probe-int-red'],
       ['credential', uuidOf(foreignId)],
     ];
     const events = await waitForAttempts(s, ownerA, { actorId: service.id, outcome: 'not_found', action: 'credential.reveal' }, expected.length + 1);
@@ -111,8 +129,9 @@ describe('probes of ids the caller cannot see', () => {
     }
     const elapsed = Date.now() - started;
     // Earlier tests probed this id once already (in another window, or counted in it).
-    const events = (await waitForAttempts(s, ownerA, { actorId: service.id, outcome: 'not_found', action: 'credential.reveal' }, ATTEMPTS + 8))
-      .filter((e) => e.target.id === foreignId && e.request_id.startsWith('req_probe_'));
+    const events = (await waitForAttempts(s, ownerA, { actorId: service.id, outcome: 'not_found', action: 'credential.reveal' }, ATTEMPTS + 8)).filter(
+      (e) => e.target.id === foreignId && e.request_id.startsWith('req_probe_'),
+    );
     assert.equal(attemptsIn(events), ATTEMPTS);
     // The window the earlier probe opened may still be open: it adds its count, one event more.
     assert.ok(events.length <= maxEventsFor(elapsed) + 1, `${events.length} events for ${ATTEMPTS} probes in ${elapsed} ms`);
@@ -127,7 +146,10 @@ describe('probes of ids the caller cannot see', () => {
     const events = await waitForAttempts(s, ownerA, { actorId: sweeper.id, outcome: 'not_found' }, ids.length);
     const summary = JSON.stringify(events.map((e) => [e.target.id, e.suppressed]));
     // Per window: 20 ids of their own, one event for the rest, and its count.
-    assert.ok(events.length <= 22 * (Math.floor(elapsed / (WINDOW_SECONDS * 1000)) + 1), `${events.length} events for a sweep of ${ids.length} ids in ${elapsed} ms: ${summary}`);
+    assert.ok(
+      events.length <= 22 * (Math.floor(elapsed / (WINDOW_SECONDS * 1000)) + 1),
+      `${events.length} events for a sweep of ${ids.length} ids in ${elapsed} ms: ${summary}`,
+    );
     if (elapsed < WINDOW_SECONDS * 1000) {
       assert.equal(events.length, 22, summary);
       assert.equal(events.filter((e) => e.target.id === null).length, 2, summary);

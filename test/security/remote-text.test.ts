@@ -35,12 +35,17 @@ function hostile(path: string, secrets: string[]): { status: number; body: Recor
   const first = secrets[0] ?? 'x';
   switch (path) {
     // The error code itself is a secret: printable, short enough to pass for a code.
-    case '/code': return { status: 400, body: { error: first, error_description: all } };
-    case '/grant': return { status: 400, body: { error: 'invalid_grant', error_description: all, error_uri: `https://evil.example/?t=${encodeURIComponent(first)}` } };
-    case '/client': return { status: 401, body: { error: 'invalid_client', error_description: all } };
-    case '/down': return { status: 503, body: { error: 'temporarily_unavailable', message: all } };
+    case '/code':
+      return { status: 400, body: { error: first, error_description: all } };
+    case '/grant':
+      return { status: 400, body: { error: 'invalid_grant', error_description: all, error_uri: `https://evil.example/?t=${encodeURIComponent(first)}` } };
+    case '/client':
+      return { status: 401, body: { error: 'invalid_client', error_description: all } };
+    case '/down':
+      return { status: 503, body: { error: 'temporarily_unavailable', message: all } };
     // Slack style: 200 with ok false.
-    default: return { status: 200, body: { ok: false, error: first, detail: all } };
+    default:
+      return { status: 200, body: { ok: false, error: first, detail: all } };
   }
 }
 
@@ -70,7 +75,12 @@ describe('SMTP verify against a server that quotes the login back in its 535', (
   it('reports auth_failed and 535 only, for AUTH PLAIN and LOGIN', async () => {
     for (const auth_type of ['plain', 'login']) {
       const c = await s.request('POST', '/v1/credentials', {
-        body: { name: unique('Relay'), type: 'smtp', config: { host: '127.0.0.1', port: smtp.port, encryption: 'none', auth_type, username: 'mailer' }, secret: { password: PASSWORD } },
+        body: {
+          name: unique('Relay'),
+          type: 'smtp',
+          config: { host: '127.0.0.1', port: smtp.port, encryption: 'none', auth_type, username: 'mailer' },
+          secret: { password: PASSWORD },
+        },
       });
       assert.equal(c.status, 201, c.text);
       const v = await s.request('POST', `/v1/credentials/${c.body.id}/verify`);
@@ -85,11 +95,22 @@ describe('SMTP verify against a server that quotes the login back in its 535', (
 });
 
 describe('OAuth2 token calls against an endpoint that quotes the refresh token and client secret', () => {
-  async function aimed(path: string, extra: Record<string, unknown> = {}, secret: Record<string, string> = { client_secret: CLIENT_SECRET, refresh_token: REFRESH_TOKEN }): Promise<string> {
+  async function aimed(
+    path: string,
+    extra: Record<string, unknown> = {},
+    secret: Record<string, string> = { client_secret: CLIENT_SECRET, refresh_token: REFRESH_TOKEN },
+  ): Promise<string> {
     const r = await s.request('POST', '/v1/credentials', {
       body: {
-        name: unique(`Token ${path}`), type: 'oauth2',
-        config: { client_id: 'client', token_endpoint: `${tokens.url}${path}`, grant_type: 'refresh_token', token_endpoint_auth_method: 'client_secret_basic', ...extra },
+        name: unique(`Token ${path}`),
+        type: 'oauth2',
+        config: {
+          client_id: 'client',
+          token_endpoint: `${tokens.url}${path}`,
+          grant_type: 'refresh_token',
+          token_endpoint_auth_method: 'client_secret_basic',
+          ...extra,
+        },
         secret,
       },
     });
@@ -121,7 +142,7 @@ describe('OAuth2 token calls against an endpoint that quotes the refresh token a
     });
   }
 
-  it('client credentials (secret in the form) and the scheduler\'s own refresh report the same way', async () => {
+  it("client credentials (secret in the form) and the scheduler's own refresh report the same way", async () => {
     const cc = await aimed('/code', { grant_type: 'client_credentials', token_endpoint_auth_method: 'client_secret_post' }, { client_secret: CC_SECRET });
     const r = await s.request('POST', `/v1/credentials/${cc}/refresh`);
     assert.equal(r.status, 409, r.text);
@@ -134,7 +155,10 @@ describe('OAuth2 token calls against an endpoint that quotes the refresh token a
       return events.body.data.some((ev: { actor: { id: string }; outcome: string }) => ev.actor.id === 'oauth-refresher' && ev.outcome === 'failure');
     });
     assert.ok(failed, 'the scheduler tried and recorded the failure');
-    assert.ok(tokens.received.some((q) => secretsIn(q).includes(CC_SECRET)), 'the endpoint did receive the client secret');
+    assert.ok(
+      tokens.received.some((q) => secretsIn(q).includes(CC_SECRET)),
+      'the endpoint did receive the client secret',
+    );
   });
 });
 
@@ -142,13 +166,16 @@ describe('no form of any secret left the server', () => {
   it('responses, logs, audit events, the audit sink stream and data files hold none of them', async () => {
     const secrets = [PASSWORD, CLIENT_SECRET, REFRESH_TOKEN, CC_SECRET];
     // The sink is written behind the chain: wait until it holds the verify events.
-    assert.ok(await eventually(() => {
-      try {
-        return readFileSync(sinkFile, 'utf8').includes('credential.verify');
-      } catch {
-        return false;
-      }
-    }), 'the audit sink stream was written');
+    assert.ok(
+      await eventually(() => {
+        try {
+          return readFileSync(sinkFile, 'utf8').includes('credential.verify');
+        } catch {
+          return false;
+        }
+      }),
+      'the audit sink stream was written',
+    );
     await assertServerHoldsNoSecret(s, secrets, { 'audit sink stream': readFileSync(sinkFile) });
   });
 });

@@ -16,7 +16,6 @@ const secrets: string[] = [];
 const teams: Record<string, string> = {};
 const keys: Record<string, string> = {};
 
-
 function secret(label: string): string {
   const v = canary(label);
   secrets.push(v);
@@ -34,15 +33,24 @@ async function textCredential(name: string, extra: Record<string, unknown>) {
 async function oauthCredential(name: string, extra: Record<string, unknown>) {
   const id = randomUUID();
   const tokens = { client_secret: secret('scope-client'), access_token: secret('scope-access'), refresh_token: secret('scope-refresh') };
-  await ok(s.request('PUT', `/v1/credentials/${id}`, {
-    body: {
-      name, type: 'oauth2', provider: 'google', ...extra, secret: tokens,
-      config: {
-        client_id: 'scope-client', token_endpoint: 'https://oauth2.googleapis.com/token', authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
-        scopes: ['drive.readonly'], access_token_expires_at: '2030-01-01T00:00:00.000Z',
+  await ok(
+    s.request('PUT', `/v1/credentials/${id}`, {
+      body: {
+        name,
+        type: 'oauth2',
+        provider: 'google',
+        ...extra,
+        secret: tokens,
+        config: {
+          client_id: 'scope-client',
+          token_endpoint: 'https://oauth2.googleapis.com/token',
+          authorization_endpoint: 'https://accounts.google.com/o/oauth2/v2/auth',
+          scopes: ['drive.readonly'],
+          access_token_expires_at: '2030-01-01T00:00:00.000Z',
+        },
       },
-    },
-  }));
+    }),
+  );
   return { id, tokens };
 }
 
@@ -74,13 +82,23 @@ async function attempt(who: string, [, method, path, body]: [string, string, str
 async function snapshot(id: string) {
   const meta = await s.request('GET', `/v1/credentials/${id}`);
   const revealed = await s.request('GET', `/v1/credentials/${id}/secret`);
-  return { etag: meta.headers.get('etag'), team: meta.body.team_id, shares: meta.body.shared_team_slugs, version: meta.body.version, secret: revealed.body.secret };
+  return {
+    etag: meta.headers.get('etag'),
+    team: meta.body.team_id,
+    shares: meta.body.shared_team_slugs,
+    version: meta.body.version,
+    secret: revealed.body.secret,
+  };
 }
 
 before(async () => {
   s = await startServer();
   tenantId = (await s.request('GET', '/v1/tenants')).body.data[0].id;
-  for (const [name, slug] of [['Platform', 'platform'], ['Analytics', 'analytics'], ['Sales', 'sales']] as const) {
+  for (const [name, slug] of [
+    ['Platform', 'platform'],
+    ['Analytics', 'analytics'],
+    ['Sales', 'sales'],
+  ] as const) {
     teams[slug] = (await ok(s.request('POST', '/v1/teams', { body: { name, slug } }))).id;
   }
   const key = async (name: string, role: string, teamSlugs: string[]) =>
@@ -101,7 +119,12 @@ after(async () => {
 
 describe('a read share never grants a change', () => {
   it('team B (integration admin, member) reads and reveals a credential shared with it, and every change is 403 with nothing changed', async () => {
-    const c = await textCredential('Shared report key', { team_id: teams.platform, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['analytics'], integration_id: 'reports' });
+    const c = await textCredential('Shared report key', {
+      team_id: teams.platform,
+      read_access: 'SPECIFIC_TEAMS',
+      shared_team_slugs: ['analytics'],
+      integration_id: 'reports',
+    });
     const before = await snapshot(c.id);
     const reveal = await s.request('GET', `/v1/credentials/${c.id}/secret`, { key: keys['analytics integration admin']! });
     assert.equal(reveal.status, 200, 'reading through the share still works');
@@ -130,7 +153,10 @@ describe('a read share never grants a change', () => {
       const r = await s.request('POST', path, { key: who, ...(body ? { body } : {}) });
       assert.equal(r.status, 403, `${label}: ${r.text}`);
     }
-    const im = await s.request('PATCH', `/compat/integration-metadata/integrations/credentials/${c.id}`, { key: who, body: { credentials: { client_id: 'taken-over' } } });
+    const im = await s.request('PATCH', `/compat/integration-metadata/integrations/credentials/${c.id}`, {
+      key: who,
+      body: { credentials: { client_id: 'taken-over' } },
+    });
     assert.equal(im.status, 403, im.text);
     assert.equal((await s.request('DELETE', `/compat/integration-metadata/integrations/credentials/${c.id}`, { key: who })).status, 403);
     assert.deepEqual(await snapshot(c.id), before);
@@ -138,9 +164,18 @@ describe('a read share never grants a change', () => {
 
   it('the account-credentials dialect renames and deletes only within the write scope', async () => {
     const value = secret('scope-account-key');
-    const c = await ok(s.request('POST', '/v1/credentials', {
-      body: { name: 'Shared mail key', type: 'api_key', secret: { value }, team_id: teams.platform, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['analytics'] },
-    }));
+    const c = await ok(
+      s.request('POST', '/v1/credentials', {
+        body: {
+          name: 'Shared mail key',
+          type: 'api_key',
+          secret: { value },
+          team_id: teams.platform,
+          read_access: 'SPECIFIC_TEAMS',
+          shared_team_slugs: ['analytics'],
+        },
+      }),
+    );
     const before = await snapshot(c.id);
     const who = keys['analytics integration admin']!;
     assert.equal((await s.request('GET', `/compat/account-credentials/v1/credentials/${c.id}`, { key: who })).status, 200);
@@ -183,13 +218,24 @@ describe('a credential without a team belongs to the whole tenant', () => {
   });
 
   it('a team-scoped role creates only under one of its own teams, and cannot move its credential out of them', async () => {
-    const loose = await s.request('POST', '/v1/credentials', { key: keys['platform member']!, body: { name: 'Loose', type: 'text', secret: { value: secret('scope-loose') } } });
+    const loose = await s.request('POST', '/v1/credentials', {
+      key: keys['platform member']!,
+      body: { name: 'Loose', type: 'text', secret: { value: secret('scope-loose') } },
+    });
     assert.equal(loose.status, 422, loose.text);
-    assert.deepEqual(loose.body.error.details.map((d: any) => d.path), ['team_id']);
-    const elsewhere = await s.request('POST', '/v1/credentials', { key: keys['platform member']!, body: { name: 'Planted', type: 'text', secret: { value: secret('scope-planted') }, team_id: teams.analytics } });
+    assert.deepEqual(
+      loose.body.error.details.map((d: any) => d.path),
+      ['team_id'],
+    );
+    const elsewhere = await s.request('POST', '/v1/credentials', {
+      key: keys['platform member']!,
+      body: { name: 'Planted', type: 'text', secret: { value: secret('scope-planted') }, team_id: teams.analytics },
+    });
     assert.equal(elsewhere.status, 422, elsewhere.text);
     const value = secret('scope-own');
-    const own = await ok(s.request('POST', '/v1/credentials', { key: keys['platform member']!, body: { name: 'Own', type: 'text', secret: { value }, team_id: teams.platform } }));
+    const own = await ok(
+      s.request('POST', '/v1/credentials', { key: keys['platform member']!, body: { name: 'Own', type: 'text', secret: { value }, team_id: teams.platform } }),
+    );
     for (const body of [{ team_id: null }, { team_id: teams.analytics }]) {
       const r = await s.request('PATCH', `/v1/credentials/${own.id}`, { key: keys['platform member']!, body });
       assert.equal(r.status, 422, `${JSON.stringify(body)}: ${r.text}`);

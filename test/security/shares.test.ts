@@ -15,7 +15,6 @@ const secrets: string[] = [];
 const teams: Record<string, { id: string; slug: string }> = {};
 const keys: Record<string, string> = {};
 
-
 async function team(name: string, slug: string) {
   return (teams[slug] = await ok(s.request('POST', '/v1/teams', { body: { name, slug } })));
 }
@@ -38,7 +37,10 @@ function revealPaths(who: string, integration: string, id: string): Array<[strin
     ['native reveal', () => s.request('GET', `/v1/credentials/${id}/secret`, { key: keys[who]! })],
     ['integration secret', () => s.request('GET', `/v1/integrations/${integration}/secret`, { key: keys[who]! })],
     ['integration secret by id', () => s.request('GET', `/v1/integrations/${integration}/secret?credential_id=${id}`, { key: keys[who]! })],
-    ['integration-credentials dialect', () => s.request('GET', `/compat/integration-credentials/api/v1/credentials/${integration}`, { key: keys[who]!, headers: dialect })],
+    [
+      'integration-credentials dialect',
+      () => s.request('GET', `/compat/integration-credentials/api/v1/credentials/${integration}`, { key: keys[who]!, headers: dialect }),
+    ],
   ];
 }
 
@@ -60,11 +62,20 @@ after(async () => {
 
 describe('SPECIFIC_TEAMS shares match team slugs exactly', () => {
   it('team data_eng neither lists nor reveals (native, integration, dialect) a credential shared with data-eng', async () => {
-    const c = await credential('Warehouse loader', { team_id: teams.platform!.id, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['data-eng'], integration_id: 'warehouse' });
+    const c = await credential('Warehouse loader', {
+      team_id: teams.platform!.id,
+      read_access: 'SPECIFIC_TEAMS',
+      shared_team_slugs: ['data-eng'],
+      integration_id: 'warehouse',
+    });
     for (const who of ['data_eng service', 'data_eng integration admin']) {
       const listed = await s.request('GET', '/v1/credentials?per_page=100', { key: keys[who]! });
       assert.equal(listed.status, 200);
-      assert.deepEqual(listed.body.data.map((x: any) => x.id), [], `${who} lists it`);
+      assert.deepEqual(
+        listed.body.data.map((x: any) => x.id),
+        [],
+        `${who} lists it`,
+      );
       const byIntegration = await s.request('GET', '/v1/integrations/warehouse/credentials', { key: keys[who]! });
       assert.equal(byIntegration.body.total, 0, `${who} lists it by integration`);
       for (const [path, call] of revealPaths(who, 'warehouse', c.id)) {
@@ -84,7 +95,12 @@ describe('SPECIFIC_TEAMS shares match team slugs exactly', () => {
   it('a share naming a slug with the other separator, or a prefix of it, grants nothing either', async () => {
     await team('Data', 'data');
     await key('data service', 'service', ['data']);
-    const c = await credential('Lake writer', { team_id: teams.platform!.id, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['data_eng'], integration_id: 'lake' });
+    const c = await credential('Lake writer', {
+      team_id: teams.platform!.id,
+      read_access: 'SPECIFIC_TEAMS',
+      shared_team_slugs: ['data_eng'],
+      integration_id: 'lake',
+    });
     for (const who of ['data-eng service', 'data service']) {
       for (const [path, call] of revealPaths(who, 'lake', c.id)) assert.equal((await call()).status, 404, `${who} ${path}`);
       assert.equal((await s.request('GET', '/v1/credentials?filter[integration_id]=lake', { key: keys[who]! })).body.total, 0, who);
@@ -96,7 +112,12 @@ describe('SPECIFIC_TEAMS shares match team slugs exactly', () => {
 describe('deleting a team takes its slug out of every share', () => {
   it('in the same change: the share is gone, the ETag moves, and a new team of that slug inherits nothing', async () => {
     const ops = await team('Operations', 'ops');
-    const live = await credential('Pager token', { team_id: teams.platform!.id, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['ops', 'data-eng'], integration_id: 'pager' });
+    const live = await credential('Pager token', {
+      team_id: teams.platform!.id,
+      read_access: 'SPECIFIC_TEAMS',
+      shared_team_slugs: ['ops', 'data-eng'],
+      integration_id: 'pager',
+    });
     const gone = await credential('Old pager token', { team_id: teams.platform!.id, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['ops'] });
     await ok(s.request('DELETE', `/v1/credentials/${gone.id}`), 204);
     const before = await s.request('GET', `/v1/credentials/${live.id}`);
@@ -126,7 +147,12 @@ describe('deleting a team takes its slug out of every share', () => {
   it('a team created with a slug that a stale share still names starts without that share', async () => {
     // Another process's team cache may accept a share for a few seconds after the team went;
     // the only way to plant one from a test is to write the row, as that process would have.
-    const c = await credential('Ghost share', { team_id: teams.platform!.id, read_access: 'SPECIFIC_TEAMS', shared_team_slugs: ['data-eng'], integration_id: 'ghost' });
+    const c = await credential('Ghost share', {
+      team_id: teams.platform!.id,
+      read_access: 'SPECIFIC_TEAMS',
+      shared_team_slugs: ['data-eng'],
+      integration_id: 'ghost',
+    });
     const sql = await s.sql();
     await sql.run('UPDATE credentials SET shared_team_slugs = ? WHERE id = ?', JSON.stringify(['data-eng', 'ghost']), c.id);
     await sql.close();

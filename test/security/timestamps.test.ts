@@ -43,14 +43,19 @@ describe('leap-second timestamps → 400/422 in the envelope, never 500, nothing
         assert.equal(r.status, 422, `${field}=${leap}: ${r.text}`);
         assert.equal(r.body.error.code, 'VALIDATION_FAILED');
         assert.deepEqual(paths(r), [field]);
-        assert.ok(r.body.error.details.some((i: { message: string }) => /leap second/.test(i.message)), r.text);
+        assert.ok(
+          r.body.error.details.some((i: { message: string }) => /leap second/.test(i.message)),
+          r.text,
+        );
       }
     }
     assert.equal(await credentialCount(), before);
   });
 
   it('expires_at and deactivation_time on PATCH → 422, the credential unchanged', async () => {
-    const c = await s.request('POST', '/v1/credentials', { body: { name: 'leap patch', type: 'text', secret: { value: canary('leap-kept') }, expires_at: '2031-01-01T01:00:00+01:00' } });
+    const c = await s.request('POST', '/v1/credentials', {
+      body: { name: 'leap patch', type: 'text', secret: { value: canary('leap-kept') }, expires_at: '2031-01-01T01:00:00+01:00' },
+    });
     assert.equal(c.status, 201, c.text);
     assert.equal(c.body.expires_at, '2031-01-01T00:00:00.000Z');
     for (const field of ['expires_at', 'deactivation_time']) {
@@ -69,7 +74,8 @@ describe('leap-second timestamps → 400/422 in the envelope, never 500, nothing
     refusedSecrets.push(secret);
     const r = await s.request('POST', '/v1/credentials', {
       body: {
-        name: 'leap oauth', type: 'oauth2',
+        name: 'leap oauth',
+        type: 'oauth2',
         config: { client_id: 'c', token_endpoint: 'https://auth.example.com/token', grant_type: 'client_credentials', access_token_expires_at: LEAP[0] },
         secret: { client_secret: secret },
       },
@@ -111,7 +117,13 @@ describe('leap-second timestamps → 400/422 in the envelope, never 500, nothing
     // The same request with a time that has a second 00-59 is accepted.
     const ok = await s.request('POST', '/compat/integration-credentials/api/v1/credentials', {
       headers: { 'x-tenantid': tenantId },
-      body: { integrationId: 'leap-int', credentialName: 'leap dialect', authType: 'text', accessToken: canary('leap-ic-ok'), expiresAt: '2031-01-01T00:00:59Z' },
+      body: {
+        integrationId: 'leap-int',
+        credentialName: 'leap dialect',
+        authType: 'text',
+        accessToken: canary('leap-ic-ok'),
+        expiresAt: '2031-01-01T00:00:59Z',
+      },
     });
     assert.equal(ok.status, 201, ok.text);
   });

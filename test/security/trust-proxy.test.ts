@@ -25,7 +25,10 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined>): Pr
 
 /** The ip of the audit event a credential's creation left. */
 async function createdFrom(s: TestServer, forwardedFor: string): Promise<string> {
-  const c = await s.request('POST', '/v1/credentials', { body: { name: `xff ${canary('n')}`, type: 'text', secret: { value: canary('xff') } }, headers: { 'x-forwarded-for': forwardedFor } });
+  const c = await s.request('POST', '/v1/credentials', {
+    body: { name: `xff ${canary('n')}`, type: 'text', secret: { value: canary('xff') } },
+    headers: { 'x-forwarded-for': forwardedFor },
+  });
   assert.equal(c.status, 201, c.text);
   const events = await s.request('GET', `/v1/audit-events?filter[credential_id]=${c.body.id}`);
   assert.equal(events.status, 200, events.text);
@@ -36,7 +39,9 @@ async function createdFrom(s: TestServer, forwardedFor: string): Promise<string>
 async function failedFrom(s: TestServer, requestId: string): Promise<string> {
   const conn = await s.sql();
   try {
-    const row = await waitFor(`auth.failed ${requestId}`, () => conn.get<{ ip: string }>(`SELECT ip FROM audit_events WHERE action = 'auth.failed' AND request_id = ?`, requestId));
+    const row = await waitFor(`auth.failed ${requestId}`, () =>
+      conn.get<{ ip: string }>(`SELECT ip FROM audit_events WHERE action = 'auth.failed' AND request_id = ?`, requestId),
+    );
     return row.ip;
   } finally {
     await conn.close();
@@ -72,7 +77,10 @@ describe('trusted proxies are named; the client address is the right-most untrus
 
   it('failed sign-ins are counted and audited under the real address, whatever the client writes', async () => {
     for (let i = 1; i <= 5; i++) {
-      const r = await behindProxy.request('GET', '/v1/credentials', { key: 'lk_live_' + 'x'.repeat(43), headers: { 'x-forwarded-for': `6.6.6.${i}, 203.0.113.77`, 'x-request-id': `req_xff_fail_${i}` } });
+      const r = await behindProxy.request('GET', '/v1/credentials', {
+        key: 'lk_live_' + 'x'.repeat(43),
+        headers: { 'x-forwarded-for': `6.6.6.${i}, 203.0.113.77`, 'x-request-id': `req_xff_fail_${i}` },
+      });
       assert.equal(r.status, 401);
     }
     // The first failure of a window is the audited one; it carries the proxy-seen address.

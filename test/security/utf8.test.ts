@@ -73,7 +73,10 @@ describe('invalid UTF-8 in a JSON body → 400 MALFORMED_REQUEST, nothing stored
   });
 
   it('dialects refuse it too: integration-credentials and account-credentials POST, integration-metadata PATCH', async () => {
-    const ic = bodyWith((v) => JSON.stringify({ integrationId: 'utf8-int', credentialName: 'utf8 dialect', authType: 'text', accessToken: v }), INVALID['overlong "/"']!);
+    const ic = bodyWith(
+      (v) => JSON.stringify({ integrationId: 'utf8-int', credentialName: 'utf8 dialect', authType: 'text', accessToken: v }),
+      INVALID['overlong "/"']!,
+    );
     const r1 = await post('/compat/integration-credentials/api/v1/credentials', ic.body);
     assert.equal(r1.status, 400, r1.text);
     assert.equal(r1.body.error.code, 'MALFORMED_REQUEST');
@@ -103,6 +106,9 @@ describe('invalid UTF-8 in a JSON body → 400 MALFORMED_REQUEST, nothing stored
 
   it('no form of any refused secret is in a response, the log, the audit log or the data files', async () => {
     // The valid and the patched-over secrets were stored on purpose; the refused ones never.
-    await assertServerHoldsNoSecret(s, secrets.filter((x) => x.startsWith('utf8-') && !x.startsWith('utf8-original') && !x.startsWith('utf8-valid')));
+    await assertServerHoldsNoSecret(
+      s,
+      secrets.filter((x) => x.startsWith('utf8-') && !x.startsWith('utf8-original') && !x.startsWith('utf8-valid')),
+    );
   });
 });

@@ -43,7 +43,7 @@ describe('one server per SQLite data directory', () => {
     await s.stop();
   });
 
-  it('a second `serve` on a held data directory exits 1 with one line naming the holder\'s pid', async () => {
+  it("a second `serve` on a held data directory exits 1 with one line naming the holder's pid", async () => {
     const second = await secondServe(s.env);
     assert.equal(second.code, 1, second.stdout + second.stderr);
     assert.equal(
@@ -61,7 +61,13 @@ describe('one server per SQLite data directory', () => {
     for (const args of [['migrate'], ['keys', 'status']]) {
       const r = await runCli(args, { ...s.env, LATCHKEY_LOG_LEVEL: 'warn' });
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, new RegExp(`^latchkey: working next to the latchkey server \\(pid ${s.proc.pid}\\) that holds ${s.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+      assert.match(
+        r.stderr,
+        new RegExp(
+          `^latchkey: working next to the latchkey server \\(pid ${s.proc.pid}\\) that holds ${s.dataDir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+          'm',
+        ),
+      );
     }
   });
 

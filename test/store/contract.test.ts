@@ -21,23 +21,76 @@ const newTenant = () => `ten_${randomBytes(6).toString('hex')}`;
 function credential(tenantId: string, over: Partial<CredentialRow> = {}): CredentialRow {
   const id = over.id ?? `crd_${randomBytes(8).toString('hex')}`;
   return {
-    tenantId, id, name: `smtp ${id}`, slug: `smtp_${id}`, type: 'smtp', provider: null, integrationId: null, description: '',
-    status: 'active', deactivationTime: null, config: { host: 'smtp.example', port: 587 }, secretFields: ['password'], metadata: {},
-    allowedHosts: [], proxyRules: {}, teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [], testCredentialEnabled: false,
-    version: 1, revision: 1, expiresAt: null, lastUsedAt: null, lastError: null, createdAt: at(0), updatedAt: at(0),
-    createdBy: actor, modifiedBy: actor, deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,
+    tenantId,
+    id,
+    name: `smtp ${id}`,
+    slug: `smtp_${id}`,
+    type: 'smtp',
+    provider: null,
+    integrationId: null,
+    description: '',
+    status: 'active',
+    deactivationTime: null,
+    config: { host: 'smtp.example', port: 587 },
+    secretFields: ['password'],
+    metadata: {},
+    allowedHosts: [],
+    proxyRules: {},
+    teamId: null,
+    folderId: null,
+    readAccess: 'GLOBAL',
+    sharedTeamSlugs: [],
+    testCredentialEnabled: false,
+    version: 1,
+    revision: 1,
+    expiresAt: null,
+    lastUsedAt: null,
+    lastError: null,
+    createdAt: at(0),
+    updatedAt: at(0),
+    createdBy: actor,
+    modifiedBy: actor,
+    deletedAt: null,
+    rotationIntervalDays: null,
+    nextRotationAt: null,
+    rotationDue: false,
+    ...over,
   };
 }
 
 function version(c: CredentialRow, n: number): VersionRow {
-  return { tenantId: c.tenantId, credentialId: c.id, version: n, stage: 'current', secret: randomBytes(32), testSecret: null, expiresAt: null, createdAt: at(0), createdBy: actor };
+  return {
+    tenantId: c.tenantId,
+    credentialId: c.id,
+    version: n,
+    stage: 'current',
+    secret: randomBytes(32),
+    testSecret: null,
+    expiresAt: null,
+    createdAt: at(0),
+    createdBy: actor,
+  };
 }
 
 function accessKey(tenantId: string, role: string, over: Partial<AccessKeyRow> = {}): AccessKeyRow {
   const keyHash = randomBytes(32);
   return {
-    id: `key_${randomBytes(8).toString('hex')}`, tenantId, name: `${role} key`, type: 'api', role, teamIds: [], prefix: 'lk_live_xxxx',
-    keyHash, platformAdmin: false, expiresAt: null, lastUsedAt: null, createdAt: at(0), updatedAt: at(0), revision: 1, createdBy: actor, ...over,
+    id: `key_${randomBytes(8).toString('hex')}`,
+    tenantId,
+    name: `${role} key`,
+    type: 'api',
+    role,
+    teamIds: [],
+    prefix: 'lk_live_xxxx',
+    keyHash,
+    platformAdmin: false,
+    expiresAt: null,
+    lastUsedAt: null,
+    createdAt: at(0),
+    updatedAt: at(0),
+    revision: 1,
+    createdBy: actor,
+    ...over,
   };
 }
 
@@ -97,7 +150,7 @@ describe(`store contract: compare-and-set on a credential's revision (${TEST_STO
     assert.equal((await store.getCredential(tenantId, c.id))?.slug, c.slug);
   });
 
-  it('scopes names per integration, and the account\'s smtp/api_key credentials apart from other types (migration 11)', async () => {
+  it("scopes names per integration, and the account's smtp/api_key credentials apart from other types (migration 11)", async () => {
     const tenantId = newTenant();
     const insert = (c: CredentialRow) => store.insertCredential(tenantId, { credential: c, version: version(c, 1), audit: [] });
     const jira = credential(tenantId, { slug: 'production', type: 'oauth2', integrationId: 'jira' });
@@ -156,7 +209,7 @@ describe(`store contract: the last manager and the last owner key (${TEST_STORE}
     assert.equal((await store.getAccessKey(tenantId, owner.id))?.role, 'owner');
   });
 
-  it('counts only the tenant\'s own keys: another tenant\'s manager does not stand in', async () => {
+  it("counts only the tenant's own keys: another tenant's manager does not stand in", async () => {
     const tenantId = newTenant();
     const mine = accessKey(tenantId, 'owner');
     await store.insertAccessKey(tenantId, mine, []);

@@ -21,16 +21,55 @@ const at = (offsetMs: number) => new Date(Date.UTC(2030, 0, 1) + offsetMs).toISO
 function credential(over: Partial<CredentialRow> = {}): CredentialRow {
   const id = over.id ?? `crd_${randomBytes(8).toString('hex')}`;
   return {
-    tenantId, id, name: `oauth ${id}`, slug: `oauth_${id}`, type: 'oauth2', provider: null, integrationId: null, description: '',
-    status: 'active', deactivationTime: null, config: { client_id: 'c', token_endpoint: 'https://idp.example/token', grant_type: 'client_credentials' },
-    secretFields: ['client_secret'], metadata: {}, allowedHosts: [], proxyRules: {}, teamId: null, folderId: null, readAccess: 'GLOBAL', sharedTeamSlugs: [],
-    testCredentialEnabled: false, version: 1, revision: 1, expiresAt: at(0), lastUsedAt: null, lastError: null, createdAt: at(0), updatedAt: at(0),
-    createdBy: actor, modifiedBy: actor, deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,
+    tenantId,
+    id,
+    name: `oauth ${id}`,
+    slug: `oauth_${id}`,
+    type: 'oauth2',
+    provider: null,
+    integrationId: null,
+    description: '',
+    status: 'active',
+    deactivationTime: null,
+    config: { client_id: 'c', token_endpoint: 'https://idp.example/token', grant_type: 'client_credentials' },
+    secretFields: ['client_secret'],
+    metadata: {},
+    allowedHosts: [],
+    proxyRules: {},
+    teamId: null,
+    folderId: null,
+    readAccess: 'GLOBAL',
+    sharedTeamSlugs: [],
+    testCredentialEnabled: false,
+    version: 1,
+    revision: 1,
+    expiresAt: at(0),
+    lastUsedAt: null,
+    lastError: null,
+    createdAt: at(0),
+    updatedAt: at(0),
+    createdBy: actor,
+    modifiedBy: actor,
+    deletedAt: null,
+    rotationIntervalDays: null,
+    nextRotationAt: null,
+    rotationDue: false,
+    ...over,
   };
 }
 
 function version(c: CredentialRow, n: number): VersionRow {
-  return { tenantId, credentialId: c.id, version: n, stage: 'current', secret: randomBytes(32), testSecret: null, expiresAt: null, createdAt: at(0), createdBy: actor };
+  return {
+    tenantId,
+    credentialId: c.id,
+    version: n,
+    stage: 'current',
+    secret: randomBytes(32),
+    testSecret: null,
+    expiresAt: null,
+    createdAt: at(0),
+    createdBy: actor,
+  };
 }
 
 async function insert(c: CredentialRow): Promise<void> {
@@ -100,7 +139,14 @@ describe(`refresh claims and fencing (${TEST_STORE})`, () => {
     const c = credential();
     await insert(c);
     const f = (await store.claimRefresh(tenantId, c.id, 'A', at(0), at(10_000))) as number;
-    assert.equal(await store.releaseRefresh(tenantId, c.id, 'A', f, { lastError: 'invalid_grant: reconnect', schedule: { nextAt: null, failures: 1, blocked: true }, audit: [] }), true);
+    assert.equal(
+      await store.releaseRefresh(tenantId, c.id, 'A', f, {
+        lastError: 'invalid_grant: reconnect',
+        schedule: { nextAt: null, failures: 1, blocked: true },
+        audit: [],
+      }),
+      true,
+    );
     const row = await store.getCredential(tenantId, c.id);
     assert.equal(row?.lastError, 'invalid_grant: reconnect');
     assert.equal(row?.revision, 2);
@@ -109,11 +155,13 @@ describe(`refresh claims and fencing (${TEST_STORE})`, () => {
   });
 
   it('the scheduler claims due credentials once, even when claiming concurrently', async () => {
-    const due = await Promise.all(Array.from({ length: 6 }, async () => {
-      const c = credential({ expiresAt: at(-60_000) });
-      await insert(c);
-      return c.id;
-    }));
+    const due = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const c = credential({ expiresAt: at(-60_000) });
+        await insert(c);
+        return c.id;
+      }),
+    );
     const notDue = credential({ expiresAt: at(3_600_000) });
     await insert(notDue);
     const q = (owner: string) => store.claimDueRefreshes({ type: 'oauth2', now: at(0), horizon: at(300_000), owner, leaseUntil: at(30_000), limit: 100 });
@@ -128,9 +176,16 @@ describe(`refresh claims and fencing (${TEST_STORE})`, () => {
 
   it('an OAuth state is taken once', async () => {
     const row: OAuthStateRow = {
-      stateHash: randomBytes(32).toString('hex'), tenantId, credentialId: 'crd_x',
+      stateHash: randomBytes(32).toString('hex'),
+      tenantId,
+      credentialId: 'crd_x',
       principal: { type: 'access_key', id: 'key_1', name: 'k', email: null, role: 'owner', teamIds: [] },
-      codeVerifier: randomBytes(40), nonce: 'n', redirectUri: 'https://vault.example/v1/oauth/callback', returnTo: null, createdAt: at(0), expiresAt: at(600_000),
+      codeVerifier: randomBytes(40),
+      nonce: 'n',
+      redirectUri: 'https://vault.example/v1/oauth/callback',
+      returnTo: null,
+      createdAt: at(0),
+      expiresAt: at(600_000),
     };
     await store.insertOAuthState(row);
     const [one, two] = await Promise.all([store.takeOAuthState(row.stateHash), store.takeOAuthState(row.stateHash)]);

@@ -80,7 +80,12 @@ export async function httpListener(answer: (req: HttpListener['received'][number
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const entry = { method: req.method ?? '', path: req.url ?? '', authorization: req.headers.authorization ?? '', body: Buffer.concat(chunks).toString('utf8') };
+      const entry = {
+        method: req.method ?? '',
+        path: req.url ?? '',
+        authorization: req.headers.authorization ?? '',
+        body: Buffer.concat(chunks).toString('utf8'),
+      };
       received.push(entry);
       answer(entry, res);
     });

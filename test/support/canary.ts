@@ -44,7 +44,12 @@ export function assertNoSecret(places: Record<string, string | Buffer>, secrets:
  * The server's log, every file of its data directory, its audit log through the API, and extra
  * places. `ownerKey` is for a server restarted on an existing store, which prints no key.
  */
-export async function assertServerHoldsNoSecret(s: TestServer, secrets: readonly string[], extra: Record<string, string | Buffer> = {}, ownerKey = s.ownerKey): Promise<void> {
+export async function assertServerHoldsNoSecret(
+  s: TestServer,
+  secrets: readonly string[],
+  extra: Record<string, string | Buffer> = {},
+  ownerKey = s.ownerKey,
+): Promise<void> {
   const places: Record<string, string | Buffer> = { 'server log': s.logs(), ...extra };
   for (const [i, b] of readTree(s.dataDir).entries()) places[`data file #${i}`] = b;
   // The newest events of the server's first tenant; pass other tenants' events in `extra`.

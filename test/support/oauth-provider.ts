@@ -54,15 +54,26 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
   const port = (server.address() as { port: number }).port;
   const issuer = `http://127.0.0.1:${port}`;
   const webClient = (c: { id: string; secret: string }): ClientMetadata => ({
-    client_id: c.id, client_secret: c.secret, grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
-    redirect_uris: opts.redirectUris, token_endpoint_auth_method: 'client_secret_basic',
+    client_id: c.id,
+    client_secret: c.secret,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    redirect_uris: opts.redirectUris,
+    token_endpoint_auth_method: 'client_secret_basic',
   });
   const provider = new Provider(issuer, {
     clients: [
       webClient(CLIENT),
       webClient(SHORT_CLIENT),
       webClient(KEEP_CLIENT),
-      { client_id: MACHINE_CLIENT.id, client_secret: MACHINE_CLIENT.secret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post' },
+      {
+        client_id: MACHINE_CLIENT.id,
+        client_secret: MACHINE_CLIENT.secret,
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: 'client_secret_post',
+      },
     ],
     pkce: { required: () => true },
     features: {
@@ -107,7 +118,10 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
   server.on('request', provider.callback());
 
   return {
-    issuer, provider, tokenRequests, refreshOutcomes,
+    issuer,
+    provider,
+    tokenRequests,
+    refreshOutcomes,
     lastIssuedRefreshToken: () => lastRefreshToken,
     async authorize(authorizationUrl, login = 'alice') {
       const jar = new CookieJar();
@@ -116,7 +130,9 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
       let body: string | undefined;
       for (let i = 0; i < 12; i++) {
         const res = await fetch(url, {
-          method, redirect: 'manual', body,
+          method,
+          redirect: 'manual',
+          body,
           headers: { cookie: jar.header(), ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
         });
         jar.take(res);
@@ -136,14 +152,20 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
         const details = await provider.Interaction.find(interaction[1]!);
         const prompt = details?.prompt.name;
         method = 'POST';
-        body = prompt === 'login' ? new URLSearchParams({ prompt: 'login', login, password: 'x' }).toString() : new URLSearchParams({ prompt: 'consent' }).toString();
+        body =
+          prompt === 'login'
+            ? new URLSearchParams({ prompt: 'login', login, password: 'x' }).toString()
+            : new URLSearchParams({ prompt: 'consent' }).toString();
       }
       throw new Error('too many steps at the provider');
     },
     async revoke(token, client) {
       const res = await fetch(`${issuer}/token/revocation`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+        },
         body: new URLSearchParams({ token, token_type_hint: 'refresh_token' }),
       });
       if (res.status !== 200) throw new Error(`revocation answered ${res.status}`);

@@ -104,7 +104,12 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
   const ownerKey = /owner access key: (lk_\S+)/.exec(output)?.[1] ?? '';
 
   const server: TestServer = {
-    url, ownerKey, dataDir, logFile, env, proc,
+    url,
+    ownerKey,
+    dataDir,
+    logFile,
+    env,
+    proc,
     async request(method, path, o = {}) {
       const headers: Record<string, string> = { ...o.headers };
       const key = o.key === undefined ? ownerKey : o.key;
@@ -117,7 +122,7 @@ export async function startServer(opts: { env?: Record<string, string>; dataDir?
       }
       const res = await fetch(url + path, { method, headers, body });
       const text = await res.text();
-      let parsed: unknown ;
+      let parsed: unknown;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
       } catch {

@@ -85,9 +85,10 @@ export async function makeStoreFixture(): Promise<StoreFixture> {
  * fresh SQLite file, or the fixture's own PostgreSQL database.
  */
 export async function openStoreUnderTest(fixture: StoreFixture): Promise<Store> {
-  const store = TEST_STORE === 'postgres'
-    ? await openPostgresStore({ url: fixture.env.LATCHKEY_DATABASE_URL as string })
-    : openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'latchkey-store-')), 'latchkey.db'), synchronous: 'NORMAL' });
+  const store =
+    TEST_STORE === 'postgres'
+      ? await openPostgresStore({ url: fixture.env.LATCHKEY_DATABASE_URL as string })
+      : openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'latchkey-store-')), 'latchkey.db'), synchronous: 'NORMAL' });
   await store.migrate();
   return store;
 }

@@ -10,7 +10,10 @@ describe('canary scanner', () => {
     for (const wrapped of [`\0mailer\0${s}`, `mailer:${s}`, `x${s}yz`, `ab${s}`, s]) {
       for (const enc of ['base64', 'base64url'] as const) {
         const encoded = Buffer.from(wrapped).toString(enc);
-        assert.ok(forms.some((f) => encoded.includes(f)), `${enc} of ${JSON.stringify(wrapped)}`);
+        assert.ok(
+          forms.some((f) => encoded.includes(f)),
+          `${enc} of ${JSON.stringify(wrapped)}`,
+        );
       }
     }
     assert.ok(forms.includes(Buffer.from(s).toString('hex')));

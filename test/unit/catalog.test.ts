@@ -8,8 +8,26 @@ import { loadCatalog } from '../../src/catalog/catalog.js';
 import type { ValidationIssue } from '../../src/catalog/catalog.js';
 
 const REQUIRED_TYPES = [
-  'smtp', 'webhook', 'mailgun', 'sendgrid', 'aws-ses', 'postmark', 'experian', 'taxjar', 'avalara',
-  'oauth2', 'text', 'api_key', 'basic', 'jwt', 'aws', 'mtls', 'http_request', 'postgresql', 'sftp', 'binary',
+  'smtp',
+  'webhook',
+  'mailgun',
+  'sendgrid',
+  'aws-ses',
+  'postmark',
+  'experian',
+  'taxjar',
+  'avalara',
+  'oauth2',
+  'text',
+  'api_key',
+  'basic',
+  'jwt',
+  'aws',
+  'mtls',
+  'http_request',
+  'postgresql',
+  'sftp',
+  'binary',
 ];
 const typesDir = fileURLToPath(new URL('../../src/catalog/types/', import.meta.url));
 const catalog = loadCatalog();
@@ -20,7 +38,13 @@ function messagesAt(issues: ValidationIssue[], path: string): string[] {
 
 describe('catalog loading', () => {
   it('loads exactly the required types', () => {
-    assert.deepEqual(catalog.list().map((t) => t.id).sort(), [...REQUIRED_TYPES].sort());
+    assert.deepEqual(
+      catalog
+        .list()
+        .map((t) => t.id)
+        .sort(),
+      [...REQUIRED_TYPES].sort(),
+    );
   });
 
   it('lists secret fields from the secret schema and keeps config and secret apart', () => {
@@ -147,15 +171,9 @@ describe('checkConfig', () => {
   });
 
   it('refuses port 0 and 70000 with the field path', () => {
-    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 0 }).issues, [
-      { path: 'config.port', message: 'must be >= 1' },
-    ]);
-    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 70000 }).issues, [
-      { path: 'config.port', message: 'must be <= 65535' },
-    ]);
-    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 25.5 }).issues, [
-      { path: 'config.port', message: 'must be an integer' },
-    ]);
+    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 0 }).issues, [{ path: 'config.port', message: 'must be >= 1' }]);
+    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 70000 }).issues, [{ path: 'config.port', message: 'must be <= 65535' }]);
+    assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 25.5 }).issues, [{ path: 'config.port', message: 'must be an integer' }]);
     assert.deepEqual(catalog.checkConfig('smtp', { host: 'h.example', port: 65535 }).issues, []);
   });
 
@@ -179,9 +197,7 @@ describe('checkConfig', () => {
     assert.deepEqual(messagesAt(issues, 'config.host'), ['is required']);
     assert.deepEqual(messagesAt(issues, 'config.encryption'), ['must be one of: none, tls, ssl']);
     assert.deepEqual(messagesAt(catalog.checkConfig('smtp', { host: '' }).issues, 'config.host')[0], 'must not be empty');
-    assert.deepEqual(messagesAt(catalog.checkConfig('smtp', { host: 'bad host!' }).issues, 'config.host'), [
-      'must be a valid host name or IP address',
-    ]);
+    assert.deepEqual(messagesAt(catalog.checkConfig('smtp', { host: 'bad host!' }).issues, 'config.host'), ['must be a valid host name or IP address']);
     for (const host of ['10.0.0.1', '::1', 'smtp_relay', 'mail.example.com.']) {
       assert.deepEqual(catalog.checkConfig('smtp', { host }).issues, [], host);
     }
@@ -202,9 +218,7 @@ describe('checkConfig', () => {
 
   it('requires what each aws authentication type needs', () => {
     assert.deepEqual(catalog.checkConfig('aws', {}).issues, [{ path: 'config.access_key_id', message: 'is required' }]);
-    assert.deepEqual(catalog.checkConfig('aws', { authentication_type: 'ROLE' }).issues, [
-      { path: 'config.role_arn', message: 'is required' },
-    ]);
+    assert.deepEqual(catalog.checkConfig('aws', { authentication_type: 'ROLE' }).issues, [{ path: 'config.role_arn', message: 'is required' }]);
     assert.deepEqual(catalog.checkConfig('aws', { authentication_type: 'INSTANCE_PROFILE' }).issues, []);
   });
 });
@@ -269,9 +283,7 @@ describe('checkSecret', () => {
   it('reports secret issues under secret.', () => {
     assert.deepEqual(catalog.checkSecret('text', { value: '' }).issues, [{ path: 'secret.value', message: 'must not be empty' }]);
     assert.deepEqual(catalog.checkSecret('text', {}).issues, [{ path: 'secret.value', message: 'is required' }]);
-    assert.deepEqual(catalog.checkSecret('smtp', { host: 'h' }).issues, [
-      { path: 'secret.host', message: 'is not allowed in secret: it belongs in config' },
-    ]);
+    assert.deepEqual(catalog.checkSecret('smtp', { host: 'h' }).issues, [{ path: 'secret.host', message: 'is not allowed in secret: it belongs in config' }]);
   });
 });
 
@@ -297,7 +309,11 @@ describe('generateSecret', () => {
       assert.deepEqual(catalog.checkSecret(type.id, secret).issues, [], type.id);
     }
     assert.deepEqual(
-      catalog.list().filter((t) => t.capabilities.generatable).map((t) => t.id).sort(),
+      catalog
+        .list()
+        .filter((t) => t.capabilities.generatable)
+        .map((t) => t.id)
+        .sort(),
       ['api_key', 'text', 'webhook'],
     );
   });

@@ -36,7 +36,10 @@ describe('keyset paging seeks the index to the cursor', () => {
 
   it('access keys and audit events: the same for their list indexes', () => {
     const db = migrated();
-    assert.match(plan(db, accessKeyListSql('ten_a', {}, { limit: 25, after }).rows), /USING INDEX access_keys_list \(tenant_id=\? AND \(created_at,id\)<\(\?,\?\)\)/);
+    assert.match(
+      plan(db, accessKeyListSql('ten_a', {}, { limit: 25, after }).rows),
+      /USING INDEX access_keys_list \(tenant_id=\? AND \(created_at,id\)<\(\?,\?\)\)/,
+    );
     assert.match(plan(db, auditListSql('ten_a', {}, { limit: 25, after })), /USING INDEX audit_list \(tenant_id=\? AND \(at,id\)<\(\?,\?\)\)/);
   });
 

@@ -18,7 +18,13 @@ describe('allowed_hosts', () => {
   it('an exact name matches itself only', () => {
     assert.equal(allowed(['api.example.com'], 'https://api.example.com/x'), true);
     assert.equal(allowed(['API.Example.com'], 'https://api.EXAMPLE.com/x'), true);
-    for (const url of ['https://example.com.evil.com/', 'https://api.example.com.evil.com/', 'https://xapi.example.com/', 'https://api.example.com./', 'https://evil.com/api.example.com']) {
+    for (const url of [
+      'https://example.com.evil.com/',
+      'https://api.example.com.evil.com/',
+      'https://xapi.example.com/',
+      'https://api.example.com./',
+      'https://evil.com/api.example.com',
+    ]) {
       assert.equal(allowed(['api.example.com'], url), false, url);
     }
   });
@@ -31,7 +37,7 @@ describe('allowed_hosts', () => {
     assert.equal(allowed(['*.example.com'], 'https://evilexample.com/'), false);
   });
 
-  it('a port only where the entry names it; the default port is the scheme\'s', () => {
+  it("a port only where the entry names it; the default port is the scheme's", () => {
     assert.equal(allowed(['api.example.com'], 'https://api.example.com:443/'), true);
     assert.equal(allowed(['api.example.com'], 'https://api.example.com:8443/'), false);
     assert.equal(allowed(['api.example.com:8443'], 'https://api.example.com:8443/'), true);
@@ -59,8 +65,16 @@ describe('proxy_rules', () => {
   });
   it('a path prefix matches at a segment boundary, after dot segments are resolved', () => {
     const rules = { path_prefixes: ['/v1/mail', '/v2/'] };
-    for (const ok of ['https://x.test/v1/mail', 'https://x.test/v1/mail/send', 'https://x.test/v2/x', 'https://x.test/v1/x/../mail/send?q=/admin']) assert.equal(outside(rules, 'GET', ok), null, ok);
-    for (const no of ['https://x.test/v1/mailbox', 'https://x.test/v2', 'https://x.test/v1/mail/../admin', 'https://x.test/v1/mail/%2e%2e/admin', 'https://x.test/v1/mail/..%2Fadmin', 'https://x.test/v1/mail/x%5C..']) {
+    for (const ok of ['https://x.test/v1/mail', 'https://x.test/v1/mail/send', 'https://x.test/v2/x', 'https://x.test/v1/x/../mail/send?q=/admin'])
+      assert.equal(outside(rules, 'GET', ok), null, ok);
+    for (const no of [
+      'https://x.test/v1/mailbox',
+      'https://x.test/v2',
+      'https://x.test/v1/mail/../admin',
+      'https://x.test/v1/mail/%2e%2e/admin',
+      'https://x.test/v1/mail/..%2Fadmin',
+      'https://x.test/v1/mail/x%5C..',
+    ]) {
       assert.notEqual(outside(rules, 'GET', no), null, no);
     }
   });

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { MIGRATIONS } from '../../src/store/migrations/migrations.js';
-import type {
-  AccessKeyRow, ActorRef, AuditRow, CredentialRow, IdempotencyRow, Store, TenantKeyRow, TenantRow, VersionRow,
-} from '../../src/store/port.js';
+import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, IdempotencyRow, Store, TenantKeyRow, TenantRow, VersionRow } from '../../src/store/port.js';
 import { numberParams } from '../../src/store/postgres/numbered-params.js';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.js';
 import { checkChainPage, GENESIS_HASH, sealEvents } from '../../src/services/audit/audit-chain.js';
@@ -127,36 +125,97 @@ function tenantFixture(): { tenant: TenantRow; key: TenantKeyRow } {
 function accessKeyFixture(tenantId: string, role: string, over: Partial<AccessKeyRow> = {}): AccessKeyRow {
   const id = uid('key');
   return {
-    id, tenantId, name: `key ${id}`, type: 'api', role, teamIds: ['team_a'], prefix: 'lk_abc',
-    keyHash: createHash('sha256').update(id).digest(), platformAdmin: false, expiresAt: null, lastUsedAt: null,
-    createdAt: iso(counter), updatedAt: iso(counter), revision: 1, createdBy: actor, ...over,
+    id,
+    tenantId,
+    name: `key ${id}`,
+    type: 'api',
+    role,
+    teamIds: ['team_a'],
+    prefix: 'lk_abc',
+    keyHash: createHash('sha256').update(id).digest(),
+    platformAdmin: false,
+    expiresAt: null,
+    lastUsedAt: null,
+    createdAt: iso(counter),
+    updatedAt: iso(counter),
+    revision: 1,
+    createdBy: actor,
+    ...over,
   };
 }
 
 function credentialFixture(tenantId: string, over: Partial<CredentialRow> = {}): CredentialRow {
   const id = over.id ?? uid('crd');
   return {
-    tenantId, id, name: `cred ${id}`, slug: `slug-${id}`, type: 'api_key', provider: null, integrationId: null,
-    description: '', status: 'active', deactivationTime: null, config: { host: 'api.example.com', port: 443 },
-    secretFields: ['apiKey'], metadata: { env: 'test' }, allowedHosts: ['api.example.com'], proxyRules: {}, teamId: null, folderId: null,
-    readAccess: 'TEAM', sharedTeamSlugs: [], testCredentialEnabled: false, version: 1, revision: 1, expiresAt: null,
-    lastUsedAt: null, lastError: null, createdAt: iso(0), updatedAt: iso(0), createdBy: actor, modifiedBy: actor,
-    deletedAt: null, rotationIntervalDays: null, nextRotationAt: null, rotationDue: false, ...over,
+    tenantId,
+    id,
+    name: `cred ${id}`,
+    slug: `slug-${id}`,
+    type: 'api_key',
+    provider: null,
+    integrationId: null,
+    description: '',
+    status: 'active',
+    deactivationTime: null,
+    config: { host: 'api.example.com', port: 443 },
+    secretFields: ['apiKey'],
+    metadata: { env: 'test' },
+    allowedHosts: ['api.example.com'],
+    proxyRules: {},
+    teamId: null,
+    folderId: null,
+    readAccess: 'TEAM',
+    sharedTeamSlugs: [],
+    testCredentialEnabled: false,
+    version: 1,
+    revision: 1,
+    expiresAt: null,
+    lastUsedAt: null,
+    lastError: null,
+    createdAt: iso(0),
+    updatedAt: iso(0),
+    createdBy: actor,
+    modifiedBy: actor,
+    deletedAt: null,
+    rotationIntervalDays: null,
+    nextRotationAt: null,
+    rotationDue: false,
+    ...over,
   };
 }
 
 function versionFixture(c: CredentialRow, version = 1): VersionRow {
   return {
-    tenantId: c.tenantId, credentialId: c.id, version, stage: 'current', secret: randomBytes(48), testSecret: null,
-    expiresAt: null, createdAt: c.createdAt, createdBy: actor,
+    tenantId: c.tenantId,
+    credentialId: c.id,
+    version,
+    stage: 'current',
+    secret: randomBytes(48),
+    testSecret: null,
+    expiresAt: null,
+    createdAt: c.createdAt,
+    createdBy: actor,
   };
 }
 
 function auditFixture(tenantId: string, at: string, over: Partial<AuditRow> = {}): AuditRow {
   return {
-    id: uid('evt'), tenantId, at, actor, action: 'credential.reveal', targetType: 'credential', targetId: null,
-    outcome: 'success', reason: null, requestId: uid('req'), ip: '127.0.0.1', userAgent: 'test', seq: null, hash: null,
-    prevHash: null, ...over,
+    id: uid('evt'),
+    tenantId,
+    at,
+    actor,
+    action: 'credential.reveal',
+    targetType: 'credential',
+    targetId: null,
+    outcome: 'success',
+    reason: null,
+    requestId: uid('req'),
+    ip: '127.0.0.1',
+    userAgent: 'test',
+    seq: null,
+    hash: null,
+    prevHash: null,
+    ...over,
   };
 }
 
@@ -193,7 +252,10 @@ describe('PostgreSQL store: migrations', () => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
     const rows = await c.query<{ id: number }>('SELECT id FROM schema_migrations ORDER BY id').finally(() => c.end());
-    assert.deepEqual(rows.rows.map((r) => r.id), MIGRATIONS.map((m) => m.id));
+    assert.deepEqual(
+      rows.rows.map((r) => r.id),
+      MIGRATIONS.map((m) => m.id),
+    );
     assert.equal(s0.kind, 'postgres');
     assert.equal(s0.capabilities.multiProcess, true);
     await s0.ping();
@@ -230,7 +292,10 @@ describe('PostgreSQL store: tenants and access keys', () => {
     assert.equal(all.total, 2);
     assert.equal(typeof all.total, 'number');
     const byName = await b.listAccessKeys(tenant.id, { name: '100%' }, { limit: 10 });
-    assert.deepEqual(byName.rows.map((r) => r.id), [reader.id]);
+    assert.deepEqual(
+      byName.rows.map((r) => r.id),
+      [reader.id],
+    );
     assert.equal((await b.listAccessKeys(tenant.id, { name: '_reader 1000' }, { limit: 10 })).total, 0, 'LIKE metacharacters are escaped');
 
     assert.equal(await a.updateAccessKey(tenant.id, { ...reader, name: 'renamed', revision: 2 }, 1, []), true);
@@ -326,30 +391,49 @@ describe('PostgreSQL store: credentials', () => {
     assert.deepEqual(seen, order(live));
 
     const offsetPage = await b.listCredentials(tenantId, { all: true }, {}, { limit: 10, offset: 20 });
-    assert.deepEqual(offsetPage.rows.map((r) => r.id), order(live).slice(20, 30));
+    assert.deepEqual(
+      offsetPage.rows.map((r) => r.id),
+      order(live).slice(20, 30),
+    );
 
     const byType = await b.listCredentials(tenantId, { all: true }, { type: 'basic', status: 'active' }, { limit: 100 });
-    assert.deepEqual(byType.rows.map((r) => r.id), order(live.filter((r) => r.type === 'basic' && r.status === 'active')));
+    assert.deepEqual(
+      byType.rows.map((r) => r.id),
+      order(live.filter((r) => r.type === 'basic' && r.status === 'active')),
+    );
     assert.equal(byType.total, byType.rows.length);
 
     const byName = await b.listCredentials(tenantId, { all: true }, { name: 'STRIPE 50%_' }, { limit: 100 });
-    assert.deepEqual(byName.rows.map((r) => r.name), ['Stripe 50%_off'], 'name filter is case-insensitive and escapes % and _');
+    assert.deepEqual(
+      byName.rows.map((r) => r.name),
+      ['Stripe 50%_off'],
+      'name filter is case-insensitive and escapes % and _',
+    );
 
     const expiring = await b.listCredentials(tenantId, { all: true }, { expiresBefore: iso(60_000) }, { limit: 100 });
     assert.equal(expiring.total, 6);
 
     const teamA = await b.listCredentials(tenantId, { all: true }, { teamId: 'team_a' }, { limit: 100 });
-    assert.deepEqual(teamA.rows.map((r) => r.id), order(live.filter((r) => r.teamId === 'team_a')));
+    assert.deepEqual(
+      teamA.rows.map((r) => r.id),
+      order(live.filter((r) => r.teamId === 'team_a')),
+    );
 
     // Visibility: team_a's own, GLOBAL ones, and SPECIFIC_TEAMS shared with slug "ops" (not "ops-eu").
     const visible = await b.listCredentials(tenantId, { all: false, teamIds: ['team_a'], teamSlugs: ['ops'] }, {}, { limit: 100 });
     const expected = live.filter(
       (r) => r.teamId === 'team_a' || r.readAccess === 'GLOBAL' || (r.readAccess === 'SPECIFIC_TEAMS' && r.sharedTeamSlugs.includes('ops')),
     );
-    assert.deepEqual(visible.rows.map((r) => r.id), order(expected));
+    assert.deepEqual(
+      visible.rows.map((r) => r.id),
+      order(expected),
+    );
     assert.equal(visible.total, expected.length);
     const none = await b.listCredentials(tenantId, { all: false, teamIds: [], teamSlugs: [] }, {}, { limit: 100 });
-    assert.deepEqual(none.rows.map((r) => r.id), order(live.filter((r) => r.readAccess === 'GLOBAL')));
+    assert.deepEqual(
+      none.rows.map((r) => r.id),
+      order(live.filter((r) => r.readAccess === 'GLOBAL')),
+    );
 
     // Usage touches keep the latest time, even when the batch holds an older one after it.
     await a.touchCredentials([
@@ -374,16 +458,31 @@ describe('PostgreSQL store: credentials', () => {
     const next = { ...c, description: 'v2', version: 2, revision: 2 };
     const v2 = versionFixture(next, 2);
     assert.equal(
-      await b.updateCredential(tenantId, 1, { credential: next, version: v2, restage: [{ version: 1, stage: 'previous', expiresAt: iso(86_400_000) }], audit: [auditFixture(tenantId, iso(1))] }),
+      await b.updateCredential(tenantId, 1, {
+        credential: next,
+        version: v2,
+        restage: [{ version: 1, stage: 'previous', expiresAt: iso(86_400_000) }],
+        audit: [auditFixture(tenantId, iso(1))],
+      }),
       'updated',
     );
     assert.equal(await a.updateCredential(tenantId, 1, { credential: { ...next, description: 'lost' }, version: null, audit: [] }), 'stale');
     assert.deepEqual(await a.getCredential(tenantId, c.id), next);
-    assert.deepEqual((await a.listVersions(tenantId, c.id)).map((v) => [v.version, v.stage, v.expiresAt]), [[2, 'current', null], [1, 'previous', iso(86_400_000)]]);
+    assert.deepEqual(
+      (await a.listVersions(tenantId, c.id)).map((v) => [v.version, v.stage, v.expiresAt]),
+      [
+        [2, 'current', null],
+        [1, 'previous', iso(86_400_000)],
+      ],
+    );
     assert.deepEqual(await a.getVersion(tenantId, c.id, 2), v2);
 
     const racers = Array.from({ length: 20 }, (_, i) =>
-      (i % 2 ? a : b).updateCredential(tenantId, 2, { credential: { ...next, description: `racer ${i}`, revision: 3 }, version: null, audit: [auditFixture(tenantId, iso(2))] }),
+      (i % 2 ? a : b).updateCredential(tenantId, 2, {
+        credential: { ...next, description: `racer ${i}`, revision: 3 },
+        version: null,
+        audit: [auditFixture(tenantId, iso(2))],
+      }),
     );
     const results = await Promise.all(racers);
     assert.equal(results.filter((r) => r === 'updated').length, 1);
@@ -468,16 +567,29 @@ describe('PostgreSQL store: audit chain', () => {
       chain.push(...page);
       afterSeq = page.at(-1)?.seq as number;
     }
-    assert.deepEqual(chain.map((e) => e.seq), Array.from({ length: total }, (_, i) => i + 1));
+    assert.deepEqual(
+      chain.map((e) => e.seq),
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
     assert.equal(chain[0]?.prevHash, GENESIS_HASH);
     assert.deepEqual(checkChainPage({ seq: 0, hash: GENESIS_HASH }, chain).bad, null);
     const creates = await b.listAudit(tenantId, { action: 'tenant.create' }, { limit: 10 });
     assert.deepEqual(new Set(chain.map((e) => e.id)), new Set([...creates, ...appended].map((e) => e.id)));
 
     const listed = await b.listAudit(tenantId, { action: 'credential.reveal', since: iso(1000), until: iso(1010) }, { limit: 5 });
-    assert.deepEqual(listed.map((e) => e.at), [iso(1009), iso(1008), iso(1007), iso(1006), iso(1005)]);
-    const more = await b.listAudit(tenantId, { action: 'credential.reveal', since: iso(1000), until: iso(1010) }, { limit: 5, after: { createdAt: iso(1005), id: listed[4]?.id as string } });
-    assert.deepEqual(more.map((e) => e.at), [iso(1004), iso(1003), iso(1002), iso(1001), iso(1000)]);
+    assert.deepEqual(
+      listed.map((e) => e.at),
+      [iso(1009), iso(1008), iso(1007), iso(1006), iso(1005)],
+    );
+    const more = await b.listAudit(
+      tenantId,
+      { action: 'credential.reveal', since: iso(1000), until: iso(1010) },
+      { limit: 5, after: { createdAt: iso(1005), id: listed[4]?.id as string } },
+    );
+    assert.deepEqual(
+      more.map((e) => e.at),
+      [iso(1004), iso(1003), iso(1002), iso(1001), iso(1000)],
+    );
     assert.equal((await b.listAudit(tenantId, { credentialId: 'crd_3' }, { limit: 100 })).length, 11);
   });
 });
@@ -488,7 +600,14 @@ describe('PostgreSQL store: idempotency keys', () => {
     const { a, b } = await sharedStores();
     const { tenantId } = await newTenant(a);
     const row = (key: string, fingerprint: string, createdAt = iso(100_000)): IdempotencyRow => ({
-      tenantId, key, principalId: 'key_1', fingerprint, state: 'pending', status: null, response: null, createdAt,
+      tenantId,
+      key,
+      principalId: 'key_1',
+      fingerprint,
+      state: 'pending',
+      status: null,
+      response: null,
+      createdAt,
     });
     for (let i = 0; i < 20; i++) {
       const key = `idem-${i}`;

@@ -169,10 +169,7 @@ describe('parseStrictJson: rejections', () => {
 
   it('names the JSON-pointer path of a duplicate key', () => {
     assert.equal(assertRejected('{"a":1,"a":2}', 'duplicate_key').message, 'duplicate key at /a');
-    assert.equal(
-      assertRejected('{"x":[0,{"k/~":1,"k/~":2}]}', 'duplicate_key').message,
-      'duplicate key at /x/1/k~1~0',
-    );
+    assert.equal(assertRejected('{"x":[0,{"k/~":1,"k/~":2}]}', 'duplicate_key').message, 'duplicate key at /x/1/k~1~0');
   });
 
   it('does not name long or control-character keys', () => {
@@ -269,8 +266,40 @@ describe('parseStrictJson: properties', () => {
 
   it('throws JsonRejected for any JSON-like string JSON.parse rejects', () => {
     const token = fc.constantFrom(
-      '{', '}', '[', ']', ',', ':', '"', '\\', '"a"', '"b"', '\\u0061', '\\ud800', '\\udc00', 'u', '0', '1', '-',
-      '.', 'e', 'E', '+', '01', '1.5', 'true', 'fals', 'null', ' ', '\n', '\t', '\u0000', "'", 'x', '\ud83d', '\ude00',
+      '{',
+      '}',
+      '[',
+      ']',
+      ',',
+      ':',
+      '"',
+      '\\',
+      '"a"',
+      '"b"',
+      '\\u0061',
+      '\\ud800',
+      '\\udc00',
+      'u',
+      '0',
+      '1',
+      '-',
+      '.',
+      'e',
+      'E',
+      '+',
+      '01',
+      '1.5',
+      'true',
+      'fals',
+      'null',
+      ' ',
+      '\n',
+      '\t',
+      '\u0000',
+      "'",
+      'x',
+      '\ud83d',
+      '\ude00',
     );
     fc.assert(
       fc.property(fc.array(token, { maxLength: 30 }), (parts) => acceptsOnlyWhatJsonParseAccepts(parts.join(''))),
@@ -280,16 +309,11 @@ describe('parseStrictJson: properties', () => {
 
   it('rejects mutations of valid documents exactly when JSON.parse does (or a stricter rule applies)', () => {
     fc.assert(
-      fc.property(
-        fc.jsonValue({ maxDepth: 5 }),
-        fc.nat(),
-        fc.constantFrom('', ',', '"', '\\', '}', ']', '0', ' ', 'x'),
-        (v, at, insert) => {
-          const text = JSON.stringify(v);
-          const pos = at % (text.length + 1);
-          acceptsOnlyWhatJsonParseAccepts(text.slice(0, pos) + insert + text.slice(pos + 1));
-        },
-      ),
+      fc.property(fc.jsonValue({ maxDepth: 5 }), fc.nat(), fc.constantFrom('', ',', '"', '\\', '}', ']', '0', ' ', 'x'), (v, at, insert) => {
+        const text = JSON.stringify(v);
+        const pos = at % (text.length + 1);
+        acceptsOnlyWhatJsonParseAccepts(text.slice(0, pos) + insert + text.slice(pos + 1));
+      }),
       { numRuns: 2000 },
     );
   });

@@ -26,12 +26,18 @@ describe('WAL sync (audit appends made durable off the event loop)', () => {
     writeFileSync(path, 'frames');
     const wal = createWalSync(path);
     const settled = await Promise.allSettled(Array.from({ length: 25 }, () => wal.sync()));
-    assert.deepEqual(settled.map((s) => s.status), Array(25).fill('fulfilled'));
+    assert.deepEqual(
+      settled.map((s) => s.status),
+      Array(25).fill('fulfilled'),
+    );
     await wal.close();
 
     const missing = createWalSync(join(dir, 'gone-wal'));
     const failed = await Promise.allSettled(Array.from({ length: 5 }, () => missing.sync()));
-    assert.deepEqual(failed.map((s) => s.status), Array(5).fill('rejected'));
+    assert.deepEqual(
+      failed.map((s) => s.status),
+      Array(5).fill('rejected'),
+    );
     await missing.close();
   });
 });
@@ -42,7 +48,10 @@ describe('which SQLite store methods wait for the WAL flush', () => {
     t.after(() => rmSync(dir, { recursive: true, force: true }));
     const store = openSqliteStore({ file: join(dir, 'latchkey.db'), synchronous: 'FULL' });
     t.after(() => store.close());
-    const methods = Object.entries(store).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
+    const methods = Object.entries(store)
+      .filter(([, v]) => typeof v === 'function')
+      .map(([k]) => k)
+      .sort();
     assert.deepEqual(methods, Object.keys(STORE_METHOD_ACCESS).sort());
   });
 

@@ -4,8 +4,15 @@ import { filterQuery } from '../list-query.js';
 import { Paginator } from '../paginate.js';
 import { pathOf, type RequestOptions, type Transport } from '../transport.js';
 import type {
-  AccessKey, AccessKeyCreateBody, AccessKeyCreated, AccessKeyListFilter, AccessKeyListQuery, AccessKeyPage, AccessKeyRenameBody,
-  AccessKeyRenamed, AwsKeyPairIssued,
+  AccessKey,
+  AccessKeyCreateBody,
+  AccessKeyCreated,
+  AccessKeyListFilter,
+  AccessKeyListQuery,
+  AccessKeyPage,
+  AccessKeyRenameBody,
+  AccessKeyRenamed,
+  AwsKeyPairIssued,
 } from '../types.js';
 import type { ConditionalOptions, IdempotentOptions } from './credentials.js';
 
@@ -30,8 +37,11 @@ export class AccessKeys {
   /** `POST /v1/access-keys`. The answer's `key` is shown this once: store it now. */
   async create(body: AccessKeyCreateBody, opts: IdempotentOptions = {}): Promise<WithEtag<AccessKeyCreated>> {
     const res = await this.#t.request<AccessKeyCreated>({
-      method: 'POST', path: '/v1/access-keys', body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: '/v1/access-keys',
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -45,7 +55,10 @@ export class AccessKeys {
   async listPage(opts: AccessKeyListPageOptions = {}): Promise<AccessKeyPage> {
     const paging = { page: opts.page, per_page: opts.perPage, cursor: opts.cursor } satisfies AccessKeyListQuery;
     const res = await this.#t.request<AccessKeyPage>({
-      method: 'GET', path: '/v1/access-keys', query: { ...paging, ...filterQuery(opts.filter) }, options: opts,
+      method: 'GET',
+      path: '/v1/access-keys',
+      query: { ...paging, ...filterQuery(opts.filter) },
+      options: opts,
     });
     return res.body;
   }
@@ -59,7 +72,11 @@ export class AccessKeys {
   /** `PUT /v1/access-keys/{id}`: only the name can change. */
   async rename(id: string, name: string, opts: ConditionalOptions = {}): Promise<WithEtag<AccessKeyRenamed>> {
     const res = await this.#t.request<AccessKeyRenamed>({
-      method: 'PUT', path: pathOf('v1', 'access-keys', id), body: { name } satisfies AccessKeyRenameBody, headers: ifMatchHeader(opts.ifMatch), options: opts,
+      method: 'PUT',
+      path: pathOf('v1', 'access-keys', id),
+      body: { name } satisfies AccessKeyRenameBody,
+      headers: ifMatchHeader(opts.ifMatch),
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }

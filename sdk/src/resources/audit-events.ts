@@ -29,7 +29,10 @@ export class AuditEvents {
   async listPage(opts: AuditEventListPageOptions = {}): Promise<AuditEventPage> {
     const paging = { per_page: opts.perPage, cursor: opts.cursor } satisfies AuditEventListQuery;
     const res = await this.#t.request<AuditEventPage>({
-      method: 'GET', path: '/v1/audit-events', query: { ...paging, ...filterQuery(opts.filter) }, options: opts,
+      method: 'GET',
+      path: '/v1/audit-events',
+      query: { ...paging, ...filterQuery(opts.filter) },
+      options: opts,
     });
     return res.body;
   }

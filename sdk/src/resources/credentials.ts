@@ -4,10 +4,29 @@ import { filterQuery } from '../list-query.js';
 import { Paginator } from '../paginate.js';
 import { pathOf, type RequestOptions, type Transport } from '../transport.js';
 import type {
-  Credential, CredentialCreateBody, CredentialCreated, CredentialListFilter, CredentialListQuery, CredentialPage, CredentialPatchBody,
-  CredentialReplaceBody, CredentialReplaced, CredentialRestored, CredentialRotateBody, CredentialRotated, CredentialTypeInfo,
-  CredentialTypeList, CredentialUpdated, CredentialVersion, CredentialVersionList, CredentialVersionRestored, DeleteCredentialQuery,
-  DerivedToken, RevealedCredential, RevealQuery, VerifyResult,
+  Credential,
+  CredentialCreateBody,
+  CredentialCreated,
+  CredentialListFilter,
+  CredentialListQuery,
+  CredentialPage,
+  CredentialPatchBody,
+  CredentialReplaceBody,
+  CredentialReplaced,
+  CredentialRestored,
+  CredentialRotateBody,
+  CredentialRotated,
+  CredentialTypeInfo,
+  CredentialTypeList,
+  CredentialUpdated,
+  CredentialVersion,
+  CredentialVersionList,
+  CredentialVersionRestored,
+  DeleteCredentialQuery,
+  DerivedToken,
+  RevealedCredential,
+  RevealQuery,
+  VerifyResult,
 } from '../types.js';
 
 export interface IdempotentOptions extends RequestOptions {
@@ -65,8 +84,11 @@ export class Credentials {
   /** `POST /v1/credentials`. A generatable type given no secret answers with `generated_secret`, once. */
   async create(body: CredentialCreateBody, opts: IdempotentOptions = {}): Promise<WithEtag<CredentialCreated>> {
     const res = await this.#t.request<CredentialCreated>({
-      method: 'POST', path: '/v1/credentials', body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: '/v1/credentials',
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -74,7 +96,11 @@ export class Credentials {
   /** `PUT /v1/credentials/{id}`: create with your own id, or replace the whole credential. */
   async put(id: string, body: CredentialReplaceBody, opts: ConditionalOptions = {}): Promise<WithEtag<CredentialReplaced>> {
     const res = await this.#t.request<CredentialReplaced>({
-      method: 'PUT', path: pathOf('v1', 'credentials', id), body, headers: ifMatchHeader(opts.ifMatch), options: opts,
+      method: 'PUT',
+      path: pathOf('v1', 'credentials', id),
+      body,
+      headers: ifMatchHeader(opts.ifMatch),
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -94,7 +120,10 @@ export class Credentials {
   async listPage(opts: CredentialListPageOptions = {}): Promise<CredentialPage> {
     const paging = { page: opts.page, per_page: opts.perPage, cursor: opts.cursor } satisfies CredentialListQuery;
     const res = await this.#t.request<CredentialPage>({
-      method: 'GET', path: '/v1/credentials', query: { ...paging, ...filterQuery(opts.filter) }, options: opts,
+      method: 'GET',
+      path: '/v1/credentials',
+      query: { ...paging, ...filterQuery(opts.filter) },
+      options: opts,
     });
     return res.body;
   }
@@ -102,7 +131,11 @@ export class Credentials {
   /** `PATCH /v1/credentials/{id}`: change some fields; a new `secret` makes a new version. */
   async update(id: string, patch: CredentialPatchBody, opts: ConditionalOptions = {}): Promise<WithEtag<CredentialUpdated>> {
     const res = await this.#t.request<CredentialUpdated>({
-      method: 'PATCH', path: pathOf('v1', 'credentials', id), body: patch, headers: ifMatchHeader(opts.ifMatch), options: opts,
+      method: 'PATCH',
+      path: pathOf('v1', 'credentials', id),
+      body: patch,
+      headers: ifMatchHeader(opts.ifMatch),
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -110,8 +143,11 @@ export class Credentials {
   /** `DELETE /v1/credentials/{id}`: soft delete (restorable), or `purge: true` to destroy. */
   async delete(id: string, opts: DeleteCredentialOptions = {}): Promise<void> {
     await this.#t.request<undefined>({
-      method: 'DELETE', path: pathOf('v1', 'credentials', id), query: { purge: opts.purge ? true : undefined } satisfies DeleteCredentialQuery,
-      headers: ifMatchHeader(opts.ifMatch), options: opts,
+      method: 'DELETE',
+      path: pathOf('v1', 'credentials', id),
+      query: { purge: opts.purge ? true : undefined } satisfies DeleteCredentialQuery,
+      headers: ifMatchHeader(opts.ifMatch),
+      options: opts,
     });
   }
 
@@ -124,7 +160,8 @@ export class Credentials {
   /** `GET /v1/credentials/{id}/secret`: the decrypted secret (audited; needs `credentials:reveal`). */
   async reveal(id: string, opts: RevealOptions = {}): Promise<WithEtag<RevealedCredential>> {
     const res = await this.#t.request<RevealedCredential>({
-      method: 'GET', path: pathOf('v1', 'credentials', id, 'secret'),
+      method: 'GET',
+      path: pathOf('v1', 'credentials', id, 'secret'),
       query: { variant: opts.variant, allow_inactive: opts.allowInactive ? true : undefined, version: opts.version } satisfies RevealQuery,
       options: opts,
     });
@@ -137,8 +174,11 @@ export class Credentials {
     if (opts.secret !== undefined) body.secret = opts.secret;
     if (opts.gracePeriodSeconds !== undefined) body.grace_period_seconds = opts.gracePeriodSeconds;
     const res = await this.#t.request<CredentialRotated>({
-      method: 'POST', path: pathOf('v1', 'credentials', id, 'rotate'), body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: pathOf('v1', 'credentials', id, 'rotate'),
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -162,7 +202,9 @@ export class Credentials {
   /** `GET /v1/credentials/{id}/versions`: every version's metadata and stage, newest first. */
   async versions(id: string, opts: RequestOptions = {}): Promise<CredentialVersionList['data']> {
     const res = await this.#t.request<CredentialVersionList>({
-      method: 'GET', path: pathOf('v1', 'credentials', id, 'versions'), options: opts,
+      method: 'GET',
+      path: pathOf('v1', 'credentials', id, 'versions'),
+      options: opts,
     });
     return res.body.data;
   }
@@ -176,8 +218,10 @@ export class Credentials {
   /** `POST /v1/credentials/{id}/versions/{n}/restore`: a new version made from version `n`. */
   async restoreVersion(id: string, n: number, opts: IdempotentOptions = {}): Promise<WithEtag<CredentialVersionRestored>> {
     const res = await this.#t.request<CredentialVersionRestored>({
-      method: 'POST', path: pathOf('v1', 'credentials', id, 'versions', n, 'restore'),
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: pathOf('v1', 'credentials', id, 'versions', n, 'restore'),
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }

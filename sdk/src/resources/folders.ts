@@ -16,8 +16,11 @@ export class Folders {
   /** `POST /v1/folders`: a folder in a team. */
   async create(body: FolderCreateBody, opts: IdempotentOptions = {}): Promise<WithEtag<FolderCreated>> {
     const res = await this.#t.request<FolderCreated>({
-      method: 'POST', path: '/v1/folders', body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: '/v1/folders',
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }

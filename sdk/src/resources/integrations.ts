@@ -1,9 +1,7 @@
 import { withEtag, type WithEtag } from '../etag.js';
 import { Paginator } from '../paginate.js';
 import { pathOf, type RequestOptions, type Transport } from '../transport.js';
-import type {
-  Credential, IntegrationCredentialListQuery, IntegrationCredentialPage, IntegrationRevealedCredential, IntegrationRevealQuery,
-} from '../types.js';
+import type { Credential, IntegrationCredentialListQuery, IntegrationCredentialPage, IntegrationRevealedCredential, IntegrationRevealQuery } from '../types.js';
 
 export interface IntegrationListOptions extends RequestOptions {
   perPage?: number;
@@ -35,8 +33,10 @@ export class Integrations {
   /** One page of `GET /v1/integrations/{integration_id}/credentials`. */
   async listPage(integrationId: string, opts: IntegrationListPageOptions = {}): Promise<IntegrationCredentialPage> {
     const res = await this.#t.request<IntegrationCredentialPage>({
-      method: 'GET', path: pathOf('v1', 'integrations', integrationId, 'credentials'),
-      query: { page: opts.page, per_page: opts.perPage, cursor: opts.cursor } satisfies IntegrationCredentialListQuery, options: opts,
+      method: 'GET',
+      path: pathOf('v1', 'integrations', integrationId, 'credentials'),
+      query: { page: opts.page, per_page: opts.perPage, cursor: opts.cursor } satisfies IntegrationCredentialListQuery,
+      options: opts,
     });
     return res.body;
   }
@@ -44,8 +44,10 @@ export class Integrations {
   /** `GET /v1/integrations/{integration_id}/secret?credential_id=…`: a decrypted secret (audited). */
   async reveal(integrationId: string, opts: IntegrationRevealOptions = {}): Promise<WithEtag<IntegrationRevealedCredential>> {
     const res = await this.#t.request<IntegrationRevealedCredential>({
-      method: 'GET', path: pathOf('v1', 'integrations', integrationId, 'secret'),
-      query: { credential_id: opts.credentialId } satisfies IntegrationRevealQuery, options: opts,
+      method: 'GET',
+      path: pathOf('v1', 'integrations', integrationId, 'secret'),
+      query: { credential_id: opts.credentialId } satisfies IntegrationRevealQuery,
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }

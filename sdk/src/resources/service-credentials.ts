@@ -26,7 +26,9 @@ export class ServiceCredentials {
     opts: RequestOptions = {},
   ): Promise<ServiceCredential<F>> {
     const res = await this.#t.request<F>({
-      method: 'GET', path: '/compat/service-credentials' + pathOf('service-credentials', params.type, params.id), options: opts,
+      method: 'GET',
+      path: '/compat/service-credentials' + pathOf('service-credentials', params.type, params.id),
+      options: opts,
     });
     return { type: params.type, id: params.id, fields: res.body };
   }

@@ -18,8 +18,11 @@ export class Teams {
   /** `POST /v1/teams`: the slug defaults from the name and never changes. */
   async create(body: TeamCreateBody, opts: IdempotentOptions = {}): Promise<WithEtag<TeamCreated>> {
     const res = await this.#t.request<TeamCreated>({
-      method: 'POST', path: '/v1/teams', body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: '/v1/teams',
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }
@@ -40,7 +43,11 @@ export class Teams {
   /** `PATCH /v1/teams/{id}`: rename. */
   async update(id: string, patch: TeamPatchBody, opts: ConditionalOptions = {}): Promise<WithEtag<TeamUpdated>> {
     const res = await this.#t.request<TeamUpdated>({
-      method: 'PATCH', path: pathOf('v1', 'teams', id), body: patch, headers: ifMatchHeader(opts.ifMatch), options: opts,
+      method: 'PATCH',
+      path: pathOf('v1', 'teams', id),
+      body: patch,
+      headers: ifMatchHeader(opts.ifMatch),
+      options: opts,
     });
     return withEtag(res.body, res.headers);
   }

@@ -14,8 +14,11 @@ export class Tenants {
   /** `POST /v1/tenants` (platform admins only): the tenant and its owner key, shown this once. */
   async create(body: TenantCreateBody, opts: IdempotentOptions = {}): Promise<TenantCreated> {
     const res = await this.#t.request<TenantCreated>({
-      method: 'POST', path: '/v1/tenants', body,
-      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() }, options: opts,
+      method: 'POST',
+      path: '/v1/tenants',
+      body,
+      headers: { 'idempotency-key': opts.idempotencyKey ?? newIdempotencyKey() },
+      options: opts,
     });
     return res.body;
   }

@@ -1,7 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  chmodSync, closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync,
-  writeFileSync, writeSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, seal } from '../aead.js';
@@ -73,7 +84,10 @@ function writeKeyFileDurably(tmp: string, key: Buffer): void {
  * process meeting a value wrapped by a key it does not hold re-reads the files once: that is how
  * a running server learns of a rotation another process started or finished.
  */
-export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNextKey?: string | undefined; keyFile: string; create?: boolean }): { provider: KeyProvider; created: boolean } {
+export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNextKey?: string | undefined; keyFile: string; create?: boolean }): {
+  provider: KeyProvider;
+  created: boolean;
+} {
   const fromEnv = opts.envKey !== undefined && opts.envKey !== '';
   const envNext = opts.envNextKey !== undefined && opts.envNextKey !== '' ? opts.envNextKey : undefined;
   if (!fromEnv && envNext !== undefined) {
@@ -98,7 +112,9 @@ export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNext
   } else {
     let key = readKeyFile(opts.keyFile);
     if (key === null && opts.create === false) {
-      throw new RootKeyError(`no root key at ${opts.keyFile} (LATCHKEY_ROOT_KEY_FILE, default <data dir>/root.key) and LATCHKEY_ROOT_KEY is not set: run this with the server's settings`);
+      throw new RootKeyError(
+        `no root key at ${opts.keyFile} (LATCHKEY_ROOT_KEY_FILE, default <data dir>/root.key) and LATCHKEY_ROOT_KEY is not set: run this with the server's settings`,
+      );
     }
     if (key === null) {
       mkdirSync(dirname(opts.keyFile), { recursive: true, mode: 0o700 });
@@ -193,7 +209,8 @@ export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNext
       if (current !== null && localKeyId(current) === keyId && next === null) {
         // A run that crashed after the rename: nothing left to move.
       } else {
-        if (next === null || localKeyId(next) !== keyId) throw new RootKeyError(`${nextFile} does not hold the root key ${keyId} this rotation re-wrapped the store with`);
+        if (next === null || localKeyId(next) !== keyId)
+          throw new RootKeyError(`${nextFile} does not hold the root key ${keyId} this rotation re-wrapped the store with`);
         if (keepPrevious && current !== null) {
           const tmp = `${previousFile}.tmp-${process.pid}`;
           writeKeyFileDurably(tmp, current);
@@ -207,7 +224,11 @@ export function loadLocalKeyProvider(opts: { envKey: string | undefined; envNext
       if (key === null || localKeyId(key) !== keyId) throw new RootKeyError(`${opts.keyFile} does not hold ${keyId} after the rename`);
       keys = new Map([[keyId, key]]);
       primaryId = keyId;
-      return { operatorAction: keepPrevious ? `${previousFile} holds the old root key; nothing in the store is wrapped by it any more, destroy it once you no longer need it` : null };
+      return {
+        operatorAction: keepPrevious
+          ? `${previousFile} holds the old root key; nothing in the store is wrapped by it any more, destroy it once you no longer need it`
+          : null,
+      };
     },
   };
 

@@ -12,7 +12,9 @@ import { VAULT_PREFIX, vaultDialect } from './vault/index.js';
 export function compatRoutes(services: Services, opts: { deletedRetentionDays: number; clock?: Clock }): FastifyPluginAsync {
   const clock = opts.clock ?? systemClock;
   return async (app) => {
-    await app.register(awsSecretsManagerDialect(services, { verifier: services.sigv4, clock, deletedRetentionDays: opts.deletedRetentionDays }), { prefix: AWS_SECRETS_MANAGER_PREFIX });
+    await app.register(awsSecretsManagerDialect(services, { verifier: services.sigv4, clock, deletedRetentionDays: opts.deletedRetentionDays }), {
+      prefix: AWS_SECRETS_MANAGER_PREFIX,
+    });
     await app.register(vaultDialect(services, clock), { prefix: VAULT_PREFIX });
   };
 }

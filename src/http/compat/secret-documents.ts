@@ -35,7 +35,8 @@ export async function* visibleCredentials(s: Services, ctx: RequestContext, filt
 export async function credentialByName(s: Services, ctx: RequestContext, name: string): Promise<CredentialRow | null> {
   const found: CredentialRow[] = [];
   for await (const c of visibleCredentials(s, ctx, { name })) if (c.name === name) found.push(c);
-  if (found.length > 1) throw new LatchkeyError('INVALID_PARAMETER', `${found.length} credentials you can see are named ${name} (one per team): address one by its id`);
+  if (found.length > 1)
+    throw new LatchkeyError('INVALID_PARAMETER', `${found.length} credentials you can see are named ${name} (one per team): address one by its id`);
   return found[0] ?? null;
 }
 

@@ -18,7 +18,8 @@ import { SECURE_SESSION_COOKIE, SESSION_COOKIE, principalOfSession, sessionToken
 // No inline script or style anywhere, so 'self' is all the page needs; frame-ancestors keeps it
 // out of frames (clickjacking a reveal), form-action 'none' keeps a form from ever submitting
 // (and putting a pasted key in a URL) if the script did not run.
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
   "base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 const ASSETS = new URL('../../console/', import.meta.url);
@@ -43,21 +44,27 @@ const SessionView = Type.Object({
 function sessionView(principal: Principal, csrfToken: string, expiresAt: string) {
   return {
     principal: { id: principal.id, name: principal.name, type: principal.type, role: principal.role, tenant_id: principal.tenantId },
-    permissions: [...permissionsOf(principal.role)], csrf_token: csrfToken, expires_at: expiresAt,
+    permissions: [...permissionsOf(principal.role)],
+    csrf_token: csrfToken,
+    expires_at: expiresAt,
   };
 }
 
 function hardened(reply: FastifyReply): FastifyReply {
   return reply.headers({
-    'content-security-policy': CONSOLE_CSP, 'x-frame-options': 'DENY', 'x-content-type-options': 'nosniff',
-    'referrer-policy': 'no-referrer', 'cross-origin-opener-policy': 'same-origin', 'cache-control': 'no-store',
+    'content-security-policy': CONSOLE_CSP,
+    'x-frame-options': 'DENY',
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'cross-origin-opener-policy': 'same-origin',
+    'cache-control': 'no-store',
   });
 }
 
 /** Sign-in must come from the console's own page: browsers send Origin on every POST. */
 function assertSameOrigin(request: FastifyRequest): void {
   const origin = request.headers.origin;
-  if (origin !== `${request.protocol}://${request.host}`) throw new LatchkeyError('FORBIDDEN', 'Sign-in is accepted only from this server\'s own console page');
+  if (origin !== `${request.protocol}://${request.host}`) throw new LatchkeyError('FORBIDDEN', "Sign-in is accepted only from this server's own console page");
 }
 
 export function consoleRoutes(services: Services): FastifyPluginAsync {
@@ -80,25 +87,40 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
     app.get('/assets/app.js', page, serve('app.js'));
     app.get('/assets/app.css', page, serve('app.css'));
 
-    app.post('/session', {
-      config: { public: true },
-      schema: { hide: true, body: Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }), response: { 201: SessionView } },
-    }, async (request, reply) => {
-      assertSameOrigin(request);
-      const meta = { requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
-      let made: Awaited<ReturnType<typeof sessions.signIn>>;
-      try {
-        made = await sessions.signIn(request.body.key, meta);
-      } catch (err) {
-        if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') services.recordFailedAuthentication(request.id, request.ip, meta.userAgent);
-        throw err;
-      }
-      const secure = request.protocol === 'https';
-      const cookie = serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, made.token, {
-        httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: Math.max(1, Math.round((Date.parse(made.expiresAt) - Date.now()) / 1000)),
-      });
-      return reply.code(201).header('set-cookie', cookie).send(sessionView(made.principal, made.csrfToken, made.expiresAt));
-    });
+    app.post(
+      '/session',
+      {
+        config: { public: true },
+        schema: {
+          hide: true,
+          body: Type.Object({ key: Type.String({ minLength: 1, maxLength: 200 }) }, { additionalProperties: false }),
+          response: { 201: SessionView },
+        },
+      },
+      async (request, reply) => {
+        assertSameOrigin(request);
+        const meta = { requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
+        let made: Awaited<ReturnType<typeof sessions.signIn>>;
+        try {
+          made = await sessions.signIn(request.body.key, meta);
+        } catch (err) {
+          if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') services.recordFailedAuthentication(request.id, request.ip, meta.userAgent);
+          throw err;
+        }
+        const secure = request.protocol === 'https';
+        const cookie = serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, made.token, {
+          httpOnly: true,
+          sameSite: 'strict',
+          secure,
+          path: '/',
+          maxAge: Math.max(1, Math.round((Date.parse(made.expiresAt) - Date.now()) / 1000)),
+        });
+        return reply
+          .code(201)
+          .header('set-cookie', cookie)
+          .send(sessionView(made.principal, made.csrfToken, made.expiresAt));
+      },
+    );
 
     app.get('/session', { config: { public: true }, schema: { hide: true, response: { 200: SessionView } } }, async (request) => {
       const token = sessionTokenOf(request);
@@ -113,10 +135,13 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
       const principal = await principalOfSession(sessions, request, token, undefined);
       await sessions.signOut({ principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' }, token);
       const secure = request.protocol === 'https';
-      return reply.code(204)
-        .header('set-cookie', serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: 0 }))
+      return reply
+        .code(204)
+        .header(
+          'set-cookie',
+          serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, '', { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: 0 }),
+        )
         .send(null);
     });
   };
 }
-

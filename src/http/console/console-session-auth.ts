@@ -22,11 +22,16 @@ export function sessionTokenOf(request: FastifyRequest): string | undefined {
  * page of another site can make a browser send GETs (SameSite=Strict already keeps the cookie
  * off cross-site requests; the token also covers a same-site page that is not the console).
  */
-export async function principalOfSession(sessions: ConsoleSessions, request: FastifyRequest, token: string, tenantHeader: string | undefined): Promise<Principal> {
+export async function principalOfSession(
+  sessions: ConsoleSessions,
+  request: FastifyRequest,
+  token: string,
+  tenantHeader: string | undefined,
+): Promise<Principal> {
   const { principal } = await sessions.resolve(token, tenantHeader);
   const sent = request.headers[CSRF_HEADER];
   if (!sessions.csrfMatches(token, typeof sent === 'string' ? sent : undefined)) {
-    throw new LatchkeyError('FORBIDDEN', 'A console request needs the session\'s x-csrf-token header');
+    throw new LatchkeyError('FORBIDDEN', "A console request needs the session's x-csrf-token header");
   }
   return principal;
 }

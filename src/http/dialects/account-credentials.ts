@@ -33,12 +33,21 @@ const NATIVE_TO_DIALECT: Record<string, DialectType> = { smtp: 'smtp', api_key: 
 
 const TypeEnum = Type.Union([Type.Literal('smtp'), Type.Literal('api')]);
 const AccountCredential = Type.Object({
-  id: Type.String(), name: Type.String(), type: TypeEnum,
-  last_used_at: Type.Union([Type.String(), Type.Null()]), created_at: Type.String(), updated_at: Type.String(),
+  id: Type.String(),
+  name: Type.String(),
+  type: TypeEnum,
+  last_used_at: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  updated_at: Type.String(),
 });
 const AccountCredentialCreated = Type.Object({
-  id: Type.String(), name: Type.String(), type: TypeEnum, key: Type.String({ description: 'Shown in this response only' }),
-  last_used_at: Type.Union([Type.String(), Type.Null()]), created_at: Type.String(), updated_at: Type.String(),
+  id: Type.String(),
+  name: Type.String(),
+  type: TypeEnum,
+  key: Type.String({ description: 'Shown in this response only' }),
+  last_used_at: Type.Union([Type.String(), Type.Null()]),
+  created_at: Type.String(),
+  updated_at: Type.String(),
 });
 const ListQuery = Type.Object(
   {
@@ -66,8 +75,12 @@ export function withMicroseconds(iso: string | null): string | null {
 
 function accountView(c: CredentialRow) {
   return {
-    id: c.id, name: c.name, type: NATIVE_TO_DIALECT[c.type] as DialectType, last_used_at: withMicroseconds(c.lastUsedAt),
-    created_at: withMicroseconds(c.createdAt), updated_at: withMicroseconds(c.updatedAt),
+    id: c.id,
+    name: c.name,
+    type: NATIVE_TO_DIALECT[c.type] as DialectType,
+    last_used_at: withMicroseconds(c.lastUsedAt),
+    created_at: withMicroseconds(c.createdAt),
+    updated_at: withMicroseconds(c.updatedAt),
   };
 }
 
@@ -105,7 +118,8 @@ export function accountCredentialsDialect(s: Services): FastifyPluginAsync {
     const page = q.page ?? 1;
     const base: CredentialFilter = q['filter[name]'] !== undefined ? { name: q['filter[name]'] } : {};
     // One query either way (both types with `types`), newest first, so any page is reachable.
-    const filter: CredentialFilter = q['filter[type]'] !== undefined ? { ...base, type: DIALECT_TYPES[q['filter[type]']] } : { ...base, types: Object.values(DIALECT_TYPES) };
+    const filter: CredentialFilter =
+      q['filter[type]'] !== undefined ? { ...base, type: DIALECT_TYPES[q['filter[type]']] } : { ...base, types: Object.values(DIALECT_TYPES) };
     const { rows } = await s.credentials.list(ctx, filter, { limit: perPage, offset: (page - 1) * perPage });
     return rows;
   }
@@ -113,52 +127,91 @@ export function accountCredentialsDialect(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/v1/credentials', {
-      schema: { tags, summary: 'List all credentials (document 002)', querystring: ListQuery, response: { 200: Type.Object({ data: Type.Array(AccountCredential) }), ...errors } },
-      preValidation: async (request) => jsonObjectQuery(request),
-    }, async (request) => ({ data: (await list(request.ctx, request.query)).map(accountView) }));
-
-    app.post('/v1/credentials', {
-      schema: { tags, summary: 'Create a credential; its key is in this response only', body: CreateBody, response: { 201: AccountCredentialCreated, ...errors } },
-    }, async (request, reply) => {
-      const { name, type } = request.body;
-      const key = `em_${randomBytes(32).toString('base64url')}`;
-      const input = type === 'api'
-        ? { name, type: 'api_key', secret: { value: key } }
-        : { name, type: 'smtp', config: { host: 'localhost', auth_type: 'login', username: slugOf(name) || 'smtp' }, secret: { password: key } };
-      const { credential } = await s.credentials.create(request.ctx, input);
-      const view = accountView(credential);
-      return reply.code(201).headers(NO_STORE).send({ id: view.id, name: view.name, type: view.type, key, last_used_at: view.last_used_at, created_at: view.created_at, updated_at: view.updated_at });
-    });
-
-    app.get('/v1/credentials/:id', {
-      schema: { tags, summary: 'Retrieve a credential', params: Params, response: { 200: AccountCredential, ...errors } },
-    }, async (request) => accountView(await getOwn(request.ctx, request.params.id)));
-
-    app.put('/v1/credentials/:id', {
-      schema: { tags, summary: 'Update a credential (only name)', params: Params, body: UpdateBody, response: { 200: AccountCredential, ...errors } },
-      // `PUT` with no body at all changes nothing, like `{}`.
-      preValidation: async (request) => {
-        request.body ??= {};
+    app.get(
+      '/v1/credentials',
+      {
+        schema: {
+          tags,
+          summary: 'List all credentials (document 002)',
+          querystring: ListQuery,
+          response: { 200: Type.Object({ data: Type.Array(AccountCredential) }), ...errors },
+        },
+        preValidation: async (request) => jsonObjectQuery(request),
       },
-    }, async (request) => {
-      const current = await getOwn(request.ctx, request.params.id);
-      const name = request.body.name;
-      if (name === undefined || name === current.name) return accountView(current);
-      return accountView(await s.credentials.update(request.ctx, current.id, { name }));
-    });
+      async (request) => ({ data: (await list(request.ctx, request.query)).map(accountView) }),
+    );
 
-    app.delete('/v1/credentials/:id', {
-      schema: { tags, summary: 'Delete a credential (never the last one)', params: Params, response: { 204: Type.Null(), ...errors } },
-    }, async (request, reply) => {
-      const ctx = request.ctx;
-      const target = await getOwn(ctx, request.params.id);
-      // "At least one credential remains" is held by the store for the whole account, inside the
-      // deleting transaction, whatever route deletes (queries.ts, ACCOUNT_CREDENTIAL_TYPES); the
-      // service checks permission and write scope first, so a caller who may not delete never
-      // learns it was the last one.
-      await s.credentials.remove(ctx, target.id, { purge: false });
-      return reply.code(204).send(null);
-    });
+    app.post(
+      '/v1/credentials',
+      {
+        schema: {
+          tags,
+          summary: 'Create a credential; its key is in this response only',
+          body: CreateBody,
+          response: { 201: AccountCredentialCreated, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const { name, type } = request.body;
+        const key = `em_${randomBytes(32).toString('base64url')}`;
+        const input =
+          type === 'api'
+            ? { name, type: 'api_key', secret: { value: key } }
+            : { name, type: 'smtp', config: { host: 'localhost', auth_type: 'login', username: slugOf(name) || 'smtp' }, secret: { password: key } };
+        const { credential } = await s.credentials.create(request.ctx, input);
+        const view = accountView(credential);
+        return reply.code(201).headers(NO_STORE).send({
+          id: view.id,
+          name: view.name,
+          type: view.type,
+          key,
+          last_used_at: view.last_used_at,
+          created_at: view.created_at,
+          updated_at: view.updated_at,
+        });
+      },
+    );
+
+    app.get(
+      '/v1/credentials/:id',
+      {
+        schema: { tags, summary: 'Retrieve a credential', params: Params, response: { 200: AccountCredential, ...errors } },
+      },
+      async (request) => accountView(await getOwn(request.ctx, request.params.id)),
+    );
+
+    app.put(
+      '/v1/credentials/:id',
+      {
+        schema: { tags, summary: 'Update a credential (only name)', params: Params, body: UpdateBody, response: { 200: AccountCredential, ...errors } },
+        // `PUT` with no body at all changes nothing, like `{}`.
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
+      },
+      async (request) => {
+        const current = await getOwn(request.ctx, request.params.id);
+        const name = request.body.name;
+        if (name === undefined || name === current.name) return accountView(current);
+        return accountView(await s.credentials.update(request.ctx, current.id, { name }));
+      },
+    );
+
+    app.delete(
+      '/v1/credentials/:id',
+      {
+        schema: { tags, summary: 'Delete a credential (never the last one)', params: Params, response: { 204: Type.Null(), ...errors } },
+      },
+      async (request, reply) => {
+        const ctx = request.ctx;
+        const target = await getOwn(ctx, request.params.id);
+        // "At least one credential remains" is held by the store for the whole account, inside the
+        // deleting transaction, whatever route deletes (queries.ts, ACCOUNT_CREDENTIAL_TYPES); the
+        // service checks permission and write scope first, so a caller who may not delete never
+        // learns it was the last one.
+        await s.credentials.remove(ctx, target.id, { purge: false });
+        return reply.code(204).send(null);
+      },
+    );
   };
 }

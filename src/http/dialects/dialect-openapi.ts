@@ -20,7 +20,8 @@ interface DialectDocument {
   headers?: ReturnType<typeof Type.Object>;
 }
 
-const COMMON = 'Served by Latchkey under this base path; authenticate with `Authorization: Bearer <access key or OIDC JWT>`. docs/dialects.md lists every deliberate difference from the source document.';
+const COMMON =
+  'Served by Latchkey under this base path; authenticate with `Authorization: Bearer <access key or OIDC JWT>`. docs/dialects.md lists every deliberate difference from the source document.';
 
 // Document 003's headers are checked by the dialect's preHandler (so it can answer the
 // document's own 400 messages); the document marks them required, and so does this one. Its
@@ -32,27 +33,38 @@ const IntegrationCredentialsHeaders = Type.Object({
 
 export const DIALECT_DOCUMENTS: Record<string, DialectDocument> = {
   'service-credentials': {
-    prefix: DIALECT_PREFIXES.serviceCredentials, document: '000', title: 'Service credentials',
+    prefix: DIALECT_PREFIXES.serviceCredentials,
+    document: '000',
+    title: 'Service credentials',
     description: `Metadata of a service credential, never a secret. ${COMMON}`,
   },
   'user-credentials': {
-    prefix: DIALECT_PREFIXES.userCredentials, document: '001', title: 'User credentials',
-    description: 'Metadata of a user credential. **Ids are strings**: `id`, `team_id` and `folder_id` are strings ' +
-      '(`crd_…`, `team_…`, `fld_…`; `team_id`/`folder_id` may be null) where the source document\'s sample shows integers — ' +
+    prefix: DIALECT_PREFIXES.userCredentials,
+    document: '001',
+    title: 'User credentials',
+    description:
+      'Metadata of a user credential. **Ids are strings**: `id`, `team_id` and `folder_id` are strings ' +
+      "(`crd_…`, `team_…`, `fld_…`; `team_id`/`folder_id` may be null) where the source document's sample shows integers — " +
       'Latchkey ids are not numbers, and a number would not round-trip them. `test_credential` is never in this response: ' +
       `it is a secret, revealed only by the audited native GET /v1/credentials/{id}/secret?variant=test. ${COMMON}`,
   },
   'account-credentials': {
-    prefix: DIALECT_PREFIXES.accountCredentials, document: '002', title: 'Account credentials',
+    prefix: DIALECT_PREFIXES.accountCredentials,
+    document: '002',
+    title: 'Account credentials',
     description: `An account's smtp and api credentials; a created credential's key is in the create response only. ${COMMON}`,
   },
   'integration-credentials': {
-    prefix: DIALECT_PREFIXES.integrationCredentials, document: '003', title: 'Integration credentials',
+    prefix: DIALECT_PREFIXES.integrationCredentials,
+    document: '003',
+    title: 'Integration credentials',
     description: `Credentials of integrations, with decrypted tokens on GET (audited, never cached). ${COMMON}`,
     headers: IntegrationCredentialsHeaders,
   },
   'integration-metadata': {
-    prefix: DIALECT_PREFIXES.integrationMetadata, document: '004', title: 'Integration credential metadata',
+    prefix: DIALECT_PREFIXES.integrationMetadata,
+    document: '004',
+    title: 'Integration credential metadata',
     description: `Integration credential metadata; secrets for service accounts only. ${COMMON}`,
   },
 };

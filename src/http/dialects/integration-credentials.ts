@@ -53,14 +53,30 @@ const SECRET_FIELDS: Record<string, Record<string, string>> = {
 };
 /** Dialect field → native config field, per native type (`expiresAt` is the access token's expiry). */
 const CONFIG_FIELDS: Record<string, Record<string, string>> = {
-  oauth2: { clientId: 'client_id', tokenEndpoint: 'token_endpoint', authorizationEndpoint: 'authorization_endpoint', scopes: 'scopes', expiresAt: 'access_token_expires_at' },
+  oauth2: {
+    clientId: 'client_id',
+    tokenEndpoint: 'token_endpoint',
+    authorizationEndpoint: 'authorization_endpoint',
+    scopes: 'scopes',
+    expiresAt: 'access_token_expires_at',
+  },
 };
 /** Native issue paths back to this dialect's names, so a 422 speaks the caller's language. */
 const ISSUE_PATHS: Record<string, string> = {
-  name: 'credentialName', integration_id: 'integrationId', description: 'description', metadata: 'metadata', expires_at: 'expiresAt',
-  'config.client_id': 'clientId', 'config.token_endpoint': 'tokenEndpoint', 'config.authorization_endpoint': 'authorizationEndpoint',
-  'config.scopes': 'scopes', 'config.access_token_expires_at': 'expiresAt', 'secret.client_secret': 'clientSecret',
-  'secret.access_token': 'accessToken', 'secret.refresh_token': 'refreshToken', 'secret.value': 'accessToken',
+  name: 'credentialName',
+  integration_id: 'integrationId',
+  description: 'description',
+  metadata: 'metadata',
+  expires_at: 'expiresAt',
+  'config.client_id': 'clientId',
+  'config.token_endpoint': 'tokenEndpoint',
+  'config.authorization_endpoint': 'authorizationEndpoint',
+  'config.scopes': 'scopes',
+  'config.access_token_expires_at': 'expiresAt',
+  'secret.client_secret': 'clientSecret',
+  'secret.access_token': 'accessToken',
+  'secret.refresh_token': 'refreshToken',
+  'secret.value': 'accessToken',
 };
 
 function dialectIssues(err: unknown): unknown {
@@ -118,8 +134,12 @@ const RotateBody = Type.Object(
     accessToken: Type.Optional(Token),
     refreshToken: Type.Optional(Token),
     clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-    expiresAt: Type.Optional(Type.Union([DateTime, Type.Null()], { description: "oauth2: the new access token's expiry (default null: unknown, the old token's expiry is not kept)" })),
-    gracePeriodSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'How long the old tokens stay readable by version (default 3600)' })),
+    expiresAt: Type.Optional(
+      Type.Union([DateTime, Type.Null()], { description: "oauth2: the new access token's expiry (default null: unknown, the old token's expiry is not kept)" }),
+    ),
+    gracePeriodSeconds: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'How long the old tokens stay readable by version (default 3600)' }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -215,7 +235,11 @@ const NOT_PRIMARY = new Set(['client_secret', 'refresh_token', 'id_token']);
  * `api_key`, …), so every type's reveal hands out its "decrypted authentication data".
  */
 function revealedDataView(c: CredentialRow, tenant: TenantRef, secret: Record<string, unknown>, secretFields: readonly string[]) {
-  const primary = secretFields.filter((f) => !NOT_PRIMARY.has(f)).map((f) => str(secret[f])).find((v) => v !== null) ?? null;
+  const primary =
+    secretFields
+      .filter((f) => !NOT_PRIMARY.has(f))
+      .map((f) => str(secret[f]))
+      .find((v) => v !== null) ?? null;
   return {
     ...dataView(c, tenant),
     accessToken: str(secret['access_token']) ?? primary,
@@ -282,7 +306,10 @@ function createInput(body: CreateBody): CredentialInput {
     config['token_endpoint_auth_method'] = body.clientSecret !== undefined ? 'client_secret_basic' : 'none';
   }
   return {
-    name: body.credentialName, type, integration_id: body.integrationId, config,
+    name: body.credentialName,
+    type,
+    integration_id: body.integrationId,
+    config,
     ...(Object.keys(secret).length > 0 || type === 'oauth2' ? { secret } : {}),
     ...(body.description !== undefined ? { description: body.description } : {}),
     ...(body.metadata !== undefined ? { metadata: body.metadata } : {}),
@@ -316,7 +343,9 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
   const ok = <T>(message: string, data: T) => ({ success: true as const, message, data, timestamp: now() });
 
   const MESSAGES: Partial<Record<string, string>> = {
-    UNAUTHENTICATED: 'Authentication failed', FORBIDDEN: 'Insufficient permissions', INTERNAL: 'Server error',
+    UNAUTHENTICATED: 'Authentication failed',
+    FORBIDDEN: 'Insufficient permissions',
+    INTERNAL: 'Server error',
   };
 
   function errorReply(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
@@ -325,7 +354,11 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     const details = e.details ?? e.message;
     return prepareErrorReply(err, e, request, reply).send({
       success: false,
-      error: { code: e.code, message: inDialectIds(MESSAGES[e.code] ?? e.message, dialectIdOf), details: typeof details === 'string' ? inDialectIds(details, dialectIdOf) : details },
+      error: {
+        code: e.code,
+        message: inDialectIds(MESSAGES[e.code] ?? e.message, dialectIdOf),
+        details: typeof details === 'string' ? inDialectIds(details, dialectIdOf) : details,
+      },
       timestamp: now(),
     });
   }
@@ -344,14 +377,20 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
     try {
       return await getFirst(s, ctx, candidates);
     } catch (err) {
-      if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND') throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists with ID: ${credentialId}`);
+      if (err instanceof LatchkeyError && err.code === 'CREDENTIAL_NOT_FOUND')
+        throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential exists with ID: ${credentialId}`);
       throw err;
     }
   }
 
   async function revealFor(ctx: RequestContext, integrationId: string, credentialId: string | undefined): Promise<Revealed> {
     const notFound = () =>
-      new LatchkeyError('CREDENTIAL_NOT_FOUND', credentialId === undefined ? `No credential exists for integration ID: ${integrationId}` : `No credential ${credentialId} exists for integration ID: ${integrationId}`);
+      new LatchkeyError(
+        'CREDENTIAL_NOT_FOUND',
+        credentialId === undefined
+          ? `No credential exists for integration ID: ${integrationId}`
+          : `No credential ${credentialId} exists for integration ID: ${integrationId}`,
+      );
     const candidates = credentialId === undefined ? [undefined] : credentialCandidates(credentialId);
     for (const candidate of candidates) {
       try {
@@ -368,7 +407,9 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.setErrorHandler(errorReply);
-    app.setNotFoundHandler((request, reply) => errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply));
+    app.setNotFoundHandler((request, reply) =>
+      errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    );
 
     // x-tenantid: required and well-formed (400), and only a tenant of the caller: it chose the
     // tenant at authentication (`tenantIdFromHeader`), so a principal of several tenants acts in
@@ -395,86 +436,127 @@ export function integrationCredentialsDialect(s: Services, clock: Clock = system
       }
     });
 
-    app.get('/api/v1/credentials/:integrationId', {
-      config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integrationId' } },
-      schema: {
-        tags, summary: 'Get credential with decrypted data (document 003); audited, never cached',
-        params: Type.Object({ integrationId: Type.String({ maxLength: 200 }) }, { additionalProperties: false }), querystring: GetQuery,
-        response: { 200: Success(RevealedData), ...failures },
+    app.get(
+      '/api/v1/credentials/:integrationId',
+      {
+        config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integrationId' } },
+        schema: {
+          tags,
+          summary: 'Get credential with decrypted data (document 003); audited, never cached',
+          params: Type.Object({ integrationId: Type.String({ maxLength: 200 }) }, { additionalProperties: false }),
+          querystring: GetQuery,
+          response: { 200: Success(RevealedData), ...failures },
+        },
       },
-    }, async (request, reply) => {
-      const { integrationId } = request.params;
-      if (!isValidPathId(integrationId)) {
-        throw new LatchkeyError('INVALID_PARAMETER', 'integrationId must be at most 50 characters of letters, digits, _ - . @ ~', { message: 'Invalid integrationId format' });
-      }
-      const r = await revealFor(request.ctx, integrationId, request.query.credentialId);
-      const data = revealedDataView(r.credential, await tenantOf(request.ctx), r.secret, fieldsOf(r.credential));
-      return reply.headers(NO_STORE).send(ok('Credentials retrieved successfully', data));
-    });
-
-    app.post('/api/v1/credentials', {
-      schema: { tags, summary: 'Store new credentials', body: CreateBody, response: { 201: Success(WriteData), ...failures } },
-    }, async (request, reply) => {
-      let made: Awaited<ReturnType<Services['credentials']['create']>>;
-      try {
-        made = await s.credentials.create(request.ctx, createInput(request.body));
-      } catch (err) {
-        throw dialectIssues(err);
-      }
-      // A token the server made (api_key/text with no accessToken) is shown here, once.
-      if (made.generated) void reply.headers(NO_STORE);
-      const tenant = await tenantOf(request.ctx);
-      const data = made.generated ? revealedDataView(made.credential, tenant, made.generated, fieldsOf(made.credential)) : dataView(made.credential, tenant);
-      return reply.code(201).send(ok('Credential created successfully', data));
-    });
-
-    app.patch('/api/v1/credentials/:credentialId', {
-      schema: { tags, summary: 'Update credential', params: Params, body: PatchBody, response: { 200: Success(Data), ...failures } },
-    }, async (request) => {
-      const current = await resolve(request.ctx, request.params.credentialId);
-      let row: CredentialRow;
-      try {
-        row = await s.credentials.update(request.ctx, current.id, patchInput(current, request.body));
-      } catch (err) {
-        throw dialectIssues(err);
-      }
-      return ok('Credential updated successfully', dataView(row, await tenantOf(request.ctx)));
-    });
-
-    app.delete('/api/v1/credentials/:credentialId', {
-      schema: { tags, summary: 'Delete credential (soft delete, restorable natively)', params: Params, response: { 200: Success(Type.Object({ id: Type.String() })), ...failures } },
-    }, async (request) => {
-      const current = await resolve(request.ctx, request.params.credentialId);
-      await s.credentials.remove(request.ctx, current.id, { purge: false });
-      return ok('Credential deleted successfully', { id: dialectIdOf(current.id) });
-    });
-
-    app.post('/api/v1/credentials/:credentialId/rotate', {
-      schema: { tags, summary: 'Rotate credential tokens (the new tokens, or empty for a type that makes its own)', params: Params, body: RotateBody, response: { 200: Success(WriteData), ...failures } },
-      preValidation: async (request) => {
-        request.body ??= {};
+      async (request, reply) => {
+        const { integrationId } = request.params;
+        if (!isValidPathId(integrationId)) {
+          throw new LatchkeyError('INVALID_PARAMETER', 'integrationId must be at most 50 characters of letters, digits, _ - . @ ~', {
+            message: 'Invalid integrationId format',
+          });
+        }
+        const r = await revealFor(request.ctx, integrationId, request.query.credentialId);
+        const data = revealedDataView(r.credential, await tenantOf(request.ctx), r.secret, fieldsOf(r.credential));
+        return reply.headers(NO_STORE).send(ok('Credentials retrieved successfully', data));
       },
-    }, async (request, reply) => {
-      const current = await resolve(request.ctx, request.params.credentialId);
-      const { secret, issues } = split(current.type, request.body);
-      if (request.body.expiresAt !== undefined && current.type !== 'oauth2') issues.push({ path: 'expiresAt', message: `does not apply to the rotation of authType ${authTypeOf(current.type)}` });
-      if (issues.length > 0) throw validationFailed(issues);
-      let r: Awaited<ReturnType<Services['credentials']['rotate']>>;
-      try {
-        // OAuth2: the sent tokens replace the old ones, the client secret (and a refresh token not
-        // sent) is kept, and expiresAt describes the new access token.
-        const oauth = current.type === 'oauth2' && Object.keys(secret).length > 0;
-        r = await s.credentials.rotate(request.ctx, current.id, {
-          ...(Object.keys(secret).length > 0 ? { secret } : {}),
-          gracePeriodSeconds: request.body.gracePeriodSeconds ?? 3600,
-          ...(oauth ? { mergeSecret: true, accessTokenExpiresAt: request.body.expiresAt ?? null } : {}),
-        });
-      } catch (err) {
-        throw dialectIssues(err);
-      }
-      if (r.generated) void reply.headers(NO_STORE);
-      const tenant = await tenantOf(request.ctx);
-      return reply.send(ok('Credential rotated successfully', r.generated ? revealedDataView(r.credential, tenant, r.generated, fieldsOf(r.credential)) : dataView(r.credential, tenant)));
-    });
+    );
+
+    app.post(
+      '/api/v1/credentials',
+      {
+        schema: { tags, summary: 'Store new credentials', body: CreateBody, response: { 201: Success(WriteData), ...failures } },
+      },
+      async (request, reply) => {
+        let made: Awaited<ReturnType<Services['credentials']['create']>>;
+        try {
+          made = await s.credentials.create(request.ctx, createInput(request.body));
+        } catch (err) {
+          throw dialectIssues(err);
+        }
+        // A token the server made (api_key/text with no accessToken) is shown here, once.
+        if (made.generated) void reply.headers(NO_STORE);
+        const tenant = await tenantOf(request.ctx);
+        const data = made.generated ? revealedDataView(made.credential, tenant, made.generated, fieldsOf(made.credential)) : dataView(made.credential, tenant);
+        return reply.code(201).send(ok('Credential created successfully', data));
+      },
+    );
+
+    app.patch(
+      '/api/v1/credentials/:credentialId',
+      {
+        schema: { tags, summary: 'Update credential', params: Params, body: PatchBody, response: { 200: Success(Data), ...failures } },
+      },
+      async (request) => {
+        const current = await resolve(request.ctx, request.params.credentialId);
+        let row: CredentialRow;
+        try {
+          row = await s.credentials.update(request.ctx, current.id, patchInput(current, request.body));
+        } catch (err) {
+          throw dialectIssues(err);
+        }
+        return ok('Credential updated successfully', dataView(row, await tenantOf(request.ctx)));
+      },
+    );
+
+    app.delete(
+      '/api/v1/credentials/:credentialId',
+      {
+        schema: {
+          tags,
+          summary: 'Delete credential (soft delete, restorable natively)',
+          params: Params,
+          response: { 200: Success(Type.Object({ id: Type.String() })), ...failures },
+        },
+      },
+      async (request) => {
+        const current = await resolve(request.ctx, request.params.credentialId);
+        await s.credentials.remove(request.ctx, current.id, { purge: false });
+        return ok('Credential deleted successfully', { id: dialectIdOf(current.id) });
+      },
+    );
+
+    app.post(
+      '/api/v1/credentials/:credentialId/rotate',
+      {
+        schema: {
+          tags,
+          summary: 'Rotate credential tokens (the new tokens, or empty for a type that makes its own)',
+          params: Params,
+          body: RotateBody,
+          response: { 200: Success(WriteData), ...failures },
+        },
+        preValidation: async (request) => {
+          request.body ??= {};
+        },
+      },
+      async (request, reply) => {
+        const current = await resolve(request.ctx, request.params.credentialId);
+        const { secret, issues } = split(current.type, request.body);
+        if (request.body.expiresAt !== undefined && current.type !== 'oauth2')
+          issues.push({ path: 'expiresAt', message: `does not apply to the rotation of authType ${authTypeOf(current.type)}` });
+        if (issues.length > 0) throw validationFailed(issues);
+        let r: Awaited<ReturnType<Services['credentials']['rotate']>>;
+        try {
+          // OAuth2: the sent tokens replace the old ones, the client secret (and a refresh token not
+          // sent) is kept, and expiresAt describes the new access token.
+          const oauth = current.type === 'oauth2' && Object.keys(secret).length > 0;
+          r = await s.credentials.rotate(request.ctx, current.id, {
+            ...(Object.keys(secret).length > 0 ? { secret } : {}),
+            gracePeriodSeconds: request.body.gracePeriodSeconds ?? 3600,
+            ...(oauth ? { mergeSecret: true, accessTokenExpiresAt: request.body.expiresAt ?? null } : {}),
+          });
+        } catch (err) {
+          throw dialectIssues(err);
+        }
+        if (r.generated) void reply.headers(NO_STORE);
+        const tenant = await tenantOf(request.ctx);
+        return reply.send(
+          ok(
+            'Credential rotated successfully',
+            r.generated ? revealedDataView(r.credential, tenant, r.generated, fieldsOf(r.credential)) : dataView(r.credential, tenant),
+          ),
+        );
+      },
+    );
   };
 }

@@ -49,8 +49,12 @@ export function providerOf(c: Pick<CredentialRow, 'type' | 'provider'>): Provide
 
 /** The native queries that together list every credential with a provider. */
 const PROVIDER_FILTERS: CredentialFilter[] = [
-  { type: 'sftp' }, { type: 'aws-ses' }, { type: 'postgresql' },
-  { type: 'oauth2', provider: 'google' }, { type: 'oauth2', provider: 'microsoft' }, { type: 'oauth2', provider: 'sharepoint' },
+  { type: 'sftp' },
+  { type: 'aws-ses' },
+  { type: 'postgresql' },
+  { type: 'oauth2', provider: 'google' },
+  { type: 'oauth2', provider: 'microsoft' },
+  { type: 'oauth2', provider: 'sharepoint' },
 ];
 /** Page size of the native queries behind the list (the document's list has no paging: it is whole). */
 const PAGE = 500;
@@ -61,16 +65,26 @@ const Metadata = Type.Object({
   id: Type.String(),
   modified_by: Type.String(),
   provider: Type.Union([
-    Type.Literal('microsoft'), Type.Literal('sharepoint'), Type.Literal('sftp'), Type.Literal('aws_ses'),
-    Type.Literal('google'), Type.Literal('postgresql'), Type.Literal('internal_postgresql'),
+    Type.Literal('microsoft'),
+    Type.Literal('sharepoint'),
+    Type.Literal('sftp'),
+    Type.Literal('aws_ses'),
+    Type.Literal('google'),
+    Type.Literal('postgresql'),
+    Type.Literal('internal_postgresql'),
   ]),
   updated_at: Type.String(),
   user_id: Type.Union([Type.String(), Type.Null()]),
-  token_expires_at: Type.Optional(Type.Union([Type.String(), Type.Null()], {
-    description: 'OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown',
-  })),
+  token_expires_at: Type.Optional(
+    Type.Union([Type.String(), Type.Null()], {
+      description: 'OAuth credentials only (google, microsoft, sharepoint): when the current access token expires; null when unknown',
+    }),
+  ),
 });
-const WithSecrets = Type.Intersect([Metadata, Type.Object({ credentials: Type.Record(Type.String(), Type.Unknown(), { description: "The type's config and decrypted secret fields, flat" }) })]);
+const WithSecrets = Type.Intersect([
+  Metadata,
+  Type.Object({ credentials: Type.Record(Type.String(), Type.Unknown(), { description: "The type's config and decrypted secret fields, flat" }) }),
+]);
 const ErrorBody = Type.Object({
   error: Type.Object({
     code: Type.String(),
@@ -87,8 +101,10 @@ const Params = Type.Object({ credential_id: Type.String({ maxLength: 200 }) }, {
 const PatchBody = Type.Object(
   {
     credentials: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), {
-      minProperties: 1, maxProperties: 64,
-      description: "Fields of the credential's type to change: config fields and secret fields alike (a secret field makes a new version); null removes a field",
+      minProperties: 1,
+      maxProperties: 64,
+      description:
+        "Fields of the credential's type to change: config fields and secret fields alike (a secret field makes a new version); null removes a field",
     }),
   },
   { additionalProperties: false },
@@ -131,18 +147,37 @@ class RequestValidation extends Error {
 const LOCATION: Record<string, string> = { body: 'body', params: 'path', querystring: 'query', headers: 'header' };
 
 function segments(path: string): Array<string | number> {
-  return path === '' ? [] : path.split('.').flatMap((p) => p.split(/\[(\d+)\]/).filter((x) => x !== '').map((x) => (/^\d+$/.test(x) ? Number(x) : x)));
+  return path === ''
+    ? []
+    : path.split('.').flatMap((p) =>
+        p
+          .split(/\[(\d+)\]/)
+          .filter((x) => x !== '')
+          .map((x) => (/^\d+$/.test(x) ? Number(x) : x)),
+      );
 }
 
 /** Ajv errors as FastAPI's `detail`: `loc` from the location and the instance path. */
 function fromAjv(fe: FastifyError & { validationContext?: string }): Detail[] {
   const where = LOCATION[fe.validationContext ?? 'body'] ?? 'body';
   return (fe.validation ?? []).map((v) => {
-    const loc: Array<string | number> = [where, ...v.instancePath.split('/').filter((p) => p !== '').map((p) => (/^\d+$/.test(p) ? Number(p) : p))];
+    const loc: Array<string | number> = [
+      where,
+      ...v.instancePath
+        .split('/')
+        .filter((p) => p !== '')
+        .map((p) => (/^\d+$/.test(p) ? Number(p) : p)),
+    ];
     const params = v.params as { missingProperty?: string; additionalProperty?: string };
     if (v.keyword === 'required') return { loc: [...loc, String(params.missingProperty)], msg: 'Field required', type: 'missing' };
-    if (v.keyword === 'additionalProperties') return { loc: [...loc, String(params.additionalProperty)], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' };
-    if (v.keyword === 'type') return { loc, msg: `Input should be ${v.message?.replace(/^must be /, 'a valid ') ?? 'valid'}`, type: `${String((v.params as { type?: string }).type ?? 'value')}_type` };
+    if (v.keyword === 'additionalProperties')
+      return { loc: [...loc, String(params.additionalProperty)], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' };
+    if (v.keyword === 'type')
+      return {
+        loc,
+        msg: `Input should be ${v.message?.replace(/^must be /, 'a valid ') ?? 'valid'}`,
+        type: `${String((v.params as { type?: string }).type ?? 'value')}_type`,
+      };
     return { loc, msg: v.message ?? 'Invalid value', type: 'value_error' };
   });
 }
@@ -159,20 +194,34 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
   function errorReply(err: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
     const fe = err as FastifyError & { validationContext?: string };
     if (err instanceof RequestValidation) return reply.code(422).header('cache-control', 'no-store').send({ detail: err.detail });
-    if (fe.validation) return reply.code(422).header('cache-control', 'no-store').send({ detail: fromAjv(fe) });
+    if (fe.validation)
+      return reply
+        .code(422)
+        .header('cache-control', 'no-store')
+        .send({ detail: fromAjv(fe) });
     if (err instanceof JsonRejected || fe.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || fe.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      return reply.code(422).header('cache-control', 'no-store').send({ detail: [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }] });
+      return reply
+        .code(422)
+        .header('cache-control', 'no-store')
+        .send({ detail: [{ loc: ['body'], msg: 'JSON decode error', type: 'json_invalid' }] });
     }
     const e = toLatchkeyError(err);
     if (e.code === 'VALIDATION_FAILED' && Array.isArray(e.details)) {
-      return reply.code(422).header('cache-control', 'no-store').send({ detail: fromIssues(e.details) });
+      return reply
+        .code(422)
+        .header('cache-control', 'no-store')
+        .send({ detail: fromIssues(e.details) });
     }
     // The document lists no 409: an inactive credential's secrets are refused as a 403 (the
     // secrets may not be used), the code says why.
     const prepared = prepareErrorReply(err, e, request, reply);
     if (e.code === 'CREDENTIAL_INACTIVE') void prepared.code(403);
     return prepared.send({
-      error: { code: e.code, message: inDialectIds(e.message, viewOf), ...(e.details === undefined ? {} : { details: typeof e.details === 'string' ? inDialectIds(e.details, viewOf) : e.details }) },
+      error: {
+        code: e.code,
+        message: inDialectIds(e.message, viewOf),
+        ...(e.details === undefined ? {} : { details: typeof e.details === 'string' ? inDialectIds(e.details, viewOf) : e.details }),
+      },
       request_id: request.id,
     });
   }
@@ -180,7 +229,7 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
   /** Every credential of `filter` the caller can see, page by page (keyset). */
   async function everyPage(ctx: RequestContext, filter: CredentialFilter): Promise<CredentialRow[]> {
     const all: CredentialRow[] = [];
-    for (let after: Keyset | undefined; ;) {
+    for (let after: Keyset | undefined; ; ) {
       const { rows } = await s.credentials.list(ctx, filter, { limit: PAGE, ...(after ? { after } : {}) });
       all.push(...rows);
       const last = rows[rows.length - 1];
@@ -214,65 +263,96 @@ export function integrationMetadataDialect(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     app.setErrorHandler(errorReply);
-    app.setNotFoundHandler((request, reply) => errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply));
+    app.setNotFoundHandler((request, reply) =>
+      errorReply(new LatchkeyError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`), request, reply),
+    );
 
-    app.get('/integrations/credentials', {
-      schema: { tags, summary: "List the organization's integration credentials (metadata, newest first)", response: { 200: Type.Array(Metadata), ...errors } },
-    }, async (request) => {
-      const lists = await Promise.all(PROVIDER_FILTERS.map((f) => everyPage(request.ctx, f)));
-      const rows = lists.flat().filter((c) => providerOf(c) !== null);
-      rows.sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1));
-      return rows.map(metadataView);
-    });
+    app.get(
+      '/integrations/credentials',
+      {
+        schema: {
+          tags,
+          summary: "List the organization's integration credentials (metadata, newest first)",
+          response: { 200: Type.Array(Metadata), ...errors },
+        },
+      },
+      async (request) => {
+        const lists = await Promise.all(PROVIDER_FILTERS.map((f) => everyPage(request.ctx, f)));
+        const rows = lists.flat().filter((c) => providerOf(c) !== null);
+        rows.sort((a, b) => (a.createdAt !== b.createdAt ? (a.createdAt < b.createdAt ? 1 : -1) : a.id < b.id ? 1 : -1));
+        return rows.map(metadataView);
+      },
+    );
 
-    app.get('/integrations/credentials/:credential_id', {
-      schema: { tags, summary: 'Get credential by ID (document 004): metadata, never a secret', params: Params, response: { 200: Metadata, ...errors } },
-    }, async (request) => metadataView(await resolve(request.ctx, request.params.credential_id)));
+    app.get(
+      '/integrations/credentials/:credential_id',
+      {
+        schema: { tags, summary: 'Get credential by ID (document 004): metadata, never a secret', params: Params, response: { 200: Metadata, ...errors } },
+      },
+      async (request) => metadataView(await resolve(request.ctx, request.params.credential_id)),
+    );
 
-    app.patch('/integrations/credentials/:credential_id', {
-      schema: { tags, summary: 'Update credential', params: Params, body: PatchBody, response: { 200: Metadata, ...errors } },
-    }, async (request) => {
-      const current = await resolve(request.ctx, request.params.credential_id);
-      const type = s.catalog.get(current.type);
-      const configFields = new Set(Object.keys(type?.config.properties ?? {}));
-      const secretFields = new Set(type?.secretFields ?? []);
-      const config: Record<string, unknown> = {};
-      const secret: Record<string, unknown> = {};
-      const unknown: Detail[] = [];
-      for (const [key, value] of Object.entries(request.body.credentials)) {
-        if (configFields.has(key)) config[key] = value;
-        else if (secretFields.has(key)) secret[key] = value;
-        else unknown.push({ loc: ['body', 'credentials', key], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' });
-      }
-      if (unknown.length > 0) throw new RequestValidation(unknown);
-      const row = await s.credentials.update(request.ctx, current.id, {
-        ...(Object.keys(config).length > 0 ? { config } : {}),
-        ...(Object.keys(secret).length > 0 ? { secret } : {}),
-      });
-      return metadataView(row);
-    });
+    app.patch(
+      '/integrations/credentials/:credential_id',
+      {
+        schema: { tags, summary: 'Update credential', params: Params, body: PatchBody, response: { 200: Metadata, ...errors } },
+      },
+      async (request) => {
+        const current = await resolve(request.ctx, request.params.credential_id);
+        const type = s.catalog.get(current.type);
+        const configFields = new Set(Object.keys(type?.config.properties ?? {}));
+        const secretFields = new Set(type?.secretFields ?? []);
+        const config: Record<string, unknown> = {};
+        const secret: Record<string, unknown> = {};
+        const unknown: Detail[] = [];
+        for (const [key, value] of Object.entries(request.body.credentials)) {
+          if (configFields.has(key)) config[key] = value;
+          else if (secretFields.has(key)) secret[key] = value;
+          else unknown.push({ loc: ['body', 'credentials', key], msg: 'Extra inputs are not permitted', type: 'extra_forbidden' });
+        }
+        if (unknown.length > 0) throw new RequestValidation(unknown);
+        const row = await s.credentials.update(request.ctx, current.id, {
+          ...(Object.keys(config).length > 0 ? { config } : {}),
+          ...(Object.keys(secret).length > 0 ? { secret } : {}),
+        });
+        return metadataView(row);
+      },
+    );
 
-    app.delete('/integrations/credentials/:credential_id', {
-      schema: { tags, summary: 'Delete credential (soft delete: it then answers 404)', params: Params, response: { 204: Type.Null(), ...errors } },
-    }, async (request, reply) => {
-      const current = await resolve(request.ctx, request.params.credential_id);
-      await s.credentials.remove(request.ctx, current.id, { purge: false });
-      return reply.code(204).send(null);
-    });
+    app.delete(
+      '/integrations/credentials/:credential_id',
+      {
+        schema: { tags, summary: 'Delete credential (soft delete: it then answers 404)', params: Params, response: { 204: Type.Null(), ...errors } },
+      },
+      async (request, reply) => {
+        const current = await resolve(request.ctx, request.params.credential_id);
+        await s.credentials.remove(request.ctx, current.id, { purge: false });
+        return reply.code(204).send(null);
+      },
+    );
 
-    app.get('/integrations/credentials/:credential_id/credentials', {
-      config: { reveals: { action: 'credential.reveal', target: 'credential', param: 'credential_id' } },
-      schema: { tags, summary: 'Get credential secrets (service accounts only; audited, never cached)', params: Params, response: { 200: WithSecrets, ...errors } },
-    }, async (request, reply) => {
-      const ctx = request.ctx;
-      candidatesOf(request.params.credential_id);
-      if (ctx.principal.role !== 'service') {
-        // Audited from the 403 like every refused reveal (config.reveals).
-        throw new LatchkeyError('FORBIDDEN', 'Credential secrets are for service accounts only');
-      }
-      const current = await resolve(ctx, request.params.credential_id);
-      const r = await s.credentials.reveal(ctx, current.id, { variant: 'main', allowInactive: false });
-      return reply.headers(NO_STORE).send({ ...metadataView(r.credential), credentials: { ...r.credential.config, ...r.secret } });
-    });
+    app.get(
+      '/integrations/credentials/:credential_id/credentials',
+      {
+        config: { reveals: { action: 'credential.reveal', target: 'credential', param: 'credential_id' } },
+        schema: {
+          tags,
+          summary: 'Get credential secrets (service accounts only; audited, never cached)',
+          params: Params,
+          response: { 200: WithSecrets, ...errors },
+        },
+      },
+      async (request, reply) => {
+        const ctx = request.ctx;
+        candidatesOf(request.params.credential_id);
+        if (ctx.principal.role !== 'service') {
+          // Audited from the 403 like every refused reveal (config.reveals).
+          throw new LatchkeyError('FORBIDDEN', 'Credential secrets are for service accounts only');
+        }
+        const current = await resolve(ctx, request.params.credential_id);
+        const r = await s.credentials.reveal(ctx, current.id, { variant: 'main', allowInactive: false });
+        return reply.headers(NO_STORE).send({ ...metadataView(r.credential), credentials: { ...r.credential.config, ...r.secret } });
+      },
+    );
   };
 }

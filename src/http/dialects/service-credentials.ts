@@ -29,8 +29,10 @@ const MAX_ID = 36;
 // credential of this dialect is its 404 (checked in the handler), like one that never existed.
 const Params = Type.Object(
   {
-    type: Type.String({ description: 'Type of service credential (a catalog type id, e.g. smtp, webhook, oauth2); must be the credential\'s type' }),
-    id: Type.String({ description: `ID of the resource: ${PATH_ID_PATTERN}, at most ${MAX_ID} characters (a credential whose id is longer is not part of this dialect)` }),
+    type: Type.String({ description: "Type of service credential (a catalog type id, e.g. smtp, webhook, oauth2); must be the credential's type" }),
+    id: Type.String({
+      description: `ID of the resource: ${PATH_ID_PATTERN}, at most ${MAX_ID} characters (a credential whose id is longer is not part of this dialect)`,
+    }),
   },
   { additionalProperties: false },
 );
@@ -75,7 +77,11 @@ export function serviceCredentialView(catalog: Catalog, c: CredentialRow, selfHr
     fields['auth'] = { type: auth['type'] ?? fallback ?? 'none', ...(auth['username'] !== undefined ? { username: auth['username'] } : {}) };
   }
   return {
-    id: c.id, hash: c.id, status: c.status, deactivationTime: c.deactivationTime, type: c.type,
+    id: c.id,
+    hash: c.id,
+    status: c.status,
+    deactivationTime: c.deactivationTime,
+    type: c.type,
     ...fields,
     _links: [{ rel: 'self' as const, href: selfHref }],
   };
@@ -86,19 +92,25 @@ export function serviceCredentialsDialect(s: Services): FastifyPluginAsync {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const base = app.prefix;
 
-    app.get('/service-credentials/:type/:id', {
-      schema: {
-        tags, summary: 'Retrieve a service credential (document 000)', params: Params,
-        response: { 200: ServiceCredentialView, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
+    app.get(
+      '/service-credentials/:type/:id',
+      {
+        schema: {
+          tags,
+          summary: 'Retrieve a service credential (document 000)',
+          params: Params,
+          response: { 200: ServiceCredentialView, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
+        },
       },
-    }, async (request) => {
-      const { type, id } = request.params;
-      if (!isValidPathId(id) || id.length > MAX_ID) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', 'No such credential in this tenant');
-      const c = await s.credentials.get(request.ctx, id);
-      // Another type at this id is "no such <type> credential": the same 404 as a missing one.
-      if (c.type !== type) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
-      const href = `${base}/service-credentials/${encodeURIComponent(type)}/${encodeURIComponent(c.id)}`;
-      return serviceCredentialView(s.catalog, c, href);
-    });
+      async (request) => {
+        const { type, id } = request.params;
+        if (!isValidPathId(id) || id.length > MAX_ID) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', 'No such credential in this tenant');
+        const c = await s.credentials.get(request.ctx, id);
+        // Another type at this id is "no such <type> credential": the same 404 as a missing one.
+        if (c.type !== type) throw new LatchkeyError('CREDENTIAL_NOT_FOUND', `No credential ${id} in this tenant`);
+        const href = `${base}/service-credentials/${encodeURIComponent(type)}/${encodeURIComponent(c.id)}`;
+        return serviceCredentialView(s.catalog, c, href);
+      },
+    );
   };
 }

@@ -49,8 +49,13 @@ const UserCredentialView = Type.Object({
   id: Type.String({ description: 'Credential ID: a string (e.g. crd_01J…), not the integer of the sample; pass it back as it is' }),
   name: Type.String(),
   mode: Type.Union([
-    Type.Literal('TEXT'), Type.Literal('JWT'), Type.Literal('OAUTH'), Type.Literal('AWS'), Type.Literal('MTLS'),
-    Type.Literal('HTTP_REQUEST_AGENT'), Type.Literal('MULTI_REQUEST'),
+    Type.Literal('TEXT'),
+    Type.Literal('JWT'),
+    Type.Literal('OAUTH'),
+    Type.Literal('AWS'),
+    Type.Literal('MTLS'),
+    Type.Literal('HTTP_REQUEST_AGENT'),
+    Type.Literal('MULTI_REQUEST'),
   ]),
   team_id: Type.Union([Type.String(), Type.Null()], { description: 'Team ID: a string (team_…) or null, not the integer of the sample' }),
   folder_id: Type.Union([Type.String(), Type.Null()], { description: 'Folder ID: a string (fld_…) or null, not the integer of the sample' }),
@@ -64,7 +69,10 @@ const UserCredentialView = Type.Object({
   aws_authentication_type: Type.Union([Type.Literal('KEY'), Type.Literal('ROLE'), Type.Literal('INSTANCE_PROFILE'), Type.Null()]),
   allowed_hosts: Type.Array(Type.String()),
   metadata: Type.Record(Type.String(), Type.Unknown()),
-  test_credential_enabled: Type.Boolean({ description: 'Whether a test credential is set. The test credential itself (test_credential) is a secret and is never in this metadata response, as in the sample; it is revealed by the audited native GET /v1/credentials/{id}/secret?variant=test' }),
+  test_credential_enabled: Type.Boolean({
+    description:
+      'Whether a test credential is set. The test credential itself (test_credential) is a secret and is never in this metadata response, as in the sample; it is revealed by the audited native GET /v1/credentials/{id}/secret?variant=test',
+  }),
 });
 
 type AwsAuthentication = 'KEY' | 'ROLE' | 'INSTANCE_PROFILE';
@@ -72,13 +80,26 @@ type AwsAuthentication = 'KEY' | 'ROLE' | 'INSTANCE_PROFILE';
 export function userCredentialView(c: CredentialRow) {
   const mode = modeOf(c);
   // aws-ses holds an access key pair: KEY. aws says which in its config (default KEY).
-  const awsAuth: AwsAuthentication | null = c.type === 'aws' ? ((c.config['authentication_type'] as AwsAuthentication | undefined) ?? 'KEY') : c.type === 'aws-ses' ? 'KEY' : null;
+  const awsAuth: AwsAuthentication | null =
+    c.type === 'aws' ? ((c.config['authentication_type'] as AwsAuthentication | undefined) ?? 'KEY') : c.type === 'aws-ses' ? 'KEY' : null;
   const externalId = c.type === 'aws' && awsAuth === 'ROLE' ? ((c.config['external_id'] as string | undefined) ?? null) : null;
   return {
-    id: c.id, name: c.name, mode, team_id: c.teamId, folder_id: c.folderId, read_access: c.readAccess,
-    shared_team_slugs: c.sharedTeamSlugs, slug: c.slug, created_at: c.createdAt, updated_at: c.updatedAt,
-    description: c.description, aws_assumed_role_external_id: externalId, aws_authentication_type: awsAuth,
-    allowed_hosts: c.allowedHosts, metadata: c.metadata, test_credential_enabled: c.testCredentialEnabled,
+    id: c.id,
+    name: c.name,
+    mode,
+    team_id: c.teamId,
+    folder_id: c.folderId,
+    read_access: c.readAccess,
+    shared_team_slugs: c.sharedTeamSlugs,
+    slug: c.slug,
+    created_at: c.createdAt,
+    updated_at: c.updatedAt,
+    description: c.description,
+    aws_assumed_role_external_id: externalId,
+    aws_authentication_type: awsAuth,
+    allowed_hosts: c.allowedHosts,
+    metadata: c.metadata,
+    test_credential_enabled: c.testCredentialEnabled,
   };
 }
 
@@ -86,12 +107,17 @@ export function userCredentialsDialect(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/api/v1/user_credentials/:credential_id', {
-      schema: {
-        tags, summary: 'Get a credential (document 001)',
-        params: Type.Object({ credential_id: PathId }, { additionalProperties: false }),
-        response: { 200: UserCredentialView, 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
+    app.get(
+      '/api/v1/user_credentials/:credential_id',
+      {
+        schema: {
+          tags,
+          summary: 'Get a credential (document 001)',
+          params: Type.Object({ credential_id: PathId }, { additionalProperties: false }),
+          response: { 200: UserCredentialView, 400: ErrorEnvelope, 401: ErrorEnvelope, 403: ErrorEnvelope, 404: ErrorEnvelope },
+        },
       },
-    }, async (request) => userCredentialView(await s.credentials.get(request.ctx, request.params.credential_id)));
+      async (request) => userCredentialView(await s.credentials.get(request.ctx, request.params.credential_id)),
+    );
   };
 }

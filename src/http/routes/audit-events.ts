@@ -23,13 +23,19 @@ const Query = Type.Object(
   { additionalProperties: false },
 );
 const EventView = Type.Object({
-  id: Type.String(), at: Type.String(), tenant_id: Type.String(),
+  id: Type.String(),
+  at: Type.String(),
+  tenant_id: Type.String(),
   actor: Type.Object({ type: Type.String(), id: Type.String(), name: Type.String() }),
-  action: Type.String(), target: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
+  action: Type.String(),
+  target: Type.Object({ type: Type.String(), id: Type.Union([Type.String(), Type.Null()]) }),
   outcome: Type.Union(Outcome.anyOf, {
-    description: '`not_found`: a request for an id the caller cannot see (another tenant\'s, outside its teams, or none), answered 404 like an id that never existed',
+    description:
+      "`not_found`: a request for an id the caller cannot see (another tenant's, outside its teams, or none), answered 404 like an id that never existed",
   }),
-  reason: Type.Union([Type.String(), Type.Null()]), request_id: Type.String(), ip: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  request_id: Type.String(),
+  ip: Type.String(),
   user_agent: Type.String(),
   suppressed: Type.Integer({
     minimum: 0,
@@ -38,7 +44,8 @@ const EventView = Type.Object({
       'window closes the last is written with the number of further refusals it stands for here. Each event stands for 1 + suppressed ' +
       'attempts. 0 on every other event. Hashed into the chain after prev_hash when it is above 0.',
   }),
-  seq: Type.Union([Type.Integer(), Type.Null()]), hash: Type.Union([Type.String(), Type.Null()]),
+  seq: Type.Union([Type.Integer(), Type.Null()]),
+  hash: Type.Union([Type.String(), Type.Null()]),
   prev_hash: Type.Union([Type.String(), Type.Null()]),
 });
 
@@ -66,10 +73,16 @@ export function recordRefusedResponses(app: FastifyInstance, audit: Pick<AuditSe
     if (status === 403 || (status === 404 && reveals !== undefined)) {
       const id = reveals ? (request.params as Record<string, unknown> | undefined)?.[reveals.param] : undefined;
       audit.recordRefused({
-        ctx: (request.ctx as RequestContext | undefined) ?? null, outcome: status === 403 ? 'denied' : 'not_found',
-        action: reveals?.action ?? null, target: reveals && typeof id === 'string' ? { type: reveals.target, id } : null,
-        requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '', method: request.method,
-        route: request.routeOptions.url ?? null, params: request.params,
+        ctx: (request.ctx as RequestContext | undefined) ?? null,
+        outcome: status === 403 ? 'denied' : 'not_found',
+        action: reveals?.action ?? null,
+        target: reveals && typeof id === 'string' ? { type: reveals.target, id } : null,
+        requestId: request.id,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? '',
+        method: request.method,
+        route: request.routeOptions.url ?? null,
+        params: request.params,
       });
     }
     done();
@@ -80,42 +93,60 @@ export function auditRoutes(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/audit-events', {
-      schema: {
-        tags, summary: "The tenant's audit events, newest first (cursor paging)", querystring: Query,
-        response: { 200: Type.Object({ data: Type.Array(EventView), per_page: Type.Integer(), next_cursor: Type.Union([Type.String(), Type.Null()]) }), ...errorResponses },
+    app.get(
+      '/audit-events',
+      {
+        schema: {
+          tags,
+          summary: "The tenant's audit events, newest first (cursor paging)",
+          querystring: Query,
+          response: {
+            200: Type.Object({ data: Type.Array(EventView), per_page: Type.Integer(), next_cursor: Type.Union([Type.String(), Type.Null()]) }),
+            ...errorResponses,
+          },
+        },
       },
-    }, async (request) => {
-      requirePermission(request.ctx, 'audit:read');
-      const q = request.query;
-      const perPage = q.per_page ?? 25;
-      const toIso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
-      const query = {
-        ...(q['filter[credential_id]'] !== undefined ? { credentialId: q['filter[credential_id]'] } : {}),
-        ...(q['filter[action]'] !== undefined ? { action: q['filter[action]'] } : {}),
-        ...(q['filter[outcome]'] !== undefined ? { outcome: q['filter[outcome]'] } : {}),
-        ...(q['filter[actor_id]'] !== undefined ? { actorId: q['filter[actor_id]'] } : {}),
-        ...(q['filter[since]'] !== undefined ? { since: toIso(q['filter[since]']) } : {}),
-        ...(q['filter[until]'] !== undefined ? { until: toIso(q['filter[until]']) } : {}),
-      };
-      const rows = await s.audit.list(request.ctx.principal.tenantId, query, perPage, q.cursor ? decodeCursor(q.cursor) : undefined);
-      const last = rows[rows.length - 1];
-      return { data: rows.map(auditView), per_page: perPage, next_cursor: rows.length === perPage && last ? encodeCursor({ createdAt: last.at, id: last.id }) : null };
-    });
+      async (request) => {
+        requirePermission(request.ctx, 'audit:read');
+        const q = request.query;
+        const perPage = q.per_page ?? 25;
+        const toIso = (v: string | undefined) => (v === undefined ? undefined : new Date(v).toISOString());
+        const query = {
+          ...(q['filter[credential_id]'] !== undefined ? { credentialId: q['filter[credential_id]'] } : {}),
+          ...(q['filter[action]'] !== undefined ? { action: q['filter[action]'] } : {}),
+          ...(q['filter[outcome]'] !== undefined ? { outcome: q['filter[outcome]'] } : {}),
+          ...(q['filter[actor_id]'] !== undefined ? { actorId: q['filter[actor_id]'] } : {}),
+          ...(q['filter[since]'] !== undefined ? { since: toIso(q['filter[since]']) } : {}),
+          ...(q['filter[until]'] !== undefined ? { until: toIso(q['filter[until]']) } : {}),
+        };
+        const rows = await s.audit.list(request.ctx.principal.tenantId, query, perPage, q.cursor ? decodeCursor(q.cursor) : undefined);
+        const last = rows[rows.length - 1];
+        return {
+          data: rows.map(auditView),
+          per_page: perPage,
+          next_cursor: rows.length === perPage && last ? encodeCursor({ createdAt: last.at, id: last.id }) : null,
+        };
+      },
+    );
 
-    app.get('/audit-events/verify', {
-      schema: {
-        tags, summary: "Verify the tenant's audit hash chain",
-        description:
-          'Walks the chain from its start (or from the newest retention anchor) to its end, then checks the end against the ' +
-          "tenant's keyed checkpoint, so an edited, deleted, reordered or cut-off event is reported. `first_bad_event_id` is " +
-          'the first event out of place (for deleted rows: the one after the gap; for a cut-off end: the sealed head that is ' +
-          'gone). Record `head` somewhere outside the database to catch a rollback of the whole table.',
-        response: { 200: VerifyView, ...errorResponses },
+    app.get(
+      '/audit-events/verify',
+      {
+        schema: {
+          tags,
+          summary: "Verify the tenant's audit hash chain",
+          description:
+            'Walks the chain from its start (or from the newest retention anchor) to its end, then checks the end against the ' +
+            "tenant's keyed checkpoint, so an edited, deleted, reordered or cut-off event is reported. `first_bad_event_id` is " +
+            'the first event out of place (for deleted rows: the one after the gap; for a cut-off end: the sealed head that is ' +
+            'gone). Record `head` somewhere outside the database to catch a rollback of the whole table.',
+          response: { 200: VerifyView, ...errorResponses },
+        },
       },
-    }, async (request) => {
-      requirePermission(request.ctx, 'audit:read');
-      return s.audit.verify(request.ctx.principal.tenantId);
-    });
+      async (request) => {
+        requirePermission(request.ctx, 'audit:read');
+        return s.audit.verify(request.ctx.principal.tenantId);
+      },
+    );
   };
 }

@@ -5,29 +5,49 @@ import type { Services } from '../../services/services.js';
 import { FreeObject, errorResponses } from '../schemas/common.js';
 
 const TypeView = Type.Object({
-  id: Type.String(), title: Type.String(), description: Type.String(),
-  config_schema: FreeObject, secret_schema: FreeObject, secret_fields: Type.Array(Type.String()),
+  id: Type.String(),
+  title: Type.String(),
+  description: Type.String(),
+  config_schema: FreeObject,
+  secret_schema: FreeObject,
+  secret_fields: Type.Array(Type.String()),
   capabilities: Type.Object({ rotatable: Type.Boolean(), refreshable: Type.Boolean(), generatable: Type.Boolean(), verifiable: Type.Boolean() }),
   injection: FreeObject,
   aim_fields: Type.Array(Type.String(), {
-    description: 'Config fields that decide where the secret is sent (or whether a third party can read it on the way). '
-      + 'Changing one needs credentials:reveal on the credential, unless the same request gives every secret field a new value; '
-      + 'otherwise the change is refused (403) and nothing is stored.',
+    description:
+      'Config fields that decide where the secret is sent (or whether a third party can read it on the way). ' +
+      'Changing one needs credentials:reveal on the credential, unless the same request gives every secret field a new value; ' +
+      'otherwise the change is refused (403) and nothing is stored.',
   }),
 });
 
 function typeView(t: CredentialType) {
   return {
-    id: t.id, title: t.title, description: t.description, config_schema: t.config, secret_schema: t.secret,
-    secret_fields: t.secretFields, capabilities: t.capabilities, injection: t.injection, aim_fields: t.aimFields,
+    id: t.id,
+    title: t.title,
+    description: t.description,
+    config_schema: t.config,
+    secret_schema: t.secret,
+    secret_fields: t.secretFields,
+    capabilities: t.capabilities,
+    injection: t.injection,
+    aim_fields: t.aimFields,
   };
 }
 
 export function credentialTypeRoutes(s: Services): FastifyPluginAsync {
   return async (app) => {
     const body = { data: s.catalog.list().map(typeView) };
-    app.get('/credential-types', {
-      schema: { tags: ['credentials'], summary: 'The credential type catalog: schemas, defaults and capabilities', response: { 200: Type.Object({ data: Type.Array(TypeView) }), ...errorResponses } },
-    }, async () => body);
+    app.get(
+      '/credential-types',
+      {
+        schema: {
+          tags: ['credentials'],
+          summary: 'The credential type catalog: schemas, defaults and capabilities',
+          response: { 200: Type.Object({ data: Type.Array(TypeView) }), ...errorResponses },
+        },
+      },
+      async () => body,
+    );
   };
 }

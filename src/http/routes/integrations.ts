@@ -15,22 +15,39 @@ export function integrationRoutes(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.get('/integrations/:integration_id/credentials', {
-      schema: { tags, summary: "One integration's credentials (metadata)", params: Params, querystring: Type.Object(PageQuery, { additionalProperties: false }), response: { 200: ListOf(CredentialView), ...errorResponses } },
-    }, async (request, reply) => {
-      const p = pageOf(request.query);
-      const { rows, total } = await s.credentials.list(request.ctx, { integrationId: request.params.integration_id }, p);
-      return sendJsonText(reply, credentialPageJson(rows, total, p));
-    });
-
-    app.get('/integrations/:integration_id/secret', {
-      config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integration_id' } },
-      schema: {
-        tags, summary: "Reveal an integration's credential: credential_id picks one, else the most recently updated active one",
-        description: 'A 403 or 404 here is audited (outcome `denied` or `not_found`, target the integration id), grouped per caller and id over a window.',
-        params: Params, querystring: Type.Object({ credential_id: Type.Optional(PathId) }, { additionalProperties: false }),
-        response: { 200: CredentialWithSecret, ...errorResponses },
+    app.get(
+      '/integrations/:integration_id/credentials',
+      {
+        schema: {
+          tags,
+          summary: "One integration's credentials (metadata)",
+          params: Params,
+          querystring: Type.Object(PageQuery, { additionalProperties: false }),
+          response: { 200: ListOf(CredentialView), ...errorResponses },
+        },
       },
-    }, async (request, reply) => sendRevealed(reply, await s.credentials.revealForIntegration(request.ctx, request.params.integration_id, request.query.credential_id)));
+      async (request, reply) => {
+        const p = pageOf(request.query);
+        const { rows, total } = await s.credentials.list(request.ctx, { integrationId: request.params.integration_id }, p);
+        return sendJsonText(reply, credentialPageJson(rows, total, p));
+      },
+    );
+
+    app.get(
+      '/integrations/:integration_id/secret',
+      {
+        config: { reveals: { action: 'credential.reveal', target: 'integration', param: 'integration_id' } },
+        schema: {
+          tags,
+          summary: "Reveal an integration's credential: credential_id picks one, else the most recently updated active one",
+          description: 'A 403 or 404 here is audited (outcome `denied` or `not_found`, target the integration id), grouped per caller and id over a window.',
+          params: Params,
+          querystring: Type.Object({ credential_id: Type.Optional(PathId) }, { additionalProperties: false }),
+          response: { 200: CredentialWithSecret, ...errorResponses },
+        },
+      },
+      async (request, reply) =>
+        sendRevealed(reply, await s.credentials.revealForIntegration(request.ctx, request.params.integration_id, request.query.credential_id)),
+    );
   };
 }

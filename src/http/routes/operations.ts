@@ -6,10 +6,18 @@ import type { AppDeps } from '../app.js';
 export function operationsRoutes(deps: AppDeps, registry: Registry): FastifyPluginAsync {
   return async (app) => {
     collectDefaultMetrics({ register: registry, prefix: 'latchkey_' });
-    const requests = new Counter({ name: 'latchkey_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers: [registry] });
+    const requests = new Counter({
+      name: 'latchkey_http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    });
     const latency = new Histogram({
-      name: 'latchkey_http_request_duration_seconds', help: 'HTTP request latency', labelNames: ['route'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry],
+      name: 'latchkey_http_request_duration_seconds',
+      help: 'HTTP request latency',
+      labelNames: ['route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
     });
     // prom-client hashes a label object on every call; the labelled children are looked up once.
     const counted = new Map<string, { inc(): void }>();
@@ -34,17 +42,27 @@ export function operationsRoutes(deps: AppDeps, registry: Registry): FastifyPlug
 
     app.get('/healthz', { config: { public: true }, schema: { tags: ['operations'], summary: 'The process is up', security: [] } }, async () => ({ ok: true }));
 
-    app.get('/readyz', { config: { public: true }, schema: { tags: ['operations'], summary: 'The store and the key provider answer', security: [] } }, async (_request, reply) => {
-      const r = await deps.ready();
-      const ok = r.store && r.keyProvider;
-      // Key ids are fingerprints (not secret); no key material is ever shown here.
-      const keys = r.keys ? { root_key_id: r.keys.rootKeyId, rotation_in_progress: r.keys.rotationInProgress, rotating_to: r.keys.rotatingTo } : undefined;
-      return reply.code(ok ? 200 : 503).send({ ok, store: r.store ? 'ok' : 'unavailable', key_provider: r.keyProvider ? 'ok' : 'unavailable', ...(keys ? { keys } : {}) });
-    });
+    app.get(
+      '/readyz',
+      { config: { public: true }, schema: { tags: ['operations'], summary: 'The store and the key provider answer', security: [] } },
+      async (_request, reply) => {
+        const r = await deps.ready();
+        const ok = r.store && r.keyProvider;
+        // Key ids are fingerprints (not secret); no key material is ever shown here.
+        const keys = r.keys ? { root_key_id: r.keys.rootKeyId, rotation_in_progress: r.keys.rotationInProgress, rotating_to: r.keys.rotatingTo } : undefined;
+        return reply
+          .code(ok ? 200 : 503)
+          .send({ ok, store: r.store ? 'ok' : 'unavailable', key_provider: r.keyProvider ? 'ok' : 'unavailable', ...(keys ? { keys } : {}) });
+      },
+    );
 
-    app.get('/metrics', { config: { public: true }, schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] } }, async (_request, reply) => {
-      return reply.header('content-type', registry.contentType).send(await registry.metrics());
-    });
+    app.get(
+      '/metrics',
+      { config: { public: true }, schema: { tags: ['operations'], summary: 'Prometheus metrics', security: [] } },
+      async (_request, reply) => {
+        return reply.header('content-type', registry.contentType).send(await registry.metrics());
+      },
+    );
 
     app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
   };

@@ -13,9 +13,9 @@ const DESCRIPTION = [
   'Needs `credentials:use` and the visibility of a reveal; a credential the caller cannot see is 404.',
   'The destination is `x-latchkey-target` (`https://host[:port][/base path]`) followed by whatever follows `/proxy` in this URL, query included.',
   "Its host must match the credential's `allowed_hosts` (exact names; `*.example.com` = exactly one label; a port only if the entry names it; an empty list allows nothing; an address does not match a name) and pass the egress guard (public https unless LATCHKEY_EGRESS_ALLOW says otherwise): else 403.",
-  'Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target\'s: a 3xx is returned, never followed.',
+  "Any method; the body is streamed (at most 1 MiB, as every request) and so is the answer, whose status and headers are the target's: a 3xx is returned, never followed.",
   "Not forwarded: the caller's `authorization`, `x-tenant-id`, `x-request-id`, every `x-latchkey-*` header, hop-by-hop headers (RFC 9110 §7.6.1) and forwarding headers; `accept-encoding` is set to identity.",
-  'The injected values are replaced with `[REDACTED]` wherever they come back in the answer\'s headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502).',
+  "The injected values are replaced with `[REDACTED]` wherever they come back in the answer's headers or body (as sent, URL-encoded, hex, base64); an answer with a content-encoding is refused (502).",
   'Errors of Latchkey itself use the envelope: 502 `UPSTREAM_FAILED` (target unreachable, TLS failed, answer too large or encoded), 504 `UPSTREAM_TIMEOUT`, 422 for a type the proxy cannot inject.',
   'Every use is audited: `credential.use` (durable before the secret is used) and `credential.use_result` (status, bytes, duration).',
 ].join(' ');
@@ -27,11 +27,23 @@ const Headers = Type.Object({
 
 export function proxyRoutes(s: Services, registry: Registry): FastifyPluginAsync {
   return async (app) => {
-    const uses = new Counter({ name: 'latchkey_proxy_requests_total', help: 'Requests sent through the proxy, by injection kind and outcome', labelNames: ['injection', 'outcome'], registers: [registry] });
-    const bytes = new Counter({ name: 'latchkey_proxy_response_bytes_total', help: 'Bytes of target answers streamed back through the proxy', registers: [registry] });
+    const uses = new Counter({
+      name: 'latchkey_proxy_requests_total',
+      help: 'Requests sent through the proxy, by injection kind and outcome',
+      labelNames: ['injection', 'outcome'],
+      registers: [registry],
+    });
+    const bytes = new Counter({
+      name: 'latchkey_proxy_response_bytes_total',
+      help: 'Bytes of target answers streamed back through the proxy',
+      registers: [registry],
+    });
     const duration = new Histogram({
-      name: 'latchkey_proxy_duration_seconds', help: 'Time from sending a proxied request to the end of its answer', labelNames: ['injection'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10], registers: [registry],
+      name: 'latchkey_proxy_duration_seconds',
+      help: 'Time from sending a proxied request to the end of its answer',
+      labelNames: ['injection'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers: [registry],
     });
     const observe = (r: UseResult): void => {
       uses.labels({ injection: r.injection, outcome: r.outcome }).inc();
@@ -47,14 +59,18 @@ export function proxyRoutes(s: Services, registry: Registry): FastifyPluginAsync
       const { id } = request.params as { id: string };
       const target = request.headers['x-latchkey-target'];
       const at = request.url.indexOf('/proxy');
-      const res = await s.proxy.forward(request.ctx, {
-        credentialId: id,
-        target: Array.isArray(target) ? target[0] : target,
-        rest: request.url.slice(at + '/proxy'.length),
-        method: request.method,
-        headers: request.headers,
-        body: (request.body as Readable | undefined) ?? null,
-      }, observe);
+      const res = await s.proxy.forward(
+        request.ctx,
+        {
+          credentialId: id,
+          target: Array.isArray(target) ? target[0] : target,
+          rest: request.url.slice(at + '/proxy'.length),
+          method: request.method,
+          headers: request.headers,
+          body: (request.body as Readable | undefined) ?? null,
+        },
+        observe,
+      );
       return reply.code(res.status).headers(res.headers).send(res.body);
     };
     const schema = { tags, summary: 'Send a request with a credential the caller never holds', description: DESCRIPTION, params: Params, headers: Headers };

@@ -15,40 +15,67 @@ export function tenantRoutes(s: Services): FastifyPluginAsync {
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-    app.post('/tenants', {
-      schema: {
-        tags, summary: 'Create a tenant and its owner key (platform admins only; the key is shown once)',
-        body: Type.Object({ name: Name }, { additionalProperties: false }),
-        response: { 201: Type.Object({ tenant: TenantView, owner_access_key: Type.Intersect([AccessKeyView, Type.Object({ key: Type.String() })]) }), ...errorResponses },
+    app.post(
+      '/tenants',
+      {
+        schema: {
+          tags,
+          summary: 'Create a tenant and its owner key (platform admins only; the key is shown once)',
+          body: Type.Object({ name: Name }, { additionalProperties: false }),
+          response: {
+            201: Type.Object({ tenant: TenantView, owner_access_key: Type.Intersect([AccessKeyView, Type.Object({ key: Type.String() })]) }),
+            ...errorResponses,
+          },
+        },
       },
-    }, async (request, reply) => {
-      const made = await s.tenants.create(request.ctx, request.body.name);
-      return reply.code(201).header('cache-control', 'no-store').send({ tenant: tenantView(made.tenant), owner_access_key: { ...accessKeyView(made.keyRow), key: made.key } });
-    });
-
-    app.get('/tenants', {
-      schema: { tags, summary: 'The tenants the caller belongs to', response: { 200: Type.Object({ data: Type.Array(TenantView) }), ...errorResponses } },
-    }, async (request) => ({ data: (await s.tenants.list(request.ctx)).map(tenantView) }));
-
-    app.delete('/tenants/:id', {
-      schema: {
-        tags, params: IdParams, response: { 204: Type.Null(), ...errorResponses },
-        summary: 'Purge a tenant for good: its data keys are destroyed first (crypto-shredding), then every row (platform admins; not their own tenant)',
+      async (request, reply) => {
+        const made = await s.tenants.create(request.ctx, request.body.name);
+        return reply
+          .code(201)
+          .header('cache-control', 'no-store')
+          .send({ tenant: tenantView(made.tenant), owner_access_key: { ...accessKeyView(made.keyRow), key: made.key } });
       },
-    }, async (request, reply) => {
-      await s.tenants.purge(request.ctx, request.params.id);
-      return reply.code(204).send(null);
-    });
+    );
 
-    app.post('/tenants/:id/keys/rotate', {
-      schema: {
-        tags, params: IdParams,
-        summary: 'Add a data-key version: new secrets are sealed under it at once; older ones are re-sealed when next written or by `latchkey keys reseal` (platform admins, or owners of the tenant)',
-        response: { 201: Type.Object({ tenant_id: Type.String(), data_key_version: Type.Integer(), previous_version: Type.Integer() }), ...errorResponses },
+    app.get(
+      '/tenants',
+      {
+        schema: { tags, summary: 'The tenants the caller belongs to', response: { 200: Type.Object({ data: Type.Array(TenantView) }), ...errorResponses } },
       },
-    }, async (request, reply) => {
-      const r = await s.keys.rotateDataKeyAs(request.ctx, request.params.id);
-      return reply.code(201).send({ tenant_id: r.tenantId, data_key_version: r.version, previous_version: r.previousVersion });
-    });
+      async (request) => ({ data: (await s.tenants.list(request.ctx)).map(tenantView) }),
+    );
+
+    app.delete(
+      '/tenants/:id',
+      {
+        schema: {
+          tags,
+          params: IdParams,
+          response: { 204: Type.Null(), ...errorResponses },
+          summary: 'Purge a tenant for good: its data keys are destroyed first (crypto-shredding), then every row (platform admins; not their own tenant)',
+        },
+      },
+      async (request, reply) => {
+        await s.tenants.purge(request.ctx, request.params.id);
+        return reply.code(204).send(null);
+      },
+    );
+
+    app.post(
+      '/tenants/:id/keys/rotate',
+      {
+        schema: {
+          tags,
+          params: IdParams,
+          summary:
+            'Add a data-key version: new secrets are sealed under it at once; older ones are re-sealed when next written or by `latchkey keys reseal` (platform admins, or owners of the tenant)',
+          response: { 201: Type.Object({ tenant_id: Type.String(), data_key_version: Type.Integer(), previous_version: Type.Integer() }), ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const r = await s.keys.rotateDataKeyAs(request.ctx, request.params.id);
+        return reply.code(201).send({ tenant_id: r.tenantId, data_key_version: r.version, previous_version: r.previousVersion });
+      },
+    );
   };
 }

@@ -5,14 +5,28 @@ import { PATH_ID_PATTERN } from '../../domain/ids.js';
  * Names show what they store: no control, format or bidi characters, no word mixing scripts
  * (src/domain/display-names.ts); descriptions keep line breaks but no hidden reordering.
  */
-export const Name = Type.String({ minLength: 1, maxLength: 200, format: 'display-name', description: 'No control, format or bidi characters; no word mixing scripts (UTS #39)' });
-export const Description = Type.String({ maxLength: 2000, format: 'display-text', description: 'No control characters but tab and line breaks; no bidi embeddings, overrides or isolates' });
+export const Name = Type.String({
+  minLength: 1,
+  maxLength: 200,
+  format: 'display-name',
+  description: 'No control, format or bidi characters; no word mixing scripts (UTS #39)',
+});
+export const Description = Type.String({
+  maxLength: 2000,
+  format: 'display-text',
+  description: 'No control characters but tab and line breaks; no bidi embeddings, overrides or isolates',
+});
 export const PathId = Type.String({ pattern: PATH_ID_PATTERN, maxLength: 50 });
 export const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,62}$' });
 export const DateTime = Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; a leap second (second 60) cannot be stored and is refused' });
 export const NullableDateTime = Type.Union([DateTime, Type.Null()]);
 /** An `allowed_hosts` entry: a name, `*.` (one label) in front, `:port` behind (services/proxy/allowed-hosts.ts). */
-export const Hostname = Type.String({ minLength: 1, maxLength: 259, pattern: '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$' });
+export const Hostname = Type.String({
+  minLength: 1,
+  maxLength: 259,
+  pattern:
+    '^(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$',
+});
 
 export const IdParams = Type.Object({ id: PathId }, { additionalProperties: false });
 

@@ -4,15 +4,32 @@ import { DateTime, Description, FreeObject, Hostname, Name, NullableDateTime, Pa
 const Status = Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('deactivated')]);
 const ReadAccess = Type.Union([Type.Literal('TEAM'), Type.Literal('GLOBAL'), Type.Literal('SPECIFIC_TEAMS')]);
 const ShortText = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' });
-const Metadata = Type.Record(Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' }), Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]), { maxProperties: 64 });
+const Metadata = Type.Record(
+  Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' }),
+  Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]),
+  { maxProperties: 64 },
+);
 
-const ProxyRules = Type.Object({
-  methods: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{1,20}$' }), { maxItems: 20, uniqueItems: true, description: 'Methods the proxy may send with this credential (upper case); absent or empty: any' })),
-  path_prefixes: Type.Optional(Type.Array(Type.String({ pattern: '^/[\\x21-\\x7e]{0,1023}$' }), {
-    maxItems: 50, uniqueItems: true,
-    description: 'Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target\'s base path is joined; absent or empty: any',
-  })),
-}, { additionalProperties: false, description: 'What the proxy may send with the credential, besides allowed_hosts (docs/use.md)' });
+const ProxyRules = Type.Object(
+  {
+    methods: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[A-Z]{1,20}$' }), {
+        maxItems: 20,
+        uniqueItems: true,
+        description: 'Methods the proxy may send with this credential (upper case); absent or empty: any',
+      }),
+    ),
+    path_prefixes: Type.Optional(
+      Type.Array(Type.String({ pattern: '^/[\\x21-\\x7e]{0,1023}$' }), {
+        maxItems: 50,
+        uniqueItems: true,
+        description:
+          "Paths the proxy may send to, by prefix matched at a segment boundary (/v1/mail allows /v1/mail/send, not /v1/mailbox), after the target's base path is joined; absent or empty: any",
+      }),
+    ),
+  },
+  { additionalProperties: false, description: 'What the proxy may send with the credential, besides allowed_hosts (docs/use.md)' },
+);
 
 const writable = {
   provider: Type.Optional(Type.Union([ShortText, Type.Null()])),
@@ -29,7 +46,11 @@ const writable = {
   expires_at: Type.Optional(NullableDateTime),
   status: Type.Optional(Status),
   deactivation_time: Type.Optional(NullableDateTime),
-  rotation_interval_days: Type.Optional(Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()], { description: 'Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due' })),
+  rotation_interval_days: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 1, maximum: 3650 }), Type.Null()], {
+      description: 'Rotate every N days: the scheduler rotates types that can make their own secret and marks the others rotation_due',
+    }),
+  ),
 };
 
 export const CredentialCreateBody = Type.Object(
@@ -94,10 +115,7 @@ export const CredentialView = Type.Object({
   _links: Links,
 });
 
-export const CredentialWithSecret = Type.Intersect([
-  CredentialView,
-  Type.Object({ secret: FreeObject, test_secret: Type.Optional(FreeObject) }),
-]);
+export const CredentialWithSecret = Type.Intersect([CredentialView, Type.Object({ secret: FreeObject, test_secret: Type.Optional(FreeObject) })]);
 
 export const CredentialCreated = Type.Intersect([
   CredentialView,
@@ -126,9 +144,19 @@ export type CredentialListQuery = Static<typeof CredentialListQuery>;
 export const DeleteQuery = Type.Object({ purge: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 export const RevealQuery = Type.Object(
   {
-    variant: Type.Optional(Type.Union([Type.Literal('main'), Type.Literal('test')], { description: 'test: the test secret only, in `secret` and again in `test_secret` (never the live secret); audited as credential.reveal_test' })),
+    variant: Type.Optional(
+      Type.Union([Type.Literal('main'), Type.Literal('test')], {
+        description: 'test: the test secret only, in `secret` and again in `test_secret` (never the live secret); audited as credential.reveal_test',
+      }),
+    ),
     allow_inactive: Type.Optional(Type.Boolean()),
-    version: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647, description: 'An older version, readable while it is current, pending, or previous within its grace period' })),
+    version: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2147483647,
+        description: 'An older version, readable while it is current, pending, or previous within its grace period',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -147,7 +175,9 @@ export const VersionView = Type.Object({
 export const RotateBody = Type.Object(
   {
     secret: Type.Optional(FreeObject),
-    grace_period_seconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 30 * 86400, default: 3600, description: 'How long the old version stays readable by number (default 3600)' })),
+    grace_period_seconds: Type.Optional(
+      Type.Integer({ minimum: 0, maximum: 30 * 86400, default: 3600, description: 'How long the old version stays readable by number (default 3600)' }),
+    ),
   },
   { additionalProperties: false },
 );

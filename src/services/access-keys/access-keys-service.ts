@@ -18,7 +18,11 @@ export interface AccessKeyInput {
 
 export interface AccessKeysService {
   create(ctx: RequestContext, input: AccessKeyInput): Promise<{ row: AccessKeyRow; key: string }>;
-  list(ctx: RequestContext, filter: AccessKeyFilter, page: { limit: number; offset?: number; after?: Keyset }): Promise<{ rows: AccessKeyRow[]; total: number }>;
+  list(
+    ctx: RequestContext,
+    filter: AccessKeyFilter,
+    page: { limit: number; offset?: number; after?: Keyset },
+  ): Promise<{ rows: AccessKeyRow[]; total: number }>;
   get(ctx: RequestContext, id: string): Promise<AccessKeyRow>;
   rename(ctx: RequestContext, id: string, name: string, expectedRevision?: number): Promise<AccessKeyRow>;
   revoke(ctx: RequestContext, id: string, expectedRevision?: number): Promise<void>;
@@ -67,9 +71,20 @@ export function createAccessKeysService(deps: {
       const material = newAccessKeyMaterial(deps.env);
       const id = newId('key');
       const row: AccessKeyRow = {
-        id, tenantId: ctx.principal.tenantId, name: input.name, type: input.type ?? 'api', role: input.role,
-        teamIds: input.team_ids ?? [], prefix: material.prefix, keyHash: material.hash, platformAdmin: false,
-        expiresAt, lastUsedAt: null, createdAt: now, updatedAt: now, revision: 1,
+        id,
+        tenantId: ctx.principal.tenantId,
+        name: input.name,
+        type: input.type ?? 'api',
+        role: input.role,
+        teamIds: input.team_ids ?? [],
+        prefix: material.prefix,
+        keyHash: material.hash,
+        platformAdmin: false,
+        expiresAt,
+        lastUsedAt: null,
+        createdAt: now,
+        updatedAt: now,
+        revision: 1,
         createdBy: actorRef(ctx),
       };
       await store.insertAccessKey(row.tenantId, row, [audit.event(ctx, 'access_key.issue', { type: 'access_key', id })]);
@@ -88,7 +103,8 @@ export function createAccessKeysService(deps: {
     async rename(ctx, id, name, expectedRevision) {
       requirePermission(ctx, 'access_keys:manage');
       const row = await loadManageable(ctx, id);
-      if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
+      if (expectedRevision !== undefined && expectedRevision !== row.revision)
+        throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
       const next: AccessKeyRow = { ...row, name, updatedAt: clock.now().toISOString(), revision: row.revision + 1 };
       const ok = await store.updateAccessKey(row.tenantId, next, row.revision, [audit.event(ctx, 'access_key.update', { type: 'access_key', id })]);
       if (!ok) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed while this request ran');
@@ -99,8 +115,11 @@ export function createAccessKeysService(deps: {
     async revoke(ctx, id, expectedRevision) {
       requirePermission(ctx, 'access_keys:manage');
       const row = await loadManageable(ctx, id);
-      if (expectedRevision !== undefined && expectedRevision !== row.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
-      const r = await store.deleteAccessKey(row.tenantId, id, expectedRevision ?? null, GUARDED_ROLES, clock.now().toISOString(), [audit.event(ctx, 'access_key.revoke', { type: 'access_key', id })]);
+      if (expectedRevision !== undefined && expectedRevision !== row.revision)
+        throw new LatchkeyError('PRECONDITION_FAILED', 'The access key changed since that ETag');
+      const r = await store.deleteAccessKey(row.tenantId, id, expectedRevision ?? null, GUARDED_ROLES, clock.now().toISOString(), [
+        audit.event(ctx, 'access_key.revoke', { type: 'access_key', id }),
+      ]);
       // Checked in the store's transaction with the other owner keys locked: of two concurrent
       // revocations of the last two owner keys, one is refused.
       if (r === 'last_manager') throw new LatchkeyError('CONFLICT', "This is the tenant's last active owner key; issue another owner key first");

@@ -71,8 +71,15 @@ export function createAwsKeyPairs(deps: { store: Store; keyring: Keyring; audit:
       return {
         secretAccessKey,
         principal: {
-          type: 'access_key', id: key.id, name: key.name, email: null, tenantId: key.tenantId, role: key.role as Role,
-          tenantIds: [key.tenantId], teamIds: key.teamIds, platformAdmin: key.platformAdmin,
+          type: 'access_key',
+          id: key.id,
+          name: key.name,
+          email: null,
+          tenantId: key.tenantId,
+          role: key.role as Role,
+          tenantIds: [key.tenantId],
+          teamIds: key.teamIds,
+          platformAdmin: key.platformAdmin,
         },
       };
     },

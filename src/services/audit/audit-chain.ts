@@ -18,8 +18,23 @@ export const ANCHOR_ACTION = 'audit.anchor';
  */
 function canonical(e: AuditRow, seq: number, prevHash: string): string {
   const fields: unknown[] = [
-    e.id, e.tenantId, e.at, e.actor.type, e.actor.id, e.actor.name, e.actor.email, e.action, e.targetType, e.targetId,
-    e.outcome, e.reason, e.requestId, e.ip, e.userAgent, seq, prevHash,
+    e.id,
+    e.tenantId,
+    e.at,
+    e.actor.type,
+    e.actor.id,
+    e.actor.name,
+    e.actor.email,
+    e.action,
+    e.targetType,
+    e.targetId,
+    e.outcome,
+    e.reason,
+    e.requestId,
+    e.ip,
+    e.userAgent,
+    seq,
+    prevHash,
   ];
   // A grouped refusal's count is hashed too; events that stand for themselves hash as they did
   // before the count existed, so chains sealed then still verify.
@@ -28,7 +43,9 @@ function canonical(e: AuditRow, seq: number, prevHash: string): string {
 }
 
 export function eventHash(e: AuditRow, seq: number, prevHash: string): string {
-  return createHash('sha256').update(canonical(e, seq, prevHash)).digest('hex');
+  return createHash('sha256')
+    .update(canonical(e, seq, prevHash))
+    .digest('hex');
 }
 
 export function sealEvents(head: ChainHead | null, events: readonly AuditRow[]): Seal[] {
@@ -55,7 +72,10 @@ export type ChainBreak = 'edited' | 'missing';
  * any. An event whose seq skips ahead means the events between were deleted ('missing'); any
  * other mismatch (content, link or position) means the row was edited or moved ('edited').
  */
-export function checkChainPage(cursor: ChainCursor, events: ReadonlyArray<AuditRow & { actorIdColumn?: string }>): { bad: string | null; kind?: ChainBreak; checked: number; cursor: ChainCursor; lastId: string | null } {
+export function checkChainPage(
+  cursor: ChainCursor,
+  events: ReadonlyArray<AuditRow & { actorIdColumn?: string }>,
+): { bad: string | null; kind?: ChainBreak; checked: number; cursor: ChainCursor; lastId: string | null } {
   let { seq, hash } = cursor;
   let lastId: string | null = null;
   let checked = 0;
@@ -63,7 +83,8 @@ export function checkChainPage(cursor: ChainCursor, events: ReadonlyArray<AuditR
     if (e.seq !== null && e.seq > seq + 1) return { bad: e.id, kind: 'missing', checked, cursor: { seq, hash }, lastId };
     // The actor_id column is outside the hash but must say what the hashed actor says.
     const actorAgrees = e.actorIdColumn === undefined || e.actorIdColumn === e.actor.id;
-    if (e.seq !== seq + 1 || e.prevHash !== hash || !actorAgrees || e.hash !== eventHash(e, seq + 1, hash)) return { bad: e.id, kind: 'edited', checked, cursor: { seq, hash }, lastId };
+    if (e.seq !== seq + 1 || e.prevHash !== hash || !actorAgrees || e.hash !== eventHash(e, seq + 1, hash))
+      return { bad: e.id, kind: 'edited', checked, cursor: { seq, hash }, lastId };
     seq += 1;
     hash = e.hash;
     lastId = e.id;
@@ -86,7 +107,9 @@ export interface Checkpoint {
 }
 
 function checkpointMac(key: Buffer, tenantId: string, seq: number, eventId: string, hash: string): string {
-  return createHmac('sha256', key).update(JSON.stringify(['lk-audit-checkpoint-v1', tenantId, seq, eventId, hash])).digest('hex');
+  return createHmac('sha256', key)
+    .update(JSON.stringify(['lk-audit-checkpoint-v1', tenantId, seq, eventId, hash]))
+    .digest('hex');
 }
 
 export function makeCheckpoint(key: Buffer, tenantId: string, head: { seq: number; id: string; hash: string }): string {

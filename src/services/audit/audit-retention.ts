@@ -66,10 +66,21 @@ export async function purgeExpiredAudit(deps: {
         break;
       }
       const anchor: AuditRow = {
-        id: newId('evt'), tenantId, at: clock.now().toISOString(), actor: RETENTION_ACTOR, action: ANCHOR_ACTION,
-        targetType: 'audit_chain', targetId: null, outcome: 'success',
+        id: newId('evt'),
+        tenantId,
+        at: clock.now().toISOString(),
+        actor: RETENTION_ACTOR,
+        action: ANCHOR_ACTION,
+        targetType: 'audit_chain',
+        targetId: null,
+        outcome: 'success',
         reason: anchorReason({ fromSeq: b.firstSeq, throughSeq, throughHash, olderThan: cutoff }),
-        requestId: newId('req'), ip: '', userAgent: 'latchkey-retention', seq: null, hash: null, prevHash: null,
+        requestId: newId('req'),
+        ip: '',
+        userAgent: 'latchkey-retention',
+        seq: null,
+        hash: null,
+        prevHash: null,
       };
       const n = await store.purgeAuditThrough(tenantId, throughSeq, throughHash, anchor);
       if (n === 0) break; // another process purged it first, or the chain moved: next run

@@ -72,7 +72,12 @@ export interface AuditService {
 /** How long refusals of one actor, action and target are grouped into one counted event, by default. */
 export const REFUSAL_WINDOW_MS = 60_000;
 
-export function createAuditService(deps: { store: AuditStore & AuditSinkStore & Pick<StoreLifecycle, 'capabilities'> & Pick<KeyManagementStore, 'listTenantKeys'>; clock: Clock; logger: Logger; refusalWindowMs?: number }): AuditService {
+export function createAuditService(deps: {
+  store: AuditStore & AuditSinkStore & Pick<StoreLifecycle, 'capabilities'> & Pick<KeyManagementStore, 'listTenantKeys'>;
+  clock: Clock;
+  logger: Logger;
+  refusalWindowMs?: number;
+}): AuditService {
   const { store, clock, logger } = deps;
   let queue: Pending[] = [];
   let flushScheduled = false;
@@ -116,7 +121,12 @@ export function createAuditService(deps: { store: AuditStore & AuditSinkStore & 
     queue = [];
     if (batch.length === 0) return;
     // Reveals of one credential in one batch move its last_used_at once, to the latest of them.
-    const touches = [...keepLatestTouches(new Map(), batch.flatMap((p) => (p.touch ? [p.touch] : []))).values()];
+    const touches = [
+      ...keepLatestTouches(
+        new Map(),
+        batch.flatMap((p) => (p.touch ? [p.touch] : [])),
+      ).values(),
+    ];
     const refuse = (err: unknown): void => {
       logger.error({ err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'audit write failed');
       const refusal = new LatchkeyError('UNAVAILABLE', 'The audit record could not be written', { retryAfterSeconds: 1 });
@@ -132,13 +142,10 @@ export function createAuditService(deps: { store: AuditStore & AuditSinkStore & 
       return;
     }
     for (const t of sealed) adoptable.delete(t);
-    await durable.then(
-      () => {
-        if (sealed.size > 0) pump?.wake();
-        for (const p of batch) p.resolve();
-      },
-      refuse,
-    );
+    await durable.then(() => {
+      if (sealed.size > 0) pump?.wake();
+      for (const p of batch) p.resolve();
+    }, refuse);
   };
 
   /**
@@ -247,17 +254,40 @@ export function createAuditService(deps: { store: AuditStore & AuditSinkStore & 
       const p = ctx.principal;
       const actor: ActorRef = { type: p.type, id: p.id, name: p.name, email: p.email };
       return {
-        id: newId('evt'), tenantId: p.tenantId, at: clock.now().toISOString(), actor, action, targetType: target.type,
-        targetId: target.id, outcome, reason, requestId: ctx.requestId, ip: ctx.ip, userAgent: ctx.userAgent.slice(0, 256),
-        seq: null, hash: null, prevHash: null,
+        id: newId('evt'),
+        tenantId: p.tenantId,
+        at: clock.now().toISOString(),
+        actor,
+        action,
+        targetType: target.type,
+        targetId: target.id,
+        outcome,
+        reason,
+        requestId: ctx.requestId,
+        ip: ctx.ip,
+        userAgent: ctx.userAgent.slice(0, 256),
+        seq: null,
+        hash: null,
+        prevHash: null,
       };
     },
     anonymousEvent(meta, action, reason) {
       return {
-        id: newId('evt'), tenantId: PLATFORM_CHAIN, at: clock.now().toISOString(),
-        actor: { type: 'anonymous', id: 'anonymous', name: 'anonymous', email: null }, action, targetType: 'api', targetId: null,
-        outcome: 'failure', reason, requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent.slice(0, 256),
-        seq: null, hash: null, prevHash: null,
+        id: newId('evt'),
+        tenantId: PLATFORM_CHAIN,
+        at: clock.now().toISOString(),
+        actor: { type: 'anonymous', id: 'anonymous', name: 'anonymous', email: null },
+        action,
+        targetType: 'api',
+        targetId: null,
+        outcome: 'failure',
+        reason,
+        requestId: meta.requestId,
+        ip: meta.ip,
+        userAgent: meta.userAgent.slice(0, 256),
+        seq: null,
+        hash: null,
+        prevHash: null,
       };
     },
     append(event, touch) {
@@ -314,7 +344,11 @@ export function createAuditService(deps: { store: AuditStore & AuditSinkStore & 
     },
     purgeExpired(days = retentionDays) {
       return purgeExpiredAudit({
-        store, clock, logger, retentionDays: days, holdBackFor: pump?.sinkId ?? null,
+        store,
+        clock,
+        logger,
+        retentionDays: days,
+        holdBackFor: pump?.sinkId ?? null,
         seal: (tenantId) => service.sealPending(tenantId),
       });
     },
@@ -328,11 +362,14 @@ export function createAuditService(deps: { store: AuditStore & AuditSinkStore & 
           .catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'audit retention failed; will retry'))
           .finally(() => (retentionRun = null));
       };
-      retentionTimer = setTimeout(function tick() {
-        run();
-        retentionTimer = setTimeout(tick, intervalMs);
-        retentionTimer.unref();
-      }, Math.min(intervalMs, RETENTION_FIRST_RUN_MS));
+      retentionTimer = setTimeout(
+        function tick() {
+          run();
+          retentionTimer = setTimeout(tick, intervalMs);
+          retentionTimer.unref();
+        },
+        Math.min(intervalMs, RETENTION_FIRST_RUN_MS),
+      );
       retentionTimer.unref();
     },
     async stop() {

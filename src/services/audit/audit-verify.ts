@@ -30,7 +30,10 @@ export interface Walk {
 }
 
 /** Where the retained chain starts: genesis, or what the newest sealed retention anchor vouches for. */
-export async function chainStart(store: ChainStore, tenantId: string): Promise<{ cursor: ChainCursor; anchor?: VerifyReport['anchor']; bad?: { id: string; problem: string } }> {
+export async function chainStart(
+  store: ChainStore,
+  tenantId: string,
+): Promise<{ cursor: ChainCursor; anchor?: VerifyReport['anchor']; bad?: { id: string; problem: string } }> {
   const event = await store.latestSealedAudit(tenantId, ANCHOR_ACTION);
   if (!event) return { cursor: { seq: 0, hash: GENESIS_HASH } };
   const claim = parseAnchor(event);
@@ -58,9 +61,10 @@ export async function walkChain(store: ChainStore, tenantId: string, from: Walk,
     lastId = r.lastId ?? lastId;
     if (r.bad !== null) {
       const found = page.find((e) => e.id === r.bad);
-      const problem = r.kind === 'missing'
-        ? `events are missing before ${r.bad}: expected seq ${r.cursor.seq + 1}, found seq ${found?.seq ?? '?'} (deleted rows, or the chain start was purged without an anchor)`
-        : `event ${r.bad} at seq ${found?.seq ?? '?'} does not match its hash or its link to seq ${r.cursor.seq} (edited, moved or reordered)`;
+      const problem =
+        r.kind === 'missing'
+          ? `events are missing before ${r.bad}: expected seq ${r.cursor.seq + 1}, found seq ${found?.seq ?? '?'} (deleted rows, or the chain start was purged without an anchor)`
+          : `event ${r.bad} at seq ${found?.seq ?? '?'} does not match its hash or its link to seq ${r.cursor.seq} (edited, moved or reordered)`;
       return { cursor: r.cursor, lastId, checked, bad: { id: r.bad, problem } };
     }
     cursor = r.cursor;
@@ -108,17 +112,27 @@ export async function verifyChain(store: ChainStore, tenantId: string, key: Buff
   }
   if (!cp) return report(walk, { problem: 'the chain checkpoint does not verify under the tenant key (edited or forged)' });
   if (cp.seq > walk.cursor.seq) {
-    return report(walk, { id: cp.eventId, problem: `the chain was cut: it ends at seq ${walk.cursor.seq}, but its sealed head was ${cp.eventId} at seq ${cp.seq}` });
+    return report(walk, {
+      id: cp.eventId,
+      problem: `the chain was cut: it ends at seq ${walk.cursor.seq}, but its sealed head was ${cp.eventId} at seq ${cp.seq}`,
+    });
   }
-  const atCheckpoint = cp.seq === walk.cursor.seq
-    ? { id: walk.lastId, hash: walk.cursor.hash }
-    : ((await store.readSealedAudit(tenantId, cp.seq - 1, 1)).find((e) => e.seq === cp.seq) ?? null);
+  const atCheckpoint =
+    cp.seq === walk.cursor.seq
+      ? { id: walk.lastId, hash: walk.cursor.hash }
+      : ((await store.readSealedAudit(tenantId, cp.seq - 1, 1)).find((e) => e.seq === cp.seq) ?? null);
   if (!atCheckpoint || atCheckpoint.id !== cp.eventId || atCheckpoint.hash !== cp.hash) {
-    return report(walk, { id: cp.eventId, problem: `the sealed head ${cp.eventId} at seq ${cp.seq} is gone or was replaced (the end of the chain was cut or rewritten)` });
+    return report(walk, {
+      id: cp.eventId,
+      problem: `the sealed head ${cp.eventId} at seq ${cp.seq} is gone or was replaced (the end of the chain was cut or rewritten)`,
+    });
   }
   if (walk.cursor.seq > cp.seq) {
     const after = (await store.readSealedAudit(tenantId, cp.seq, 1))[0];
-    return report(walk, { ...(after ? { id: after.id } : {}), problem: `events after the sealed head (seq ${cp.seq}) were not sealed by Latchkey, or were sealed after an earlier break` });
+    return report(walk, {
+      ...(after ? { id: after.id } : {}),
+      problem: `events after the sealed head (seq ${cp.seq}) were not sealed by Latchkey, or were sealed after an earlier break`,
+    });
   }
   return report(walk);
 }

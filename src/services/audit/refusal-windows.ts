@@ -35,7 +35,11 @@ export class RefusalWindows {
     let e = event;
     if (e.targetId !== null && !this.groups.has(key) && (this.targeted.get(actor) ?? 0) >= this.maxTargets) {
       key = `${actor}\u0000${e.targetType}\u0000`;
-      e = { ...e, targetId: null, reason: `${e.reason ?? ''} (one of more than ${this.maxTargets} ${e.targetType} ids in this window, counted together)`.trim() };
+      e = {
+        ...e,
+        targetId: null,
+        reason: `${e.reason ?? ''} (one of more than ${this.maxTargets} ${e.targetType} ids in this window, counted together)`.trim(),
+      };
     }
     const open = this.groups.get(key);
     if (open) {

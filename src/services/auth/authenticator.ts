@@ -49,7 +49,13 @@ const unauthenticated = (): LatchkeyError => new LatchkeyError('UNAUTHENTICATED'
  * is live (see services/coordination): until the feed reports in, and whenever it drops, every
  * request looks its key up, so a key revoked on another process is never honoured from here.
  */
-export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabilities'> & Pick<AccessKeyStore, 'findAccessKeyByHash' | 'touchAccessKeys'> & CoordinationStore; clock: Clock; cacheTtlMs: number; usageFlushMs: number; oidc?: OidcVerifier | undefined }): Authenticator & { stop(): void } {
+export function createAuthenticator(deps: {
+  store: Pick<StoreLifecycle, 'capabilities'> & Pick<AccessKeyStore, 'findAccessKeyByHash' | 'touchAccessKeys'> & CoordinationStore;
+  clock: Clock;
+  cacheTtlMs: number;
+  usageFlushMs: number;
+  oidc?: OidcVerifier | undefined;
+}): Authenticator & { stop(): void } {
   const { store, clock } = deps;
   const cache = new Map<string, CacheEntry>();
   let trusted = !store.capabilities.multiProcess;
@@ -92,7 +98,12 @@ export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabil
         cache.delete(cacheKey);
         throw unauthenticated();
       }
-      entry = { row, loadedAt: nowMs, expiresAtMs: row.expiresAt === null ? Infinity : Date.parse(row.expiresAt), knownRole: (ROLES as readonly string[]).includes(row.role) };
+      entry = {
+        row,
+        loadedAt: nowMs,
+        expiresAtMs: row.expiresAt === null ? Infinity : Date.parse(row.expiresAt),
+        knownRole: (ROLES as readonly string[]).includes(row.role),
+      };
       // A revocation that arrived while this lookup ran may postdate the row it returned: use
       // the row for this request (it began before the revocation) but do not keep it.
       if (trusted && seen === generation) cache.set(cacheKey, entry);
@@ -106,8 +117,15 @@ export function createAuthenticator(deps: { store: Pick<StoreLifecycle, 'capabil
     if (!entry.knownRole) throw unauthenticated();
     touches.set(row.id, { tenantId: row.tenantId, atMs: nowMs });
     return {
-      type: 'access_key', id: row.id, name: row.name, email: null, tenantId: row.tenantId, role: row.role as Role,
-      tenantIds: [row.tenantId], teamIds: row.teamIds, platformAdmin: row.platformAdmin,
+      type: 'access_key',
+      id: row.id,
+      name: row.name,
+      email: null,
+      tenantId: row.tenantId,
+      role: row.role as Role,
+      tenantIds: [row.tenantId],
+      teamIds: row.teamIds,
+      platformAdmin: row.platformAdmin,
     };
   }
 

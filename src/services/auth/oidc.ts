@@ -57,7 +57,8 @@ const isRole = (v: unknown): v is Role => (ROLES as readonly unknown[]).includes
 /** A role setting that would silently grant nothing (or something unintended) is a start-up error. */
 function checkRoles(c: OidcIssuerConfig): void {
   const map: unknown = c.role_map;
-  if (map !== undefined && (typeof map !== 'object' || map === null || Array.isArray(map))) throw new Error(`issuer ${c.issuer}: role_map must be an object of claim value → role`);
+  if (map !== undefined && (typeof map !== 'object' || map === null || Array.isArray(map)))
+    throw new Error(`issuer ${c.issuer}: role_map must be an object of claim value → role`);
   for (const [value, role] of Object.entries(c.role_map ?? {})) {
     if (!isRole(role)) throw new Error(`issuer ${c.issuer}: role_map maps "${value}" to "${String(role)}", which is not one of ${ROLES.join(', ')}`);
   }
@@ -76,7 +77,8 @@ export function parseIssuerConfigs(json: string | undefined): OidcIssuerConfig[]
   for (const c of parsed as OidcIssuerConfig[]) {
     if (typeof c.issuer !== 'string' || !c.audience) throw new Error('each LATCHKEY_OIDC_ISSUERS entry needs issuer and audience');
     if (!c.tenant_id && !c.tenant_claim) throw new Error(`issuer ${c.issuer}: set tenant_id or tenant_claim`);
-    for (const alg of c.algorithms ?? []) if (!ASYMMETRIC.includes(alg)) throw new Error(`issuer ${c.issuer}: algorithm ${alg} is not allowed (asymmetric only)`);
+    for (const alg of c.algorithms ?? [])
+      if (!ASYMMETRIC.includes(alg)) throw new Error(`issuer ${c.issuer}: algorithm ${alg} is not allowed (asymmetric only)`);
     checkRoles(c);
   }
   return parsed as OidcIssuerConfig[];
@@ -156,11 +158,21 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
       if (!role) throw unauthenticated();
       const slugs = claimList(payload, c.teams_claim);
       const teamIds = slugs.length === 0 ? [] : (await deps.teams.teamsOf(tenantId)).filter((t) => slugs.includes(t.slug)).map((t) => t.id);
-      const subjectHash = createHash('sha256').update(`${c.issuer}\0${String(payload.sub)}`).digest('hex').slice(0, 26);
+      const subjectHash = createHash('sha256')
+        .update(`${c.issuer}\0${String(payload.sub)}`)
+        .digest('hex')
+        .slice(0, 26);
       const name = claimList(payload, c.name_claim ?? 'name')[0] ?? String(payload.sub);
       return {
-        type: c.principal_type ?? 'user', id: `usr_${subjectHash}`, name: name.slice(0, 200),
-        email: claimList(payload, c.email_claim ?? 'email')[0] ?? null, tenantId, tenantIds, role, teamIds, platformAdmin: false,
+        type: c.principal_type ?? 'user',
+        id: `usr_${subjectHash}`,
+        name: name.slice(0, 200),
+        email: claimList(payload, c.email_claim ?? 'email')[0] ?? null,
+        tenantId,
+        tenantIds,
+        role,
+        teamIds,
+        platformAdmin: false,
       };
     },
   };

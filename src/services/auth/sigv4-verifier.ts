@@ -35,7 +35,8 @@ export interface SigV4Verifier {
 /** AWS accepts a signature made up to five minutes before or after its own clock. */
 export const CLOCK_SKEW_MS = 5 * 60_000;
 
-const AUTH_RE = /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]{16,128})\/(\d{8})\/([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})\/aws4_request, ?SignedHeaders=([a-z0-9;._-]{1,2048}), ?Signature=([0-9a-f]{64})$/;
+const AUTH_RE =
+  /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]{16,128})\/(\d{8})\/([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})\/aws4_request, ?SignedHeaders=([a-z0-9;._-]{1,2048}), ?Signature=([0-9a-f]{64})$/;
 const AMZ_DATE_RE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 function single(v: string | string[] | undefined): string | undefined {
@@ -98,12 +99,19 @@ export function createSigV4Verifier(deps: { pairs: Pick<AwsKeyPairs, 'resolve'>;
       const pair = await deps.pairs.resolve(accessKeyId);
       if (!pair) return { ok: false, failure: { kind: 'unknown_key' } };
       const signer = new SignatureV4({
-        credentials: { accessKeyId, secretAccessKey: pair.secretAccessKey }, region, service, sha256: Hash.bind(null, 'sha256'),
-        uriEscapePath: true, applyChecksum: false,
+        credentials: { accessKeyId, secretAccessKey: pair.secretAccessKey },
+        region,
+        service,
+        sha256: Hash.bind(null, 'sha256'),
+        uriEscapePath: true,
+        applyChecksum: false,
       });
       let path: string;
       try {
-        path = request.rawPath.split('/').map((seg) => decodeURIComponent(seg)).join('/');
+        path = request.rawPath
+          .split('/')
+          .map((seg) => decodeURIComponent(seg))
+          .join('/');
       } catch {
         return { ok: false, failure: { kind: 'malformed' } };
       }

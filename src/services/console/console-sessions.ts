@@ -18,7 +18,10 @@ import type { Authenticator } from '../auth/authenticator.js';
  * page reads it from the session answer (same-origin only) and sends it on every API request.
  */
 export interface ConsoleSessions {
-  signIn(key: string, meta: { requestId: string; ip: string; userAgent: string }): Promise<{ token: string; csrfToken: string; principal: Principal; expiresAt: string }>;
+  signIn(
+    key: string,
+    meta: { requestId: string; ip: string; userAgent: string },
+  ): Promise<{ token: string; csrfToken: string; principal: Principal; expiresAt: string }>;
   /** The session's principal, or UNAUTHENTICATED (missing, expired, signed out, or its key revoked). */
   resolve(token: string, tenantHeader: string | undefined): Promise<{ principal: Principal; csrfToken: string; expiresAt: string }>;
   signOut(ctx: RequestContext, token: string): Promise<void>;
@@ -32,7 +35,11 @@ const tokenHash = (token: string): Buffer => hash('sha256', token, 'buffer');
 const csrfOf = (token: string): string => hash('sha256', `latchkey console csrf\0${token}`, 'base64url');
 
 export function createConsoleSessions(deps: {
-  store: ConsoleSessionStore; authenticator: Pick<Authenticator, 'authenticate' | 'authenticateKeyHash'>; audit: AuditService; clock: Clock; ttlSeconds: number;
+  store: ConsoleSessionStore;
+  authenticator: Pick<Authenticator, 'authenticate' | 'authenticateKeyHash'>;
+  audit: AuditService;
+  clock: Clock;
+  ttlSeconds: number;
 }): ConsoleSessions {
   const { store, authenticator, audit, clock } = deps;
   return {
@@ -46,7 +53,13 @@ export function createConsoleSessions(deps: {
       await store.deleteExpiredConsoleSessions(now.toISOString());
       const token = `lks_${randomBytes(32).toString('base64url')}`;
       const expiresAt = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
-      await store.insertConsoleSession({ tokenHash: tokenHash(token), tenantId: principal.tenantId, keyHash: hashAccessKey(key), createdAt: now.toISOString(), expiresAt });
+      await store.insertConsoleSession({
+        tokenHash: tokenHash(token),
+        tenantId: principal.tenantId,
+        keyHash: hashAccessKey(key),
+        createdAt: now.toISOString(),
+        expiresAt,
+      });
       await audit.append(audit.event({ principal, ...meta }, 'console.sign_in', { type: 'access_key', id: principal.id }));
       return { token, csrfToken: csrfOf(token), principal, expiresAt };
     },

@@ -27,7 +27,9 @@ export function aimChanges(
   before: { config: Record<string, unknown>; allowedHosts: readonly string[] },
   after: { config: Record<string, unknown>; allowedHosts: readonly string[] },
 ): string[] {
-  const moved = type.aimFields.filter((name) => !isDeepStrictEqual(configValue(type, before.config, name), configValue(type, after.config, name))).map((name) => `config.${name}`);
+  const moved = type.aimFields
+    .filter((name) => !isDeepStrictEqual(configValue(type, before.config, name), configValue(type, after.config, name)))
+    .map((name) => `config.${name}`);
   // Removing a host only narrows where the secret may go; adding one widens it.
   if (after.allowedHosts.some((h) => !before.allowedHosts.includes(h))) moved.push('allowed_hosts');
   return moved;
@@ -54,9 +56,19 @@ export function replacesEverySecret(
  * reveal it, is refused and recorded unless the request replaces every secret value. PUT needs
  * no such check: it never carries a stored secret over.
  */
-export function checkAim(ctx: RequestContext, t: CredentialType | undefined, current: CredentialRow, config: Record<string, unknown>, patch: CredentialPatch): void {
+export function checkAim(
+  ctx: RequestContext,
+  t: CredentialType | undefined,
+  current: CredentialRow,
+  config: Record<string, unknown>,
+  patch: CredentialPatch,
+): void {
   if (!t || can(ctx.principal.role, 'credentials:reveal')) return;
-  const moved = aimChanges(t, { config: current.config, allowedHosts: current.allowedHosts }, { config, allowedHosts: patch.allowed_hosts ?? current.allowedHosts });
+  const moved = aimChanges(
+    t,
+    { config: current.config, allowedHosts: current.allowedHosts },
+    { config, allowedHosts: patch.allowed_hosts ?? current.allowedHosts },
+  );
   if (moved.length === 0 || replacesEverySecret(t, patch, patch.test_credential_enabled ?? current.testCredentialEnabled)) return;
   // The 403 is audited by the HTTP layer with every other refusal, grouped per actor and target.
   const why = `changing ${moved.join(', ')} needs credentials:reveal, or new values for every secret field (${t.secretFields.map((f) => `secret.${f}`).join(', ')})`;

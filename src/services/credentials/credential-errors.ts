@@ -14,7 +14,8 @@ export function nameTaken(c: Pick<CredentialRow, 'slug' | 'teamId' | 'integratio
   // Names are unique per owning team (migration 7), where the writer sees every credential, and
   // within it per integration, or among the account's smtp/api_key credentials (migration 11).
   const team = c.teamId === null ? 'among the credentials without a team' : 'in this team';
-  const among = c.integrationId !== null ? ` for integration ${c.integrationId}` : c.type === 'smtp' || c.type === 'api_key' ? ' (smtp and api_key credentials)' : '';
+  const among =
+    c.integrationId !== null ? ` for integration ${c.integrationId}` : c.type === 'smtp' || c.type === 'api_key' ? ' (smtp and api_key credentials)' : '';
   return new LatchkeyError('CONFLICT', `A credential named like "${c.slug}" already exists ${team}${among}`);
 }
 

@@ -40,7 +40,14 @@ export interface Checked {
 }
 
 /** Validates config, secret and test secret against the type catalog; all issues at once. */
-export function checkAgainstType(catalog: Catalog, type: string, config: unknown, secret: SecretValues | undefined, testEnabled: boolean, testSecret: SecretValues | null | undefined): Checked {
+export function checkAgainstType(
+  catalog: Catalog,
+  type: string,
+  config: unknown,
+  secret: SecretValues | undefined,
+  testEnabled: boolean,
+  testSecret: SecretValues | null | undefined,
+): Checked {
   const t = catalog.get(type);
   if (!t) throw validationFailed([{ path: 'type', message: `unknown type; see GET /v1/credential-types` }]);
   const issues: FieldIssue[] = [];
@@ -80,7 +87,12 @@ function checkScope(input: { team_id?: string | null | undefined; read_access?: 
   if (issues.length > 0) throw validationFailed(issues);
 }
 
-function lifecycle(now: string, current: CredentialRow | null, status: CredentialRow['status'] | undefined, deactivationTime: string | null | undefined): { status: CredentialRow['status']; deactivationTime: string | null } {
+function lifecycle(
+  now: string,
+  current: CredentialRow | null,
+  status: CredentialRow['status'] | undefined,
+  deactivationTime: string | null | undefined,
+): { status: CredentialRow['status']; deactivationTime: string | null } {
   let next = status ?? current?.status ?? 'active';
   let time = deactivationTime === undefined ? (current?.deactivationTime ?? null) : toUtc(deactivationTime);
   if (current?.status === 'deactivated') {
@@ -94,7 +106,16 @@ function lifecycle(now: string, current: CredentialRow | null, status: Credentia
   return { status: next, deactivationTime: time };
 }
 
-export function buildRow(catalog: Catalog, at: Date, ctx: RequestContext, id: string, input: CredentialInput, checked: Checked, base: CredentialRow | null, version: number): CredentialRow {
+export function buildRow(
+  catalog: Catalog,
+  at: Date,
+  ctx: RequestContext,
+  id: string,
+  input: CredentialInput,
+  checked: Checked,
+  base: CredentialRow | null,
+  version: number,
+): CredentialRow {
   const now = at.toISOString();
   const life = lifecycle(now, base, input.status, input.deactivation_time);
   const teamId = input.team_id ?? null;
@@ -102,16 +123,42 @@ export function buildRow(catalog: Catalog, at: Date, ctx: RequestContext, id: st
   checkScope({ team_id: teamId, read_access: readAccess, shared_team_slugs: input.shared_team_slugs });
   const t = catalog.get(input.type);
   return {
-    tenantId: ctx.principal.tenantId, id, name: input.name, slug: slugOf(input.name) || id.toLowerCase(), type: input.type,
-    provider: input.provider ?? null, integrationId: input.integration_id ?? null, description: input.description ?? '',
-    status: life.status, deactivationTime: life.deactivationTime, config: checked.config,
-    secretFields: t ? t.secretFields.filter((f) => f in checked.secret) : [], metadata: input.metadata ?? {},
-    allowedHosts: input.allowed_hosts ?? [], proxyRules: input.proxy_rules ?? {}, teamId, folderId: input.folder_id ?? null, readAccess,
-    sharedTeamSlugs: input.shared_team_slugs ?? [], testCredentialEnabled: input.test_credential_enabled ?? false, version,
-    revision: (base?.revision ?? 0) + 1, expiresAt: toUtc(input.expires_at), lastUsedAt: base?.lastUsedAt ?? null,
-    lastError: null, createdAt: base?.createdAt ?? now, updatedAt: now, createdBy: base?.createdBy ?? actorRef(ctx),
-    modifiedBy: actorRef(ctx), deletedAt: null,
-    ...rotationPolicy(at, base, input.rotation_interval_days === undefined ? (base?.rotationIntervalDays ?? null) : input.rotation_interval_days, version !== base?.version),
+    tenantId: ctx.principal.tenantId,
+    id,
+    name: input.name,
+    slug: slugOf(input.name) || id.toLowerCase(),
+    type: input.type,
+    provider: input.provider ?? null,
+    integrationId: input.integration_id ?? null,
+    description: input.description ?? '',
+    status: life.status,
+    deactivationTime: life.deactivationTime,
+    config: checked.config,
+    secretFields: t ? t.secretFields.filter((f) => f in checked.secret) : [],
+    metadata: input.metadata ?? {},
+    allowedHosts: input.allowed_hosts ?? [],
+    proxyRules: input.proxy_rules ?? {},
+    teamId,
+    folderId: input.folder_id ?? null,
+    readAccess,
+    sharedTeamSlugs: input.shared_team_slugs ?? [],
+    testCredentialEnabled: input.test_credential_enabled ?? false,
+    version,
+    revision: (base?.revision ?? 0) + 1,
+    expiresAt: toUtc(input.expires_at),
+    lastUsedAt: base?.lastUsedAt ?? null,
+    lastError: null,
+    createdAt: base?.createdAt ?? now,
+    updatedAt: now,
+    createdBy: base?.createdBy ?? actorRef(ctx),
+    modifiedBy: actorRef(ctx),
+    deletedAt: null,
+    ...rotationPolicy(
+      at,
+      base,
+      input.rotation_interval_days === undefined ? (base?.rotationIntervalDays ?? null) : input.rotation_interval_days,
+      version !== base?.version,
+    ),
   };
 }
 
@@ -119,7 +166,12 @@ export function buildRow(catalog: Catalog, at: Date, ctx: RequestContext, id: st
  * When the scheduler next acts on the rotation policy: a new secret (or a new interval) starts
  * the clock again and clears `rotation_due`.
  */
-export function rotationPolicy(now: Date, base: CredentialRow | null, intervalDays: number | null, newSecret: boolean): Pick<CredentialRow, 'rotationIntervalDays' | 'nextRotationAt' | 'rotationDue'> {
+export function rotationPolicy(
+  now: Date,
+  base: CredentialRow | null,
+  intervalDays: number | null,
+  newSecret: boolean,
+): Pick<CredentialRow, 'rotationIntervalDays' | 'nextRotationAt' | 'rotationDue'> {
   if (intervalDays === null) return { rotationIntervalDays: null, nextRotationAt: null, rotationDue: false };
   if (base && !newSecret && base.rotationIntervalDays === intervalDays) {
     return { rotationIntervalDays: intervalDays, nextRotationAt: base.nextRotationAt, rotationDue: base.rotationDue };

@@ -25,11 +25,20 @@ export interface Revealed {
 
 export interface CredentialsService {
   create(ctx: RequestContext, input: CredentialInput, id?: string): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
-  replace(ctx: RequestContext, id: string, input: CredentialInput, expectedRevision?: number): Promise<{ credential: CredentialRow; created: boolean; generated: SecretValues | null }>;
+  replace(
+    ctx: RequestContext,
+    id: string,
+    input: CredentialInput,
+    expectedRevision?: number,
+  ): Promise<{ credential: CredentialRow; created: boolean; generated: SecretValues | null }>;
   get(ctx: RequestContext, id: string): Promise<CredentialRow>;
   /** Metadata of a credential the caller may change (write scope, visibility.ts): 404 if it cannot see it, 403 if it sees it only to read. */
   getForChange(ctx: RequestContext, id: string): Promise<CredentialRow>;
-  list(ctx: RequestContext, filter: CredentialFilter, page: { limit: number; offset?: number; after?: Keyset }): Promise<{ rows: CredentialRow[]; total: number }>;
+  list(
+    ctx: RequestContext,
+    filter: CredentialFilter,
+    page: { limit: number; offset?: number; after?: Keyset },
+  ): Promise<{ rows: CredentialRow[]; total: number }>;
   update(ctx: RequestContext, id: string, patch: CredentialPatch, expectedRevision?: number): Promise<CredentialRow>;
   remove(ctx: RequestContext, id: string, opts: { purge: boolean; expectedRevision?: number }): Promise<void>;
   restore(ctx: RequestContext, id: string): Promise<CredentialRow>;
@@ -41,7 +50,11 @@ export interface CredentialsService {
    * token rotation keeps the client secret). `accessTokenExpiresAt` (oauth2): the new access
    * token's expiry, written with the new version (null: unknown).
    */
-  rotate(ctx: RequestContext, id: string, opts: { secret?: SecretValues; gracePeriodSeconds: number; mergeSecret?: boolean; accessTokenExpiresAt?: string | null }): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
+  rotate(
+    ctx: RequestContext,
+    id: string,
+    opts: { secret?: SecretValues; gracePeriodSeconds: number; mergeSecret?: boolean; accessTokenExpiresAt?: string | null },
+  ): Promise<{ credential: CredentialRow; generated: SecretValues | null }>;
   restoreVersion(ctx: RequestContext, id: string, version: number): Promise<CredentialRow>;
   /** The rotation policy fell due on a type that cannot make its own secret: a person must act. */
   markRotationDue(ctx: RequestContext, id: string, expectedRevision: number): Promise<void>;
@@ -74,12 +87,30 @@ export interface TokenRefresher {
   refreshNow(ctx: RequestContext, c: CredentialRow): Promise<CredentialRow>;
 }
 
-export function createCredentialsService(deps: { store: CredentialStore & Pick<TeamStore, 'getFolder'>; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; teams: TeamDirectory; tokens?: TokenRefresher }): CredentialsService {
+export function createCredentialsService(deps: {
+  store: CredentialStore & Pick<TeamStore, 'getFolder'>;
+  keyring: Keyring;
+  catalog: Catalog;
+  audit: AuditService;
+  clock: Clock;
+  teams: TeamDirectory;
+  tokens?: TokenRefresher;
+}): CredentialsService {
   const { store, keyring, catalog, audit, clock, teams } = deps;
 
-  async function sealVersion(ctx: RequestContext, tenantId: string, credentialId: string, version: number, secret: SecretValues, testSecret: SecretValues | null): Promise<VersionRow> {
+  async function sealVersion(
+    ctx: RequestContext,
+    tenantId: string,
+    credentialId: string,
+    version: number,
+    secret: SecretValues,
+    testSecret: SecretValues | null,
+  ): Promise<VersionRow> {
     return {
-      tenantId, credentialId, version, stage: 'current',
+      tenantId,
+      credentialId,
+      version,
+      stage: 'current',
       secret: await sealSecretValues(keyring, tenantId, credentialId, version, 'secret', secret),
       testSecret: testSecret === null ? null : await sealSecretValues(keyring, tenantId, credentialId, version, 'test_secret', testSecret),
       expiresAt: null,
@@ -155,7 +186,9 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
     await checkPlacement(ctx, row);
     const version = await sealVersion(ctx, row.tenantId, id, 1, checked.secret, checked.testSecret);
     const result = await store.insertCredential(row.tenantId, {
-      credential: row, version, audit: [audit.event(ctx, 'credential.create', { type: 'credential', id })],
+      credential: row,
+      version,
+      audit: [audit.event(ctx, 'credential.create', { type: 'credential', id })],
     });
     if (result === 'slug_taken') throw nameTaken(row);
     if (result === 'id_taken') throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
@@ -163,7 +196,8 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
   }
 
   async function writeUpdate(current: CredentialRow, expectedRevision: number | undefined, write: CredentialWrite): Promise<void> {
-    if (expectedRevision !== undefined && expectedRevision !== current.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
+    if (expectedRevision !== undefined && expectedRevision !== current.revision)
+      throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
     const r = await store.updateCredential(current.tenantId, current.revision, write);
     if (r === 'slug_taken') throw nameTaken(write.credential);
     if (r === 'last_account_credential') throw lastAccountCredential();
@@ -181,23 +215,45 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
     return Math.max(current.version, ...(await store.listVersions(current.tenantId, current.id)).map((v) => v.version)) + 1;
   }
 
-  async function newSecretVersion(ctx: RequestContext, current: CredentialRow, secret: SecretValues, testSecret: SecretValues | null, action: string, gracePeriodSeconds: number, config = current.config): Promise<CredentialRow> {
+  async function newSecretVersion(
+    ctx: RequestContext,
+    current: CredentialRow,
+    secret: SecretValues,
+    testSecret: SecretValues | null,
+    action: string,
+    gracePeriodSeconds: number,
+    config = current.config,
+  ): Promise<CredentialRow> {
     const now = clock.now().toISOString();
     const row: CredentialRow = {
-      ...current, config, version: await nextVersion(current), revision: current.revision + 1, updatedAt: now, modifiedBy: actorRef(ctx), lastError: null,
+      ...current,
+      config,
+      version: await nextVersion(current),
+      revision: current.revision + 1,
+      updatedAt: now,
+      modifiedBy: actorRef(ctx),
+      lastError: null,
       secretFields: (catalog.get(current.type)?.secretFields ?? []).filter((f) => f in secret),
       ...rotationPolicy(clock.now(), current, current.rotationIntervalDays, true),
     };
     const version = await sealVersion(ctx, row.tenantId, row.id, row.version, secret, testSecret);
     await writeUpdate(current, undefined, {
-      credential: row, version, restage: await restageFor(current, gracePeriodSeconds),
+      credential: row,
+      version,
+      restage: await restageFor(current, gracePeriodSeconds),
       audit: [audit.event(ctx, action, { type: 'credential', id: current.id })],
     });
     return row;
   }
 
   /** `current` is the version row read with `row`, if it was: used when `row` is still what is revealed. */
-  async function revealRow(ctx: RequestContext, row: CredentialRow, variant: 'main' | 'test', versionNumber?: number, current?: VersionRow | null): Promise<Revealed> {
+  async function revealRow(
+    ctx: RequestContext,
+    row: CredentialRow,
+    variant: 'main' | 'test',
+    versionNumber?: number,
+    current?: VersionRow | null,
+  ): Promise<Revealed> {
     if (variant === 'test' && !row.testCredentialEnabled) throw new LatchkeyError('CONFLICT', 'This credential has no test credential enabled');
     // An expired OAuth2 access token is refreshed before it is handed out (the current version only).
     const c = deps.tokens && row.type === 'oauth2' && variant === 'main' && versionNumber === undefined ? await deps.tokens.beforeReveal(ctx, row) : row;
@@ -209,7 +265,11 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
     if (variant === 'test' && secret === null) throw new LatchkeyError('CONFLICT', `Version ${v.version} of ${c.id} has no test secret`);
     const at = clock.now().toISOString();
     // Fail closed: the secret leaves only after its audit record is durable.
-    await audit.append(audit.event(ctx, variant === 'test' ? 'credential.reveal_test' : 'credential.reveal', { type: 'credential', id: c.id }), { tenantId: c.tenantId, id: c.id, at });
+    await audit.append(audit.event(ctx, variant === 'test' ? 'credential.reveal_test' : 'credential.reveal', { type: 'credential', id: c.id }), {
+      tenantId: c.tenantId,
+      id: c.id,
+      at,
+    });
     return { credential: { ...c, lastUsedAt: at }, secret: secret ?? {}, testSecret: variant === 'test' ? secret : null };
   }
 
@@ -242,7 +302,10 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       await checkPlacement(ctx, row);
       const version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
       await writeUpdate(existing, expectedRevision, {
-        credential: row, version, restage: await restageFor(existing), audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
+        credential: row,
+        version,
+        restage: await restageFor(existing),
+        audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
       });
       return { credential: row, created: false, generated: checked.generated };
     },
@@ -280,11 +343,14 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
         throw validationFailed([{ path: 'test_secret', message: 'is required when test_credential_enabled becomes true' }]);
       }
       const input: CredentialInput = {
-        name: patch.name ?? current.name, type: current.type,
+        name: patch.name ?? current.name,
+        type: current.type,
         provider: patch.provider === undefined ? current.provider : patch.provider,
         integration_id: patch.integration_id === undefined ? current.integrationId : patch.integration_id,
-        description: patch.description ?? current.description, config,
-        metadata: patch.metadata ?? current.metadata, allowed_hosts: patch.allowed_hosts ?? current.allowedHosts,
+        description: patch.description ?? current.description,
+        config,
+        metadata: patch.metadata ?? current.metadata,
+        allowed_hosts: patch.allowed_hosts ?? current.allowedHosts,
         proxy_rules: patch.proxy_rules ?? current.proxyRules,
         team_id: patch.team_id === undefined ? current.teamId : patch.team_id,
         folder_id: patch.folder_id === undefined ? current.folderId : patch.folder_id,
@@ -293,12 +359,20 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
         test_credential_enabled: patch.test_credential_enabled ?? current.testCredentialEnabled,
         expires_at: patch.expires_at === undefined ? current.expiresAt : patch.expires_at,
         rotation_interval_days: patch.rotation_interval_days === undefined ? current.rotationIntervalDays : patch.rotation_interval_days,
-        status: patch.status, deactivation_time: patch.deactivation_time,
+        status: patch.status,
+        deactivation_time: patch.deactivation_time,
       };
       let row: CredentialRow;
       let version: VersionRow | null = null;
       if (secretChanged) {
-        const checked = checkAgainstType(catalog, current.type, config, secret, input.test_credential_enabled ?? false, input.test_credential_enabled ? testSecret : undefined);
+        const checked = checkAgainstType(
+          catalog,
+          current.type,
+          config,
+          secret,
+          input.test_credential_enabled ?? false,
+          input.test_credential_enabled ? testSecret : undefined,
+        );
         row = buildRow(catalog, clock.now(), ctx, id, input, checked, current, await nextVersion(current));
         version = await sealVersion(ctx, row.tenantId, id, row.version, checked.secret, checked.testSecret);
       } else {
@@ -308,10 +382,16 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
         row = buildRow(catalog, clock.now(), ctx, id, input, { config: cfg.value, secret: {}, testSecret: null, generated: null }, current, current.version);
         row.secretFields = current.secretFields;
       }
-      if (row.teamId !== current.teamId || row.folderId !== current.folderId || row.sharedTeamSlugs.join() !== current.sharedTeamSlugs.join()) await checkPlacement(ctx, row);
-      const action = statusOnly && patch.status !== undefined ? `credential.${row.status === 'active' ? 'activate' : row.status === 'inactive' ? 'deactivate_temporarily' : 'deactivate'}` : 'credential.update';
+      if (row.teamId !== current.teamId || row.folderId !== current.folderId || row.sharedTeamSlugs.join() !== current.sharedTeamSlugs.join())
+        await checkPlacement(ctx, row);
+      const action =
+        statusOnly && patch.status !== undefined
+          ? `credential.${row.status === 'active' ? 'activate' : row.status === 'inactive' ? 'deactivate_temporarily' : 'deactivate'}`
+          : 'credential.update';
       await writeUpdate(current, expectedRevision, {
-        credential: row, version, ...(version ? { restage: await restageFor(current) } : {}),
+        credential: row,
+        version,
+        ...(version ? { restage: await restageFor(current) } : {}),
         audit: [audit.event(ctx, action, { type: 'credential', id })],
       });
       return row;
@@ -327,7 +407,8 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       if (!canChange(v, c)) throw cannotChange(id);
       if (opts.purge) {
         if (!owner) throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
-        if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision) throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
+        if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision)
+          throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
         const purged = await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
         if (purged === 'last_account_credential') throw lastAccountCredential();
         return;
@@ -335,7 +416,8 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       const now = clock.now().toISOString();
       await writeUpdate(c, opts.expectedRevision, {
         credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
-        version: null, audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
+        version: null,
+        audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
       });
     },
 
@@ -420,7 +502,11 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
       requirePermission(ctx, 'credentials:rotate');
       const c = await loadChangeable(ctx, id);
       const row: CredentialRow = { ...c, rotationDue: true, revision: c.revision + 1, updatedAt: clock.now().toISOString() };
-      await writeUpdate(c, expectedRevision, { credential: row, version: null, audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })] });
+      await writeUpdate(c, expectedRevision, {
+        credential: row,
+        version: null,
+        audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })],
+      });
     },
 
     async restoreVersion(ctx, id, n) {
@@ -460,11 +546,12 @@ export function createCredentialsService(deps: { store: CredentialStore & Pick<T
         // Every page of the integration's credentials (the list is in creation order, the rule is
         // by update time); the list query is the SQL form of visibility, `canSee` checks it again.
         const v = await visibilityOf(ctx.principal, teams);
-        const newer = (a: CredentialRow | undefined, b: CredentialRow) => a === undefined || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id);
+        const newer = (a: CredentialRow | undefined, b: CredentialRow) =>
+          a === undefined || b.updatedAt > a.updatedAt || (b.updatedAt === a.updatedAt && b.id > a.id);
         let active: CredentialRow | undefined;
         let any: CredentialRow | undefined;
         const limit = 500;
-        for (let after: Keyset | undefined; ;) {
+        for (let after: Keyset | undefined; ; ) {
           const { rows } = await store.listCredentials(ctx.principal.tenantId, v, { integrationId }, { limit, ...(after ? { after } : {}) });
           for (const r of rows.filter((row) => canSee(v, row))) {
             if (r.status === 'active' && newer(active, r)) active = r;

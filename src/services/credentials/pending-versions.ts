@@ -22,7 +22,14 @@ export interface PendingVersions {
   promote(ctx: RequestContext, id: string, n: number, gracePeriodSeconds: number): Promise<CredentialRow>;
 }
 
-export function createPendingVersions(deps: { store: Store; keyring: Keyring; catalog: Catalog; audit: AuditService; clock: Clock; credentials: Pick<CredentialsService, 'getForChange'> }): PendingVersions {
+export function createPendingVersions(deps: {
+  store: Store;
+  keyring: Keyring;
+  catalog: Catalog;
+  audit: AuditService;
+  clock: Clock;
+  credentials: Pick<CredentialsService, 'getForChange'>;
+}): PendingVersions {
   const { store, keyring, catalog, audit, clock } = deps;
 
   /** Like rotate: `credentials:rotate`, a credential the caller may change, not deactivated; OAuth2 rotates itself by refresh. */
@@ -34,14 +41,29 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
     return c;
   }
 
-  async function write(ctx: RequestContext, c: CredentialRow, next: CredentialRow, version: VersionRow | null, restage: NonNullable<Parameters<Store['updateCredential']>[2]['restage']>, action: string): Promise<void> {
-    const r = await store.updateCredential(c.tenantId, c.revision, { credential: next, version, restage, audit: [audit.event(ctx, action, { type: 'credential', id: c.id })] });
+  async function write(
+    ctx: RequestContext,
+    c: CredentialRow,
+    next: CredentialRow,
+    version: VersionRow | null,
+    restage: NonNullable<Parameters<Store['updateCredential']>[2]['restage']>,
+    action: string,
+  ): Promise<void> {
+    const r = await store.updateCredential(c.tenantId, c.revision, {
+      credential: next,
+      version,
+      restage,
+      audit: [audit.event(ctx, action, { type: 'credential', id: c.id })],
+    });
     if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
     if (r !== 'updated') throw new LatchkeyError('CONFLICT', 'The credential could not be written');
   }
 
   const changed = (ctx: RequestContext, c: CredentialRow): CredentialRow => ({
-    ...c, revision: c.revision + 1, updatedAt: clock.now().toISOString(), modifiedBy: actorRef(ctx),
+    ...c,
+    revision: c.revision + 1,
+    updatedAt: clock.now().toISOString(),
+    modifiedBy: actorRef(ctx),
   });
 
   return {
@@ -56,10 +78,15 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
       // The test secret stays what it is: only the live secret is staged.
       const test = c.testCredentialEnabled && current ? await openSecretValues(keyring, current, 'test_secret') : null;
       const version: VersionRow = {
-        tenantId: c.tenantId, credentialId: c.id, version: n, stage: 'pending',
+        tenantId: c.tenantId,
+        credentialId: c.id,
+        version: n,
+        stage: 'pending',
         secret: await sealSecretValues(keyring, c.tenantId, c.id, n, 'secret', checked.value),
         testSecret: test === null ? null : await sealSecretValues(keyring, c.tenantId, c.id, n, 'test_secret', test),
-        expiresAt: null, createdAt: clock.now().toISOString(), createdBy: actorRef(ctx),
+        expiresAt: null,
+        createdAt: clock.now().toISOString(),
+        createdBy: actorRef(ctx),
       };
       const retired = versions.filter((v) => v.stage === 'pending').map((v) => ({ version: v.version, stage: 'deprecated' as const, expiresAt: null }));
       const next = changed(ctx, c);
@@ -77,11 +104,20 @@ export function createPendingVersions(deps: { store: Store; keyring: Keyring; ca
       // A new secret in use starts the rotation policy's clock again, as a rotation does.
       const interval = c.rotationIntervalDays;
       const next: CredentialRow = {
-        ...changed(ctx, c), version: n, lastError: null,
+        ...changed(ctx, c),
+        version: n,
+        lastError: null,
         secretFields: (catalog.get(c.type)?.secretFields ?? []).filter((f) => f in secret),
         ...(interval === null ? {} : { nextRotationAt: new Date(clock.now().getTime() + interval * 86_400_000).toISOString(), rotationDue: false }),
       };
-      await write(ctx, c, next, null, [...restagePlan(versions, c.version, graceEnds), { version: n, stage: 'current', expiresAt: null }], 'credential.version_promote');
+      await write(
+        ctx,
+        c,
+        next,
+        null,
+        [...restagePlan(versions, c.version, graceEnds), { version: n, stage: 'current', expiresAt: null }],
+        'credential.version_promote',
+      );
       return next;
     },
   };

@@ -10,7 +10,14 @@ export type SecretValues = Record<string, unknown>;
  * service stores tokens through it): JSON, AES-256-GCM under the tenant's current data key, AAD
  * = tenant, credential, version and slot (`secretAad`).
  */
-export async function sealSecretValues(keyring: Pick<Keyring, 'sealFor'>, tenantId: string, credentialId: string, version: number, slot: 'secret' | 'test_secret', values: SecretValues): Promise<Buffer> {
+export async function sealSecretValues(
+  keyring: Pick<Keyring, 'sealFor'>,
+  tenantId: string,
+  credentialId: string,
+  version: number,
+  slot: 'secret' | 'test_secret',
+  values: SecretValues,
+): Promise<Buffer> {
   return keyring.sealFor(tenantId, Buffer.from(JSON.stringify(values), 'utf8'), secretAad(tenantId, credentialId, version, slot));
 }
 

@@ -20,14 +20,19 @@ const WINDOW_MS = 24 * 3600_000;
 const STALE_PENDING_MS = 60_000;
 
 export function requestFingerprint(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method}\n${path}\n${stableJson(body)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${method}\n${path}\n${stableJson(body)}`)
+    .digest('hex');
 }
 
 function stableJson(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
   if (Array.isArray(v)) return `[${v.map(stableJson).join(',')}]`;
   const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`).join(',')}}`;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableJson(o[k])}`)
+    .join(',')}}`;
 }
 
 /**

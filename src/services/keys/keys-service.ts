@@ -75,7 +75,12 @@ export interface KeysService {
 
 const VERSION_ATTEMPTS = 3;
 
-export function createKeysService(deps: { store: KeyManagementStore & Pick<TenancyStore, 'listTenants' | 'countTenants'>; keyring: Keyring; audit: AuditService; clock: Clock }): KeysService {
+export function createKeysService(deps: {
+  store: KeyManagementStore & Pick<TenancyStore, 'listTenants' | 'countTenants'>;
+  keyring: Keyring;
+  audit: AuditService;
+  clock: Clock;
+}): KeysService {
   const { store, keyring, audit, clock } = deps;
 
   const tenantNotFound = (tenantId: string): LatchkeyError => new LatchkeyError('TENANT_NOT_FOUND', `No tenant ${tenantId}`);
@@ -98,7 +103,12 @@ export function createKeysService(deps: { store: KeyManagementStore & Pick<Tenan
     }
   }
 
-  async function resealTenant(tenantId: string, keyVersion: number, opts: { batchSize: number; pauseMs: number }, advance: (rows: number) => void): Promise<{ rows: number; values: number }> {
+  async function resealTenant(
+    tenantId: string,
+    keyVersion: number,
+    opts: { batchSize: number; pauseMs: number },
+    advance: (rows: number) => void,
+  ): Promise<{ rows: number; values: number }> {
     // "Current" must be what the store says now, not what this process cached.
     keyring.invalidate(tenantId);
     let after: { credentialId: string; version: number } | null = null;
@@ -131,7 +141,9 @@ export function createKeysService(deps: { store: KeyManagementStore & Pick<Tenan
     rotateRoot: (opts) => rotateRootKey({ store, keyring, clock }, opts),
 
     rotateDataKey(tenantId) {
-      return addDataKeyVersion(tenantId, (from, to) => operatorEvent(clock, tenantId, 'tenant.data_key_rotate', { type: 'tenant', id: tenantId }, `v${from} → v${to}`));
+      return addDataKeyVersion(tenantId, (from, to) =>
+        operatorEvent(clock, tenantId, 'tenant.data_key_rotate', { type: 'tenant', id: tenantId }, `v${from} → v${to}`),
+      );
     },
 
     async rotateDataKeyAs(ctx, tenantId) {
@@ -174,7 +186,9 @@ export function createKeysService(deps: { store: KeyManagementStore & Pick<Tenan
         report.tenants++;
         report.rows += r.rows;
         report.valuesResealed += r.values;
-        await audit.append(operatorEvent(clock, p.tenantId, 'tenant.data_key_reseal', { type: 'tenant', id: p.tenantId }, `${r.values} sealed values moved to v${p.keyVersion}`));
+        await audit.append(
+          operatorEvent(clock, p.tenantId, 'tenant.data_key_reseal', { type: 'tenant', id: p.tenantId }, `${r.values} sealed values moved to v${p.keyVersion}`),
+        );
       }
       return report;
     },
@@ -182,8 +196,11 @@ export function createKeysService(deps: { store: KeyManagementStore & Pick<Tenan
     async status(opts = {}) {
       const ids = opts.tenantId !== undefined ? [opts.tenantId] : 'all';
       const [rootKeyId, rotationRaw, lastRootRotationAt, info, sealed] = await Promise.all([
-        store.getMeta(ROOT_KEY_ID_META), store.getMeta(ROOT_ROTATION_META), store.getMeta(ROOT_ROTATED_AT_META),
-        store.listTenantKeyInfo(ids), store.countSealedByKeyVersion(ids),
+        store.getMeta(ROOT_KEY_ID_META),
+        store.getMeta(ROOT_ROTATION_META),
+        store.getMeta(ROOT_ROTATED_AT_META),
+        store.listTenantKeyInfo(ids),
+        store.countSealedByKeyVersion(ids),
       ]);
       if (opts.tenantId !== undefined && info.length === 0) throw tenantNotFound(opts.tenantId);
       const tenants = new Map<string, TenantKeyStatus>();
@@ -217,7 +234,9 @@ export function createKeysService(deps: { store: KeyManagementStore & Pick<Tenan
         providerHoldsRootKey: rootKeyId !== null && (await keyring.provider.holds(rootKeyId)),
         rotation: parseRootRotation(rotationRaw),
         lastRootRotationAt,
-        tenantsByRootKey: [...byRoot].map(([id, r]) => ({ rootKeyId: id, tenants: r.tenants.size, dataKeys: r.dataKeys })).sort((a, b) => b.tenants - a.tenants),
+        tenantsByRootKey: [...byRoot]
+          .map(([id, r]) => ({ rootKeyId: id, tenants: r.tenants.size, dataKeys: r.dataKeys }))
+          .sort((a, b) => b.tenants - a.tenants),
         tenantsByDataKeyVersion: [...byVersion].map(([version, n]) => ({ version, tenants: n })).sort((a, b) => a.version - b.version),
         sealedUnderOldVersions: list.reduce((n, t) => n + t.sealedUnderOldVersions, 0),
         tenantsWithOldVersions: list.filter((t) => t.sealedUnderOldVersions > 0).length,

@@ -113,10 +113,14 @@ export async function rotateRootKey(
 
   await keyring.rewrapRootCheck(state.from, state.to);
   const { operatorAction } = await rotation.promoteNext(state.to, { keepPrevious: opts.keepPrevious });
-  await store.compareAndSetMeta(
-    { [ROOT_ROTATION_META]: raw },
-    { [ROOT_ROTATION_META]: null, [ROOT_ROTATED_AT_META]: clock.now().toISOString() },
-    [operatorEvent(clock, null, 'keys.root_rotation_finish', { type: 'root_key', id: state.to }, `from ${state.from}; ${dataKeysRewrapped} data keys re-wrapped by this run`)],
-  );
+  await store.compareAndSetMeta({ [ROOT_ROTATION_META]: raw }, { [ROOT_ROTATION_META]: null, [ROOT_ROTATED_AT_META]: clock.now().toISOString() }, [
+    operatorEvent(
+      clock,
+      null,
+      'keys.root_rotation_finish',
+      { type: 'root_key', id: state.to },
+      `from ${state.from}; ${dataKeysRewrapped} data keys re-wrapped by this run`,
+    ),
+  ]);
   return { from: state.from, to: state.to, resumed, tenantsRewrapped, dataKeysRewrapped, operatorAction };
 }

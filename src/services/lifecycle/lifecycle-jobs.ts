@@ -45,7 +45,8 @@ export function createLifecycleJobs(deps: {
       try {
         if (await act(systemContext(r.tenantId, SCHEDULER), r.id)) n += 1;
       } catch (err) {
-        if (!lostRace(err)) logger.warn({ tenant_id: r.tenantId, credential_id: r.id, code: (err as { code?: string }).code }, 'lifecycle job step failed; will retry');
+        if (!lostRace(err))
+          logger.warn({ tenant_id: r.tenantId, credential_id: r.id, code: (err as { code?: string }).code }, 'lifecycle job step failed; will retry');
       }
     }
     return n;

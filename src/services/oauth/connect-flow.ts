@@ -64,12 +64,17 @@ export interface CallbackResult {
 const STATE_TTL_MS = 10 * 60_000;
 /** Error codes of an authorization response (RFC 6749 §4.1.2.1): repeated by name, anything else is `refused`. */
 const AUTHORIZATION_ERRORS: ReadonlySet<string> = new Set([
-  'invalid_request', 'unauthorized_client', 'access_denied', 'unsupported_response_type', 'invalid_scope', 'server_error', 'temporarily_unavailable',
+  'invalid_request',
+  'unauthorized_client',
+  'access_denied',
+  'unsupported_response_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
 ]);
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 const b64url = (bytes: Buffer): string => bytes.toString('base64url');
-
 
 /** Identity of the connected account, bounded to what the catalog's `account` allows. */
 function account(sub: unknown, email: unknown, name: unknown): Record<string, string> | null {
@@ -148,7 +153,11 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
   }
 
   async function userinfoByDiscovery(issuer: string, accessToken: string): Promise<Record<string, unknown> | null> {
-    const res = await egress.request({ method: 'GET', url: `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, headers: { accept: 'application/json' } });
+    const res = await egress.request({
+      method: 'GET',
+      url: `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`,
+      headers: { accept: 'application/json' },
+    });
     if (res.status !== 200) return null;
     const doc = JSON.parse(res.body.toString('utf8')) as { userinfo_endpoint?: unknown };
     if (typeof doc.userinfo_endpoint !== 'string') return null;
@@ -182,7 +191,10 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
 
   /** What a connect needs of a credential's config; returns the authorization endpoint. */
   async function checkConnectable(config: Record<string, unknown>): Promise<string> {
-    if (grantOf({ config }) !== 'authorization_code') throw validationFailed([{ path: 'config.grant_type', message: 'must be authorization_code to connect (client_credentials tokens are fetched by the server)' }]);
+    if (grantOf({ config }) !== 'authorization_code')
+      throw validationFailed([
+        { path: 'config.grant_type', message: 'must be authorization_code to connect (client_credentials tokens are fetched by the server)' },
+      ]);
     const authorizationEndpoint = str(config.authorization_endpoint);
     if (authorizationEndpoint === null) throw validationFailed([{ path: 'config.authorization_endpoint', message: 'is required to connect' }]);
     await checkTokenEndpoint(tokenEndpoint({ config }));
@@ -195,10 +207,19 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
     const p = row.principal;
     return {
       principal: {
-        type: p.type === 'anonymous' ? 'system' : p.type, id: p.id, name: p.name, email: p.email,
-        tenantId: row.tenantId, tenantIds: [row.tenantId], role: p.role as Role, teamIds: p.teamIds, platformAdmin: false,
+        type: p.type === 'anonymous' ? 'system' : p.type,
+        id: p.id,
+        name: p.name,
+        email: p.email,
+        tenantId: row.tenantId,
+        tenantIds: [row.tenantId],
+        role: p.role as Role,
+        teamIds: p.teamIds,
+        platformAdmin: false,
       },
-      requestId: meta.requestId, ip: meta.ip, userAgent: meta.userAgent,
+      requestId: meta.requestId,
+      ip: meta.ip,
+      userAgent: meta.userAgent,
     };
   }
 
@@ -220,13 +241,17 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
     async connect(ctx, input, callbackUrl) {
       requirePermission(ctx, 'credentials:write');
       if ((input.credential_id === undefined) === (input.provider === undefined)) {
-        throw validationFailed([{ path: 'credential_id', message: 'give either credential_id (an existing oauth2 credential) or provider (and config) for a new one' }]);
+        throw validationFailed([
+          { path: 'credential_id', message: 'give either credential_id (an existing oauth2 credential) or provider (and config) for a new one' },
+        ]);
       }
       const returnTo = checkReturnTo(input.return_to, deps.returnOrigins);
       let c: CredentialRow;
       let authorizationEndpoint: string;
       if (input.credential_id !== undefined) {
-        const extra = (['config', 'secret', 'name', 'description', 'integration_id', 'team_id', 'folder_id', 'read_access', 'metadata'] as const).filter((k) => input[k] !== undefined);
+        const extra = (['config', 'secret', 'name', 'description', 'integration_id', 'team_id', 'folder_id', 'read_access', 'metadata'] as const).filter(
+          (k) => input[k] !== undefined,
+        );
         if (extra.length > 0) throw validationFailed(extra.map((k) => ({ path: k, message: 'is only for a new credential (with provider)' })));
         c = await loadOAuth2(credentials, ctx, input.credential_id);
         if (c.status === 'deactivated') throw new LatchkeyError('CONFLICT', 'A deactivated credential is permanent and cannot be changed');
@@ -236,7 +261,11 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
         if (!preset) throw validationFailed([{ path: 'provider', message: `is not a known provider; see GET /v1/oauth/providers` }]);
         const config = applyPreset(preset, input.config ?? {});
         const made: CredentialInput = {
-          name: input.name ?? `${preset.title} ${randomBytes(3).toString('hex')}`, type: 'oauth2', provider: preset.id, config, secret: input.secret ?? {},
+          name: input.name ?? `${preset.title} ${randomBytes(3).toString('hex')}`,
+          type: 'oauth2',
+          provider: preset.id,
+          config,
+          secret: input.secret ?? {},
           ...(input.description !== undefined ? { description: input.description } : {}),
           ...(input.integration_id !== undefined ? { integration_id: input.integration_id } : {}),
           ...(input.team_id !== undefined ? { team_id: input.team_id } : {}),
@@ -261,10 +290,24 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
       const nonce = scopes.includes('openid') ? b64url(randomBytes(16)) : null;
       const now = clock.now();
       const row: OAuthStateRow = {
-        stateHash, tenantId: c.tenantId, credentialId: c.id,
-        principal: { type: ctx.principal.type, id: ctx.principal.id, name: ctx.principal.name, email: ctx.principal.email, role: ctx.principal.role, teamIds: [...ctx.principal.teamIds] },
-        codeVerifier: verifier === null ? null : await keyring.sealFor(c.tenantId, Buffer.from(verifier, 'utf8'), purposeAad('oauth-pkce', c.tenantId, stateHash)),
-        nonce, redirectUri, returnTo, createdAt: iso(now), expiresAt: new Date(now.getTime() + STATE_TTL_MS).toISOString(),
+        stateHash,
+        tenantId: c.tenantId,
+        credentialId: c.id,
+        principal: {
+          type: ctx.principal.type,
+          id: ctx.principal.id,
+          name: ctx.principal.name,
+          email: ctx.principal.email,
+          role: ctx.principal.role,
+          teamIds: [...ctx.principal.teamIds],
+        },
+        codeVerifier:
+          verifier === null ? null : await keyring.sealFor(c.tenantId, Buffer.from(verifier, 'utf8'), purposeAad('oauth-pkce', c.tenantId, stateHash)),
+        nonce,
+        redirectUri,
+        returnTo,
+        createdAt: iso(now),
+        expiresAt: new Date(now.getTime() + STATE_TTL_MS).toISOString(),
       };
       await store.insertOAuthState(row);
       await audit.append(audit.event(ctx, 'credential.oauth_connect', { type: 'credential', id: c.id }));
@@ -302,8 +345,13 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
       if (row.expiresAt <= iso()) return fail('state_expired', new LatchkeyError('INVALID_PARAMETER', 'The state is unknown, already used or expired'));
       // Checked before the code is exchanged: a key revoked (or stripped of write) since it started
       // the connect must not have tokens written in its name.
-      if (starter === null) return fail('starter_revoked', new LatchkeyError('CONFLICT', 'The access key that started this connection was revoked or has expired; connect again'));
-      if (!can(starter.principal.role, 'credentials:write')) return fail('starter_not_allowed', new LatchkeyError('CONFLICT', 'The principal that started this connection may no longer write credentials; connect again'));
+      if (starter === null)
+        return fail('starter_revoked', new LatchkeyError('CONFLICT', 'The access key that started this connection was revoked or has expired; connect again'));
+      if (!can(starter.principal.role, 'credentials:write'))
+        return fail(
+          'starter_not_allowed',
+          new LatchkeyError('CONFLICT', 'The principal that started this connection may no longer write credentials; connect again'),
+        );
       if (query.error !== undefined) {
         // The provider's text is not repeated: only the codes of RFC 6749 §4.1.2.1, by name.
         const code = AUTHORIZATION_ERRORS.has(query.error) ? query.error : 'refused';
@@ -314,7 +362,10 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
       try {
         const c = await loadOAuth2(credentials, ctx, row.credentialId);
         const secret = (await currentSecret(c)) ?? {};
-        const verifier = row.codeVerifier === null ? null : (await keyring.openFor(row.tenantId, row.codeVerifier, purposeAad('oauth-pkce', row.tenantId, row.stateHash))).toString('utf8');
+        const verifier =
+          row.codeVerifier === null
+            ? null
+            : (await keyring.openFor(row.tenantId, row.codeVerifier, purposeAad('oauth-pkce', row.tenantId, row.stateHash))).toString('utf8');
         const params: Record<string, string> = { grant_type: 'authorization_code', code: query.code, redirect_uri: row.redirectUri };
         if (verifier !== null) params.code_verifier = verifier;
         const tokens = await callTokenEndpoint(egress, tokenEndpoint(c), clientAuth(c, secret), params, errorClasses(c));
@@ -323,7 +374,11 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
         if (fence === null) return fail('busy', new LatchkeyError('UNAVAILABLE', 'The credential is being refreshed; connect again', { retryAfterSeconds: 1 }));
         const latest = (await store.getCredential(c.tenantId, c.id)) ?? c;
         const latestSecret = latest.version === c.version ? secret : ((await currentSecret(latest)) ?? {});
-        const written = await writeTokens(ctx, latest, latestSecret, tokens, fence, { action: 'credential.oauth_callback', usedRefreshToken: null, connect: { account: identity } });
+        const written = await writeTokens(ctx, latest, latestSecret, tokens, fence, {
+          action: 'credential.oauth_callback',
+          usedRefreshToken: null,
+          connect: { account: identity },
+        });
         fence = null;
         if (!written) return fail('busy', new LatchkeyError('UNAVAILABLE', 'The credential changed while connecting; connect again', { retryAfterSeconds: 1 }));
         return { status: 'connected', credentialId: c.id, returnTo: row.returnTo };
@@ -334,6 +389,6 @@ export function createConnectFlow(deps: OAuthDeps, refresher: RefreshCoordinator
         if (err instanceof LatchkeyError) return fail(err.code.toLowerCase(), err);
         throw err;
       }
-    }
+    },
   };
 }

@@ -58,10 +58,18 @@ export function classifyFailure(err: unknown, field = 'config.token_endpoint'): 
     const what = describeRemoteFailure(err.remote);
     const base = { code: what, failure: err.failure, remote: err.remote };
     if (err.failure === 'invalid_grant') {
-      return { ...base, error: new LatchkeyError('CONFLICT', `The provider refused the grant (${what}): reconnect the credential`), lastError: `${what}: the provider refused the grant; reconnect the credential` };
+      return {
+        ...base,
+        error: new LatchkeyError('CONFLICT', `The provider refused the grant (${what}): reconnect the credential`),
+        lastError: `${what}: the provider refused the grant; reconnect the credential`,
+      };
     }
     if (err.failure === 'rejected') {
-      return { ...base, error: new LatchkeyError('CONFLICT', `The provider refused the request (${what})`), lastError: `${what}: the provider refused the request` };
+      return {
+        ...base,
+        error: new LatchkeyError('CONFLICT', `The provider refused the request (${what})`),
+        lastError: `${what}: the provider refused the request`,
+      };
     }
     return {
       ...base,
@@ -71,7 +79,9 @@ export function classifyFailure(err: unknown, field = 'config.token_endpoint'): 
   }
   if (err instanceof NothingToRefreshWith) {
     return {
-      error: new LatchkeyError('VALIDATION_FAILED', [{ path: 'secret.refresh_token', message: 'is required to refresh (or use config.grant_type client_credentials); reconnect the credential' }]),
+      error: new LatchkeyError('VALIDATION_FAILED', [
+        { path: 'secret.refresh_token', message: 'is required to refresh (or use config.grant_type client_credentials); reconnect the credential' },
+      ]),
       lastError: 'no refresh token: reconnect the credential',
       code: 'no_refresh_token',
       failure: 'rejected',

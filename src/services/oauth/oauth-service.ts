@@ -94,7 +94,8 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
       if (!shouldRefresh(c, await store.getRefreshState(c.tenantId, c.id), clock.now(), 'reveal', deps.refreshLeadMs).refresh) return c;
       try {
         const result = await flight(ctx, c.tenantId, c.id, 'reveal');
-        if (result.status === 'timeout') logger.warn({ tenant_id: c.tenantId, credential_id: c.id }, 'waited for another process to refresh; revealing what is stored');
+        if (result.status === 'timeout')
+          logger.warn({ tenant_id: c.tenantId, credential_id: c.id }, 'waited for another process to refresh; revealing what is stored');
       } catch (err) {
         if (!(err instanceof LatchkeyError) || err.code === 'UNAVAILABLE') throw err;
         logger.warn({ tenant_id: c.tenantId, credential_id: c.id, code: err.code }, 'refresh before reveal failed; revealing what is stored');
@@ -115,13 +116,22 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
     async verify(ctx, id) {
       requirePermission(ctx, 'credentials:rotate');
       const c = await credentials.getForChange(ctx, id);
-      if (c.type !== 'oauth2') throw validationFailed([{ path: 'type', message: `is ${c.type}; verification is implemented for oauth2 credentials (a token call)` }]);
+      if (c.type !== 'oauth2')
+        throw validationFailed([{ path: 'type', message: `is ${c.type}; verification is implemented for oauth2 credentials (a token call)` }]);
       const checkedAt = iso();
       const failure = await attemptRefresh(ctx, c);
       // Nothing to make a token call with: there is nothing to verify (as for a type without a check).
       if (failure !== null && failure.remote === null) throw failure.error;
       const remote = failure?.remote ?? null;
-      await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, remote === null ? 'success' : 'failure', remote === null ? null : describeRemoteFailure(remote)));
+      await audit.append(
+        audit.event(
+          ctx,
+          'credential.verify',
+          { type: 'credential', id },
+          remote === null ? 'success' : 'failure',
+          remote === null ? null : describeRemoteFailure(remote),
+        ),
+      );
       return remote === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: remote.category, status: remote.status };
     },
 

@@ -27,9 +27,7 @@ export interface ProviderParam {
   description: string;
 }
 
-export type IdentitySource =
-  | { source: 'id_token' }
-  | { source: 'userinfo'; endpoint: string; sub: string; email?: string; name?: string };
+export type IdentitySource = { source: 'id_token' } | { source: 'userinfo'; endpoint: string; sub: string; email?: string; name?: string };
 
 export interface ProviderPreset {
   id: string;
@@ -104,7 +102,10 @@ export function applyPreset(preset: ProviderPreset, config: Record<string, unkno
     delete out[name];
     const value = given === undefined ? param.default : given;
     if (typeof value !== 'string' || !new RegExp(param.pattern).test(value)) {
-      issues.push({ path: `config.${name}`, message: value === undefined ? `is required for provider ${preset.id} (${param.description})` : `must match ${param.pattern}` });
+      issues.push({
+        path: `config.${name}`,
+        message: value === undefined ? `is required for provider ${preset.id} (${param.description})` : `must match ${param.pattern}`,
+      });
       continue;
     }
     values[name] = value;
@@ -123,10 +124,16 @@ export function applyPreset(preset: ProviderPreset, config: Record<string, unkno
 /** What the API shows of a preset. */
 export function presetView(p: ProviderPreset) {
   return {
-    id: p.id, title: p.title, docs: p.docs,
+    id: p.id,
+    title: p.title,
+    docs: p.docs,
     params: Object.fromEntries(Object.entries(p.params).map(([k, v]) => [k, { pattern: v.pattern, default: v.default ?? null, description: v.description }])),
-    authorization_endpoint: p.authorization_endpoint, token_endpoint: p.token_endpoint, default_scopes: p.default_scopes,
-    token_endpoint_auth_method: p.token_endpoint_auth_method, pkce: p.pkce, refresh_token_rotation: p.refresh_token_rotation,
+    authorization_endpoint: p.authorization_endpoint,
+    token_endpoint: p.token_endpoint,
+    default_scopes: p.default_scopes,
+    token_endpoint_auth_method: p.token_endpoint_auth_method,
+    pkce: p.pkce,
+    refresh_token_rotation: p.refresh_token_rotation,
     identity: p.identity?.source ?? null,
   };
 }

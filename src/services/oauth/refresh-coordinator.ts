@@ -52,7 +52,14 @@ export interface RefreshCoordinator {
   acquireClaim(tenantId: string, id: string): Promise<number | null>;
   releaseClaim(tenantId: string, id: string, fence: number): Promise<void>;
   /** Stores a token response as a new version and releases the claim (`fence`); null when the claim was lost. */
-  writeTokens(ctx: RequestContext, start: CredentialRow, startSecret: SecretValues, tokens: TokenSet, fence: number, opts: WriteOptions): Promise<CredentialRow | null>;
+  writeTokens(
+    ctx: RequestContext,
+    start: CredentialRow,
+    startSecret: SecretValues,
+    tokens: TokenSet,
+    fence: number,
+    opts: WriteOptions,
+  ): Promise<CredentialRow | null>;
   /** One refresh attempt for a credential, shared by every caller in this process. */
   flight(ctx: RequestContext, tenantId: string, id: string, mode: RefreshMode, heldFence?: number): Promise<FlightResult>;
   /** One scheduler pass: claims due credentials and refreshes them. */
@@ -74,7 +81,6 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
   const iso = (d: Date = clock.now()): string => d.toISOString();
   const later = (ms: number): string => new Date(clock.now().getTime() + ms).toISOString();
 
-
   async function currentSecret(c: CredentialRow, slot: 'secret' | 'test_secret' = 'secret'): Promise<SecretValues | null> {
     const v = await store.getVersion(c.tenantId, c.id, c.version);
     if (!v) throw new Error('version row missing');
@@ -92,12 +98,18 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
     }
   }
 
-
   /**
    * Stores a token response as a new version and releases the claim in the same transaction.
    * Retries on a concurrent edit (revision moved) by re-reading and applying the tokens on top.
    */
-  async function writeTokens(ctx: RequestContext, start: CredentialRow, startSecret: SecretValues, tokens: TokenSet, fence: number, opts: WriteOptions): Promise<CredentialRow | null> {
+  async function writeTokens(
+    ctx: RequestContext,
+    start: CredentialRow,
+    startSecret: SecretValues,
+    tokens: TokenSet,
+    fence: number,
+    opts: WriteOptions,
+  ): Promise<CredentialRow | null> {
     let c = start;
     let base = startSecret;
     for (let attempt = 0; attempt < 5; attempt++) {
@@ -116,28 +128,51 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
       const checkedConfig = catalog.checkConfig(c.type, config);
       const checkedSecret = catalog.checkSecret(c.type, secret);
       if (checkedConfig.issues.length > 0 || checkedSecret.issues.length > 0) {
-        throw new LatchkeyError('CONFLICT', 'The provider answered with tokens this credential cannot hold', { cause: [...checkedConfig.issues, ...checkedSecret.issues] });
+        throw new LatchkeyError('CONFLICT', 'The provider answered with tokens this credential cannot hold', {
+          cause: [...checkedConfig.issues, ...checkedSecret.issues],
+        });
       }
       const row: CredentialRow = {
-        ...c, config: checkedConfig.value, version: c.version + 1, revision: c.revision + 1, expiresAt: expiresAt === null ? null : expiresAt.toISOString(),
-        updatedAt: iso(now), modifiedBy: actorRef(ctx), lastError: null,
+        ...c,
+        config: checkedConfig.value,
+        version: c.version + 1,
+        revision: c.revision + 1,
+        expiresAt: expiresAt === null ? null : expiresAt.toISOString(),
+        updatedAt: iso(now),
+        modifiedBy: actorRef(ctx),
+        lastError: null,
         secretFields: (catalog.get(c.type)?.secretFields ?? []).filter((f) => f in checkedSecret.value),
       };
       const testSecret = c.testCredentialEnabled ? await currentSecret(c, 'test_secret') : null;
       const version: VersionRow = {
-        tenantId: c.tenantId, credentialId: c.id, version: row.version, stage: 'current',
+        tenantId: c.tenantId,
+        credentialId: c.id,
+        version: row.version,
+        stage: 'current',
         secret: await sealSecretValues(keyring, c.tenantId, c.id, row.version, 'secret', checkedSecret.value),
         testSecret: testSecret === null ? null : await sealSecretValues(keyring, c.tenantId, c.id, row.version, 'test_secret', testSecret),
-        expiresAt: null, createdAt: iso(now), createdBy: actorRef(ctx),
+        expiresAt: null,
+        createdAt: iso(now),
+        createdBy: actorRef(ctx),
       };
       // The old access token keeps working at the provider until it expires: readable until then.
       const oldExpiry = accessTokenExpiry(c);
       const graceEnds = oldExpiry !== null && oldExpiry > iso(now) ? oldExpiry : iso(now);
       const restage = restagePlan(await store.listVersions(c.tenantId, c.id), c.version, graceEnds);
       const lifetimeMs = tokens.expiresIn === null ? null : tokens.expiresIn * 1000;
-      const result = await store.completeRefresh(c.tenantId, owner, fence, c.revision, {
-        credential: row, version, restage, audit: [audit.event(ctx, opts.action, { type: 'credential', id: c.id })],
-      }, { revision: row.revision, nextAt: nextRefreshAt(expiresAt, lifetimeMs, deps.refreshLeadMs), failures: 0, blocked: false });
+      const result = await store.completeRefresh(
+        c.tenantId,
+        owner,
+        fence,
+        c.revision,
+        {
+          credential: row,
+          version,
+          restage,
+          audit: [audit.event(ctx, opts.action, { type: 'credential', id: c.id })],
+        },
+        { revision: row.revision, nextAt: nextRefreshAt(expiresAt, lifetimeMs, deps.refreshLeadMs), failures: 0, blocked: false },
+      );
       if (result === 'updated') return row;
       if (result === 'fenced') {
         // Our lease ran out and another process claimed the credential: what it writes is newer.
@@ -209,7 +244,8 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
       const schedule = scheduleAfterFailure(failure.failure, state, c.revision, clock.now());
       logger.warn({ tenant_id: tenantId, credential_id: id, code: failure.code, failure: failure.failure, next_at: schedule.nextAt }, 'token refresh failed');
       await store.releaseRefresh(tenantId, id, owner, fence, {
-        lastError: failure.lastError, schedule,
+        lastError: failure.lastError,
+        schedule,
         audit: [audit.event(ctx, 'credential.refresh', { type: 'credential', id }, 'failure', failure.code)],
       });
       return { status: 'failed', failure };
@@ -240,7 +276,11 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
         const c = await store.getCredential(tenantId, id);
         if (!c) return { status: 'skipped' };
         sawOther ??= c.revision;
-        if (mode === 'manual' ? c.revision !== sawOther : !shouldRefresh(c, await store.getRefreshState(tenantId, id), clock.now(), mode, deps.refreshLeadMs).refresh) {
+        if (
+          mode === 'manual'
+            ? c.revision !== sawOther
+            : !shouldRefresh(c, await store.getRefreshState(tenantId, id), clock.now(), mode, deps.refreshLeadMs).refresh
+        ) {
           return { status: 'fresh' };
         }
         if (Date.now() > deadline) return { status: 'timeout' };
@@ -255,24 +295,31 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
     const now = clock.now();
     await store.purgeOAuthStates(iso(now)).catch(() => 0);
     const claims = await store.claimDueRefreshes({
-      type: 'oauth2', now: iso(now), horizon: new Date(now.getTime() + deps.refreshLeadMs).toISOString(), owner, leaseUntil: later(leaseMs), limit: SCHEDULER_BATCH,
+      type: 'oauth2',
+      now: iso(now),
+      horizon: new Date(now.getTime() + deps.refreshLeadMs).toISOString(),
+      owner,
+      leaseUntil: later(leaseMs),
+      limit: SCHEDULER_BATCH,
     });
     let refreshed = 0;
     let failed = 0;
     // A few at a time: one slow provider must not hold up the rest of the batch for long.
     const queue = [...claims];
-    await Promise.all(Array.from({ length: Math.min(4, queue.length) }, async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        try {
-          const r = await flight(systemContext(next.tenantId, REFRESHER), next.tenantId, next.id, 'schedule', next.fence);
-          if (r.status === 'refreshed') refreshed += 1;
-          if (r.status === 'failed') failed += 1;
-        } catch (err) {
-          failed += 1;
-          logger.warn({ tenant_id: next.tenantId, credential_id: next.id, code: (err as { code?: string }).code }, 'scheduled refresh failed; will retry');
+    await Promise.all(
+      Array.from({ length: Math.min(4, queue.length) }, async () => {
+        for (let next = queue.shift(); next; next = queue.shift()) {
+          try {
+            const r = await flight(systemContext(next.tenantId, REFRESHER), next.tenantId, next.id, 'schedule', next.fence);
+            if (r.status === 'refreshed') refreshed += 1;
+            if (r.status === 'failed') failed += 1;
+          } catch (err) {
+            failed += 1;
+            logger.warn({ tenant_id: next.tenantId, credential_id: next.id, code: (err as { code?: string }).code }, 'scheduled refresh failed; will retry');
+          }
         }
-      }
-    }));
+      }),
+    );
     return { claimed: claims.length, refreshed, failed };
   }
 

@@ -73,7 +73,13 @@ const BACKOFF_CAP_MS = 3_600_000;
  * credential (new revision); a transient failure retries with exponential backoff and full
  * jitter (so a provider outage does not end in every credential retrying in the same second).
  */
-export function scheduleAfterFailure(failure: ProviderFailure, previous: RefreshState | null, revision: number, now: Date, random = Math.random): Omit<RefreshSchedule, 'revision'> {
+export function scheduleAfterFailure(
+  failure: ProviderFailure,
+  previous: RefreshState | null,
+  revision: number,
+  now: Date,
+  random = Math.random,
+): Omit<RefreshSchedule, 'revision'> {
   const failures = (previous !== null && previous.revision === revision ? previous.failures : 0) + 1;
   if (failure !== 'transient') return { nextAt: null, failures, blocked: true };
   const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures - 1, 20));

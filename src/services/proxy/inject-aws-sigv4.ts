@@ -45,10 +45,12 @@ export function scopeOfHost(target: URL): Partial<SigningScope> {
  */
 export function signingScope(config: Record<string, unknown>, target: URL, fixedService?: string): SigningScope {
   const host = scopeOfHost(target);
-  const service = typeof config.service === 'string' ? config.service : fixedService ?? host.service;
+  const service = typeof config.service === 'string' ? config.service : (fixedService ?? host.service);
   const region = typeof config.region === 'string' ? config.region : host.region;
   if (service === undefined || region === undefined) {
-    throw validationFailed([{ path: 'config', message: `the target ${target.hostname} is not an AWS endpoint name; set config.service and config.region to sign for it` }]);
+    throw validationFailed([
+      { path: 'config', message: `the target ${target.hostname} is not an AWS endpoint name; set config.service and config.region to sign for it` },
+    ]);
   }
   return { service, region };
 }
@@ -85,16 +87,19 @@ export async function signAwsRequest(keys: AwsKeys, scope: SigningScope, req: Ou
     query[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
   }
   const search = [...req.url.searchParams].map(([k, v]) => `${uriEncode(k)}=${uriEncode(v)}`).join('&');
-  const signed = await signer.sign({
-    method: req.method,
-    protocol: req.url.protocol,
-    hostname: req.url.hostname,
-    ...(req.url.port !== '' ? { port: Number(req.url.port) } : {}),
-    path: req.url.pathname,
-    query,
-    headers: { host: req.url.host, ...signedCallerHeaders(req.headers) },
-    body: req.body ?? undefined,
-  }, { signingDate: req.now });
+  const signed = await signer.sign(
+    {
+      method: req.method,
+      protocol: req.url.protocol,
+      hostname: req.url.hostname,
+      ...(req.url.port !== '' ? { port: Number(req.url.port) } : {}),
+      path: req.url.pathname,
+      query,
+      headers: { host: req.url.host, ...signedCallerHeaders(req.headers) },
+      body: req.body ?? undefined,
+    },
+    { signingDate: req.now },
+  );
   const headers: Record<string, string> = {};
   for (const name of ['authorization', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256']) {
     const value = signed.headers[name];

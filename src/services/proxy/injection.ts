@@ -184,7 +184,11 @@ function awsInjector(type: CredentialType, c: Pick<CredentialRow, 'id' | 'config
         keys = { accessKeyId: s.access_key_id ?? '', secretAccessKey: s.secret_access_key ?? '', sessionToken: s.session_token ?? '' };
       } else {
         const token = typeof secret.session_token === 'string' ? secret.session_token : undefined;
-        keys = { accessKeyId: stringField(c.config, 'access_key_id', c.id), secretAccessKey: stringField(secret, 'secret_access_key', c.id), ...(token !== undefined ? { sessionToken: token } : {}) };
+        keys = {
+          accessKeyId: stringField(c.config, 'access_key_id', c.id),
+          secretAccessKey: stringField(secret, 'secret_access_key', c.id),
+          ...(token !== undefined ? { sessionToken: token } : {}),
+        };
       }
       const signed = await signAwsRequest(keys, signingScope(c.config, req.url, type.id === 'aws-ses' ? 'ses' : undefined), req);
       return { ...signed, remove: ['x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256'] };
@@ -197,7 +201,9 @@ function httpRequestPlacement(config: Record<string, unknown>, credentialId: str
   const headers = inject.headers ?? {};
   const query = inject.query ?? {};
   if (Object.keys(headers).length + Object.keys(query).length === 0) {
-    throw validationFailed([{ path: 'config.inject', message: 'is required to use an http_request credential through the proxy: the header or query templates its results go into' }]);
+    throw validationFailed([
+      { path: 'config.inject', message: 'is required to use an http_request credential through the proxy: the header or query templates its results go into' },
+    ]);
   }
   for (const name of Object.keys(headers)) headerName(name, credentialId);
   return { headers, query };
@@ -209,7 +215,11 @@ function placeResults(config: Record<string, unknown>, results: Record<string, s
   const scope = { secret: {}, results };
   const headers: Record<string, string> = {};
   for (const [name, template] of Object.entries(place.headers)) {
-    headers[headerName(name, credentialId)] = headerValue(renderTemplate(template, scope, `config.inject.headers.${name}`), `inject.headers.${name}`, credentialId);
+    headers[headerName(name, credentialId)] = headerValue(
+      renderTemplate(template, scope, `config.inject.headers.${name}`),
+      `inject.headers.${name}`,
+      credentialId,
+    );
   }
   const query = Object.entries(place.query).map(([name, template]): [string, string] => [name, renderTemplate(template, scope, `config.inject.query.${name}`)]);
   return { headers, query, secrets: [...Object.values(results), ...Object.values(headers), ...query.map(([, v]) => v)] };
@@ -242,7 +252,10 @@ function webhookInjector(credentialId: string, config: Record<string, unknown>, 
     needsBody: true,
     inject({ body, now }) {
       const t = String(Math.floor(now.getTime() / 1000));
-      const mac = createHmac('sha256', key).update(`${t}.`).update(body ?? Buffer.alloc(0)).digest('hex');
+      const mac = createHmac('sha256', key)
+        .update(`${t}.`)
+        .update(body ?? Buffer.alloc(0))
+        .digest('hex');
       return { headers: { 'x-latchkey-signature': `t=${t},v1=${mac}` }, query: [], secrets: [key] };
     },
   };

@@ -59,12 +59,33 @@ export interface ProxyService {
  * headers (`forwarded`, `x-forwarded-*`, `x-real-ip`) would tell the target about our network.
  */
 const NOT_FORWARDED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
-  'transfer-encoding', 'upgrade', 'host', 'expect', 'authorization', 'x-tenant-id', 'x-request-id',
-  'forwarded', 'x-real-ip', 'accept-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'expect',
+  'authorization',
+  'x-tenant-id',
+  'x-request-id',
+  'forwarded',
+  'x-real-ip',
+  'accept-encoding',
 ]);
 const NOT_RETURNED = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
   // The scrubbed body may differ in length from the target's.
   'content-length',
 ]);
@@ -72,11 +93,17 @@ const NOT_RETURNED = new Set([
 /** Tokens of a `connection` header: more headers that are this hop's only. */
 function connectionTokens(value: string | string[] | undefined): Set<string> {
   const all = Array.isArray(value) ? value.join(',') : (value ?? '');
-  return new Set(all.split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''));
+  return new Set(
+    all
+      .split(',')
+      .map((t) => t.trim().toLowerCase())
+      .filter((t) => t !== ''),
+  );
 }
 
 function parseTarget(raw: string | undefined, rest: string): URL {
-  if (raw === undefined || raw === '') throw new LatchkeyError('INVALID_PARAMETER', 'x-latchkey-target is required: the destination, e.g. https://api.example.com');
+  if (raw === undefined || raw === '')
+    throw new LatchkeyError('INVALID_PARAMETER', 'x-latchkey-target is required: the destination, e.g. https://api.example.com');
   let base: URL;
   try {
     base = new URL(raw);
@@ -109,8 +136,15 @@ class ByteLimit extends Transform {
 }
 
 export function createProxyService(deps: {
-  credentials: Pick<CredentialsService, 'use'>; catalog: Catalog; egress: Pick<EgressGuard, 'open'>; audit: Pick<AuditService, 'event' | 'append'>; tokens: Pick<DerivedTokens, 'derive'>;
-  clock: Clock; timeoutMs: number; maxResponseBytes: number; onAuditFailure: (err: unknown) => void;
+  credentials: Pick<CredentialsService, 'use'>;
+  catalog: Catalog;
+  egress: Pick<EgressGuard, 'open'>;
+  audit: Pick<AuditService, 'event' | 'append'>;
+  tokens: Pick<DerivedTokens, 'derive'>;
+  clock: Clock;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  onAuditFailure: (err: unknown) => void;
 }): ProxyService {
   const { credentials, catalog, egress, audit, clock } = deps;
 
@@ -137,7 +171,8 @@ export function createProxyService(deps: {
       const report = (status: number | null, outcome: string, bytes: number): void => {
         const r: UseResult = { ...base, status, outcome, bytes, durationMs: Date.now() - started };
         const reason = `${what} -> ${status ?? '-'} ${outcome}, ${bytes} bytes, ${r.durationMs} ms`;
-        audit.append(audit.event(ctx, 'credential.use_result', { type: 'credential', id: credential.id }, outcome === 'ok' ? 'success' : 'failure', reason))
+        audit
+          .append(audit.event(ctx, 'credential.use_result', { type: 'credential', id: credential.id }, outcome === 'ok' ? 'success' : 'failure', reason))
           .catch(deps.onAuditFailure)
           .finally(() => finished(r));
       };
@@ -197,9 +232,13 @@ export function createProxyService(deps: {
         throw new LatchkeyError('UPSTREAM_FAILED', message);
       };
       if (encoding !== undefined && encoding.toLowerCase() !== 'identity') {
-        refuse('bad_response', `The target answered with content-encoding ${encoding.slice(0, 40)} although asked for identity; an encoded answer cannot be checked for the credential, so it is not passed on`);
+        refuse(
+          'bad_response',
+          `The target answered with content-encoding ${encoding.slice(0, 40)} although asked for identity; an encoded answer cannot be checked for the credential, so it is not passed on`,
+        );
       }
-      if (Number.isFinite(declared) && declared > deps.maxResponseBytes) refuse('too_large', `The target's answer is larger than ${deps.maxResponseBytes} bytes`);
+      if (Number.isFinite(declared) && declared > deps.maxResponseBytes)
+        refuse('too_large', `The target's answer is larger than ${deps.maxResponseBytes} bytes`);
 
       const back = connectionTokens(res.headers.connection);
       const out: Record<string, string | string[]> = {};

@@ -21,7 +21,12 @@ export function formsOf(values: readonly string[]): Buffer[] {
   for (const value of values) {
     const raw = Buffer.from(value);
     const hex = raw.toString('hex');
-    forms.add(value).add(encodeURIComponent(value)).add(new URLSearchParams({ v: value }).toString().slice(2)).add(hex).add(hex.toUpperCase());
+    forms
+      .add(value)
+      .add(encodeURIComponent(value))
+      .add(new URLSearchParams({ v: value }).toString().slice(2))
+      .add(hex)
+      .add(hex.toUpperCase());
     for (let pad = 0; pad < 3; pad++) {
       const bytes = Buffer.concat([Buffer.alloc(pad, 0x20), raw]);
       const from = Math.ceil(pad / 3) * 4;
@@ -30,7 +35,10 @@ export function formsOf(values: readonly string[]): Buffer[] {
     }
   }
   // Longest first: a longer form that contains a shorter one is replaced whole.
-  return [...forms].filter((f) => f.length >= MIN_FORM).sort((a, b) => b.length - a.length).map((f) => Buffer.from(f));
+  return [...forms]
+    .filter((f) => f.length >= MIN_FORM)
+    .sort((a, b) => b.length - a.length)
+    .map((f) => Buffer.from(f));
 }
 
 function replaceAll(buf: Buffer, forms: readonly Buffer[]): Buffer {

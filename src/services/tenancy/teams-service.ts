@@ -23,7 +23,12 @@ export interface TeamsService {
 }
 
 export function teamSlugOf(name: string): string {
-  return name.normalize('NFKD').toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+  return name
+    .normalize('NFKD')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
 }
 
 /**
@@ -31,7 +36,13 @@ export function teamSlugOf(name: string): string {
  * `team_ids`; people signed in with OIDC join through a token claim. A team's slug is fixed at
  * creation because `shared_team_slugs` on credentials refer to it.
  */
-export function createTeamsService(deps: { store: TeamStore & Pick<AccessKeyStore, 'getAccessKey' | 'listAccessKeys'>; audit: AuditService; clock: Clock; directory: TeamDirectory; onMembershipChange: (keyHash: Buffer) => void }): TeamsService {
+export function createTeamsService(deps: {
+  store: TeamStore & Pick<AccessKeyStore, 'getAccessKey' | 'listAccessKeys'>;
+  audit: AuditService;
+  clock: Clock;
+  directory: TeamDirectory;
+  onMembershipChange: (keyHash: Buffer) => void;
+}): TeamsService {
   const { store, audit, clock, directory } = deps;
   const notFound = (id: string) => new LatchkeyError('NOT_FOUND', `No team ${id} in this tenant`);
   const load = async (ctx: RequestContext, id: string): Promise<TeamRow> => {
@@ -48,7 +59,9 @@ export function createTeamsService(deps: { store: TeamStore & Pick<AccessKeyStor
     // A key's teams decide what it may read and reveal: changing them is managing the key, which
     // goes downwards only, as for renaming and revoking (access-keys-service.ts).
     if (!canGrant(ctx.principal.role, key.role as Role)) throw new LatchkeyError('FORBIDDEN', `Role ${ctx.principal.role} cannot manage a ${key.role} key`);
-    await store.setAccessKeyTeams(ctx.principal.tenantId, key.id, teamIds, [audit.event(ctx, action, { type: 'team', id: teamId }, 'success', `access_key ${key.id}`)]);
+    await store.setAccessKeyTeams(ctx.principal.tenantId, key.id, teamIds, [
+      audit.event(ctx, action, { type: 'team', id: teamId }, 'success', `access_key ${key.id}`),
+    ]);
     deps.onMembershipChange(key.keyHash);
   };
 
@@ -56,7 +69,8 @@ export function createTeamsService(deps: { store: TeamStore & Pick<AccessKeyStor
     async create(ctx, input) {
       requirePermission(ctx, 'teams:manage');
       const slug = input.slug ?? teamSlugOf(input.name);
-      if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(slug)) throw new LatchkeyError('VALIDATION_FAILED', [{ path: 'slug', message: 'must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit' }]);
+      if (!/^[a-z0-9][a-z0-9_-]{0,62}$/.test(slug))
+        throw new LatchkeyError('VALIDATION_FAILED', [{ path: 'slug', message: 'must be 1-63 of a-z, 0-9, _ and -, starting with a letter or digit' }]);
       const now = clock.now().toISOString();
       const team: TeamRow = { tenantId: ctx.principal.tenantId, id: newId('team'), slug, name: input.name, createdAt: now, updatedAt: now, revision: 1 };
       const r = await store.insertTeam(team.tenantId, team, [audit.event(ctx, 'team.create', { type: 'team', id: team.id })]);
@@ -106,7 +120,13 @@ export function createTeamsService(deps: { store: TeamStore & Pick<AccessKeyStor
       await load(ctx, id);
       const key = await loadKey(ctx, accessKeyId);
       if (!key.teamIds.includes(id)) throw new LatchkeyError('NOT_FOUND', `Access key ${accessKeyId} is not a member of ${id}`);
-      await setTeams(ctx, key, key.teamIds.filter((t) => t !== id), 'team.member_remove', id);
+      await setTeams(
+        ctx,
+        key,
+        key.teamIds.filter((t) => t !== id),
+        'team.member_remove',
+        id,
+      );
     },
     async createFolder(ctx, input) {
       requirePermission(ctx, 'teams:manage');

@@ -31,16 +31,41 @@ const SYSTEM: ActorRef = { type: 'system', id: 'system', name: 'latchkey', email
 /** Whoever ran a command on the server host: the store and root key were in their hands. */
 const HOST_OPERATOR: ActorRef = { type: 'system', id: 'host', name: 'operator on the server host', email: null };
 
-export function createTenantsService(deps: { store: TenancyStore & Pick<KeyManagementStore, 'destroyTenantKeys' | 'purgeTenantRows'> & Pick<AccessKeyStore, 'insertAccessKey'>; keyring: Keyring; audit: AuditService; clock: Clock; env: string; onAccessKeyGone?: (keyHash: Buffer) => Promise<void> }): TenantsService {
+export function createTenantsService(deps: {
+  store: TenancyStore & Pick<KeyManagementStore, 'destroyTenantKeys' | 'purgeTenantRows'> & Pick<AccessKeyStore, 'insertAccessKey'>;
+  keyring: Keyring;
+  audit: AuditService;
+  clock: Clock;
+  env: string;
+  onAccessKeyGone?: (keyHash: Buffer) => Promise<void>;
+}): TenantsService {
   const { store, keyring, audit, clock } = deps;
 
-  async function make(name: string, platformAdmin: boolean, createdBy: ActorRef, auditOf: (tenant: TenantRow, keyId: string) => ReturnType<AuditService['event']>[]) {
+  async function make(
+    name: string,
+    platformAdmin: boolean,
+    createdBy: ActorRef,
+    auditOf: (tenant: TenantRow, keyId: string) => ReturnType<AuditService['event']>[],
+  ) {
     const now = clock.now().toISOString();
     const tenant: TenantRow = { id: newId('ten'), name, createdAt: now };
     const material = newAccessKeyMaterial(deps.env);
     const keyRow: AccessKeyRow = {
-      id: newId('key'), tenantId: tenant.id, name: 'owner', type: 'api', role: 'owner', teamIds: [], prefix: material.prefix,
-      keyHash: material.hash, platformAdmin, expiresAt: null, lastUsedAt: null, createdAt: now, updatedAt: now, revision: 1, createdBy,
+      id: newId('key'),
+      tenantId: tenant.id,
+      name: 'owner',
+      type: 'api',
+      role: 'owner',
+      teamIds: [],
+      prefix: material.prefix,
+      keyHash: material.hash,
+      platformAdmin,
+      expiresAt: null,
+      lastUsedAt: null,
+      createdAt: now,
+      updatedAt: now,
+      revision: 1,
+      createdBy,
     };
     try {
       // Wrapped again if a root-key rotation moves the store to a new key meanwhile (RootKeyMoved).
@@ -58,8 +83,24 @@ export function createTenantsService(deps: { store: TenancyStore & Pick<KeyManag
     async bootstrap() {
       if ((await store.countTenants()) > 0) return null;
       const made = await make('default', true, SYSTEM, (tenant, keyId) => [
-        { ...audit.anonymousEvent({ requestId: 'bootstrap', ip: '', userAgent: 'latchkey' }, 'tenant.create', 'first start'), tenantId: tenant.id, actor: SYSTEM, outcome: 'success', reason: null, targetType: 'tenant', targetId: tenant.id },
-        { ...audit.anonymousEvent({ requestId: 'bootstrap', ip: '', userAgent: 'latchkey' }, 'access_key.issue', 'first start'), tenantId: tenant.id, actor: SYSTEM, outcome: 'success', reason: null, targetType: 'access_key', targetId: keyId },
+        {
+          ...audit.anonymousEvent({ requestId: 'bootstrap', ip: '', userAgent: 'latchkey' }, 'tenant.create', 'first start'),
+          tenantId: tenant.id,
+          actor: SYSTEM,
+          outcome: 'success',
+          reason: null,
+          targetType: 'tenant',
+          targetId: tenant.id,
+        },
+        {
+          ...audit.anonymousEvent({ requestId: 'bootstrap', ip: '', userAgent: 'latchkey' }, 'access_key.issue', 'first start'),
+          tenantId: tenant.id,
+          actor: SYSTEM,
+          outcome: 'success',
+          reason: null,
+          targetType: 'access_key',
+          targetId: keyId,
+        },
       ]);
       return { tenant: made.tenant, key: made.key };
     },
@@ -80,12 +121,32 @@ export function createTenantsService(deps: { store: TenancyStore & Pick<KeyManag
       const now = clock.now().toISOString();
       const material = newAccessKeyMaterial(deps.env);
       const keyRow: AccessKeyRow = {
-        id: newId('key'), tenantId, name: 'owner (issued on the server host)', type: 'api', role: 'owner', teamIds: [], prefix: material.prefix,
-        keyHash: material.hash, platformAdmin: opts.platformAdmin, expiresAt: null, lastUsedAt: null, createdAt: now, updatedAt: now, revision: 1, createdBy: HOST_OPERATOR,
+        id: newId('key'),
+        tenantId,
+        name: 'owner (issued on the server host)',
+        type: 'api',
+        role: 'owner',
+        teamIds: [],
+        prefix: material.prefix,
+        keyHash: material.hash,
+        platformAdmin: opts.platformAdmin,
+        expiresAt: null,
+        lastUsedAt: null,
+        createdAt: now,
+        updatedAt: now,
+        revision: 1,
+        createdBy: HOST_OPERATOR,
       };
       const reason = `issued on the server host by \`latchkey keys issue-owner\`${opts.platformAdmin ? ' (platform admin)' : ''}`;
       await store.insertAccessKey(tenantId, keyRow, [
-        { ...audit.anonymousEvent({ requestId: 'keys-issue-owner', ip: '', userAgent: 'latchkey' }, 'access_key.issue', reason), tenantId, actor: HOST_OPERATOR, outcome: 'success', targetType: 'access_key', targetId: keyRow.id },
+        {
+          ...audit.anonymousEvent({ requestId: 'keys-issue-owner', ip: '', userAgent: 'latchkey' }, 'access_key.issue', reason),
+          tenantId,
+          actor: HOST_OPERATOR,
+          outcome: 'success',
+          targetType: 'access_key',
+          targetId: keyRow.id,
+        },
       ]);
       return { keyRow, key: material.key };
     },

@@ -32,7 +32,11 @@ export interface DerivedTokens {
  * private key or long-lived access key has no path out here.
  */
 export function createDerivedTokens(deps: {
-  credentials: Pick<CredentialsService, 'use'>; cache: TokenCache; egress: Pick<EgressGuard, 'request'>; clock: Clock; stsEndpoint: string | null;
+  credentials: Pick<CredentialsService, 'use'>;
+  cache: TokenCache;
+  egress: Pick<EgressGuard, 'request'>;
+  clock: Clock;
+  stsEndpoint: string | null;
 }): DerivedTokens {
   const { cache, clock } = deps;
 
@@ -44,7 +48,12 @@ export function createDerivedTokens(deps: {
       checkAwsUsable(c.config);
       return 'aws_session';
     }
-    throw validationFailed([{ path: 'type', message: `is ${c.type}${c.type === 'aws' ? ' with a long-lived key' : ''}: there is nothing short-lived to derive from it (use the proxy, POST /v1/credentials/{id}/proxy/…)` }]);
+    throw validationFailed([
+      {
+        path: 'type',
+        message: `is ${c.type}${c.type === 'aws' ? ' with a long-lived key' : ''}: there is nothing short-lived to derive from it (use the proxy, POST /v1/credentials/{id}/proxy/…)`,
+      },
+    ]);
   }
 
   const service: DerivedTokens = {
@@ -56,22 +65,30 @@ export function createDerivedTokens(deps: {
       switch (kindOf(c)) {
         case 'oauth2_access_token': {
           const token = secret.access_token;
-          if (typeof token !== 'string' || token === '') throw validationFailed([{ path: 'secret.access_token', message: 'is absent: connect or refresh the credential first' }]);
+          if (typeof token !== 'string' || token === '')
+            throw validationFailed([{ path: 'secret.access_token', message: 'is absent: connect or refresh the credential first' }]);
           const expires = c.config.access_token_expires_at;
           return { kind: 'oauth2_access_token', values: { access_token: token }, expiresAt: typeof expires === 'string' ? expires : null };
         }
         case 'jwt':
           return cache.get(c, () => mintJwt(c.config, String(secret.signing_key ?? ''), clock.now()));
         case 'aws_session':
-          return cache.get(c, () => assumeRole({ egress: deps.egress, endpoint: stsEndpoint(deps.stsEndpoint, c.config), now: clock.now() }, c.id, c.config, secret)
-            .catch((err: unknown) => {
-              throw tokenFailure(err, 'STS endpoint');
-            }));
+          return cache.get(c, () =>
+            assumeRole({ egress: deps.egress, endpoint: stsEndpoint(deps.stsEndpoint, c.config), now: clock.now() }, c.id, c.config, secret).catch(
+              (err: unknown) => {
+                throw tokenFailure(err, 'STS endpoint');
+              },
+            ),
+          );
         case 'http_request_results':
-          return storedResults(c.config, secret, clock.now()) ?? cache.get(c, () => runChain(deps.egress, c.config, secret, clock.now())
-            .catch((err: unknown) => {
-              throw tokenFailure(err, 'request chain');
-            }));
+          return (
+            storedResults(c.config, secret, clock.now()) ??
+            cache.get(c, () =>
+              runChain(deps.egress, c.config, secret, clock.now()).catch((err: unknown) => {
+                throw tokenFailure(err, 'request chain');
+              }),
+            )
+          );
       }
     },
 

@@ -18,10 +18,19 @@ interface ChainRequest {
  * Fills a template. A name that is not there fails the whole chain (it would otherwise send a
  * request with a hole in it); `encode` is for URLs, where a value is one percent-encoded part.
  */
-export function renderTemplate(template: string, scope: { secret: Record<string, string>; results: Record<string, string> }, where: string, encode: (v: string) => string = (v) => v): string {
+export function renderTemplate(
+  template: string,
+  scope: { secret: Record<string, string>; results: Record<string, string> },
+  where: string,
+  encode: (v: string) => string = (v) => v,
+): string {
   return template.replace(PLACEHOLDER, (_m, root: 'secret' | 'results', name: string) => {
     const value = scope[root][name];
-    if (value === undefined) throw new LatchkeyError('CONFLICT', `${where} uses {{${root}.${name}}}, which ${root === 'secret' ? 'secret.values does not hold' : 'no earlier request extracted'}`);
+    if (value === undefined)
+      throw new LatchkeyError(
+        'CONFLICT',
+        `${where} uses {{${root}.${name}}}, which ${root === 'secret' ? 'secret.values does not hold' : 'no earlier request extracted'}`,
+      );
     return encode(value);
   });
 }
@@ -60,7 +69,12 @@ export function storedResults(config: Record<string, unknown>, secret: Record<st
  * its category and status only (a token endpoint's text may quote what it was sent). The results
  * are valid for `config.results_ttl_seconds`.
  */
-export async function runChain(egress: Pick<EgressGuard, 'request'>, config: Record<string, unknown>, secret: Record<string, unknown>, now: Date): Promise<Derived> {
+export async function runChain(
+  egress: Pick<EgressGuard, 'request'>,
+  config: Record<string, unknown>,
+  secret: Record<string, unknown>,
+  now: Date,
+): Promise<Derived> {
   const scope = { secret: stringsOf(secret.values), results: {} as Record<string, string> };
   const requests = (config.requests as ChainRequest[] | undefined) ?? [];
   for (const [i, r] of requests.entries()) {

@@ -99,9 +99,12 @@ export function createTokenCache(deps: {
           const derived = await make();
           const createdAt = clock.now();
           const row: DerivedTokenRow = {
-            tenantId: c.tenantId, credentialId: c.id, credentialVersion: c.version,
+            tenantId: c.tenantId,
+            credentialId: c.id,
+            credentialVersion: c.version,
             sealed: await keyring.sealFor(c.tenantId, Buffer.from(JSON.stringify(derived), 'utf8'), aad(c)),
-            expiresAt: derived.expiresAt, createdAt: createdAt.toISOString(),
+            expiresAt: derived.expiresAt,
+            createdAt: createdAt.toISOString(),
           };
           // Fenced (our lease ran out and another claimed): the token is still good to use, not to store.
           await store.putDerivedToken(owner, fence, row);

@@ -26,6 +26,7 @@ export function tokenFailure(err: unknown, source: string): unknown {
     if (err.category === 'timeout') return new LatchkeyError('UPSTREAM_TIMEOUT', `No answer from the ${source} in time`);
     return new LatchkeyError('UPSTREAM_FAILED', `The ${source} could not be used: ${err.category}`);
   }
-  if (err instanceof TokenSourceFailed) return new LatchkeyError('UPSTREAM_FAILED', `The ${source} did not issue a token: ${describeRemoteFailure(err.remote)}`);
+  if (err instanceof TokenSourceFailed)
+    return new LatchkeyError('UPSTREAM_FAILED', `The ${source} did not issue a token: ${describeRemoteFailure(err.remote)}`);
   return err;
 }

@@ -121,7 +121,15 @@ export function createVerifyService(deps: {
       } catch (err) {
         failure = failureOf(err, protocol);
       }
-      await audit.append(audit.event(ctx, 'credential.verify', { type: 'credential', id }, failure === null ? 'success' : 'failure', failure === null ? null : describeRemoteFailure(failure, protocol)));
+      await audit.append(
+        audit.event(
+          ctx,
+          'credential.verify',
+          { type: 'credential', id },
+          failure === null ? 'success' : 'failure',
+          failure === null ? null : describeRemoteFailure(failure, protocol),
+        ),
+      );
       return failure === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: failure.category, status: failure.status };
     },
   };

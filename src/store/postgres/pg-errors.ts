@@ -17,7 +17,8 @@ const DISK_FULL = '53100';
  */
 const CONFLICT_SQLSTATES = new Set(['40P01', '40001', '23505']);
 /** pg's own client-side failures carry no code, only these messages (pg 8 / pg-pool 3). */
-const PG_CLIENT_FAILURE = /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
+const PG_CLIENT_FAILURE =
+  /^(Connection terminated|timeout expired|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error and is not queryable|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
 
 /**
  * The port's error for an error of pg or the server, or null when it is none of them (a bug).

@@ -152,17 +152,25 @@ export function pgConnection(config: PoolConfig): PgConnection {
   }
   const exec = async (tx: PgTransaction, step: Step): Promise<unknown> => {
     switch (step.op) {
-      case 'one': return tx.one(step.sql, step.params);
-      case 'all': return tx.all(step.sql, step.params);
-      case 'run': return tx.run(step.sql, step.params);
-      case 'audit': return insertAudit(tx, step.events);
+      case 'one':
+        return tx.one(step.sql, step.params);
+      case 'all':
+        return tx.all(step.sql, step.params);
+      case 'run':
+        return tx.run(step.sql, step.params);
+      case 'audit':
+        return insertAudit(tx, step.events);
       // Per transaction: released by COMMIT or ROLLBACK.
-      case 'lock': return tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [step.space, step.key]);
+      case 'lock':
+        return tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [step.space, step.key]);
     }
   };
 
   return {
-    pool, checkout, transaction, insertAudit,
+    pool,
+    checkout,
+    transaction,
+    insertAudit,
     writes: {
       write: (script) => transaction((tx) => driveAsync(script(), (step) => exec(tx, step))),
       isUniqueViolation: (err, index) => isUniqueViolation(err, index === 'credential_slug' ? 'credentials_slug' : undefined),

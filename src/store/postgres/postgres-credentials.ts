@@ -11,14 +11,15 @@ const VERSION_BY_NUMBER = toPg(VERSION_BY_NUMBER_SQL, [null, null, null]).text;
 /** Version columns as CREDENTIAL_WITH_VERSION names them. */
 const PREFIXED_VERSION_COLUMNS = VERSION_COLUMNS.map((c) => [c, `v_${c}`] as const);
 /** A credential and its current version in one round trip; the version's columns come back as v_<column>. */
-const CREDENTIAL_WITH_VERSION =
-  `SELECT ${CREDENTIAL_COLUMNS.map((c) => `c.${c}`).join(', ')}, ${PREFIXED_VERSION_COLUMNS.map(([c, as]) => `v.${c} AS ${as}`).join(', ')}
+const CREDENTIAL_WITH_VERSION = `SELECT ${CREDENTIAL_COLUMNS.map((c) => `c.${c}`).join(', ')}, ${PREFIXED_VERSION_COLUMNS.map(([c, as]) => `v.${c} AS ${as}`).join(', ')}
      FROM credentials c
      LEFT JOIN credential_versions v ON v.tenant_id = c.tenant_id AND v.credential_id = c.id AND v.version = c.version
     WHERE c.tenant_id = $1 AND c.id = $2`;
 
 /** What PostgreSQL does its own way for credentials: the reads of every request as named statements, touches in one UPDATE. */
-export function postgresCredentials(c: PgConnection): Pick<CredentialStore, 'getCredential' | 'getVersion' | 'getCredentialWithVersion' | 'listCredentials' | 'touchCredentials'> {
+export function postgresCredentials(
+  c: PgConnection,
+): Pick<CredentialStore, 'getCredential' | 'getVersion' | 'getCredentialWithVersion' | 'listCredentials' | 'touchCredentials'> {
   return {
     async getCredential(tenantId, id) {
       const r = (await c.prepared('credential-by-id', CREDENTIAL_BY_ID, [tenantId, id])).rows[0];
@@ -36,7 +37,10 @@ export function postgresCredentials(c: PgConnection): Pick<CredentialStore, 'get
     async getCredentialWithVersion(tenantId, id) {
       const r = (await c.prepared('credential-with-version', CREDENTIAL_WITH_VERSION, [tenantId, id])).rows[0];
       if (!r) return null;
-      return { credential: credentialFromRecord(r), version: r.v_version === null ? null : versionFromRecord(Object.fromEntries(PREFIXED_VERSION_COLUMNS.map(([col, as]) => [col, r[as]]))) };
+      return {
+        credential: credentialFromRecord(r),
+        version: r.v_version === null ? null : versionFromRecord(Object.fromEntries(PREFIXED_VERSION_COLUMNS.map(([col, as]) => [col, r[as]]))),
+      };
     },
     async touchCredentials(touches) {
       const rows = latestTouches(touches);

@@ -12,9 +12,11 @@ export function postgresKeyManagement(c: PgConnection): Pick<KeyManagementStore,
     async purgeTenantRows(tenantId) {
       // Every table with a tenant_id column, read from the schema itself, so a table added later
       // cannot keep a purged tenant's rows.
-      const tables = (await c.runner.all(
-        `SELECT table_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
-      )).map((r) => r.name as string);
+      const tables = (
+        await c.runner.all(
+          `SELECT table_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND column_name = 'tenant_id' ORDER BY table_name`,
+        )
+      ).map((r) => r.name as string);
       return c.writes.write(() => purgeTenant(postgresDialect, tenantId, tables));
     },
   };

@@ -41,7 +41,7 @@ export class CredentialCache {
   }
 
   set(row: CredentialRow): CredentialRow {
-    if (this.rows.size >= MAX_ENTRIES) this.rows.delete(this.rows.keys().next().value!);
+    if (this.rows.size >= MAX_ENTRIES) evictOldest(this.rows);
     this.rows.set(`${row.tenantId}\u0000${row.id}`, deepFreeze(row));
     return row;
   }
@@ -51,7 +51,7 @@ export class CredentialCache {
   }
 
   setVersion(row: VersionRow): VersionRow {
-    if (this.versions.size >= MAX_ENTRIES) this.versions.delete(this.versions.keys().next().value!);
+    if (this.versions.size >= MAX_ENTRIES) evictOldest(this.versions);
     // Shallow: the ciphertext Buffers cannot be frozen (nothing writes to them).
     Object.freeze(row.createdBy);
     this.versions.set(`${row.tenantId}\u0000${row.credentialId}\u0000${row.version}`, Object.freeze(row));
@@ -68,7 +68,7 @@ export class CredentialCache {
   total(key: string, count: () => number): number {
     let n = this.totals.get(key);
     if (n === undefined) {
-      if (this.totals.size >= MAX_TOTALS) this.totals.delete(this.totals.keys().next().value!);
+      if (this.totals.size >= MAX_TOTALS) evictOldest(this.totals);
       n = count();
       this.totals.set(key, n);
     }
@@ -80,4 +80,10 @@ export class CredentialCache {
     this.versions.clear();
     this.totals.clear();
   }
+}
+
+/** A Map iterates in insertion order: its first key is the oldest entry. */
+function evictOldest(map: Map<string, unknown>): void {
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
 }

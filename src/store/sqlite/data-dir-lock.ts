@@ -24,7 +24,9 @@ export class DataDirInUse extends Error {
     readonly dir: string,
     readonly pid: number | null,
   ) {
-    super(`the data directory ${dir} is in use by another latchkey server (pid ${pid ?? 'unknown'}); stop it first, or give this one its own LATCHKEY_DATA_DIR`);
+    super(
+      `the data directory ${dir} is in use by another latchkey server (pid ${pid ?? 'unknown'}); stop it first, or give this one its own LATCHKEY_DATA_DIR`,
+    );
   }
 }
 

@@ -12,14 +12,19 @@ import { sqliteDialect, type SqliteConnection } from './sqlite-connection.js';
 const asStored = (e: AuditRow): AuditRow => ({
   ...e,
   actor: { ...e.actor, name: e.actor.name.toWellFormed(), email: e.actor.email?.toWellFormed() ?? null },
-  targetId: e.targetId?.toWellFormed() ?? null, reason: e.reason?.toWellFormed() ?? null, userAgent: e.userAgent.toWellFormed(),
+  targetId: e.targetId?.toWellFormed() ?? null,
+  reason: e.reason?.toWellFormed() ?? null,
+  userAgent: e.userAgent.toWellFormed(),
 });
 
 /**
  * Appending and sealing on SQLite. One process owns the file and its transactions run one at a time,
  * so appends can seal as they write (`capabilities.sealsOnAppend`) and no chain lock is needed.
  */
-export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null; deferTouches(touches: readonly UsageTouch[]): void }): Pick<AuditStore, 'appendAudit' | 'sealAuditChain'> {
+export function sqliteAudit(
+  c: SqliteConnection,
+  deps: { walSync: WalSync | null; deferTouches(touches: readonly UsageTouch[]): void },
+): Pick<AuditStore, 'appendAudit' | 'sealAuditChain'> {
   const { db, get, all, run } = c;
   const unsealedSql = unsealedEventsSql(sqliteDialect);
   const unsealedExistsSql = hasUnsealedSql(sqliteDialect);
@@ -52,11 +57,13 @@ export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null
       }
       const stored = group.map(asStored);
       const decision = decide(chainRound(tenantId, stored));
-      c.insertAudit(stored.map((e, i) => {
-        const s = decision.seals[i];
-        if (s?.id !== e.id) throw new Error('seal decision does not match the events');
-        return { ...e, seq: s.seq, hash: s.hash, prevHash: s.prevHash };
-      }));
+      c.insertAudit(
+        stored.map((e, i) => {
+          const s = decision.seals[i];
+          if (s?.id !== e.id) throw new Error('seal decision does not match the events');
+          return { ...e, seq: s.seq, hash: s.hash, prevHash: s.prevHash };
+        }),
+      );
       writeChainHead(tenantId, decision);
     }
   };
@@ -72,16 +79,18 @@ export function sqliteAudit(c: SqliteConnection, deps: { walSync: WalSync | null
       return { durable: deps.walSync ? deps.walSync.sync() : Promise.resolve() };
     },
     async sealAuditChain(tenantId, limit, decide) {
-      return db.transaction(() => {
-        const events = all(unsealedSql, tenantId, limit).map(auditFromRecord);
-        if (events.length === 0) return 0;
-        const decision = decide(chainRound(tenantId, events));
-        for (const s of decision.seals) {
-          run('UPDATE audit_events SET seq = ?, hash = ?, prev_hash = ? WHERE id = ? AND seq IS NULL', s.seq, s.hash, s.prevHash, s.id);
-        }
-        writeChainHead(tenantId, decision);
-        return decision.seals.length;
-      }).immediate();
+      return db
+        .transaction(() => {
+          const events = all(unsealedSql, tenantId, limit).map(auditFromRecord);
+          if (events.length === 0) return 0;
+          const decision = decide(chainRound(tenantId, events));
+          for (const s of decision.seals) {
+            run('UPDATE audit_events SET seq = ?, hash = ?, prev_hash = ? WHERE id = ? AND seq IS NULL', s.seq, s.hash, s.prevHash, s.id);
+          }
+          writeChainHead(tenantId, decision);
+          return decision.seals.length;
+        })
+        .immediate();
     },
   };
 }

@@ -64,7 +64,7 @@ export function sqliteConnection(db: Database.Database): SqliteConnection {
   const all = (sql: string, ...params: unknown[]): DbRecord[] => stmtFor(sql).all(...params) as DbRecord[];
   const run = (sql: string, ...params: unknown[]): Database.RunResult => stmtFor(sql).run(...params);
 
-  const knownKeyHashes = new KnownKeyHashes(() => (stmt('SELECT key_hash FROM access_keys').pluck().all() as Uint8Array[]));
+  const knownKeyHashes = new KnownKeyHashes(() => stmt('SELECT key_hash FROM access_keys').pluck().all() as Uint8Array[]);
   /**
    * `data_version` changes when another connection commits to the file (never for this one's own
    * commits): the `keys` commands re-seal versions from their own process next to a live server,
@@ -80,17 +80,29 @@ export function sqliteConnection(db: Database.Database): SqliteConnection {
   };
   const exec = (step: Step): unknown => {
     switch (step.op) {
-      case 'one': return get(step.sql, ...step.params);
-      case 'all': return all(step.sql, ...step.params);
-      case 'run': return run(step.sql, ...step.params).changes;
-      case 'audit': return insertAudit(step.events);
+      case 'one':
+        return get(step.sql, ...step.params);
+      case 'all':
+        return all(step.sql, ...step.params);
+      case 'run':
+        return run(step.sql, ...step.params).changes;
+      case 'audit':
+        return insertAudit(step.events);
       // One write transaction at a time already: nothing to take turns for.
-      case 'lock': return undefined;
+      case 'lock':
+        return undefined;
     }
   };
 
   return {
-    db, stmt, get, all, run, credentialCache, knownKeyHashes, insertAudit,
+    db,
+    stmt,
+    get,
+    all,
+    run,
+    credentialCache,
+    knownKeyHashes,
+    insertAudit,
     writes: {
       // Runs synchronously when called: no other request's statement can come in between.
       write: async (script) => db.transaction(() => driveSync(script(), exec)).immediate(),

@@ -91,7 +91,9 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
       // Ids from the query, rows from the cache: building 25 rows of 40 columns each was most of
       // what a list cost. Reads cannot interleave with writes here (all calls are synchronous).
       const q = credentialListSql(tenantId, visibility, filter, page, sqliteDialect.jsonArrayHasAny, 'id');
-      const rows = all(q.rows.text, ...q.rows.params).map((r) => credentialById(tenantId, r.id as string)).filter((x): x is CredentialRow => x !== null);
+      const rows = all(q.rows.text, ...q.rows.params)
+        .map((r) => credentialById(tenantId, r.id as string))
+        .filter((x): x is CredentialRow => x !== null);
       const total = c.credentialCache.total(JSON.stringify([q.count.text, q.count.params]), () => Number(all(q.count.text, ...q.count.params)[0]?.n ?? 0));
       return { rows, total };
     },

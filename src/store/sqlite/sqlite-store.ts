@@ -102,7 +102,10 @@ export function openSqliteStore(opts: SqliteOptions): Store {
       return shared.insertAccessKey(tenantId, key, audit);
     },
   };
-  return withStoreErrors(walSync ? durableWrites(store, walSync) : store, { translate: translateSqliteError, hasSpace: () => hasFreeSpace(dirname(opts.file)) });
+  return withStoreErrors(walSync ? durableWrites(store, walSync) : store, {
+    translate: translateSqliteError,
+    hasSpace: () => hasFreeSpace(dirname(opts.file)),
+  });
 }
 
 /**

@@ -31,10 +31,12 @@ export function createWalSync(walPath: string): WalSync {
   return {
     sync() {
       if (running === null) return start();
-      next ??= running.catch(() => undefined).then(() => {
-        next = null;
-        return start();
-      });
+      next ??= running
+        .catch(() => undefined)
+        .then(() => {
+          next = null;
+          return start();
+        });
       return next;
     },
     async close() {

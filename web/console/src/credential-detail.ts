@@ -2,8 +2,21 @@ import { call, describe, sessionEnded, type Session } from './api.js';
 import { badges, type Credential } from './credentials-list.js';
 import { h, show, when } from './dom.js';
 
-interface Version { version: number; stage: string; expires_at: string | null; created_at: string; created_by: { name: string } }
-interface AuditEvent { id: string; at: string; action: string; outcome: string; actor: { name: string; type: string }; reason: string | null }
+interface Version {
+  version: number;
+  stage: string;
+  expires_at: string | null;
+  created_at: string;
+  created_by: { name: string };
+}
+interface AuditEvent {
+  id: string;
+  at: string;
+  action: string;
+  outcome: string;
+  actor: { name: string; type: string };
+  reason: string | null;
+}
 
 /** A revealed secret stays on screen this long, then is removed from the page. */
 const REVEAL_SECONDS = 30;
@@ -21,9 +34,12 @@ function pairs(o: Record<string, unknown>): HTMLElement {
 async function auditTrail(id: string): Promise<HTMLElement> {
   try {
     const events = await call<{ data: AuditEvent[] }>('GET', `/v1/audit-events?filter[credential_id]=${encodeURIComponent(id)}&per_page=50`);
-    return h('table', { class: 'table', id: 'audit' },
+    return h(
+      'table',
+      { class: 'table', id: 'audit' },
       h('thead', {}, h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Action'), h('th', {}, 'Outcome'), h('th', {}, 'Who'))),
-      h('tbody', {}, ...events.data.map((e) => h('tr', {}, h('td', {}, when(e.at)), h('td', {}, e.action), h('td', {}, e.outcome), h('td', {}, e.actor.name)))));
+      h('tbody', {}, ...events.data.map((e) => h('tr', {}, h('td', {}, when(e.at)), h('td', {}, e.action), h('td', {}, e.outcome), h('td', {}, e.actor.name)))),
+    );
   } catch (err) {
     if (sessionEnded(err)) throw err;
     return h('p', { class: 'muted' }, describe(err));
@@ -37,24 +53,39 @@ function revealPanel(id: string, refreshAudit: () => Promise<void>): HTMLElement
     window.clearTimeout(timer);
     panel.replaceChildren(button);
   };
-  const button = h('button', {
-    type: 'button', id: 'reveal-button',
-    onclick: async () => {
-      try {
-        const r = await call<{ secret: Record<string, unknown> }>('GET', `/v1/credentials/${encodeURIComponent(id)}/secret`);
-        const fields = Object.entries(r.secret).map(([k, v]) => h('div', {},
-          h('strong', {}, `${k}: `), h('span', { class: 'secret' }, text(v)), ' ',
-          h('button', { type: 'button', class: 'plain', onclick: () => void navigator.clipboard.writeText(text(v)) }, 'Copy')));
-        panel.replaceChildren(h('p', { class: 'muted' }, `Shown for ${REVEAL_SECONDS} s; this reveal is in the audit log.`), ...fields,
-          h('button', { type: 'button', class: 'plain', onclick: hide }, 'Hide'));
-        timer = window.setTimeout(hide, REVEAL_SECONDS * 1000);
-        await refreshAudit();
-      } catch (err) {
-        if (sessionEnded(err)) return;
-        panel.replaceChildren(button, h('p', { class: 'error', role: 'alert' }, describe(err)));
-      }
+  const button = h(
+    'button',
+    {
+      type: 'button',
+      id: 'reveal-button',
+      onclick: async () => {
+        try {
+          const r = await call<{ secret: Record<string, unknown> }>('GET', `/v1/credentials/${encodeURIComponent(id)}/secret`);
+          const fields = Object.entries(r.secret).map(([k, v]) =>
+            h(
+              'div',
+              {},
+              h('strong', {}, `${k}: `),
+              h('span', { class: 'secret' }, text(v)),
+              ' ',
+              h('button', { type: 'button', class: 'plain', onclick: () => void navigator.clipboard.writeText(text(v)) }, 'Copy'),
+            ),
+          );
+          panel.replaceChildren(
+            h('p', { class: 'muted' }, `Shown for ${REVEAL_SECONDS} s; this reveal is in the audit log.`),
+            ...fields,
+            h('button', { type: 'button', class: 'plain', onclick: hide }, 'Hide'),
+          );
+          timer = window.setTimeout(hide, REVEAL_SECONDS * 1000);
+          await refreshAudit();
+        } catch (err) {
+          if (sessionEnded(err)) return;
+          panel.replaceChildren(button, h('p', { class: 'error', role: 'alert' }, describe(err)));
+        }
+      },
     },
-  }, 'Reveal secret');
+    'Reveal secret',
+  );
   panel.append(button);
   return panel;
 }
@@ -81,21 +112,69 @@ export async function credentialDetail(id: string, session: Session): Promise<vo
   };
   show(
     h('p', {}, h('a', { href: '#/credentials' }, '← Credentials')),
-    h('h1', { id: 'credential-name' }, c.name), badges(c),
-    h('section', {}, h('h2', {}, 'Metadata'), h('dl', { class: 'meta' },
-      ...([['id', c.id], ['type', c.type], ['slug', c.slug], ['description', c.description || '—'], ['integration', c.integration_id ?? '—'],
-        ['team', c.team_id ?? '—'], ['folder', c.folder_id ?? '—'], ['read access', c.read_access], ['expires', when(c.expires_at)],
-        ['next rotation', when(c.next_rotation_at)], ['last used', when(c.last_used_at)], ['last error', c.last_error ?? '—'],
-        ['created', `${when(c.created_at)} by ${c.created_by.name}`], ['modified', `${when(c.updated_at)} by ${c.modified_by.name}`]] as const)
-        .flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]))),
+    h('h1', { id: 'credential-name' }, c.name),
+    badges(c),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Metadata'),
+      h(
+        'dl',
+        { class: 'meta' },
+        ...(
+          [
+            ['id', c.id],
+            ['type', c.type],
+            ['slug', c.slug],
+            ['description', c.description || '—'],
+            ['integration', c.integration_id ?? '—'],
+            ['team', c.team_id ?? '—'],
+            ['folder', c.folder_id ?? '—'],
+            ['read access', c.read_access],
+            ['expires', when(c.expires_at)],
+            ['next rotation', when(c.next_rotation_at)],
+            ['last used', when(c.last_used_at)],
+            ['last error', c.last_error ?? '—'],
+            ['created', `${when(c.created_at)} by ${c.created_by.name}`],
+            ['modified', `${when(c.updated_at)} by ${c.modified_by.name}`],
+          ] as const
+        ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+      ),
+    ),
     h('section', {}, h('h2', {}, 'Configuration'), pairs(c.config)),
     h('section', {}, h('h2', {}, 'Metadata fields'), pairs(c.metadata)),
-    h('section', {}, h('h2', {}, 'Secret'),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Secret'),
       h('p', {}, c.secret_fields.length === 0 ? 'No secret fields set.' : `Set: ${c.secret_fields.join(', ')}`),
-      can('credentials:reveal') ? revealPanel(c.id, refreshAudit) : null),
-    h('section', {}, h('h2', {}, 'Versions'), h('table', { class: 'table', id: 'versions' },
-      h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Stage'), h('th', {}, 'Created'), h('th', {}, 'By'), h('th', {}, 'Grace ends'))),
-      h('tbody', {}, ...versions.map((v) => h('tr', {}, h('td', {}, v.version), h('td', {}, v.stage), h('td', {}, when(v.created_at)), h('td', {}, v.created_by.name), h('td', {}, when(v.expires_at))))))),
+      can('credentials:reveal') ? revealPanel(c.id, refreshAudit) : null,
+    ),
+    h(
+      'section',
+      {},
+      h('h2', {}, 'Versions'),
+      h(
+        'table',
+        { class: 'table', id: 'versions' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Version'), h('th', {}, 'Stage'), h('th', {}, 'Created'), h('th', {}, 'By'), h('th', {}, 'Grace ends'))),
+        h(
+          'tbody',
+          {},
+          ...versions.map((v) =>
+            h(
+              'tr',
+              {},
+              h('td', {}, v.version),
+              h('td', {}, v.stage),
+              h('td', {}, when(v.created_at)),
+              h('td', {}, v.created_by.name),
+              h('td', {}, when(v.expires_at)),
+            ),
+          ),
+        ),
+      ),
+    ),
     h('section', {}, h('h2', {}, 'Audit trail'), audit),
   );
 }

@@ -34,23 +34,29 @@ async function signOut(): Promise<void> {
 function signInPage(notice?: string): void {
   const key = h('input', { id: 'key', type: 'password', name: 'key', autocomplete: 'off', spellcheck: 'false', required: true });
   const error = h('p', { class: 'error', role: 'alert' });
-  const form = h('form', {
-    class: 'signin', method: 'post',
-    onsubmit: async (e: Event) => {
-      e.preventDefault();
-      const value = key.value.trim();
-      // The key leaves the page now: only the HttpOnly cookie stands for it afterwards.
-      key.value = '';
-      try {
-        start(await call<Session>('POST', '/ui/session', { key: value }));
-      } catch (err) {
-        error.textContent = err instanceof ApiError && err.status === 401 ? 'That access key was not accepted.' : describe(err);
-      }
+  const form = h(
+    'form',
+    {
+      class: 'signin',
+      method: 'post',
+      onsubmit: async (e: Event) => {
+        e.preventDefault();
+        const value = key.value.trim();
+        // The key leaves the page now: only the HttpOnly cookie stands for it afterwards.
+        key.value = '';
+        try {
+          start(await call<Session>('POST', '/ui/session', { key: value }));
+        } catch (err) {
+          error.textContent = err instanceof ApiError && err.status === 401 ? 'That access key was not accepted.' : describe(err);
+        }
+      },
     },
-  },
-  h('label', { for: 'key' }, 'Access key'), key,
-  h('p', { class: 'muted' }, 'Paste it once; the browser then keeps only a session cookie that scripts cannot read.'),
-  h('button', { type: 'submit' }, 'Sign in'), error);
+    h('label', { for: 'key' }, 'Access key'),
+    key,
+    h('p', { class: 'muted' }, 'Paste it once; the browser then keeps only a session cookie that scripts cannot read.'),
+    h('button', { type: 'submit' }, 'Sign in'),
+    error,
+  );
   show(h('h1', {}, 'Sign in'), notice ? h('p', { id: 'notice', role: 'status' }, notice) : null, form);
 }
 

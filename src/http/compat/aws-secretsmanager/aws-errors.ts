@@ -7,13 +7,18 @@ import { LatchkeyError, type ErrorCode } from '../../../domain/errors.js';
  * that name (`AccessDeniedException`, `ThrottlingException`, …).
  */
 export class AwsError extends Error {
-  constructor(readonly type: string, message: string, readonly status = 400) {
+  constructor(
+    readonly type: string,
+    message: string,
+    readonly status = 400,
+  ) {
     super(message);
   }
 }
 
 export const secretNotFound = (): AwsError => new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
-export const valueNotFound = (what: string): AwsError => new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for ${what}.`);
+export const valueNotFound = (what: string): AwsError =>
+  new AwsError('ResourceNotFoundException', `Secrets Manager can't find the specified secret value for ${what}.`);
 export const invalidParameter = (message: string): AwsError => new AwsError('InvalidParameterException', message);
 export const invalidRequest = (message: string): AwsError => new AwsError('InvalidRequestException', message);
 
@@ -25,9 +30,16 @@ const BY_CODE: Partial<Record<ErrorCode, (e: LatchkeyError) => AwsError>> = {
   CREDENTIAL_NOT_FOUND: secretNotFound,
   VERSION_NOT_FOUND: () => valueNotFound('the version you asked for'),
   NOT_FOUND: secretNotFound,
-  FORBIDDEN: (e) => new AwsError('AccessDeniedException', `User is not authorized to perform this operation: ${e.message.startsWith('Role ') ? e.message : 'the key may not act on this secret'}`),
+  FORBIDDEN: (e) =>
+    new AwsError(
+      'AccessDeniedException',
+      `User is not authorized to perform this operation: ${e.message.startsWith('Role ') ? e.message : 'the key may not act on this secret'}`,
+    ),
   UNAUTHENTICATED: () => new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.'),
-  VALIDATION_FAILED: (e) => invalidParameter(`Invalid value for ${(e.details as Array<{ path: string; message: string }> | undefined)?.map((i) => `${i.path} (${i.message})`).join(', ') ?? 'a parameter'}`),
+  VALIDATION_FAILED: (e) =>
+    invalidParameter(
+      `Invalid value for ${(e.details as Array<{ path: string; message: string }> | undefined)?.map((i) => `${i.path} (${i.message})`).join(', ') ?? 'a parameter'}`,
+    ),
   INVALID_PARAMETER: (e) => invalidParameter(e.message),
   MALFORMED_REQUEST: () => new AwsError('SerializationException', 'The request body could not be read as JSON.'),
   PAYLOAD_TOO_LARGE: () => invalidParameter('The request is too large.'),
@@ -50,6 +62,7 @@ export function toAwsError(err: unknown): AwsError {
   if (status === 413) return invalidParameter('The request is too large.');
   if (status === 415) return new AwsError('SerializationException', 'Content-Type must be application/x-amz-json-1.1.');
   // Fastify's request validation (a missing or malformed X-Amz-Target header).
-  if (status !== undefined && status >= 400 && status < 500) return invalidParameter('Not a Secrets Manager request: send POST / with X-Amz-Target: secretsmanager.<Operation>.');
+  if (status !== undefined && status >= 400 && status < 500)
+    return invalidParameter('Not a Secrets Manager request: send POST / with X-Amz-Target: secretsmanager.<Operation>.');
   return new AwsError('InternalServiceError', 'An error occurred on the server side.', 500);
 }

@@ -28,14 +28,23 @@ function signatureError(f: SigV4Failure): AwsError {
     case 'missing':
       return new AwsError('MissingAuthenticationTokenException', 'Missing Authentication Token');
     case 'malformed':
-      return new AwsError('IncompleteSignatureException', 'The request signature does not conform to AWS standards (AWS4-HMAC-SHA256, service secretsmanager).');
+      return new AwsError(
+        'IncompleteSignatureException',
+        'The request signature does not conform to AWS standards (AWS4-HMAC-SHA256, service secretsmanager).',
+      );
     case 'unknown_key':
       return new AwsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     case 'skewed':
       // AWS's wording: the SDK recognises the code, reads the server's time from the Date header and signs again.
-      return new AwsError('InvalidSignatureException', `Signature expired: ${f.signedAt} is now earlier or later than the server's clock ${f.now} by more than 5 min.`);
+      return new AwsError(
+        'InvalidSignatureException',
+        `Signature expired: ${f.signedAt} is now earlier or later than the server's clock ${f.now} by more than 5 min.`,
+      );
     case 'mismatch':
-      return new AwsError('InvalidSignatureException', 'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.');
+      return new AwsError(
+        'InvalidSignatureException',
+        'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.',
+      );
     case 'replayed':
       return new AwsError('InvalidSignatureException', 'This signature was already used: sign the request again.');
   }
@@ -55,7 +64,12 @@ export function awsSecretsManagerDialect(s: Services, opts: { verifier: SigV4Ver
     app.addContentTypeParser(CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
     const send = (reply: FastifyReply, status: number, body: unknown): FastifyReply =>
-      reply.code(status).header('content-type', CONTENT_TYPE).header('x-amzn-requestid', reply.request.id).header('cache-control', 'no-store').send(JSON.stringify(body));
+      reply
+        .code(status)
+        .header('content-type', CONTENT_TYPE)
+        .header('x-amzn-requestid', reply.request.id)
+        .header('cache-control', 'no-store')
+        .send(JSON.stringify(body));
 
     app.setErrorHandler((err, request, reply) => {
       const e = toAwsError(err);
@@ -66,7 +80,9 @@ export function awsSecretsManagerDialect(s: Services, opts: { verifier: SigV4Ver
       recordRefusal(request, e);
       return send(reply.header('x-amzn-errortype', e.type), e.status, { __type: e.type, message: e.message });
     });
-    app.setNotFoundHandler((_request, reply) => send(reply, 404, { __type: 'UnknownOperationException', message: 'Only POST / with X-Amz-Target is served here.' }));
+    app.setNotFoundHandler((_request, reply) =>
+      send(reply, 404, { __type: 'UnknownOperationException', message: 'Only POST / with X-Amz-Target is served here.' }),
+    );
 
     /** Refused reveals are audit events, as on native reveal routes (AWS answers them 400, not 403/404). */
     function recordRefusal(request: FastifyRequest, e: AwsError): void {
@@ -75,43 +91,56 @@ export function awsSecretsManagerDialect(s: Services, opts: { verifier: SigV4Ver
       const denied = e.type === 'AccessDeniedException';
       if (!ctx || !REVEALING.has(target) || !(denied || e.type === 'ResourceNotFoundException')) return;
       s.audit.recordRefused({
-        ctx, outcome: denied ? 'denied' : 'not_found', action: 'credential.reveal', target: null, requestId: request.id, ip: request.ip,
-        userAgent: request.headers['user-agent'] ?? '', method: 'POST', route: `/compat${AWS_SECRETS_MANAGER_PREFIX}/ ${target}`, params: {},
+        ctx,
+        outcome: denied ? 'denied' : 'not_found',
+        action: 'credential.reveal',
+        target: null,
+        requestId: request.id,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'] ?? '',
+        method: 'POST',
+        route: `/compat${AWS_SECRETS_MANAGER_PREFIX}/ ${target}`,
+        params: {},
       });
     }
 
-    app.post('/', {
-      config: { public: true },
-      schema: {
-        tags: ['dialect: aws-secretsmanager'],
-        summary: 'AWS Secrets Manager JSON 1.1 (X-Amz-Target: secretsmanager.<Operation>), SigV4-signed',
-        description: `Operations: ${Object.keys(OPERATIONS).join(', ')}. Request and answer bodies are AWS's (docs/compat.md).`,
-        headers: Type.Object({ 'x-amz-target': Type.String({ pattern: '^secretsmanager\\.[A-Za-z]+$' }) }),
-      },
-      preHandler: async (request) => {
-        // Another content type was parsed by another parser: its bytes are gone, so it could not be checked.
-        if (request.headers['content-type']?.split(';')[0]?.trim() !== CONTENT_TYPE) throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}.`);
-        const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-        const [path = '/', search = ''] = request.url.split('?', 2);
-        const query: Record<string, string | string[]> = {};
-        for (const [k, v] of new URLSearchParams(search)) query[k] = k in query ? ([] as string[]).concat(query[k] as string | string[], v) : v;
-        const result = await opts.verifier.verify({ method: request.method, rawPath: path, query, headers: request.headers, body: raw });
-        if (!result.ok) {
-          if (result.failure.kind === 'unknown_key' || result.failure.kind === 'mismatch') {
-            s.recordFailedAuthentication(request.id, request.ip, request.headers['user-agent'] ?? '');
+    app.post(
+      '/',
+      {
+        config: { public: true },
+        schema: {
+          tags: ['dialect: aws-secretsmanager'],
+          summary: 'AWS Secrets Manager JSON 1.1 (X-Amz-Target: secretsmanager.<Operation>), SigV4-signed',
+          description: `Operations: ${Object.keys(OPERATIONS).join(', ')}. Request and answer bodies are AWS's (docs/compat.md).`,
+          headers: Type.Object({ 'x-amz-target': Type.String({ pattern: '^secretsmanager\\.[A-Za-z]+$' }) }),
+        },
+        preHandler: async (request) => {
+          // Another content type was parsed by another parser: its bytes are gone, so it could not be checked.
+          if (request.headers['content-type']?.split(';')[0]?.trim() !== CONTENT_TYPE)
+            throw new AwsError('SerializationException', `Content-Type must be ${CONTENT_TYPE}.`);
+          const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+          const [path = '/', search = ''] = request.url.split('?', 2);
+          const query: Record<string, string | string[]> = {};
+          for (const [k, v] of new URLSearchParams(search)) query[k] = k in query ? ([] as string[]).concat(query[k] as string | string[], v) : v;
+          const result = await opts.verifier.verify({ method: request.method, rawPath: path, query, headers: request.headers, body: raw });
+          if (!result.ok) {
+            if (result.failure.kind === 'unknown_key' || result.failure.kind === 'mismatch') {
+              s.recordFailedAuthentication(request.id, request.ip, request.headers['user-agent'] ?? '');
+            }
+            throw signatureError(result.failure);
           }
-          throw signatureError(result.failure);
-        }
-        request.ctx = { principal: result.principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
-        request.awsInput = raw.length === 0 ? {} : parseStrictJsonBody(raw);
+          request.ctx = { principal: result.principal, requestId: request.id, ip: request.ip, userAgent: request.headers['user-agent'] ?? '' };
+          request.awsInput = raw.length === 0 ? {} : parseStrictJsonBody(raw);
+        },
       },
-    }, async (request, reply) => {
-      const name = String(request.headers['x-amz-target']).slice('secretsmanager.'.length);
-      const op = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
-      if (!op) throw new AwsError('UnknownOperationException', `Operation ${name} is not supported by Latchkey (docs/compat.md).`);
-      const out = await op.run(env, request.ctx, checkInput(op.input, request.awsInput));
-      if (op.revealsSecret) void reply.header('pragma', 'no-cache');
-      return send(reply, 200, out);
-    });
+      async (request, reply) => {
+        const name = String(request.headers['x-amz-target']).slice('secretsmanager.'.length);
+        const op = Object.hasOwn(OPERATIONS, name) ? OPERATIONS[name] : undefined;
+        if (!op) throw new AwsError('UnknownOperationException', `Operation ${name} is not supported by Latchkey (docs/compat.md).`);
+        const out = await op.run(env, request.ctx, checkInput(op.input, request.awsInput));
+        if (op.revealsSecret) void reply.header('pragma', 'no-cache');
+        return send(reply, 200, out);
+      },
+    );
   };
 }

@@ -27,6 +27,8 @@ export function operation<S extends TSchema>(op: Operation<S>): Operation {
 /** Validates an input against its schema; an unknown field is refused, never ignored. */
 export function checkInput<S extends TSchema>(schema: S, body: unknown): Static<S> {
   if (Value.Check(schema, body)) return body as Static<S>;
-  const paths = [...Value.Errors(schema, body)].slice(0, 5).map((e) => `${(e as { instancePath?: string }).instancePath || '(body)'}: ${(e as { message?: string }).message ?? 'invalid'}`);
+  const paths = [...Value.Errors(schema, body)]
+    .slice(0, 5)
+    .map((e) => `${(e as { instancePath?: string }).instancePath || '(body)'}: ${(e as { message?: string }).message ?? 'invalid'}`);
   throw invalidParameter(`Invalid request: ${paths.join('; ')}`);
 }

@@ -16,7 +16,13 @@ export function tagsOf(c: CredentialRow): Array<{ Key: string; Value: string }> 
 }
 
 /** The version a VersionId / VersionStage names (AWSCURRENT when neither is given). */
-async function pickVersion(env: OperationEnv, ctx: RequestContext, c: CredentialRow, versionId: string | undefined, stage: string | undefined): Promise<{ version: number; stages: AwsStage[] }> {
+async function pickVersion(
+  env: OperationEnv,
+  ctx: RequestContext,
+  c: CredentialRow,
+  versionId: string | undefined,
+  stage: string | undefined,
+): Promise<{ version: number; stages: AwsStage[] }> {
   const now = env.clock.now().toISOString();
   const labelled = (v: VersionRow) => ({ version: v.version, stages: stagesOf(v, now) });
   if (versionId === undefined && (stage === undefined || stage === 'AWSCURRENT')) {
@@ -50,20 +56,34 @@ function invalidRequestStage(stage: string) {
 /** One audited reveal (the native `credentials.reveal`), shaped as GetSecretValue answers it. */
 async function secretValue(env: OperationEnv, ctx: RequestContext, c: CredentialRow, versionId?: string, stage?: string): Promise<Record<string, unknown>> {
   const picked = await pickVersion(env, ctx, c, versionId, stage);
-  const revealed = await env.s.credentials.reveal(ctx, c.id, { variant: 'main', allowInactive: false, ...(picked.version !== c.version ? { version: picked.version } : {}) });
+  const revealed = await env.s.credentials.reveal(ctx, c.id, {
+    variant: 'main',
+    allowInactive: false,
+    ...(picked.version !== c.version ? { version: picked.version } : {}),
+  });
   const version = picked.version === c.version ? null : await env.s.credentials.version(ctx, c.id, picked.version);
   // A binary credential's bytes are SecretBinary (base64 on the wire, bytes in the SDK).
-  const value = c.type === 'binary' && typeof revealed.secret.value_base64 === 'string' ? { SecretBinary: revealed.secret.value_base64 } : { SecretString: secretAsString(c, revealed.secret) };
+  const value =
+    c.type === 'binary' && typeof revealed.secret.value_base64 === 'string'
+      ? { SecretBinary: revealed.secret.value_base64 }
+      : { SecretString: secretAsString(c, revealed.secret) };
   return {
-    ARN: arnOf(c), Name: c.name, VersionId: versionIdOf(picked.version), ...value,
-    VersionStages: picked.stages, CreatedDate: epochSeconds(version?.createdAt ?? c.updatedAt),
+    ARN: arnOf(c),
+    Name: c.name,
+    VersionId: versionIdOf(picked.version),
+    ...value,
+    VersionStages: picked.stages,
+    CreatedDate: epochSeconds(version?.createdAt ?? c.updatedAt),
   };
 }
 
 export const readOperations = {
   GetSecretValue: operation({
     revealsSecret: true,
-    input: Type.Object({ SecretId, VersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), VersionStage: Type.Optional(Stage) }, { additionalProperties: false }),
+    input: Type.Object(
+      { SecretId, VersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), VersionStage: Type.Optional(Stage) },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       const c = await secretById(env.s, ctx, input.SecretId);
       return secretValue(env, ctx, c, input.VersionId, input.VersionStage);
@@ -72,14 +92,20 @@ export const readOperations = {
 
   BatchGetSecretValue: operation({
     revealsSecret: true,
-    input: Type.Object({
-      SecretIdList: Type.Optional(Type.Array(SecretId, { minItems: 1, maxItems: 20 })),
-      Filters: Type.Optional(Type.Array(Type.Object({ Key: Type.String(), Values: Type.Array(Type.String()) }, { additionalProperties: false }), { maxItems: 10 })),
-      MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
-      NextToken: Type.Optional(Type.String({ maxLength: 4096 })),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretIdList: Type.Optional(Type.Array(SecretId, { minItems: 1, maxItems: 20 })),
+        Filters: Type.Optional(
+          Type.Array(Type.Object({ Key: Type.String(), Values: Type.Array(Type.String()) }, { additionalProperties: false }), { maxItems: 10 }),
+        ),
+        MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 20 })),
+        NextToken: Type.Optional(Type.String({ maxLength: 4096 })),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
-      if (input.SecretIdList === undefined) throw invalidParameter('Give SecretIdList: BatchGetSecretValue with Filters is not supported here (use ListSecrets, then SecretIdList).');
+      if (input.SecretIdList === undefined)
+        throw invalidParameter('Give SecretIdList: BatchGetSecretValue with Filters is not supported here (use ListSecrets, then SecretIdList).');
       const SecretValues: Array<Record<string, unknown>> = [];
       const Errors: Array<{ SecretId: string; ErrorCode: string; Message: string }> = [];
       for (const id of input.SecretIdList) {
@@ -112,16 +138,27 @@ export const readOperations = {
   }),
 
   ListSecrets: operation({
-    input: Type.Object({
-      MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
-      NextToken: Type.Optional(Type.String({ maxLength: 4096 })),
-      Filters: Type.Optional(Type.Array(Type.Object({
-        Key: Type.Union(['name', 'description', 'tag-key', 'tag-value', 'all'].map((k) => Type.Literal(k))),
-        Values: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 10 }),
-      }, { additionalProperties: false }), { maxItems: 10 })),
-      IncludePlannedDeletion: Type.Optional(Type.Boolean()),
-      SortOrder: Type.Optional(Type.Literal('desc')),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        NextToken: Type.Optional(Type.String({ maxLength: 4096 })),
+        Filters: Type.Optional(
+          Type.Array(
+            Type.Object(
+              {
+                Key: Type.Union(['name', 'description', 'tag-key', 'tag-value', 'all'].map((k) => Type.Literal(k))),
+                Values: Type.Array(Type.String({ minLength: 1, maxLength: 512 }), { minItems: 1, maxItems: 10 }),
+              },
+              { additionalProperties: false },
+            ),
+            { maxItems: 10 },
+          ),
+        ),
+        IncludePlannedDeletion: Type.Optional(Type.Boolean()),
+        SortOrder: Type.Optional(Type.Literal('desc')),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       const limit = input.MaxResults ?? 100;
       const after = input.NextToken === undefined ? undefined : keysetOf(input.NextToken);
@@ -143,10 +180,15 @@ export const readOperations = {
   }),
 
   ListSecretVersionIds: operation({
-    input: Type.Object({
-      SecretId, MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })), NextToken: Type.Optional(Type.String({ maxLength: 64 })),
-      IncludeDeprecated: Type.Optional(Type.Boolean()),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretId,
+        MaxResults: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+        NextToken: Type.Optional(Type.String({ maxLength: 64 })),
+        IncludeDeprecated: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       const c = await secretById(env.s, ctx, input.SecretId);
       const now = env.clock.now().toISOString();
@@ -158,7 +200,8 @@ export const readOperations = {
       const limit = input.MaxResults ?? 100;
       const page = all.slice(start, start + limit);
       return {
-        ARN: arnOf(c), Name: c.name,
+        ARN: arnOf(c),
+        Name: c.name,
         Versions: page.map(({ v, stages }) => ({ VersionId: versionIdOf(v.version), VersionStages: stages, CreatedDate: epochSeconds(v.createdAt) })),
         ...(start + limit < all.length ? { NextToken: String(start + limit) } : {}),
       };
@@ -167,13 +210,19 @@ export const readOperations = {
 
   GetRandomPassword: operation({
     revealsSecret: true,
-    input: Type.Object({
-      PasswordLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
-      ExcludeCharacters: Type.Optional(Type.String({ maxLength: 4096 })),
-      ExcludeNumbers: Type.Optional(Type.Boolean()), ExcludePunctuation: Type.Optional(Type.Boolean()),
-      ExcludeUppercase: Type.Optional(Type.Boolean()), ExcludeLowercase: Type.Optional(Type.Boolean()),
-      IncludeSpace: Type.Optional(Type.Boolean()), RequireEachIncludedType: Type.Optional(Type.Boolean()),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        PasswordLength: Type.Optional(Type.Integer({ minimum: 1, maximum: 4096 })),
+        ExcludeCharacters: Type.Optional(Type.String({ maxLength: 4096 })),
+        ExcludeNumbers: Type.Optional(Type.Boolean()),
+        ExcludePunctuation: Type.Optional(Type.Boolean()),
+        ExcludeUppercase: Type.Optional(Type.Boolean()),
+        ExcludeLowercase: Type.Optional(Type.Boolean()),
+        IncludeSpace: Type.Optional(Type.Boolean()),
+        RequireEachIncludedType: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
     async run(_env, _ctx, input) {
       return { RandomPassword: randomPassword(input) };
     },
@@ -182,8 +231,13 @@ export const readOperations = {
 
 function describe(c: CredentialRow): Record<string, unknown> {
   return {
-    ARN: arnOf(c), Name: c.name, Description: c.description, Tags: tagsOf(c), RotationEnabled: false,
-    CreatedDate: epochSeconds(c.createdAt), LastChangedDate: epochSeconds(c.updatedAt),
+    ARN: arnOf(c),
+    Name: c.name,
+    Description: c.description,
+    Tags: tagsOf(c),
+    RotationEnabled: false,
+    CreatedDate: epochSeconds(c.createdAt),
+    LastChangedDate: epochSeconds(c.updatedAt),
     ...(c.lastUsedAt ? { LastAccessedDate: epochSeconds(c.lastUsedAt.slice(0, 10) + 'T00:00:00.000Z') } : {}),
   };
 }
@@ -200,31 +254,49 @@ function keysetOf(token: string): { createdAt: string; id: string } {
 
 /** AWS's ListSecrets filters: every filter must match; within one, any value (a `!` prefix negates; names and tags match by prefix). */
 function filterOf(filters: ReadonlyArray<{ Key: string; Values: string[] }>): (c: CredentialRow) => boolean {
-  return (c) => filters.every((f) => {
-    const tags = stringMetadata(c);
-    const positive = f.Values.filter((v) => !v.startsWith('!'));
-    const negative = f.Values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
-    const hit = (v: string): boolean => {
-      const lower = v.toLowerCase();
-      const fields: Record<string, string[]> = {
-        name: [c.name], description: [c.description], 'tag-key': Object.keys(tags), 'tag-value': Object.values(tags),
-        all: [c.name, c.description, ...Object.keys(tags), ...Object.values(tags)],
+  return (c) =>
+    filters.every((f) => {
+      const tags = stringMetadata(c);
+      const positive = f.Values.filter((v) => !v.startsWith('!'));
+      const negative = f.Values.filter((v) => v.startsWith('!')).map((v) => v.slice(1));
+      const hit = (v: string): boolean => {
+        const lower = v.toLowerCase();
+        const fields: Record<string, string[]> = {
+          name: [c.name],
+          description: [c.description],
+          'tag-key': Object.keys(tags),
+          'tag-value': Object.values(tags),
+          all: [c.name, c.description, ...Object.keys(tags), ...Object.values(tags)],
+        };
+        return (fields[f.Key] ?? []).some((x) => x.toLowerCase().startsWith(lower));
       };
-      return (fields[f.Key] ?? []).some((x) => x.toLowerCase().startsWith(lower));
-    };
-    return (positive.length === 0 || positive.some(hit)) && !negative.some(hit);
-  });
+      return (positive.length === 0 || positive.some(hit)) && !negative.some(hit);
+    });
 }
 
 const PUNCTUATION = '!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~';
 
 /** GetRandomPassword: from node's CSPRNG, AWS's defaults (32 characters, every class, each class present). */
-function randomPassword(o: { PasswordLength?: number; ExcludeCharacters?: string; ExcludeNumbers?: boolean; ExcludePunctuation?: boolean; ExcludeUppercase?: boolean; ExcludeLowercase?: boolean; IncludeSpace?: boolean; RequireEachIncludedType?: boolean }): string {
+function randomPassword(o: {
+  PasswordLength?: number;
+  ExcludeCharacters?: string;
+  ExcludeNumbers?: boolean;
+  ExcludePunctuation?: boolean;
+  ExcludeUppercase?: boolean;
+  ExcludeLowercase?: boolean;
+  IncludeSpace?: boolean;
+  RequireEachIncludedType?: boolean;
+}): string {
   const excluded = new Set(o.ExcludeCharacters ?? '');
   const classes = [
-    o.ExcludeLowercase ? '' : 'abcdefghijklmnopqrstuvwxyz', o.ExcludeUppercase ? '' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
-    o.ExcludeNumbers ? '' : '0123456789', o.ExcludePunctuation ? '' : PUNCTUATION, o.IncludeSpace ? ' ' : '',
-  ].map((cls) => [...cls].filter((ch) => !excluded.has(ch)).join('')).filter((cls) => cls.length > 0);
+    o.ExcludeLowercase ? '' : 'abcdefghijklmnopqrstuvwxyz',
+    o.ExcludeUppercase ? '' : 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+    o.ExcludeNumbers ? '' : '0123456789',
+    o.ExcludePunctuation ? '' : PUNCTUATION,
+    o.IncludeSpace ? ' ' : '',
+  ]
+    .map((cls) => [...cls].filter((ch) => !excluded.has(ch)).join(''))
+    .filter((cls) => cls.length > 0);
   const length = o.PasswordLength ?? 32;
   if (classes.length === 0) throw invalidParameter('No characters are left to make a password from.');
   const each = o.RequireEachIncludedType ?? true;

@@ -34,7 +34,8 @@ export async function secretById(s: Services, ctx: RequestContext, secretId: str
     throw err;
   }
   // Native names may hold more than AWS's characters (spaces, accents): any name is looked up.
-  if (secretId.length > 200 || /[\p{Cc}]/u.test(secretId)) throw invalidParameter('SecretId must be an ARN, a credential id or a secret name (at most 200 characters).');
+  if (secretId.length > 200 || /[\p{Cc}]/u.test(secretId))
+    throw invalidParameter('SecretId must be an ARN, a credential id or a secret name (at most 200 characters).');
   const c = await credentialByName(s, ctx, secretId);
   if (!c) throw secretNotFound();
   return c;

@@ -9,7 +9,10 @@ import { arnOf, credentialIdOf, secretById, versionIdOf, versionOfId } from './s
 
 const SecretId = Type.String({ minLength: 1, maxLength: 2048 });
 const Token = Type.String({ minLength: 32, maxLength: 64 });
-const Tags = Type.Array(Type.Object({ Key: Type.String({ minLength: 1, maxLength: 128 }), Value: Type.String({ maxLength: 256 }) }, { additionalProperties: false }), { maxItems: 50 });
+const Tags = Type.Array(
+  Type.Object({ Key: Type.String({ minLength: 1, maxLength: 128 }), Value: Type.String({ maxLength: 256 }) }, { additionalProperties: false }),
+  { maxItems: 50 },
+);
 const SecretString = Type.String({ minLength: 1, maxLength: 65536 });
 /** Blobs travel as standard base64 in the JSON 1.1 protocol; stored as a `binary` credential's `value_base64`. */
 const Binary = Type.String({ minLength: 4, maxLength: 87384 });
@@ -38,7 +41,14 @@ function secretFor(type: string, input: { SecretString?: string | undefined; Sec
  * The SDK's ClientRequestToken as the native idempotency key: the same token and request get the
  * first answer again (for 24 hours), the same token with another request is refused.
  */
-async function idempotent(env: OperationEnv, ctx: RequestContext, scope: string, token: string | undefined, input: unknown, run: () => Promise<Record<string, unknown>>): Promise<Record<string, unknown>> {
+async function idempotent(
+  env: OperationEnv,
+  ctx: RequestContext,
+  scope: string,
+  token: string | undefined,
+  input: unknown,
+  run: () => Promise<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
   if (token === undefined) return run();
   const key = `aws-secretsmanager:${scope}:${token}`;
   const outcome = await env.s.idempotency.begin(ctx, key, requestFingerprint('POST', scope, input));
@@ -57,18 +67,30 @@ function tagsAsMetadata(tags: ReadonlyArray<{ Key: string; Value: string }>): Re
   return Object.fromEntries(tags.map((t) => [t.Key, t.Value]));
 }
 
-async function putValue(env: OperationEnv, ctx: RequestContext, c: CredentialRow, input: { SecretString?: string | undefined; SecretBinary?: string | undefined }): Promise<CredentialRow> {
+async function putValue(
+  env: OperationEnv,
+  ctx: RequestContext,
+  c: CredentialRow,
+  input: { SecretString?: string | undefined; SecretBinary?: string | undefined },
+): Promise<CredentialRow> {
   const { credential } = await env.s.credentials.rotate(ctx, c.id, { secret: secretFor(c.type, input), gracePeriodSeconds: PREVIOUS_GRACE_SECONDS });
   return credential;
 }
 
 export const writeOperations = {
   CreateSecret: operation({
-    input: Type.Object({
-      Name: Type.String({ minLength: 1, maxLength: 512 }), ClientRequestToken: Type.Optional(Token), Description: Type.Optional(Description),
-      SecretString: Type.Optional(SecretString), SecretBinary: Type.Optional(Binary), Tags: Type.Optional(Tags),
-      ForceOverwriteReplicaSecret: Type.Optional(Type.Boolean()),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        Name: Type.String({ minLength: 1, maxLength: 512 }),
+        ClientRequestToken: Type.Optional(Token),
+        Description: Type.Optional(Description),
+        SecretString: Type.Optional(SecretString),
+        SecretBinary: Type.Optional(Binary),
+        Tags: Type.Optional(Tags),
+        ForceOverwriteReplicaSecret: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       if (!SECRET_NAME_RE.test(input.Name)) throw invalidParameter('Name must be 1-200 characters of A-Z a-z 0-9 / _ + = . @ -.');
       return idempotent(env, ctx, 'CreateSecret', input.ClientRequestToken, input, async () => {
@@ -77,12 +99,16 @@ export const writeOperations = {
         const secret = secretFor(type, input);
         try {
           const { credential } = await env.s.credentials.create(ctx, {
-            name: input.Name, type, description: input.Description ?? '', secret,
+            name: input.Name,
+            type,
+            description: input.Description ?? '',
+            secret,
             metadata: tagsAsMetadata(input.Tags ?? []),
           });
           return { ARN: arnOf(credential), Name: credential.name, VersionId: versionIdOf(credential.version) };
         } catch (err) {
-          if ((err as { code?: string }).code === 'CONFLICT') throw new AwsError('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`);
+          if ((err as { code?: string }).code === 'CONFLICT')
+            throw new AwsError('ResourceExistsException', `The operation failed because the secret ${input.Name} already exists.`);
           throw err;
         }
       });
@@ -90,10 +116,16 @@ export const writeOperations = {
   }),
 
   PutSecretValue: operation({
-    input: Type.Object({
-      SecretId, ClientRequestToken: Type.Optional(Token), SecretString: Type.Optional(SecretString), SecretBinary: Type.Optional(Binary),
-      VersionStages: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 20 })),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretId,
+        ClientRequestToken: Type.Optional(Token),
+        SecretString: Type.Optional(SecretString),
+        SecretBinary: Type.Optional(Binary),
+        VersionStages: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 20 })),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       const stages = input.VersionStages ?? ['AWSCURRENT'];
       const pending = stages.length === 1 && stages[0] === 'AWSPENDING';
@@ -114,10 +146,16 @@ export const writeOperations = {
   }),
 
   UpdateSecret: operation({
-    input: Type.Object({
-      SecretId, ClientRequestToken: Type.Optional(Token), Description: Type.Optional(Description),
-      SecretString: Type.Optional(SecretString), SecretBinary: Type.Optional(Binary),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretId,
+        ClientRequestToken: Type.Optional(Token),
+        Description: Type.Optional(Description),
+        SecretString: Type.Optional(SecretString),
+        SecretBinary: Type.Optional(Binary),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       let c = await secretById(env.s, ctx, input.SecretId);
       return idempotent(env, ctx, `UpdateSecret:${c.id}`, input.ClientRequestToken, input, async () => {
@@ -130,10 +168,15 @@ export const writeOperations = {
   }),
 
   UpdateSecretVersionStage: operation({
-    input: Type.Object({
-      SecretId, VersionStage: Type.String({ minLength: 1, maxLength: 256 }),
-      MoveToVersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })), RemoveFromVersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretId,
+        VersionStage: Type.String({ minLength: 1, maxLength: 256 }),
+        MoveToVersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+        RemoveFromVersionId: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       const c = await secretById(env.s, ctx, input.SecretId);
       if (input.VersionStage !== 'AWSCURRENT' || input.MoveToVersionId === undefined) {
@@ -147,20 +190,26 @@ export const writeOperations = {
       const versions = await env.s.credentials.versions(ctx, c.id);
       // A pending version is promoted as it is (the rotation's last step); an older one comes back
       // through the native restore, as a new version holding its value.
-      const next = versions.find((v) => v.version === n)?.stage === 'pending'
-        ? await env.s.pendingVersions.promote(ctx, c.id, n, PREVIOUS_GRACE_SECONDS)
-        : await env.s.credentials.restoreVersion(ctx, c.id, n);
+      const next =
+        versions.find((v) => v.version === n)?.stage === 'pending'
+          ? await env.s.pendingVersions.promote(ctx, c.id, n, PREVIOUS_GRACE_SECONDS)
+          : await env.s.credentials.restoreVersion(ctx, c.id, n);
       return { ARN: arnOf(next), Name: next.name, VersionId: versionIdOf(next.version) };
     },
   }),
 
   DeleteSecret: operation({
-    input: Type.Object({
-      SecretId, RecoveryWindowInDays: Type.Optional(Type.Integer({ minimum: 7, maximum: 30 })), ForceDeleteWithoutRecovery: Type.Optional(Type.Boolean()),
-    }, { additionalProperties: false }),
+    input: Type.Object(
+      {
+        SecretId,
+        RecoveryWindowInDays: Type.Optional(Type.Integer({ minimum: 7, maximum: 30 })),
+        ForceDeleteWithoutRecovery: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false },
+    ),
     async run(env, ctx, input) {
       if (input.ForceDeleteWithoutRecovery === true && input.RecoveryWindowInDays !== undefined) {
-        throw invalidParameter('You can\'t use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.');
+        throw invalidParameter("You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.");
       }
       const c = await secretById(env.s, ctx, input.SecretId);
       const purge = input.ForceDeleteWithoutRecovery === true;
@@ -176,7 +225,7 @@ export const writeOperations = {
     input: Type.Object({ SecretId }, { additionalProperties: false }),
     async run(env, ctx, input) {
       const id = credentialIdOf(ctx, input.SecretId);
-      if (id === null) throw invalidParameter('RestoreSecret needs the secret\'s ARN (or credential id): a deleted secret is not found by name.');
+      if (id === null) throw invalidParameter("RestoreSecret needs the secret's ARN (or credential id): a deleted secret is not found by name.");
       try {
         const c = await env.s.credentials.restore(ctx, id);
         return { ARN: arnOf(c), Name: c.name };
@@ -207,4 +256,3 @@ export const writeOperations = {
     },
   }),
 };
-

@@ -57,8 +57,16 @@ export function vaultDialect(s: Services, clock: Clock): FastifyPluginAsync {
       const ctx = (request.ctx as RequestContext | undefined) ?? null;
       if (ctx && e.status === 404 && request.method === 'GET' && /\/v1\/secret\/(data|subkeys)\//.test(request.url)) {
         s.audit.recordRefused({
-          ctx, outcome: 'not_found', action: 'credential.reveal', target: null, requestId: request.id, ip: request.ip,
-          userAgent: request.headers['user-agent'] ?? '', method: request.method, route: request.routeOptions.url ?? null, params: {},
+          ctx,
+          outcome: 'not_found',
+          action: 'credential.reveal',
+          target: null,
+          requestId: request.id,
+          ip: request.ip,
+          userAgent: request.headers['user-agent'] ?? '',
+          method: request.method,
+          route: request.routeOptions.url ?? null,
+          params: {},
         });
       }
       return reply.code(e.status).header('cache-control', 'no-store').send({ errors: e.errors });
@@ -66,26 +74,62 @@ export function vaultDialect(s: Services, clock: Clock): FastifyPluginAsync {
     app.setNotFoundHandler((_request, reply) => reply.code(404).header('cache-control', 'no-store').send({ errors: [] }));
 
     app.get('/v1/sys/health', { config: { public: true }, schema: { tags, summary: 'Vault health: initialised, unsealed, active' } }, async () => ({
-      initialized: true, sealed: false, standby: false, performance_standby: false, replication_performance_mode: 'disabled',
-      replication_dr_mode: 'disabled', server_time_utc: Math.floor(clock.now().getTime() / 1000), version: VERSION, cluster_name: 'latchkey',
+      initialized: true,
+      sealed: false,
+      standby: false,
+      performance_standby: false,
+      replication_performance_mode: 'disabled',
+      replication_dr_mode: 'disabled',
+      server_time_utc: Math.floor(clock.now().getTime() / 1000),
+      version: VERSION,
+      cluster_name: 'latchkey',
     }));
 
-    const secretMount = { type: 'kv', description: 'Latchkey credentials', options: { version: '2' }, accessor: 'kv_latchkey', local: false, seal_wrap: false, config: { default_lease_ttl: 0, max_lease_ttl: 0 } };
+    const secretMount = {
+      type: 'kv',
+      description: 'Latchkey credentials',
+      options: { version: '2' },
+      accessor: 'kv_latchkey',
+      local: false,
+      seal_wrap: false,
+      config: { default_lease_ttl: 0, max_lease_ttl: 0 },
+    };
     app.get('/v1/sys/mounts', { config: { public: true }, schema: { tags, summary: 'The one mount: secret/ (kv v2)' } }, async (request) =>
-      vaultResponse(request.id, { 'secret/': secretMount }, { 'secret/': secretMount }));
-    app.get('/v1/sys/internal/ui/mounts/*', { config: { public: true }, schema: { tags, summary: 'Which mount a path is on (clients ask before a read)' } }, async (request) => {
-      const path = (request.params as Record<string, string>)['*'] ?? '';
-      if (path !== 'secret' && !path.startsWith('secret/')) throw permissionDenied();
-      return vaultResponse(request.id, { ...secretMount, path: 'secret/' });
-    });
+      vaultResponse(request.id, { 'secret/': secretMount }, { 'secret/': secretMount }),
+    );
+    app.get(
+      '/v1/sys/internal/ui/mounts/*',
+      { config: { public: true }, schema: { tags, summary: 'Which mount a path is on (clients ask before a read)' } },
+      async (request) => {
+        const path = (request.params as Record<string, string>)['*'] ?? '';
+        if (path !== 'secret' && !path.startsWith('secret/')) throw permissionDenied();
+        return vaultResponse(request.id, { ...secretMount, path: 'secret/' });
+      },
+    );
 
-    app.get('/v1/auth/token/lookup-self', { config: { public: true }, schema: { tags, summary: 'The access key behind the token (never the token itself)' } }, async (request) => {
-      const p = request.ctx.principal;
-      return vaultResponse(request.id, {
-        accessor: p.id, display_name: p.name, entity_id: p.id, expire_time: null, explicit_max_ttl: 0, id: '', meta: { tenant_id: p.tenantId, role: p.role },
-        num_uses: 0, orphan: true, path: 'auth/token/create', policies: [p.role], renewable: false, ttl: 0, type: 'service',
-      });
-    });
+    app.get(
+      '/v1/auth/token/lookup-self',
+      { config: { public: true }, schema: { tags, summary: 'The access key behind the token (never the token itself)' } },
+      async (request) => {
+        const p = request.ctx.principal;
+        return vaultResponse(request.id, {
+          accessor: p.id,
+          display_name: p.name,
+          entity_id: p.id,
+          expire_time: null,
+          explicit_max_ttl: 0,
+          id: '',
+          meta: { tenant_id: p.tenantId, role: p.role },
+          num_uses: 0,
+          orphan: true,
+          path: 'auth/token/create',
+          policies: [p.role],
+          renewable: false,
+          ttl: 0,
+          type: 'service',
+        });
+      },
+    );
 
     kvV2Routes(app, s, clock);
   };

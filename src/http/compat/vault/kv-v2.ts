@@ -61,8 +61,13 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
     const version = q.version === undefined || q.version === '0' ? undefined : Number(q.version);
     if (version !== undefined && !(Number.isInteger(version) && version > 0)) throw vaultBadRequest('version must be a positive integer');
     const c = await live(s, request.ctx, path);
-    const revealed = await s.credentials.reveal(request.ctx, c.id, { variant: 'main', allowInactive: false, ...(version !== undefined && version !== c.version ? { version } : {}) });
-    const v = version === undefined || version === c.version ? { version: c.version, createdAt: c.updatedAt } : await s.credentials.version(request.ctx, c.id, version);
+    const revealed = await s.credentials.reveal(request.ctx, c.id, {
+      variant: 'main',
+      allowInactive: false,
+      ...(version !== undefined && version !== c.version ? { version } : {}),
+    });
+    const v =
+      version === undefined || version === c.version ? { version: c.version, createdAt: c.updatedAt } : await s.credentials.version(request.ctx, c.id, version);
     return send(request, reply, { data: secretAsData(c, revealed.secret), metadata: versionMetadata(c, v) }, true);
   });
 
@@ -80,18 +85,27 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
     if (!existing) {
       c = (await s.credentials.create(request.ctx, { name: path, type: 'text', secret: secretFromData('text', data as Record<string, unknown>) })).credential;
     } else {
-      c = (await s.credentials.rotate(request.ctx, existing.id, { secret: secretFromData(existing.type, data as Record<string, unknown>), gracePeriodSeconds: PREVIOUS_GRACE_SECONDS })).credential;
+      c = (
+        await s.credentials.rotate(request.ctx, existing.id, {
+          secret: secretFromData(existing.type, data as Record<string, unknown>),
+          gracePeriodSeconds: PREVIOUS_GRACE_SECONDS,
+        })
+      ).credential;
     }
     return send(request, reply, versionMetadata(c, { version: c.version, createdAt: c.updatedAt }));
   };
   app.post('/v1/secret/data/*', { config: { public: true }, schema: { tags, summary: 'KV v2: write a new version (options.cas)' } }, write);
   app.put('/v1/secret/data/*', { config: { public: true }, schema: { tags, summary: 'KV v2: write a new version (options.cas)' } }, write);
 
-  app.delete('/v1/secret/data/*', { config: { public: true }, schema: { tags, summary: 'KV v2: soft-delete the secret (restorable with undelete)' } }, async (request, reply) => {
-    const c = await live(s, request.ctx, pathOf(request));
-    await s.credentials.remove(request.ctx, c.id, { purge: false });
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/v1/secret/data/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: soft-delete the secret (restorable with undelete)' } },
+    async (request, reply) => {
+      const c = await live(s, request.ctx, pathOf(request));
+      await s.credentials.remove(request.ctx, c.id, { purge: false });
+      return reply.code(204).send();
+    },
+  );
 
   const softDelete = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
     const c = await live(s, request.ctx, pathOf(request));
@@ -101,7 +115,11 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
     await s.credentials.remove(request.ctx, c.id, { purge: false });
     return reply.code(204).send();
   };
-  app.post('/v1/secret/delete/*', { config: { public: true }, schema: { tags, summary: 'KV v2: soft-delete (the current version must be named)' } }, softDelete);
+  app.post(
+    '/v1/secret/delete/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: soft-delete (the current version must be named)' } },
+    softDelete,
+  );
   app.put('/v1/secret/delete/*', { config: { public: true }, schema: { tags, summary: 'KV v2: soft-delete (the current version must be named)' } }, softDelete);
 
   const undelete = async (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => {
@@ -122,26 +140,44 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
     await s.credentials.remove(request.ctx, c.id, { purge: true });
     return reply.code(204).send();
   };
-  app.post('/v1/secret/destroy/*', { config: { public: true }, schema: { tags, summary: 'KV v2: destroy (every version must be named; owners only)' } }, destroy);
-  app.put('/v1/secret/destroy/*', { config: { public: true }, schema: { tags, summary: 'KV v2: destroy (every version must be named; owners only)' } }, destroy);
+  app.post(
+    '/v1/secret/destroy/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: destroy (every version must be named; owners only)' } },
+    destroy,
+  );
+  app.put(
+    '/v1/secret/destroy/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: destroy (every version must be named; owners only)' } },
+    destroy,
+  );
 
-  app.get('/v1/secret/metadata/*', { config: { public: true }, schema: { tags, summary: 'KV v2: read metadata, or list keys with ?list=true' } }, async (request, reply) => {
-    const q = request.query as Record<string, string | undefined>;
-    if (q.list === 'true' || q.list === '1') return list(request, reply);
-    const c = await live(s, request.ctx, pathOf(request));
-    const now = clock.now().toISOString();
-    const versions = await s.credentials.versions(request.ctx, c.id);
-    const byNumber: Record<string, unknown> = {};
-    for (const v of versions) {
-      // A version past its grace period can no longer be read: Vault's word for that is destroyed.
-      byNumber[String(v.version)] = { created_time: v.createdAt, deletion_time: '', destroyed: !readable(v, now) };
-    }
-    return send(request, reply, {
-      cas_required: false, created_time: c.createdAt, current_version: c.version, custom_metadata: stringMetadata(c),
-      delete_version_after: '0s', max_versions: 0, oldest_version: Math.min(...versions.map((v) => v.version)),
-      updated_time: c.updatedAt, versions: byNumber,
-    });
-  });
+  app.get(
+    '/v1/secret/metadata/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: read metadata, or list keys with ?list=true' } },
+    async (request, reply) => {
+      const q = request.query as Record<string, string | undefined>;
+      if (q.list === 'true' || q.list === '1') return list(request, reply);
+      const c = await live(s, request.ctx, pathOf(request));
+      const now = clock.now().toISOString();
+      const versions = await s.credentials.versions(request.ctx, c.id);
+      const byNumber: Record<string, unknown> = {};
+      for (const v of versions) {
+        // A version past its grace period can no longer be read: Vault's word for that is destroyed.
+        byNumber[String(v.version)] = { created_time: v.createdAt, deletion_time: '', destroyed: !readable(v, now) };
+      }
+      return send(request, reply, {
+        cas_required: false,
+        created_time: c.createdAt,
+        current_version: c.version,
+        custom_metadata: stringMetadata(c),
+        delete_version_after: '0s',
+        max_versions: 0,
+        oldest_version: Math.min(...versions.map((v) => v.version)),
+        updated_time: c.updatedAt,
+        versions: byNumber,
+      });
+    },
+  );
 
   async function list(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const raw = ((request.params as Record<string, string>)['*'] ?? '').replace(/\/+$/, '');
@@ -166,8 +202,10 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
     if (unknown.length > 0) throw vaultBadRequest(`unknown fields: ${unknown.join(', ')}`);
     // Settings Latchkey would store but not enforce are refused, not accepted and ignored.
     if (body.max_versions !== undefined && body.max_versions !== 0) throw vaultBadRequest('max_versions: Latchkey keeps every version (only 0 is accepted)');
-    if (body.cas_required !== undefined && body.cas_required !== false) throw vaultBadRequest('cas_required: not supported (send options.cas on each write instead)');
-    if (body.delete_version_after !== undefined && body.delete_version_after !== '0s' && body.delete_version_after !== 0) throw vaultBadRequest('delete_version_after: not supported');
+    if (body.cas_required !== undefined && body.cas_required !== false)
+      throw vaultBadRequest('cas_required: not supported (send options.cas on each write instead)');
+    if (body.delete_version_after !== undefined && body.delete_version_after !== '0s' && body.delete_version_after !== 0)
+      throw vaultBadRequest('delete_version_after: not supported');
     const custom = body.custom_metadata;
     if (custom !== undefined) {
       if (typeof custom !== 'object' || custom === null || Array.isArray(custom) || !Object.values(custom).every((v) => typeof v === 'string')) {
@@ -182,28 +220,40 @@ export function kvV2Routes(app: FastifyInstance, s: Services, clock: Clock): voi
   app.post('/v1/secret/metadata/*', { config: { public: true }, schema: { tags, summary: 'KV v2: custom_metadata (max_versions 0 only)' } }, writeMetadata);
   app.put('/v1/secret/metadata/*', { config: { public: true }, schema: { tags, summary: 'KV v2: custom_metadata (max_versions 0 only)' } }, writeMetadata);
 
-  app.delete('/v1/secret/metadata/*', { config: { public: true }, schema: { tags, summary: 'KV v2: delete every version and the metadata (the native purge, owners only)' } }, async (request, reply) => {
-    // A soft-deleted secret is not found here: undelete it first, or purge it natively by id.
-    const c = await live(s, request.ctx, pathOf(request));
-    await s.credentials.remove(request.ctx, c.id, { purge: true });
-    return reply.code(204).send();
-  });
+  app.delete(
+    '/v1/secret/metadata/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: delete every version and the metadata (the native purge, owners only)' } },
+    async (request, reply) => {
+      // A soft-deleted secret is not found here: undelete it first, or purge it natively by id.
+      const c = await live(s, request.ctx, pathOf(request));
+      await s.credentials.remove(request.ctx, c.id, { purge: true });
+      return reply.code(204).send();
+    },
+  );
 
-  app.get('/v1/secret/subkeys/*', { config: { public: true }, schema: { tags, summary: 'KV v2: the keys of a secret, values null (an audited reveal inside the server)' } }, async (request, reply) => {
-    const c = await live(s, request.ctx, pathOf(request));
-    const q = request.query as Record<string, string | undefined>;
-    const depth = q.depth === undefined ? 0 : Number(q.depth);
-    if (!(Number.isInteger(depth) && depth >= 0)) throw vaultBadRequest('depth must be a non-negative integer');
-    const revealed = await s.credentials.reveal(request.ctx, c.id, { variant: 'main', allowInactive: false });
-    return send(request, reply, { subkeys: shape(secretAsData(c, revealed.secret), depth, 1), metadata: versionMetadata(c, { version: c.version, createdAt: c.updatedAt }) });
-  });
+  app.get(
+    '/v1/secret/subkeys/*',
+    { config: { public: true }, schema: { tags, summary: 'KV v2: the keys of a secret, values null (an audited reveal inside the server)' } },
+    async (request, reply) => {
+      const c = await live(s, request.ctx, pathOf(request));
+      const q = request.query as Record<string, string | undefined>;
+      const depth = q.depth === undefined ? 0 : Number(q.depth);
+      if (!(Number.isInteger(depth) && depth >= 0)) throw vaultBadRequest('depth must be a non-negative integer');
+      const revealed = await s.credentials.reveal(request.ctx, c.id, { variant: 'main', allowInactive: false });
+      return send(request, reply, {
+        subkeys: shape(secretAsData(c, revealed.secret), depth, 1),
+        metadata: versionMetadata(c, { version: c.version, createdAt: c.updatedAt }),
+      });
+    },
+  );
 }
 
 /** Vault's subkeys: the same object with every leaf null, down to `depth` levels (0: all). */
 function shape(o: Record<string, unknown>, depth: number, level: number): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) {
-    out[k] = typeof v === 'object' && v !== null && !Array.isArray(v) && (depth === 0 || level < depth) ? shape(v as Record<string, unknown>, depth, level + 1) : null;
+    out[k] =
+      typeof v === 'object' && v !== null && !Array.isArray(v) && (depth === 0 || level < depth) ? shape(v as Record<string, unknown>, depth, level + 1) : null;
   }
   return out;
 }

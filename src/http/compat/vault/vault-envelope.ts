@@ -10,7 +10,10 @@ export function vaultResponse(requestId: string, data: unknown, extra: Record<st
 }
 
 export class VaultError extends Error {
-  constructor(readonly status: number, readonly errors: string[]) {
+  constructor(
+    readonly status: number,
+    readonly errors: string[],
+  ) {
     super(errors[0] ?? `status ${status}`);
   }
 }
@@ -25,7 +28,10 @@ const BY_CODE: Partial<Record<ErrorCode, (e: LatchkeyError) => VaultError>> = {
   NOT_FOUND: vaultNotFound,
   UNAUTHENTICATED: permissionDenied,
   FORBIDDEN: (e) => new VaultError(403, ['permission denied', e.message]),
-  VALIDATION_FAILED: (e) => vaultBadRequest(`invalid data: ${Array.isArray(e.details) ? e.details.map((i) => `${i.path.replace(/^secret\.?/, 'data.')} ${i.message}`).join(', ') : 'refused'}`),
+  VALIDATION_FAILED: (e) =>
+    vaultBadRequest(
+      `invalid data: ${Array.isArray(e.details) ? e.details.map((i) => `${i.path.replace(/^secret\.?/, 'data.')} ${i.message}`).join(', ') : 'refused'}`,
+    ),
   INVALID_PARAMETER: (e) => vaultBadRequest(e.message),
   MALFORMED_REQUEST: () => vaultBadRequest('failed to parse JSON input'),
   PAYLOAD_TOO_LARGE: () => new VaultError(413, ['request too large']),

@@ -21,8 +21,20 @@ export interface AuditSink {
  */
 export function eventLine(e: AuditRow): string {
   return JSON.stringify({
-    id: e.id, at: e.at, tenant_id: e.tenantId, actor: { type: e.actor.type, id: e.actor.id, name: e.actor.name },
-    action: e.action, target: { type: e.targetType, id: e.targetId }, outcome: e.outcome, reason: e.reason,
-    request_id: e.requestId, ip: e.ip, user_agent: e.userAgent, suppressed: e.suppressed ?? 0, seq: e.seq, hash: e.hash, prev_hash: e.prevHash,
+    id: e.id,
+    at: e.at,
+    tenant_id: e.tenantId,
+    actor: { type: e.actor.type, id: e.actor.id, name: e.actor.name },
+    action: e.action,
+    target: { type: e.targetType, id: e.targetId },
+    outcome: e.outcome,
+    reason: e.reason,
+    request_id: e.requestId,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    suppressed: e.suppressed ?? 0,
+    seq: e.seq,
+    hash: e.hash,
+    prev_hash: e.prevHash,
   });
 }

@@ -4,7 +4,10 @@ import type { Clock } from '../../../domain/clock.js';
 import type { Store } from '../../../store/port.js';
 import { eventLine, type AuditSink } from './audit-sink.js';
 
-type PumpStore = Pick<Store, 'capabilities' | 'listAuditSinkWork' | 'readSealedAudit' | 'advanceAuditSinkCursor' | 'claimAuditSinkLease' | 'releaseAuditSinkLease'>;
+type PumpStore = Pick<
+  Store,
+  'capabilities' | 'listAuditSinkWork' | 'readSealedAudit' | 'advanceAuditSinkCursor' | 'claimAuditSinkLease' | 'releaseAuditSinkLease'
+>;
 
 export interface SinkPump {
   readonly sinkId: string;
@@ -63,7 +66,11 @@ export function createSinkPump(deps: {
         const first = rows[0]?.seq ?? 0;
         // Purged before it was delivered (retention holds back for the configured sink, so this
         // means a sink that was down longer than it could wait) or deleted by someone.
-        if (first !== at + 1) logger.error({ sink: sink.label, tenant_id: w.tenantId, from_seq: at + 1, to_seq: first - 1 }, 'audit sink: events missing from the store before delivery');
+        if (first !== at + 1)
+          logger.error(
+            { sink: sink.label, tenant_id: w.tenantId, from_seq: at + 1, to_seq: first - 1 },
+            'audit sink: events missing from the store before delivery',
+          );
         await sink.deliver(rows.map(eventLine), abort.signal);
         const last = rows[rows.length - 1]?.seq ?? at;
         await store.advanceAuditSinkCursor(sink.id, w.tenantId, last);
@@ -105,7 +112,11 @@ export function createSinkPump(deps: {
           } catch (err) {
             if (stopped) break;
             failures += 1;
-            if (failures === 1 || failures % 30 === 0) logger.warn({ sink: sink.label, err: { message: (err as Error).message, code: (err as { code?: string }).code } }, 'audit sink pass failed; will retry');
+            if (failures === 1 || failures % 30 === 0)
+              logger.warn(
+                { sink: sink.label, err: { message: (err as Error).message, code: (err as { code?: string }).code } },
+                'audit sink pass failed; will retry',
+              );
             pending = false;
             await idle();
           }
