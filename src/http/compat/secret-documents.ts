@@ -6,7 +6,7 @@
 import { LatchkeyError } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import type { CredentialRow, Keyset } from '../../store/port.js';
+import type { CredentialRow, Keyset } from '../../domain/records.js';
 
 /** AWS secret names ([A-Za-z0-9/_+=.@-]) are also Vault paths and Latchkey names; 200 is the native limit. */
 export const SECRET_NAME_RE = /^[A-Za-z0-9/_+=.@-]{1,200}$/;

@@ -17,7 +17,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type } from 'typebox';
 import { systemClock, type Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { isValidPathId } from '../../domain/ids.js';
@@ -27,7 +27,7 @@ import type { Revealed } from '../../services/credentials/credentials-service.js
 import type { Services } from '../../services/services.js';
 import type { CredentialRow } from '../../domain/records.js';
 import { toLatchkeyError } from '../errors.js';
-import { DateTime, Description, Name, PathId } from '../schemas/common.js';
+import { CreateBody, Data, failures, GetQuery, PatchBody, RevealedData, RotateBody, Success, WriteData } from './integration-credentials-schemas.js';
 import { dialectIdCandidates, getFirst, inDialectIds, NO_STORE } from './credential-lookup.js';
 import { prepareErrorReply } from './dialect-errors.js';
 import { nativeIdCandidates, parseUuid, uuidViewOf } from './uuid-view.js';
@@ -90,98 +90,7 @@ function dialectIssues(err: unknown): unknown {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Schemas
-
-const Token = Type.String({ minLength: 1, maxLength: 65536 });
-const Url = Type.String({ format: 'uri', pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', maxLength: 2048 });
-const Scopes = Type.Array(Type.String({ minLength: 1, maxLength: 1024, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' }), { maxItems: 100, uniqueItems: true });
-const Metadata = Type.Record(
-  Type.String({ maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f]+$' }),
-  Type.Union([Type.String({ maxLength: 4096 }), Type.Number(), Type.Boolean(), Type.Null()]),
-  { maxProperties: 64 },
-);
-const Status = Type.Union([Type.Literal('active'), Type.Literal('inactive'), Type.Literal('deactivated')]);
-const writable = {
-  description: Type.Optional(Description),
-  scopes: Type.Optional(Scopes),
-  tokenEndpoint: Type.Optional(Url),
-  authorizationEndpoint: Type.Optional(Url),
-  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 1024, description: 'OAuth2 client id (Latchkey needs it to refresh tokens)' })),
-  clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-  accessToken: Type.Optional(Token),
-  refreshToken: Type.Optional(Token),
-  metadata: Type.Optional(Metadata),
-  expiresAt: Type.Optional(Type.Union([DateTime, Type.Null()])),
-  status: Type.Optional(Status),
-};
-const CreateBody = Type.Object(
-  {
-    integrationId: PathId,
-    credentialName: Name,
-    authType: Type.Union([Type.Literal('oauth2_bearer'), Type.Literal('api_key'), Type.Literal('text')]),
-    ...writable,
-  },
-  { additionalProperties: false },
-);
-type CreateBody = Static<typeof CreateBody>;
-const PatchBody = Type.Object(
-  { integrationId: Type.Optional(PathId), credentialName: Type.Optional(Name), ...writable },
-  { additionalProperties: false, minProperties: 1 },
-);
-type PatchBody = Static<typeof PatchBody>;
-const RotateBody = Type.Object(
-  {
-    accessToken: Type.Optional(Token),
-    refreshToken: Type.Optional(Token),
-    clientSecret: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
-    expiresAt: Type.Optional(
-      Type.Union([DateTime, Type.Null()], { description: "oauth2: the new access token's expiry (default null: unknown, the old token's expiry is not kept)" }),
-    ),
-    gracePeriodSeconds: Type.Optional(
-      Type.Integer({ minimum: 0, maximum: 30 * 86400, description: 'How long the old tokens stay readable by version (default 3600)' }),
-    ),
-  },
-  { additionalProperties: false },
-);
-const GetQuery = Type.Object({ credentialId: Type.Optional(Type.String({ maxLength: 100 })) }, { additionalProperties: false });
-
-const Actor = Type.Object({ id: Type.String(), name: Type.String(), email: Type.Union([Type.String(), Type.Null()]) });
-const NullableString = () => Type.Union([Type.String(), Type.Null()]);
-/** The fields of `data`, in the document's order; the tokens only where a secret may be shown. */
-const dataHead = {
-  id: Type.String(),
-  integrationId: NullableString(),
-  credentialName: Type.String(),
-  description: Type.String(),
-  authType: Type.String(),
-  scopes: Type.Array(Type.String()),
-  tokenEndpoint: NullableString(),
-  authorizationEndpoint: NullableString(),
-};
-const dataTail = {
-  metadata: Type.Record(Type.String(), Type.Unknown()),
-  status: Status,
-  expiresAt: NullableString(),
-  createdAt: Type.String(),
-  createdBy: Actor,
-  lastAccessedAt: NullableString(),
-  tenant: Type.Object({ id: Type.String(), name: Type.String() }),
-};
-const RevealedData = Type.Object({ ...dataHead, accessToken: NullableString(), refreshToken: NullableString(), ...dataTail });
-const Data = Type.Object({ ...dataHead, ...dataTail });
-/** A write answers without tokens, unless the server made one (shown once); the serializer tries the token shape first. */
-const WriteData = Type.Union([RevealedData, Data]);
-const Success = <T extends TSchema>(data: T) => Type.Object({ success: Type.Literal(true), message: Type.String(), data, timestamp: Type.String() });
-const Failure = Type.Object({
-  success: Type.Literal(false),
-  error: Type.Object({
-    code: Type.String(),
-    message: Type.String(),
-    details: Type.Union([Type.String(), Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))]),
-  }),
-  timestamp: Type.String(),
-});
-const failures = { 400: Failure, 401: Failure, 403: Failure, 404: Failure, 409: Failure, 422: Failure, 500: Failure };
+// Schemas: integration-credentials-schemas.ts
 
 // ---------------------------------------------------------------------------------------------
 // Views

@@ -2,7 +2,7 @@ import { randomInt } from 'node:crypto';
 import { Type } from 'typebox';
 import { LatchkeyError } from '../../../domain/errors.js';
 import type { RequestContext } from '../../../domain/principal.js';
-import type { CredentialRow, VersionRow } from '../../../store/port.js';
+import type { CredentialRow, VersionRow } from '../../../domain/records.js';
 import { secretAsString, stringMetadata, visibleCredentials } from '../secret-documents.js';
 import { invalidParameter, toAwsError, valueNotFound } from './aws-errors.js';
 import { operation, type OperationEnv } from './operation-kit.js';

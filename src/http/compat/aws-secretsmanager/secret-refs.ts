@@ -1,7 +1,7 @@
 import { LatchkeyError } from '../../../domain/errors.js';
 import type { RequestContext } from '../../../domain/principal.js';
 import type { Services } from '../../../services/services.js';
-import type { CredentialRow, VersionRow } from '../../../store/port.js';
+import type { CredentialRow, VersionRow } from '../../../domain/records.js';
 import { credentialByName } from '../secret-documents.js';
 import { invalidParameter, secretNotFound } from './aws-errors.js';
 

@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import type { RequestContext } from '../../../domain/principal.js';
 import { requestFingerprint } from '../../../services/idempotency/idempotency-service.js';
-import type { CredentialRow } from '../../../store/port.js';
+import type { CredentialRow } from '../../../domain/records.js';
 import { SECRET_NAME_RE, secretFromString, stringMetadata } from '../secret-documents.js';
 import { AwsError, invalidParameter, invalidRequest, secretNotFound } from './aws-errors.js';
 import { operation, type OperationEnv } from './operation-kit.js';

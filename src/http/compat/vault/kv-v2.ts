@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Clock } from '../../../domain/clock.js';
 import type { RequestContext } from '../../../domain/principal.js';
 import type { Services } from '../../../services/services.js';
-import type { CredentialRow, VersionRow } from '../../../store/port.js';
+import type { CredentialRow, VersionRow } from '../../../domain/records.js';
 import { NO_STORE } from '../../dialects/credential-lookup.js';
 import { credentialByName, SECRET_NAME_RE, secretAsData, secretFromData, stringMetadata, visibleCredentials } from '../secret-documents.js';
 import { vaultBadRequest, vaultNotFound, vaultResponse } from './vault-envelope.js';
