@@ -85,12 +85,17 @@ export function assertLoopbackOrigin(origin: string): void {
 
 export function parseLoadSpec(input: unknown): LoadSpec {
   if (!isRecord(input)) throw new Error('load spec: not an object');
-  const { label, origin, method, paths, headers, body, uniqueName, connections, durationSeconds, warmupSeconds, overallRate, pacedRate, expectStatus } = input;
+  const { label, origin, method, paths, headers, body, uniqueName, awsSign, connections, durationSeconds, warmupSeconds, overallRate, pacedRate, expectStatus } = input;
   if (typeof label !== 'string') throw new Error('load spec: label');
   if (typeof origin !== 'string') throw new Error('load spec: origin');
   assertLoopbackOrigin(origin);
   if (method !== 'GET' && method !== 'POST') throw new Error('load spec: method');
-  if (!Array.isArray(paths) || paths.length === 0 || !paths.every((p): p is string => typeof p === 'string' && p.startsWith('/'))) {
+  if (awsSign !== undefined && !(isStringRecord(awsSign) && ['accessKeyId', 'secretAccessKey', 'region', 'service', 'target'].every((k) => k in awsSign))) {
+    throw new Error('load spec: awsSign');
+  }
+  // Signed AWS requests all go to the dialect's one path; their `paths` are the SecretIds to pick from.
+  const isPath = (p: unknown): p is string => typeof p === 'string' && (awsSign !== undefined || p.startsWith('/'));
+  if (!Array.isArray(paths) || paths.length === 0 || !paths.every(isPath)) {
     throw new Error('load spec: paths');
   }
   if (!isStringRecord(headers)) throw new Error('load spec: headers');
@@ -109,6 +114,7 @@ export function parseLoadSpec(input: unknown): LoadSpec {
   };
   if (body !== undefined) spec.body = body;
   if (uniqueName !== undefined) spec.uniqueName = uniqueName;
+  if (awsSign !== undefined) spec.awsSign = awsSign as NonNullable<LoadSpec['awsSign']>;
   if (overallRate !== undefined) spec.overallRate = positiveNumber(overallRate, 'overallRate');
   if (pacedRate !== undefined) spec.pacedRate = positiveNumber(pacedRate, 'pacedRate');
   if (spec.pacedRate !== undefined && spec.pacedRate > 20_000) throw new Error('load spec: pacedRate above 20000/s');
