@@ -85,7 +85,22 @@ export function assertLoopbackOrigin(origin: string): void {
 
 export function parseLoadSpec(input: unknown): LoadSpec {
   if (!isRecord(input)) throw new Error('load spec: not an object');
-  const { label, origin, method, paths, headers, body, uniqueName, awsSign, connections, durationSeconds, warmupSeconds, overallRate, pacedRate, expectStatus } = input;
+  const {
+    label,
+    origin,
+    method,
+    paths,
+    headers,
+    body,
+    uniqueName,
+    awsSign,
+    connections,
+    durationSeconds,
+    warmupSeconds,
+    overallRate,
+    pacedRate,
+    expectStatus,
+  } = input;
   if (typeof label !== 'string') throw new Error('load spec: label');
   if (typeof origin !== 'string') throw new Error('load spec: origin');
   assertLoopbackOrigin(origin);
