@@ -1,4 +1,5 @@
-import type { AccessKeyRow, ActorRef, AuditRow, CredentialRow, Keyset, VersionRow } from '../domain/records.js';
+import type { AccessKeyRow, ActorRef, CredentialRow, Keyset, VersionRow } from '../domain/records.js';
+import { auditEventObject } from '../services/audit/sinks/audit-sink.js';
 import { LatchkeyError } from '../domain/errors.js';
 import { isValidPathId } from '../domain/ids.js';
 
@@ -72,25 +73,8 @@ export function accessKeyView(k: AccessKeyRow) {
   };
 }
 
-export function auditView(e: AuditRow) {
-  return {
-    id: e.id,
-    at: e.at,
-    tenant_id: e.tenantId,
-    actor: { type: e.actor.type, id: e.actor.id, name: e.actor.name },
-    action: e.action,
-    target: { type: e.targetType, id: e.targetId },
-    outcome: e.outcome,
-    reason: e.reason,
-    request_id: e.requestId,
-    ip: e.ip,
-    user_agent: e.userAgent,
-    suppressed: e.suppressed ?? 0,
-    seq: e.seq,
-    hash: e.hash,
-    prev_hash: e.prevHash,
-  };
-}
+/** The audit event object is the sinks' too (services/audit/sinks/audit-sink.ts). */
+export const auditView = auditEventObject;
 
 export function etagOf(revision: number): string {
   return `"${revision}"`;

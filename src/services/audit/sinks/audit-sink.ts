@@ -15,12 +15,12 @@ export interface AuditSink {
 }
 
 /**
- * One event as a JSON line: the same object `GET /v1/audit-events` returns, so an export, the
- * API and a sink agree. Consumers deduplicate by `id` (delivery is at least once) and can check
- * the hash links themselves (`seq`, `hash`, `prev_hash`).
+ * One event as clients see it: the object `GET /v1/audit-events` returns (http/views.ts) and a
+ * sink writes, so an export, the API and a sink agree. Consumers deduplicate by `id` (delivery is
+ * at least once) and can check the hash links themselves (`seq`, `hash`, `prev_hash`).
  */
-export function eventLine(e: AuditRow): string {
-  return JSON.stringify({
+export function auditEventObject(e: AuditRow) {
+  return {
     id: e.id,
     at: e.at,
     tenant_id: e.tenantId,
@@ -36,5 +36,10 @@ export function eventLine(e: AuditRow): string {
     seq: e.seq,
     hash: e.hash,
     prev_hash: e.prevHash,
-  });
+  };
+}
+
+/** One event as a JSON line for a sink. */
+export function eventLine(e: AuditRow): string {
+  return JSON.stringify(auditEventObject(e));
 }
