@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { AccessKeyRow, ActorRef, CredentialRow, IdempotencyRow, Store, VersionRow } from '../../src/store/port.ts';
-import { makeStoreFixture, openStoreUnderTest, TEST_STORE, type StoreFixture } from '../support/store.ts';
+import type { AccessKeyRow, CredentialRow, IdempotencyRow, Store } from '../../src/store/port.ts';
+import { credentialRow, makeStoreFixture, openStoreUnderTest, STORE_ACTOR, storeInstant, TEST_STORE, versionRow, type StoreFixture } from '../support/store.ts';
 
 /*
  * What every adapter promises through the Store port, below HTTP, on the store under test (the
@@ -14,63 +14,11 @@ import { makeStoreFixture, openStoreUnderTest, TEST_STORE, type StoreFixture } f
 
 let fixture: StoreFixture;
 let store: Store;
-const actor: ActorRef = { type: 'system', id: 'test', name: 'test', email: null };
-const at = (offsetMs: number) => new Date(Date.UTC(2030, 0, 1) + offsetMs).toISOString();
+const actor = STORE_ACTOR;
+const at = storeInstant;
+const credential = credentialRow;
+const version = versionRow;
 const newTenant = () => `ten_${randomBytes(6).toString('hex')}`;
-
-function credential(tenantId: string, over: Partial<CredentialRow> = {}): CredentialRow {
-  const id = over.id ?? `crd_${randomBytes(8).toString('hex')}`;
-  return {
-    tenantId,
-    id,
-    name: `smtp ${id}`,
-    slug: `smtp_${id}`,
-    type: 'smtp',
-    provider: null,
-    integrationId: null,
-    description: '',
-    status: 'active',
-    deactivationTime: null,
-    config: { host: 'smtp.example', port: 587 },
-    secretFields: ['password'],
-    metadata: {},
-    allowedHosts: [],
-    proxyRules: {},
-    teamId: null,
-    folderId: null,
-    readAccess: 'GLOBAL',
-    sharedTeamSlugs: [],
-    testCredentialEnabled: false,
-    version: 1,
-    revision: 1,
-    expiresAt: null,
-    lastUsedAt: null,
-    lastError: null,
-    createdAt: at(0),
-    updatedAt: at(0),
-    createdBy: actor,
-    modifiedBy: actor,
-    deletedAt: null,
-    rotationIntervalDays: null,
-    nextRotationAt: null,
-    rotationDue: false,
-    ...over,
-  };
-}
-
-function version(c: CredentialRow, n: number): VersionRow {
-  return {
-    tenantId: c.tenantId,
-    credentialId: c.id,
-    version: n,
-    stage: 'current',
-    secret: randomBytes(32),
-    testSecret: null,
-    expiresAt: null,
-    createdAt: at(0),
-    createdBy: actor,
-  };
-}
 
 function accessKey(tenantId: string, role: string, over: Partial<AccessKeyRow> = {}): AccessKeyRow {
   const keyHash = randomBytes(32);

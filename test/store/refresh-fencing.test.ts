@@ -1,8 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { ActorRef, CredentialRow, OAuthStateRow, Store, VersionRow } from '../../src/store/port.ts';
-import { makeStoreFixture, openStoreUnderTest, TEST_STORE, type StoreFixture } from '../support/store.ts';
+import type { CredentialRow, OAuthStateRow, Store } from '../../src/store/port.ts';
+import { credentialRow, makeStoreFixture, openStoreUnderTest, STORE_ACTOR, storeInstant, TEST_STORE, versionRow, type StoreFixture } from '../support/store.ts';
 
 /*
  * The refresh claim and its fence, through the Store port on the store under test: a claim is
@@ -15,61 +15,22 @@ import { makeStoreFixture, openStoreUnderTest, TEST_STORE, type StoreFixture } f
 let fixture: StoreFixture;
 let store: Store;
 const tenantId = `ten_${randomBytes(6).toString('hex')}`;
-const actor: ActorRef = { type: 'system', id: 'test', name: 'test', email: null };
-const at = (offsetMs: number) => new Date(Date.UTC(2030, 0, 1) + offsetMs).toISOString();
+const _actor = STORE_ACTOR;
+const at = storeInstant;
+const version = versionRow;
 
 function credential(over: Partial<CredentialRow> = {}): CredentialRow {
   const id = over.id ?? `crd_${randomBytes(8).toString('hex')}`;
-  return {
-    tenantId,
+  return credentialRow(tenantId, {
     id,
     name: `oauth ${id}`,
     slug: `oauth_${id}`,
     type: 'oauth2',
-    provider: null,
-    integrationId: null,
-    description: '',
-    status: 'active',
-    deactivationTime: null,
     config: { client_id: 'c', token_endpoint: 'https://idp.example/token', grant_type: 'client_credentials' },
     secretFields: ['client_secret'],
-    metadata: {},
-    allowedHosts: [],
-    proxyRules: {},
-    teamId: null,
-    folderId: null,
-    readAccess: 'GLOBAL',
-    sharedTeamSlugs: [],
-    testCredentialEnabled: false,
-    version: 1,
-    revision: 1,
     expiresAt: at(0),
-    lastUsedAt: null,
-    lastError: null,
-    createdAt: at(0),
-    updatedAt: at(0),
-    createdBy: actor,
-    modifiedBy: actor,
-    deletedAt: null,
-    rotationIntervalDays: null,
-    nextRotationAt: null,
-    rotationDue: false,
     ...over,
-  };
-}
-
-function version(c: CredentialRow, n: number): VersionRow {
-  return {
-    tenantId,
-    credentialId: c.id,
-    version: n,
-    stage: 'current',
-    secret: randomBytes(32),
-    testSecret: null,
-    expiresAt: null,
-    createdAt: at(0),
-    createdBy: actor,
-  };
+  });
 }
 
 async function insert(c: CredentialRow): Promise<void> {

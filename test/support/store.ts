@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import type { Store } from '../../src/store/port.ts';
+import type { ActorRef, CredentialRow, Store, VersionRow } from '../../src/store/port.ts';
 import { numberParams } from '../../src/store/postgres/numbered-params.ts';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
@@ -91,4 +91,63 @@ export async function openStoreUnderTest(fixture: StoreFixture): Promise<Store> 
       : openSqliteStore({ file: join(mkdtempSync(join(tmpdir(), 'latchkey-store-')), 'latchkey.db'), synchronous: 'NORMAL' });
   await store.migrate();
   return store;
+}
+
+// Rows for the store suites (test/store/), written through the port without a service.
+export const STORE_ACTOR: ActorRef = { type: 'system', id: 'test', name: 'test', email: null };
+export const storeInstant = (offsetMs: number) => new Date(Date.UTC(2030, 0, 1) + offsetMs).toISOString();
+
+/** An active smtp credential of `tenantId`; `over` makes it another type or state. */
+export function credentialRow(tenantId: string, over: Partial<CredentialRow> = {}): CredentialRow {
+  const id = over.id ?? `crd_${randomBytes(8).toString('hex')}`;
+  return {
+    tenantId,
+    id,
+    name: `smtp ${id}`,
+    slug: `smtp_${id}`,
+    type: 'smtp',
+    provider: null,
+    integrationId: null,
+    description: '',
+    status: 'active',
+    deactivationTime: null,
+    config: { host: 'smtp.example', port: 587 },
+    secretFields: ['password'],
+    metadata: {},
+    allowedHosts: [],
+    proxyRules: {},
+    teamId: null,
+    folderId: null,
+    readAccess: 'GLOBAL',
+    sharedTeamSlugs: [],
+    testCredentialEnabled: false,
+    version: 1,
+    revision: 1,
+    expiresAt: null,
+    lastUsedAt: null,
+    lastError: null,
+    createdAt: storeInstant(0),
+    updatedAt: storeInstant(0),
+    createdBy: STORE_ACTOR,
+    modifiedBy: STORE_ACTOR,
+    deletedAt: null,
+    rotationIntervalDays: null,
+    nextRotationAt: null,
+    rotationDue: false,
+    ...over,
+  };
+}
+
+export function versionRow(c: CredentialRow, n: number): VersionRow {
+  return {
+    tenantId: c.tenantId,
+    credentialId: c.id,
+    version: n,
+    stage: 'current',
+    secret: randomBytes(32),
+    testSecret: null,
+    expiresAt: null,
+    createdAt: storeInstant(0),
+    createdBy: STORE_ACTOR,
+  };
 }
