@@ -24,6 +24,10 @@ export interface BenchOptions {
   loadCpu: number;
   /** Scheduling priority of the servers and load workers (nice, -20..19; 0 = normal). */
   nice: number;
+  /** Scenario ids to run (--only); null runs every row. */
+  only: ReadonlySet<string> | null;
+  /** Latchkey servers write a V8 CPU profile here when they stop (--cpu-prof <dir>). */
+  cpuProfDir: string | null;
   argv: string[];
 }
 
@@ -47,6 +51,9 @@ export const USAGE = `usage: npm run bench -- [options]
   --keep                  keep the temporary data directories
   --nice=<n>              run the servers and load workers at this priority (e.g. --nice=-10 as root on a
                           machine others are using, so their processes take less of the pinned cores)
+  --only <ids>            only these rows, by scenario id, comma-separated (e.g. hello,reveal,oauth-reveal,proxy-direct,proxy);
+                          every server still starts and Latchkey is still seeded. Ids: bench/scenarios.ts
+  --cpu-prof <dir>        the Latchkey servers run with --cpu-prof and write their profiles into <dir> when they stop
   --server-env NAME=VALUE extra LATCHKEY_* setting for the Latchkey servers (repeatable),
                           e.g. --server-env LATCHKEY_SQLITE_SYNCHRONOUS=NORMAL
 `;
@@ -98,6 +105,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       keep: { type: 'boolean', default: false },
       'server-env': { type: 'string', multiple: true },
       nice: { type: 'string' },
+      only: { type: 'string' },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -127,6 +136,16 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     serverCpu: 0,
     loadCpu: 1,
     nice: parseNice(values.nice),
+    only:
+      values.only === undefined
+        ? null
+        : new Set(
+            values.only
+              .split(',')
+              .map((id) => id.trim())
+              .filter((id) => id !== ''),
+          ),
+    cpuProfDir: values['cpu-prof'] ?? null,
     argv,
   };
   if (options.durationSeconds <= 0 || options.durationSeconds > 600) throw new Error('--duration must be in (0, 600]');

@@ -78,6 +78,7 @@ async function main(): Promise<void> {
     nice: 0,
     keep: false,
     latchkeyEnv: {},
+    cpuProfDir: null,
   };
   const hello = helloTarget(ctx);
   const latchkey = latchkeyTarget(

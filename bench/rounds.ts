@@ -30,6 +30,7 @@ async function measureServer(
   load: Placement,
   out: RoundsOutcome,
   log: (m: string) => void,
+  only: ReadonlySet<string> | null,
 ): Promise<void> {
   const tag = `[round ${round}/${rounds}] ${target.id}`;
   if (target.kind === 'latchkey') {
@@ -44,7 +45,8 @@ async function measureServer(
     own = null;
     await running?.server.stop();
   };
-  for (const scenario of await target.scenarios(server)) {
+  const scenarios = (await target.scenarios(server)).filter((s) => only === null || only.has(s.id));
+  for (const scenario of scenarios) {
     if (scenario.note !== undefined) out.notes.set(`${target.id}\u0000${scenario.id}`, scenario.note);
     try {
       const env = scenario.serverEnv === undefined ? null : JSON.stringify(scenario.serverEnv);
@@ -102,6 +104,8 @@ export async function runRounds(
   load: Placement,
   diskSync: DiskSyncProbe,
   log: (m: string) => void,
+  /** Scenario ids to run; null: all. */
+  only: ReadonlySet<string> | null = null,
 ): Promise<RoundsOutcome> {
   const out: RoundsOutcome = { runs: [], startupRuns: [], diskSync: [], notes: new Map(), failures: [] };
   const durable = targets.some((t) => t.kind === 'latchkey');
@@ -126,7 +130,7 @@ export async function runRounds(
         continue;
       }
       try {
-        await measureServer(target, server, round, rounds, load, out, log);
+        await measureServer(target, server, round, rounds, load, out, log, only);
       } catch (err) {
         const message = `round ${round}: ${target.id}: ${errorText(err)}\n${server.recentOutput()}`;
         log(`bench: ${message}`);

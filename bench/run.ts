@@ -50,6 +50,7 @@ async function main(): Promise<number> {
     nice: options.nice,
     keep: options.keep,
     latchkeyEnv: options.serverEnv,
+    cpuProfDir: options.cpuProfDir,
   };
   const plan = await planTargets(options, ctx, log);
   try {
@@ -60,6 +61,7 @@ async function main(): Promise<number> {
       { cpu: options.loadCpu, nice: options.nice },
       { seconds: options.durationSeconds, rate: options.fixedRate },
       log,
+      options.only,
     );
     const failures = [...prepared.failures, ...rounds.failures];
     const report = assembleReport({

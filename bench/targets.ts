@@ -29,6 +29,8 @@ export interface TargetContext {
   keep: boolean;
   /** Extra settings for every Latchkey server (from --server-env). */
   latchkeyEnv: Record<string, string>;
+  /** Latchkey servers write V8 CPU profiles here (--cpu-prof), or null. */
+  cpuProfDir: string | null;
 }
 
 /**
@@ -163,6 +165,13 @@ export function snapshotLatchkeyBuild(keep: boolean): string {
 
 export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): LatchkeyTarget {
   let dataDir: string | null = null;
+  /**
+   * SQLite: a copy of the seeded data dir for a second server started beside the round's (a
+   * scenario with settings of its own): a SQLite store belongs to one server process (the
+   * data-dir lock), so the second one opens its own copy, seeded the same way. PostgreSQL
+   * servers share the database and the data dir (key file) and take no lock.
+   */
+  let ownDataDir: string | null = null;
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
   let proxy: ProxyBench | null = null;
@@ -170,6 +179,9 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   const { env: launcherEnv, nodeFlags } = launcher();
   const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
     if (dataDir === null) throw new Error(`${store.id}: not prepared`);
+    const second = Object.keys(extraEnv).length > 0 && store.databaseUrl === null;
+    if (second && ownDataDir === null) throw new Error(`${store.id}: no copy of the data dir for a second server`);
+    const dir = second && ownDataDir !== null ? ownDataDir : dataDir;
     // Latchkey logs "listening on" at info level only, and we run it at warn (as deployed);
     // so give it a port we know and also accept /healthz answering there as "listening".
     const port = await freePort();
@@ -177,7 +189,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
       ...launcherEnv,
       LATCHKEY_HOST: '127.0.0.1',
       LATCHKEY_PORT: String(port),
-      LATCHKEY_DATA_DIR: dataDir,
+      LATCHKEY_DATA_DIR: dir,
       ...LATCHKEY_BENCH_ENV,
       ...ctx.latchkeyEnv,
       ...extraEnv,
@@ -187,7 +199,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
     return launchServer({
       name: `latchkey (${store.id})`,
       command: process.execPath,
-      args: [...nodeFlags, store.binPath, 'serve'],
+      args: [...nodeFlags, ...(ctx.cpuProfDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${ctx.cpuProfDir}`]), store.binPath, 'serve'],
       env,
       cwd: repoRoot,
       cpu: ctx.serverCpu,
@@ -228,6 +240,10 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
       } finally {
         await server.stop();
       }
+      if (store.databaseUrl === null) {
+        ownDataDir = tempDir(`bench-latchkey-${store.id}-own-`, ctx.keep);
+        cpSync(dataDir, ownDataDir, { recursive: true });
+      }
     },
     start: (env) => launch(false, env),
     scenarios: async (server) => {
@@ -237,7 +253,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
       return [...latchkeyScenarios(server.origin, ctx.shape, seeded, deep), ...proxyScenarios(ctx.shape, proxy)];
     },
     cleanup: async () => {
-      if (dataDir !== null && !ctx.keep) rmSync(dataDir, { recursive: true, force: true });
+      for (const dir of [dataDir, ownDataDir]) if (dir !== null && !ctx.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
