@@ -14,6 +14,19 @@ export interface SigningKey {
   service: string;
 }
 
+/** The derived key of one day, kept as the AWS SDK keeps it (the load worker then spends its core on requests, not HMACs). */
+const derivedKeys = new Map<string, Buffer>();
+function signingKey(k: SigningKey, day: string): Buffer {
+  const id = `${k.accessKeyId}/${day}/${k.region}/${k.service}`;
+  let key = derivedKeys.get(id);
+  if (key === undefined) {
+    key = hmac(`AWS4${k.secretAccessKey}`, day);
+    for (const part of [k.region, k.service, 'aws4_request']) key = hmac(key, part);
+    derivedKeys.set(id, key);
+  }
+  return key;
+}
+
 /** Headers (lower-case) for one signed POST of `body` to `path` at `host`, `amz-sdk-invocation-id` unique per call. */
 export function signedHeaders(
   k: SigningKey,
@@ -44,8 +57,7 @@ export function signedHeaders(
   ].join('\n');
   const scope = `${day}/${k.region}/${k.service}/aws4_request`;
   const toSign = ['AWS4-HMAC-SHA256', amzDate, scope, sha256Hex(canonical)].join('\n');
-  let key: Buffer = hmac(`AWS4${k.secretAccessKey}`, day);
-  for (const part of [k.region, k.service, 'aws4_request']) key = hmac(key, part);
+  const key = signingKey(k, day);
   const signature = createHmac('sha256', key).update(toSign).digest('hex');
   return { ...headers, authorization: `AWS4-HMAC-SHA256 Credential=${k.accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
 }

@@ -205,6 +205,42 @@ function row(report: BenchReport, targetId: string, scenarioId: string): Summary
   return report.rows.find((r) => r.targetId === targetId && r.scenarioId === scenarioId);
 }
 
+const times = (a: number | null | undefined, b: number | null | undefined): string | null =>
+  a !== null && a !== undefined && b !== null && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}×` : null;
+const addedMs = (a: number | null | undefined, b: number | null | undefined): string | null =>
+  a !== null && a !== undefined && b !== null && b !== undefined ? `${(a - b).toFixed(2)} ms` : null;
+
+/** The proxy against the direct request, and the compat reads against the native reveal of the same credentials (issues 27 and 29). */
+function proxyAndCompatNotes(report: BenchReport, store: string): string[] {
+  const notes: string[] = [];
+  const direct = row(report, store, 'proxy-direct');
+  const proxied = row(report, store, 'proxy');
+  const directPaced = row(report, store, 'proxy-direct-paced');
+  const proxiedPaced = row(report, store, 'proxy-paced');
+  const rpsRatio = times(proxied?.rps, direct?.rps);
+  if (rpsRatio !== null) {
+    const paced =
+      directPaced && proxiedPaced
+        ? `; at a steady rate (${proxiedPaced.label.replace(/^.*@ /, '')}) it adds p50 ${addedMs(proxiedPaced.p50, directPaced.p50) ?? '?'} and p99 ${addedMs(proxiedPaced.p99, directPaced.p99) ?? '?'} ` +
+          `(${proxiedPaced.p50?.toFixed(2) ?? '?'}/${proxiedPaced.p99?.toFixed(2) ?? '?'} against ${directPaced.p50?.toFixed(2) ?? '?'}/${directPaced.p99?.toFixed(2) ?? '?'} ms)`
+        : '';
+    notes.push(`On ${store}, a proxied request answers ${rpsRatio} the req/s of the same request sent straight to the target${paced}.`);
+  }
+  const native = row(report, store, 'oauth-reveal');
+  const parts: string[] = [];
+  for (const [id, name] of [
+    ['kv-v2-read', 'a Vault KV v2 read'],
+    ['aws-get-secret-value', 'an AWS GetSecretValue'],
+  ] as const) {
+    const r = row(report, store, id);
+    const rps = times(r?.rps, native?.rps);
+    const cpu = times(r?.rpsPerCpuSecond, native?.rpsPerCpuSecond);
+    if (rps !== null) parts.push(`${name} ${rps} (${cpu ?? '?'} per CPU-s)`);
+  }
+  if (parts.length > 0) notes.push(`On ${store}, by name against the native reveal of the same OAuth2 credentials: ${parts.join(', ')}.`);
+  return notes;
+}
+
 function meaning(report: BenchReport): string[] {
   const m = report.method;
   const notes: string[] = [
@@ -265,6 +301,7 @@ function meaning(report: BenchReport): string[] {
         `(per request, from req/CPU-s; the median of ${ratios.length} round${ratios.length === 1 ? '' : 's'}: ${ratios.map((x) => x.toFixed(2)).join(', ')}).`,
     );
   }
+  for (const store of stores) notes.push(...proxyAndCompatNotes(report, store));
   const durableRps = row(report, 'naive-reveal', 'naive-reveal')?.rps ?? null;
   const unsyncedRps = row(report, 'naive-reveal', 'naive-reveal-unsynced')?.rps ?? null;
   if (durableRps !== null && unsyncedRps !== null && durableRps > 0 && unsyncedRps > 0) {

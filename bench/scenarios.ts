@@ -317,6 +317,15 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
     headers: {},
     expectStatus: 200,
   };
+  const proxied: LoadSpec = {
+    ...direct,
+    label: 'proxied GET /',
+    paths: [`/v1/credentials/${proxy.credentialId}/proxy/`],
+    headers: { authorization: `Bearer ${proxy.serviceKey}`, 'x-latchkey-target': proxy.targetOrigin },
+  };
+  // Below saturation, so the added latency is the proxy's and not queueing: half the paced rate
+  // of the other rows (a proxied request costs more than a reveal).
+  const rate = Math.max(1, Math.round(shape.fixedRate / 2));
   return [
     {
       id: 'proxy-direct',
@@ -330,15 +339,21 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
       id: 'proxy',
       label: 'proxy ANY /v1/credentials/{id}/proxy/ → the same target (api_key header injected)',
       kind: 'saturate',
-      specs: [
-        {
-          ...direct,
-          label: 'proxied GET /',
-          paths: [`/v1/credentials/${proxy.credentialId}/proxy/`],
-          headers: { authorization: `Bearer ${proxy.serviceKey}`, 'x-latchkey-target': proxy.targetOrigin },
-        },
-      ],
+      specs: [proxied],
       note: 'service key; credential.use audited per request',
+    },
+    {
+      id: 'proxy-direct-paced',
+      label: `GET / straight to the loopback target @ ${rate}/s`,
+      kind: 'paced',
+      specs: [{ ...direct, label: `GET / straight to the target @ ${rate}/s`, pacedRate: rate }],
+      direct: true,
+    },
+    {
+      id: 'proxy-paced',
+      label: `proxied GET / @ ${rate}/s`,
+      kind: 'paced',
+      specs: [{ ...proxied, label: `proxied GET / @ ${rate}/s`, pacedRate: rate }],
     },
   ];
 }
