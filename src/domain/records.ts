@@ -174,7 +174,10 @@ export interface IdempotencyRow {
 export type Visibility = { all: true } | { all: false; teamIds: readonly string[]; teamSlugs: readonly string[] };
 
 export interface CredentialFilter {
+  /** A case-insensitive "contains" on the name (list search). */
   name?: string;
+  /** Exactly this name (the compat APIs address a secret by its name; index credentials_name). */
+  exactName?: string;
   type?: string;
   /** Any of these types (a dialect that shows several types lists them in one keyset/offset query). */
   types?: readonly string[];

@@ -56,6 +56,7 @@ export function credentialListSql(
     params.push(`%${escapeLike(f.name.toLowerCase())}%`);
   }
   const eq: Array<[keyof CredentialFilter, string]> = [
+    ['exactName', 'name'],
     ['type', 'type'],
     ['status', 'status'],
     ['provider', 'provider'],

@@ -15,9 +15,14 @@ const PAGE = 500;
 
 /**
  * Every credential the caller can see, page by page in the store's order (newest first), from
- * after `after`; `filter.name` narrows the store's query (a case-insensitive "contains").
+ * after `after`; `filter.name` narrows the store's query (a case-insensitive "contains"), `filter.exactName` to one name.
  */
-export async function* visibleCredentials(s: Services, ctx: RequestContext, filter: { name?: string } = {}, after?: Keyset): AsyncGenerator<CredentialRow> {
+export async function* visibleCredentials(
+  s: Services,
+  ctx: RequestContext,
+  filter: { name?: string; exactName?: string } = {},
+  after?: Keyset,
+): AsyncGenerator<CredentialRow> {
   let position = after;
   for (;;) {
     const { rows } = await s.credentials.list(ctx, filter, { limit: PAGE, ...(position ? { after: position } : {}) });
@@ -34,7 +39,7 @@ export async function* visibleCredentials(s: Services, ctx: RequestContext, filt
  */
 export async function credentialByName(s: Services, ctx: RequestContext, name: string): Promise<CredentialRow | null> {
   const found: CredentialRow[] = [];
-  for await (const c of visibleCredentials(s, ctx, { name })) if (c.name === name) found.push(c);
+  for await (const c of visibleCredentials(s, ctx, { exactName: name })) if (c.name === name) found.push(c);
   if (found.length > 1)
     throw new LatchkeyError('INVALID_PARAMETER', `${found.length} credentials you can see are named ${name} (one per team): address one by its id`);
   return found[0] ?? null;

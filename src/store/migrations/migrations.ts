@@ -208,4 +208,13 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`,
     ],
   },
+  {
+    id: 12,
+    name: 'credentials found by exact name',
+    statements: () => [
+      // The AWS Secrets Manager and Vault KV v2 APIs address a secret by its name on every read;
+      // without this, each read scanned the tenant's credentials (docs/performance.md).
+      `CREATE INDEX credentials_name ON credentials (tenant_id, name, created_at, id) WHERE deleted_at IS NULL`,
+    ],
+  },
 ];
