@@ -9,7 +9,7 @@ import { Keyring, storeIsInitialised } from './crypto/keyring.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { buildApp, type App } from './http/app.js';
 import { createAuditSink } from './services/audit/sinks/sink-target.js';
-import { startCacheCoherence, type CacheCoherence } from './services/coordination/cache-coherence.js';
+import { cachesTogether, startCacheCoherence, type CacheCoherence } from './services/coordination/cache-coherence.js';
 import { createServices, type Services } from './services/services.js';
 import { createEgressGuard } from './egress/egress-guard.js';
 import { openStore } from './store/open-store.js';
@@ -136,7 +136,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
     const coherence = await startCacheCoherence({
       store,
       caches: {
-        access_key: services.authenticator.cache,
+        access_key: cachesTogether(services.authenticator.cache, services.awsKeyPairs.cache),
         keyring: {
           drop: (tenantId) => keyring.invalidate(tenantId),
           dropAll: () => keyring.invalidate(),

@@ -114,7 +114,13 @@ export function createServices(deps: {
     stsEndpoint: deps.proxy?.awsStsEndpoint ?? null,
     cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
   });
-  const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
+  // An access key that changed or went: its cached principal and its cached AWS pair are
+  // dropped here, and every other process is told (the access_key topic drives both caches).
+  const forgetKey = async (keyHash: Buffer): Promise<void> => {
+    awsKeyPairs.cache.drop(keyHash.toString('hex'));
+    await authenticator.forget(keyHash);
+  };
+  const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock, cacheTtlMs: deps.authCacheTtlMs, onKeyChanged: forgetKey });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
 
   return {
@@ -139,9 +145,9 @@ export function createServices(deps: {
       // The use itself was audited before the secret left; only its result event is missing.
       onAuditFailure: (err) => logger.error({ err: { message: (err as Error).message } }, 'audit of a proxied request result failed'),
     }),
-    accessKeys: createAccessKeysService({ store, audit, clock, env: deps.keyEnv, onRevoke: (hash) => authenticator.forget(hash) }),
-    tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: (hash) => authenticator.forget(hash) }),
-    teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: (hash) => authenticator.forget(hash) }),
+    accessKeys: createAccessKeysService({ store, audit, clock, env: deps.keyEnv, onRevoke: forgetKey }),
+    tenants: createTenantsService({ store, keyring, audit, clock, env: deps.keyEnv, onAccessKeyGone: forgetKey }),
+    teams: createTeamsService({ store, audit, clock, directory, onMembershipChange: forgetKey }),
     idempotency: createIdempotencyService({ store, keyring, clock }),
     awsKeyPairs,
     sigv4: createSigV4Verifier({ pairs: awsKeyPairs, clock, service: 'secretsmanager' }),

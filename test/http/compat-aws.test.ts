@@ -103,8 +103,22 @@ describe('AWS key pairs', () => {
     assertNoSecret({ 'access key': JSON.stringify(listed) }, [p.secret_access_key]);
     const c = client({ accessKeyId: p.access_key_id, secretAccessKey: p.secret_access_key });
     await c.send(new ListSecretsCommand({}));
+    await c.send(new ListSecretsCommand({}));
     await ok(s.request('DELETE', `/v1/access-keys/${issued.id}`), 204);
     await refused(c.send(new ListSecretsCommand({})), 'UnrecognizedClientException');
+  });
+
+  it('a new pair replaces the old one: the old secret stops working at once, though it was just used', async () => {
+    const issued = await ok(s.request('POST', '/v1/access-keys', { body: { name: 'reissued', role: 'service' } }));
+    secrets.push(issued.key);
+    const first = await ok(s.request('POST', `/v1/access-keys/${issued.id}/aws-key-pair`));
+    secrets.push(first.secret_access_key);
+    const old = client({ accessKeyId: first.access_key_id, secretAccessKey: first.secret_access_key });
+    for (let i = 0; i < 3; i++) await old.send(new ListSecretsCommand({}));
+    const second = await ok(s.request('POST', `/v1/access-keys/${issued.id}/aws-key-pair`));
+    secrets.push(second.secret_access_key);
+    await refused(old.send(new ListSecretsCommand({})), 'UnrecognizedClientException');
+    await client({ accessKeyId: second.access_key_id, secretAccessKey: second.secret_access_key }).send(new ListSecretsCommand({}));
   });
 
   it('the CLI issues one (`latchkey access-keys aws-key-pair`), printed once, and the SDK signs with it', async () => {

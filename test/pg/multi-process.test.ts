@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { smtpBody, startServer, type TestServer } from '../support/server.ts';
 import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
 
@@ -140,6 +141,45 @@ describe('two processes on one PostgreSQL database', () => {
       // And it stays refused on both.
       assert.equal((await a.request('GET', '/v1/credentials', { key })).status, 401);
       assert.equal((await b.request('GET', '/v1/credentials', { key })).status, 401);
+    });
+  }
+
+  for (const change of ['revoked', 'given a new pair'] as const) {
+    it(`an AWS key pair whose key is ${change} on A is refused by B within 1 s`, async (t) => {
+      if (noPostgres(t)) return;
+      const issued = await a.request('POST', '/v1/access-keys', {
+        body: { name: unique('mp aws'), type: 'api', role: 'service', team_ids: [], expires_at: null },
+      });
+      assert.equal(issued.status, 201, issued.text);
+      const made = await a.request('POST', `/v1/access-keys/${issued.body.id}/aws-key-pair`, { key: owner });
+      assert.equal(made.status, 201, made.text);
+      const credentials = { accessKeyId: made.body.access_key_id as string, secretAccessKey: made.body.secret_access_key as string };
+      const sdk = (s: TestServer) =>
+        new SecretsManagerClient({ endpoint: `${s.url}/compat/aws-secretsmanager`, region: 'eu-west-1', credentials, maxAttempts: 1 });
+      // Used on both, so both hold the pair in their (ten-minute) cache.
+      for (let i = 0; i < 3; i++) for (const s of [a, b]) await sdk(s).send(new ListSecretsCommand({}));
+
+      const r =
+        change === 'revoked'
+          ? await a.request('DELETE', `/v1/access-keys/${issued.body.id}`, { key: owner })
+          : await a.request('POST', `/v1/access-keys/${issued.body.id}/aws-key-pair`, { key: owner });
+      assert.ok(r.status === 204 || r.status === 201, r.text);
+      const start = performance.now();
+      let refusedAfter = -1;
+      while (performance.now() - start < 5000) {
+        try {
+          await sdk(b).send(new ListSecretsCommand({}));
+        } catch (err) {
+          assert.equal((err as Error).name, 'UnrecognizedClientException', String(err));
+          refusedAfter = performance.now() - start;
+          break;
+        }
+        await sleep(50);
+      }
+      t.diagnostic(`${change} on A, refused by B after ${refusedAfter.toFixed(1)} ms`);
+      assert.ok(refusedAfter >= 0, `B still accepted the pair 5 s after its key was ${change} on A`);
+      assert.ok(refusedAfter < 1000, `B refused the pair only after ${refusedAfter.toFixed(0)} ms`);
+      await assert.rejects(sdk(a).send(new ListSecretsCommand({})), { name: 'UnrecognizedClientException' });
     });
   }
 

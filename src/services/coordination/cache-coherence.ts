@@ -20,6 +20,21 @@ export interface CoherentCache {
   setTrusted(trusted: boolean): void;
 }
 
+/** Several caches kept under one topic (the access key's: the authenticator's keys and the AWS pairs acting for them). */
+export function cachesTogether(...caches: readonly CoherentCache[]): CoherentCache {
+  return {
+    drop: (key) => {
+      for (const c of caches) c.drop(key);
+    },
+    dropAll: () => {
+      for (const c of caches) c.dropAll();
+    },
+    setTrusted: (trusted) => {
+      for (const c of caches) c.setTrusted(trusted);
+    },
+  };
+}
+
 export interface CacheCoherence {
   isLive(): boolean;
   stop(): Promise<void>;
