@@ -4,6 +4,7 @@ import { request as httpsRequest } from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import { categoryOfSocketError, type RemoteFailureCategory } from '../domain/remote-failure.js';
+import { createConnectionPools } from './connection-pool.js';
 import { type EgressAllowList, parseIp, specialPurpose, type IpAddress } from './address-policy.js';
 
 /**
@@ -140,9 +141,15 @@ function pinnedLookup(addresses: readonly IpAddress[]): LookupFunction {
   };
 }
 
+/** Methods a client may repeat without a different effect (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+const isStream = (body: Readable | Buffer | null): boolean => body !== null && !Buffer.isBuffer(body);
+
 export function createEgressGuard(opts: EgressOptions): EgressGuard {
   const lookupAll = opts.lookupAll ?? systemLookupAll;
   const { allow } = opts;
+  const pools = createConnectionPools();
 
   async function vet(raw: string, resolve = true): Promise<Vetted> {
     let url: URL;
@@ -244,32 +251,54 @@ export function createEgressGuard(opts: EgressOptions): EgressGuard {
   return {
     async open(req) {
       const v = await beforeDeadline(vet(req.url), req.signal);
-      return new Promise<IncomingMessage>((resolve, reject) => {
-        const fail = (err: unknown): void => reject(new EgressFailed(req.signal.aborted ? 'timeout' : socketCategory(err)));
-        const r = (v.url.protocol === 'https:' ? httpsRequest : httpRequest)(
-          {
-            method: req.method,
-            hostname: v.host,
-            port: v.url.port === '' ? undefined : Number(v.url.port),
-            path: `${v.url.pathname}${v.url.search}`,
-            headers: { ...req.headers, host: v.url.host },
-            lookup: pinnedLookup(v.addresses),
-            agent: false,
-            signal: req.signal,
-            ...(req.tls && v.url.protocol === 'https:' ? req.tls : {}),
-          },
-          resolve,
-        );
-        r.on('error', fail);
-        const body = req.body;
-        if (body === null) r.end();
-        else if (Buffer.isBuffer(body)) r.end(body);
-        else {
-          // A caller's body that breaks off must not leave a request half sent and waiting.
-          body.on('error', (err) => r.destroy(err));
-          body.pipe(r);
-        }
-      });
+      const https = v.url.protocol === 'https:';
+      // Kept-alive connections, pooled per checked destination (connection-pool.ts); a client
+      // certificate's TLS session is never shared.
+      const agent =
+        req.tls && https
+          ? false
+          : pools.agentFor(
+              https ? 'https:' : 'http:',
+              v.host,
+              v.url.port,
+              v.addresses.map((a) => a.text),
+            );
+      const send = (retry: boolean): Promise<IncomingMessage> =>
+        new Promise<IncomingMessage>((resolve, reject) => {
+          const r = (https ? httpsRequest : httpRequest)(
+            {
+              method: req.method,
+              hostname: v.host,
+              port: v.url.port === '' ? undefined : Number(v.url.port),
+              path: `${v.url.pathname}${v.url.search}`,
+              headers: { ...req.headers, host: v.url.host },
+              lookup: pinnedLookup(v.addresses),
+              agent,
+              signal: req.signal,
+              ...(req.tls && https ? req.tls : {}),
+            },
+            resolve,
+          );
+          r.on('error', (err) => {
+            // A kept-alive connection the target closed as this request went out: nothing was
+            // answered, so a request that may be repeated (RFC 9110 §9.2.2) and whose body is
+            // still at hand goes once more, on a new connection.
+            if (retry && r.reusedSocket && !req.signal.aborted && (err as { code?: string }).code === 'ECONNRESET') {
+              send(false).then(resolve, reject);
+              return;
+            }
+            reject(new EgressFailed(req.signal.aborted ? 'timeout' : socketCategory(err)));
+          });
+          const body = req.body;
+          if (body === null) r.end();
+          else if (Buffer.isBuffer(body)) r.end(body);
+          else {
+            // A caller's body that breaks off must not leave a request half sent and waiting.
+            body.on('error', (err) => r.destroy(err));
+            body.pipe(r);
+          }
+        });
+      return send(agent !== false && IDEMPOTENT.has(req.method.toUpperCase()) && !isStream(req.body));
     },
 
     async check(url) {

@@ -249,4 +249,48 @@ describe('egress guard: what the operator allows, and the limits that still appl
     assert.equal(asked, 1);
     assert.equal(victim4.hits.length, before);
   });
+
+  it('proxied requests keep their connection alive, but each is checked again and a changed answer gets no pooled socket', async () => {
+    // The target counts TCP connections: kept alive, three requests share one.
+    const connections: string[] = [];
+    const target = await listen('127.0.0.2', (_req, res) => res.end('ok'));
+    target.server.on('connection', (socket) => connections.push(socket.remoteAddress ?? ''));
+    const answers = [[{ address: '127.0.0.2', family: 4 }]];
+    let asked = 0;
+    const guard = createEgressGuard({
+      allow: new EgressAllowList(['127.0.0.2/32']),
+      timeoutMs: 2000,
+      maxResponseBytes: 4096,
+      maxRedirects: 0,
+      lookupAll: async () => {
+        asked++;
+        return answers[answers.length - 1] ?? [];
+      },
+    });
+    const get = async (): Promise<string> => {
+      const res = await guard.open({
+        method: 'GET',
+        url: `http://pooled.invalid:${target.port}/x`,
+        headers: {},
+        body: null,
+        signal: AbortSignal.timeout(2000),
+      });
+      const chunks: Buffer[] = [];
+      for await (const c of res) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString();
+    };
+    for (let i = 0; i < 3; i++) assert.equal(await get(), 'ok');
+    assert.equal(asked, 3, 'the name is resolved and checked for every request');
+    assert.equal(target.hits.length, 3);
+    assert.equal(connections.length, 1, 'one kept-alive connection for the three');
+    // The name now answers loopback (not allowed): refused before any pooled socket is used,
+    // and nothing reaches either address.
+    answers.push([{ address: '127.0.0.1', family: 4 }]);
+    const victimBefore = victim4.hits.length;
+    await assert.rejects(get(), EgressRefused);
+    assert.equal(target.hits.length, 3);
+    assert.equal(victim4.hits.length, victimBefore);
+    target.server.closeAllConnections();
+    target.server.close();
+  });
 });

@@ -27,6 +27,8 @@ export interface AuditTarget {
 export const PLATFORM_CHAIN = '';
 
 const SEAL_BATCH = 500;
+/** The longest an `appendSoon` event waits for an awaited one to go with before it is written alone. */
+const DEFERRED_MS = 50;
 const RETENTION_INTERVAL_MS = 3_600_000;
 /** The first retention pass runs this long after start, not during start-up. */
 const RETENTION_FIRST_RUN_MS = 30_000;
@@ -49,6 +51,13 @@ export interface AuditService {
    * calls share one transaction (group commit), so an fsync per reveal is not one per request.
    */
   append(event: AuditRow, touch?: UsageTouch): Promise<void>;
+  /**
+   * Like `append`, for an event nothing waits on (the result of a proxied request, written after
+   * its answer went out): it goes with the next group commit that an awaited event starts, and
+   * on its own only after DEFERRED_MS, so it never adds a commit and a flush of its own while
+   * such events keep coming. Resolves once it is durable.
+   */
+  appendSoon(event: AuditRow): Promise<void>;
   /**
    * Records a request the HTTP layer refused (403, or 404 on a route that hands out secrets),
    * whichever route or dialect refused it, grouped by actor, action and target over a window
@@ -105,6 +114,7 @@ export function createAuditService(deps: {
    * back, it goes in one transaction instead of one per event-loop turn.
    */
   let writing: Promise<void> | null = null;
+  let deferredTimer: NodeJS.Timeout | null = null;
   const scheduleFlush = (): void => {
     if (flushScheduled || writing) return;
     flushScheduled = true;
@@ -296,6 +306,18 @@ export function createAuditService(deps: {
         scheduleFlush();
       });
     },
+    appendSoon(event) {
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ event, touch: null, resolve, reject });
+        // A flush that takes the queue before the timer fires writes it; the timer then finds nothing.
+        if (deferredTimer === null) {
+          deferredTimer = setTimeout(() => {
+            deferredTimer = null;
+            scheduleFlush();
+          }, DEFERRED_MS);
+        }
+      });
+    },
     recordRefused(req) {
       // The route pattern and the method, never the URL: a query string may hold anything.
       const reason = `${req.method} ${req.route ?? '(no route)'} ${req.outcome === 'denied' ? 'refused' : 'not found'}`;
@@ -374,6 +396,8 @@ export function createAuditService(deps: {
     },
     async stop() {
       refusals.closeAll();
+      if (deferredTimer) clearTimeout(deferredTimer);
+      deferredTimer = null;
       if (sealTimer) clearInterval(sealTimer);
       if (retentionTimer) clearTimeout(retentionTimer);
       await retentionRun;

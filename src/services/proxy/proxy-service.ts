@@ -139,7 +139,7 @@ export function createProxyService(deps: {
   credentials: Pick<CredentialsService, 'use'>;
   catalog: Catalog;
   egress: Pick<EgressGuard, 'open'>;
-  audit: Pick<AuditService, 'event' | 'append'>;
+  audit: Pick<AuditService, 'event' | 'appendSoon'>;
   tokens: Pick<DerivedTokens, 'derive'>;
   clock: Clock;
   timeoutMs: number;
@@ -171,8 +171,9 @@ export function createProxyService(deps: {
       const report = (status: number | null, outcome: string, bytes: number): void => {
         const r: UseResult = { ...base, status, outcome, bytes, durationMs: Date.now() - started };
         const reason = `${what} -> ${status ?? '-'} ${outcome}, ${bytes} bytes, ${r.durationMs} ms`;
+        // Nothing waits on it (the answer is out): it joins the next group commit (audit-service.ts).
         audit
-          .append(audit.event(ctx, 'credential.use_result', { type: 'credential', id: credential.id }, outcome === 'ok' ? 'success' : 'failure', reason))
+          .appendSoon(audit.event(ctx, 'credential.use_result', { type: 'credential', id: credential.id }, outcome === 'ok' ? 'success' : 'failure', reason))
           .catch(deps.onAuditFailure)
           .finally(() => finished(r));
       };
