@@ -32,13 +32,20 @@ export function pickPath(spec: LoadSpec): string {
   return spec.paths.length === 1 ? (spec.paths[0] ?? '/') : pick(spec.paths);
 }
 
+/**
+ * Numbers the AWS requests of this worker across its phases: restarted per phase, the first
+ * measured requests repeated the warm-up's last ones byte for byte within one second, and the
+ * server refused them as replays (400).
+ */
+let awsSequence = 0;
+
 /** A SigV4-signed JSON 1.1 request per send: the SecretId is picked from `paths`, the path is the dialect's. */
 function buildAwsRequest(spec: LoadSpec & { awsSign: NonNullable<LoadSpec['awsSign']> }): autocannon.Request {
   const host = new URL(spec.origin).host;
   const path = '/compat/aws-secretsmanager/';
-  let n = 0;
   const sign = (req: autocannon.Request): autocannon.Request => {
-    n += 1;
+    awsSequence += 1;
+    const n = awsSequence;
     req.method = 'POST';
     req.path = path;
     req.body = JSON.stringify({ SecretId: pickPath(spec) });

@@ -9,12 +9,30 @@
 // a steady 1000 req/s, which is what these rows are meant to show.
 import http from 'node:http';
 import { pickPath, requestBody, uniqueSuffixes } from './autocannon-sender.js';
+import { signedHeaders } from './aws-sigv4-signer.js';
 import { LatencyRecorder } from './latency-percentiles.js';
 import type { LoadSpec } from './load-spec.js';
 import type { PhaseOutcome } from './phase-outcome.js';
 
 /** How long to wait, after the last request went out, for the answers still owed. */
 const DRAIN_LIMIT_MS = 10_000;
+
+/** A GetSecretValue of `secretId` signed anew (the AWS row's spec: the paths are secret names). */
+function awsRequest(
+  k: NonNullable<LoadSpec['awsSign']>,
+  host: string,
+  secretId: string,
+  n: number,
+): { path: string; body: string; headers: Record<string, string> } {
+  const path = '/compat/aws-secretsmanager/';
+  const body = JSON.stringify({ SecretId: secretId });
+  const headers = signedHeaders(k, host, path, body, {
+    'content-type': 'application/x-amz-json-1.1',
+    'x-amz-target': k.target,
+    'amz-sdk-invocation-id': `${process.pid}-paced-${n}`,
+  });
+  return { path, body, headers };
+}
 
 export function runPacedPhase(spec: LoadSpec, phase: 'warmup' | 'measure', seconds: number): Promise<PhaseOutcome> {
   const rate = spec.pacedRate;
@@ -30,6 +48,7 @@ export function runPacedPhase(spec: LoadSpec, phase: 'warmup' | 'measure', secon
   const headers: Record<string, string> = spec.body === undefined ? { ...spec.headers } : { 'content-type': 'application/json', ...spec.headers };
   let errors = 0;
   let timeouts = 0;
+  let sequence = 0;
   let sent = 0;
   let settled = 0;
 
@@ -62,9 +81,18 @@ export function runPacedPhase(spec: LoadSpec, phase: 'warmup' | 'measure', secon
     };
     const fire = (dueAt: number): void => {
       sendLags.record(performance.now() - dueAt);
-      const body = requestBody(spec, nextSuffix);
+      const signed = spec.awsSign === undefined ? null : awsRequest(spec.awsSign, target.host, pickPath(spec), (sequence += 1));
+      const body = signed?.body ?? requestBody(spec, nextSuffix);
       const req = http.request(
-        { agent, host: target.hostname, port: target.port, method: spec.method, path: pickPath(spec), headers, timeout: 10_000 },
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          method: spec.method,
+          path: signed?.path ?? pickPath(spec),
+          headers: signed?.headers ?? headers,
+          timeout: 10_000,
+        },
         (res) => {
           res.resume();
           res.on('end', () => {

@@ -206,6 +206,19 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
       specs: [awsGet],
       note: "the oauth-reveal row's credentials, by name; SigV4 checked per request",
     },
+    // The three reads of the same credentials again at one steady rate, below saturation: the
+    // server's CPU % at that rate is each API's cost per request whatever the load core manages
+    // (the AWS row's load worker signs every request), and the p50s differ by what each adds.
+    ...(
+      [
+        ['oauth-reveal-paced', 'OAuth2 reveal', oauthReveal],
+        ['kv-v2-read-paced', 'KV v2 read', kvRead],
+        ['aws-get-secret-value-paced', 'AWS GetSecretValue', awsGet],
+      ] as const
+    ).map(([id, name, spec]): Scenario => {
+      const rate = Math.max(1, Math.round(shape.fixedRate / 2));
+      return { id, label: `${name} @ ${rate}/s`, kind: 'paced', specs: [{ ...spec, label: `${name} @ ${rate}/s`, pacedRate: rate }] };
+    }),
     {
       id: 'list-first',
       label: 'list first page GET /v1/credentials?per_page=25',
