@@ -230,7 +230,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(teamRoutes(services), { prefix: '/v1' });
   await app.register(auditRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
-  await app.register(consoleRoutes(services), { prefix: '/ui' });
+  await app.register(consoleRoutes(services, config.publicUrl), { prefix: '/ui' });
   await app.register(compatRoutes(services, { deletedRetentionDays: config.deletedRetentionDays }), { prefix: '/compat' });
   return app;
 }
