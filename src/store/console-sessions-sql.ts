@@ -45,6 +45,8 @@ export function consoleSessionStore(db: SqlRunner): ConsoleSessionStore {
       return db.run('DELETE FROM console_sessions WHERE expires_at <= ?', [now]);
     },
     async insertConsoleOidcLogin(l) {
+      // Sign-ins nobody finished are dropped here too: starting one is public, so rows must not pile up.
+      await db.run('DELETE FROM console_oidc_logins WHERE expires_at <= ?', [l.createdAt]);
       await db.run('INSERT INTO console_oidc_logins (state_hash, created_at, expires_at) VALUES (?, ?, ?)', [l.stateHash, l.createdAt, l.expiresAt]);
     },
     async takeConsoleOidcLogin(stateHash, now) {

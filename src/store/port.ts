@@ -363,7 +363,7 @@ export interface ConsoleSessionStore {
   deleteConsoleSession(tokenHash: Buffer): Promise<void>;
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpiredConsoleSessions(now: string): Promise<number>;
-  /** An SSO sign-in under way, by the SHA-256 of its state (docs/console.md). */
+  /** An SSO sign-in under way, by the SHA-256 of its state (docs/console.md); drops expired ones. */
   insertConsoleOidcLogin(login: { stateHash: Buffer; createdAt: string; expiresAt: string }): Promise<void>;
   /** Deletes the sign-in's row and says whether it was there and unexpired: true once at most, whoever asks. Drops expired rows too. */
   takeConsoleOidcLogin(stateHash: Buffer, now: string): Promise<boolean>;

@@ -154,6 +154,11 @@ describe(`store contract: console sessions (${TEST_STORE})`, () => {
     assert.deepEqual(takes.sort(), [false, false, true]);
     assert.equal(await store.takeConsoleOidcLogin(old, at(0)), false);
     assert.equal(await store.takeConsoleOidcLogin(randomBytes(32), at(0)), false);
+    // A new sign-in clears the ones nobody finished.
+    const stale = randomBytes(32);
+    await store.insertConsoleOidcLogin({ stateHash: stale, createdAt: at(-700_000), expiresAt: at(-100_000) });
+    await store.insertConsoleOidcLogin({ stateHash: randomBytes(32), createdAt: at(0), expiresAt: at(600_000) });
+    assert.equal(await store.takeConsoleOidcLogin(stale, at(-200_000)), false);
   });
 });
 
