@@ -210,6 +210,14 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     id: 12,
+    name: 'audit event detail',
+    // What an event's consumers need beyond action and target (a rotation's version, a failure's
+    // category, an expiry warning's lead time): a small JSON object, never a secret. NULL on
+    // every event before, which hash as they did.
+    statements: () => [`ALTER TABLE audit_events ADD COLUMN detail TEXT`],
+  },
+  {
+    id: 13,
     name: 'console sign-in with OIDC',
     statements: (d) => [
       // A console session stands for an access key (key_hash) or for an OIDC identity (the mapped
