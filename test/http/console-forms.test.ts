@@ -204,7 +204,11 @@ describe('console: a credential made and changed through its form', () => {
   it('a generatable type made with the keyboard alone: the generated secret is shown once; the form fits a 390 px phone', async () => {
     const page = await signedIn(s.ownerKey);
     await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${s.url}/ui/#/credentials/new?type=oauth2`);
+    await page.getByLabel('Provider').waitFor();
+    assert.equal(await page.evaluate('document.documentElement.scrollWidth <= 390'), true, 'the longest form fits 390 px');
     await page.goto(`${s.url}/ui/#/credentials/new?type=text`);
+    await page.getByRole('heading', { name: 'New credential' }).waitFor();
     await page.getByLabel(/^Name/).focus();
     await page.keyboard.type(`Form keyboard ${Date.now()}`);
     await page.keyboard.press('Tab');

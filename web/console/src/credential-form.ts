@@ -102,12 +102,15 @@ export async function newCredentialPage(params: URLSearchParams): Promise<void> 
   show(back(), h('h1', {}, 'New credential'), form);
 }
 
+/** An empty input, an unticked box and an empty list all stand for a value that is not stored. */
+const blank = (v: unknown) => v === undefined || v === null || v === '' || v === false || (Array.isArray(v) && v.length === 0);
+
 /** The changes to send: config fields in view that differ from what is stored (emptied: null, which PATCH reads as "remove"). */
 function configChanges(stored: Record<string, unknown>, v: ReturnType<TypeFields['read']>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const k of v.shown) {
     const now = v.config[k];
-    if (JSON.stringify(now) === JSON.stringify(stored[k])) continue;
+    if (JSON.stringify(now) === JSON.stringify(stored[k]) || (blank(now) && blank(stored[k]))) continue;
     out[k] = now === undefined ? null : now;
   }
   return out;

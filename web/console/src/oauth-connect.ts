@@ -50,7 +50,7 @@ export function presetPicker(list: Preset[], fields: Field[], changed: () => voi
     if (!f) return;
     // Only fields still holding what the last preset put there (or nothing) are overwritten.
     const before = filled.get(name);
-    if (f.input.value !== '' && f.input.value !== before) return;
+    if (!(f.input instanceof HTMLSelectElement) && f.input.value !== '' && f.input.value !== before) return;
     f.input.value = value;
     filled.set(name, value);
   };

@@ -66,7 +66,7 @@ export function field(path: string, schema: PropSchema, o: FieldOptions = {}): F
   let input: Input;
   if (kind === 'enum') {
     const options = (schema.enum ?? []).map((e) => h('option', { value: String(e), selected: e === value }, String(e)));
-    input = h('select', { id }, value === undefined ? h('option', { value: '' }, '—') : null, ...options);
+    input = h('select', { id }, value === undefined || value === null ? h('option', { value: '' }, '—') : null, ...options);
   } else if (kind === 'boolean') {
     input = h('input', { id, type: 'checkbox', checked: value === true });
   } else if (kind === 'json' || kind === 'long') {
