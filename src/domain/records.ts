@@ -123,6 +123,9 @@ export interface VersionRow {
 
 export type AuditOutcome = 'success' | 'denied' | 'not_found' | 'failure';
 
+/** An audit event's `detail`: flat, and never a secret (see AuditRow.detail). */
+export type EventDetail = Readonly<Record<string, string | number | boolean | null>>;
+
 export interface AuditRow {
   id: string;
   tenantId: string;
@@ -142,6 +145,12 @@ export interface AuditRow {
    * itself and this many more like it. Absent or 0 on every other event.
    */
   suppressed?: number;
+  /**
+   * Facts an event's consumers need beyond its action and target (a rotation's new version, the
+   * status a change set, a refresh failure's category, an expiry warning's lead time). Never a
+   * secret: only ids, numbers, fixed words and timestamps go here. Absent on most events.
+   */
+  detail?: EventDetail;
   seq: number | null;
   hash: string | null;
   prevHash: string | null;

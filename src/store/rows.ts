@@ -258,6 +258,7 @@ export const AUDIT_COLUMNS = [
   'hash',
   'prev_hash',
   'suppressed',
+  'detail',
 ] as const;
 
 export function auditToParams(e: AuditRow): unknown[] {
@@ -279,6 +280,7 @@ export function auditToParams(e: AuditRow): unknown[] {
     e.hash,
     e.prevHash,
     e.suppressed ?? 0,
+    e.detail ? JSON.stringify(e.detail) : null,
   ];
 }
 
@@ -300,6 +302,7 @@ export function auditFromRecord(r: DbRecord): AuditRow {
     hash: strOrNull(r.hash),
     prevHash: strOrNull(r.prev_hash),
     ...(r.suppressed !== null && r.suppressed !== undefined && num(r.suppressed) > 0 ? { suppressed: num(r.suppressed) } : {}),
+    ...(typeof r.detail === 'string' ? { detail: json(r.detail) } : {}),
   };
 }
 

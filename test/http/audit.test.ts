@@ -121,6 +121,7 @@ describe('GET /v1/audit-events', () => {
           'action',
           'actor',
           'at',
+          'detail',
           'hash',
           'id',
           'ip',
@@ -235,6 +236,15 @@ describe('every action is an event', () => {
       assert.ok(e.actor.id.startsWith('key_') && e.actor.name);
     }
     assert.equal(JSON.stringify(events).includes(SECRET), false, 'an event holds a secret');
+    // The facts a consumer of the change needs ride on the event (hashed into the chain with it).
+    const detail = (action: string) => byRequest.get(did.find(([, a]) => a === action)?.[0] ?? '')?.detail;
+    assert.deepEqual(detail('credential.create'), { type: 'smtp', team_id: null, version: 1 });
+    assert.deepEqual(detail('credential.deactivate_temporarily'), { type: 'smtp', team_id: null, version: 1, status: 'inactive', previous_status: 'active' });
+    assert.deepEqual(detail('credential.rotate'), { type: 'smtp', team_id: null, version: 2 });
+    assert.deepEqual(detail('credential.version_restore'), { type: 'smtp', team_id: null, version: 3 });
+    assert.deepEqual(detail('credential.purge'), { type: 'smtp', team_id: null });
+    assert.equal(detail('credential.reveal'), null);
+    assert.equal((await verify(t.key)).ok, true);
     const conn = await s.sql();
     const dump = await conn.get<{ all: string }>(
       TEST_STORE === 'sqlite'
@@ -355,6 +365,8 @@ describe('tamper evidence: verify names the event', () => {
         ['user_agent', 'forged/1.0'],
         ['hash', 'f'.repeat(64)],
         ['prev_hash', 'e'.repeat(64)],
+        ['detail', JSON.stringify({ type: 'smtp', team_id: null, version: 7 })],
+        ['detail', null],
       ];
       for (const [column, value] of edits) {
         await conn.run(`UPDATE audit_events SET ${column} = ? WHERE id = ?`, value, victim);

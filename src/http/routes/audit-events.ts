@@ -44,6 +44,12 @@ const EventView = Type.Object({
       'window closes the last is written with the number of further refusals it stands for here. Each event stands for 1 + suppressed ' +
       'attempts. 0 on every other event. Hashed into the chain after prev_hash when it is above 0.',
   }),
+  detail: Type.Union([Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()])), Type.Null()], {
+    description:
+      "Facts beyond action and target, on the events that have them: a rotation's `version`, a status change's `status`, an expiry " +
+      "warning's `lead_days` and `expires_at`, a failure's `category`. Ids, numbers, fixed words and timestamps only, never a secret. " +
+      'Hashed into the chain when present.',
+  }),
   seq: Type.Union([Type.Integer(), Type.Null()]),
   hash: Type.Union([Type.String(), Type.Null()]),
   prev_hash: Type.Union([Type.String(), Type.Null()]),

@@ -39,6 +39,8 @@ function canonical(e: AuditRow, seq: number, prevHash: string): string {
   // A grouped refusal's count is hashed too; events that stand for themselves hash as they did
   // before the count existed, so chains sealed then still verify.
   if (e.suppressed !== undefined && e.suppressed > 0) fields.push(e.suppressed);
+  // Likewise the detail, as entries in key order (the stored JSON's own order is not relied on).
+  if (e.detail !== undefined) fields.push(Object.entries(e.detail).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return JSON.stringify(fields);
 }
 

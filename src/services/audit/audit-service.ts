@@ -5,7 +5,7 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
-import type { ActorRef, AppendSeal, AuditQuery, AuditRow, Keyset, SealDecision, SealRound, UsageTouch } from '../../store/port.js';
+import type { ActorRef, AppendSeal, AuditQuery, AuditRow, EventDetail, Keyset, SealDecision, SealRound, UsageTouch } from '../../store/port.js';
 import type { AuditSinkStore, AuditStore, KeyManagementStore, StoreLifecycle } from '../../store/port.js';
 import { StoreFull } from '../../store/port.js';
 import { keepLatestTouches } from '../../store/usage-touches.js';
@@ -42,7 +42,7 @@ export type { RefusedRequest } from './denials.js';
 export type { VerifyReport } from './audit-verify.js';
 
 export interface AuditService {
-  event(ctx: RequestContext, action: string, target: AuditTarget, outcome?: AuditRow['outcome'], reason?: string | null): AuditRow;
+  event(ctx: RequestContext, action: string, target: AuditTarget, outcome?: AuditRow['outcome'], reason?: string | null, detail?: EventDetail): AuditRow;
   anonymousEvent(meta: { requestId: string; ip: string; userAgent: string }, action: string, reason: string): AuditRow;
   /**
    * Writes an event on its own (reveals, denials) and resolves once it is durable. Concurrent
@@ -250,7 +250,7 @@ export function createAuditService(deps: {
   };
 
   const service: AuditService = {
-    event(ctx, action, target, outcome = 'success', reason = null) {
+    event(ctx, action, target, outcome = 'success', reason = null, detail) {
       const p = ctx.principal;
       const actor: ActorRef = { type: p.type, id: p.id, name: p.name, email: p.email };
       return {
@@ -269,6 +269,7 @@ export function createAuditService(deps: {
         seq: null,
         hash: null,
         prevHash: null,
+        ...(detail ? { detail } : {}),
       };
     },
     anonymousEvent(meta, action, reason) {

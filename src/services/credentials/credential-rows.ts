@@ -5,7 +5,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { toUtc } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { actorRef, type RequestContext } from '../../domain/principal.js';
-import type { CredentialRow } from '../../store/port.js';
+import type { CredentialRow, EventDetail } from '../../store/port.js';
 import type { CredentialInput } from './credential-input.js';
 import type { SecretValues } from './secret-values.js';
 
@@ -178,4 +178,13 @@ export function rotationPolicy(
   }
   const next = new Date(now.getTime() + intervalDays * 86_400_000).toISOString();
   return { rotationIntervalDays: intervalDays, nextRotationAt: next, rotationDue: false };
+}
+
+/**
+ * What an event about a credential says of it beyond its id (audit `detail`): its type and team,
+ * so a consumer (a webhook scoped to a team, an events filter) needs no lookup, even after a
+ * purge; plus the facts of the change. Never a secret.
+ */
+export function credentialFacts(c: Pick<CredentialRow, 'type' | 'teamId'>, more: EventDetail = {}): EventDetail {
+  return { type: c.type, team_id: c.teamId, ...more };
 }

@@ -12,7 +12,7 @@ import { checkAim, checkRestoreAim } from './aim.js';
 import type { CredentialsService, Revealed, TokenRefresher } from './credentials-service-types.js';
 import { cannotChange, lastAccountCredential, nameTaken, notFound } from './credential-errors.js';
 import type { CredentialInput } from './credential-input.js';
-import { buildRow, checkAgainstType, mergeShallow, rotationPolicy } from './credential-rows.js';
+import { buildRow, checkAgainstType, credentialFacts, mergeShallow, rotationPolicy } from './credential-rows.js';
 import { openSecretValues, restagePlan, sealSecretValues, type SecretValues } from './secret-values.js';
 import { newestOfIntegration } from './integration-newest.js';
 import { canChange, canSee, visibilityOf } from './visibility.js';
@@ -120,7 +120,7 @@ export function createCredentialsService(deps: {
     const result = await store.insertCredential(row.tenantId, {
       credential: row,
       version,
-      audit: [audit.event(ctx, 'credential.create', { type: 'credential', id })],
+      audit: [audit.event(ctx, 'credential.create', { type: 'credential', id }, 'success', null, credentialFacts(row, { version: 1 }))],
     });
     if (result === 'slug_taken') throw nameTaken(row);
     if (result === 'id_taken') throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
@@ -173,7 +173,7 @@ export function createCredentialsService(deps: {
       credential: row,
       version,
       restage: await restageFor(current, gracePeriodSeconds),
-      audit: [audit.event(ctx, action, { type: 'credential', id: current.id })],
+      audit: [audit.event(ctx, action, { type: 'credential', id: current.id }, 'success', null, credentialFacts(row, { version: row.version }))],
     });
     return row;
   }
@@ -237,7 +237,7 @@ export function createCredentialsService(deps: {
         credential: row,
         version,
         restage: await restageFor(existing),
-        audit: [audit.event(ctx, 'credential.update', { type: 'credential', id })],
+        audit: [audit.event(ctx, 'credential.update', { type: 'credential', id }, 'success', null, credentialFacts(row, { version: row.version }))],
       });
       return { credential: row, created: false, generated: checked.generated };
     },
@@ -324,7 +324,16 @@ export function createCredentialsService(deps: {
         credential: row,
         version,
         ...(version ? { restage: await restageFor(current) } : {}),
-        audit: [audit.event(ctx, action, { type: 'credential', id })],
+        audit: [
+          audit.event(
+            ctx,
+            action,
+            { type: 'credential', id },
+            'success',
+            null,
+            credentialFacts(row, { version: row.version, status: row.status, ...(row.status === current.status ? {} : { previous_status: current.status }) }),
+          ),
+        ],
       });
       return row;
     },
@@ -341,7 +350,9 @@ export function createCredentialsService(deps: {
         if (!owner) throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
         if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision)
           throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
-        const purged = await store.purgeCredential(c.tenantId, id, [audit.event(ctx, 'credential.purge', { type: 'credential', id })]);
+        const purged = await store.purgeCredential(c.tenantId, id, [
+          audit.event(ctx, 'credential.purge', { type: 'credential', id }, 'success', null, credentialFacts(c)),
+        ]);
         if (purged === 'last_account_credential') throw lastAccountCredential();
         return;
       }
@@ -349,7 +360,7 @@ export function createCredentialsService(deps: {
       await writeUpdate(c, opts.expectedRevision, {
         credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
         version: null,
-        audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id })],
+        audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id }, 'success', null, credentialFacts(c))],
       });
     },
 
@@ -363,7 +374,11 @@ export function createCredentialsService(deps: {
       if (c.deletedAt === null) throw new LatchkeyError('CONFLICT', 'The credential is not deleted');
       const now = clock.now().toISOString();
       const row: CredentialRow = { ...c, deletedAt: null, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) };
-      await writeUpdate(c, undefined, { credential: row, version: null, audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id })] });
+      await writeUpdate(c, undefined, {
+        credential: row,
+        version: null,
+        audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id }, 'success', null, credentialFacts(c))],
+      });
       return row;
     },
 
@@ -437,7 +452,9 @@ export function createCredentialsService(deps: {
       await writeUpdate(c, expectedRevision, {
         credential: row,
         version: null,
-        audit: [audit.event(ctx, 'credential.rotation_due', { type: 'credential', id })],
+        audit: [
+          audit.event(ctx, 'credential.rotation_due', { type: 'credential', id }, 'success', null, credentialFacts(c, { next_rotation_at: c.nextRotationAt })),
+        ],
       });
     },
 

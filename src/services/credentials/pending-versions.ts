@@ -6,6 +6,7 @@ import { actorRef, type RequestContext } from '../../domain/principal.js';
 import { can } from '../../domain/roles.js';
 import type { CredentialRow, Store, VersionRow } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
+import { credentialFacts } from './credential-rows.js';
 import type { CredentialsService } from './credentials-service.js';
 import { openSecretValues, restagePlan, sealSecretValues, type SecretValues } from './secret-values.js';
 
@@ -53,7 +54,7 @@ export function createPendingVersions(deps: {
       credential: next,
       version,
       restage,
-      audit: [audit.event(ctx, action, { type: 'credential', id: c.id })],
+      audit: [audit.event(ctx, action, { type: 'credential', id: c.id }, 'success', null, credentialFacts(next, { version: next.version }))],
     });
     if (r === 'stale') throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed while this request ran');
     if (r !== 'updated') throw new LatchkeyError('CONFLICT', 'The credential could not be written');

@@ -9,6 +9,7 @@ import type { EgressGuard } from '../../egress/egress-guard.js';
 import type { CredentialRow } from '../../store/port.js';
 import type { AccessKeyStore, CredentialStore, OAuthStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
+import { credentialFacts } from '../credentials/credential-rows.js';
 import type { CredentialsService, TokenRefresher } from '../credentials/credentials-service.js';
 import type { VerifyResult } from '../verify/verify-service.js';
 import { createConnectFlow, type CallbackQuery, type CallbackResult, type ConnectInput, type ConnectResult } from './connect-flow.js';
@@ -130,6 +131,7 @@ export function createOAuthService(deps: OAuthDeps): OAuthService {
           { type: 'credential', id },
           remote === null ? 'success' : 'failure',
           remote === null ? null : describeRemoteFailure(remote),
+          credentialFacts(c, remote === null ? {} : { category: remote.category, status: remote.status }),
         ),
       );
       return remote === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: remote.category, status: remote.status };

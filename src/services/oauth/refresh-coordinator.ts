@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { LatchkeyError } from '../../domain/errors.js';
+import { credentialFacts } from '../credentials/credential-rows.js';
 import { actorRef, systemContext, type RequestContext } from '../../domain/principal.js';
 import type { CredentialRow, RefreshState, VersionRow } from '../../store/port.js';
 import { openSecretValues, restagePlan, sealSecretValues, type SecretValues } from '../credentials/secret-values.js';
@@ -169,7 +170,7 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
           credential: row,
           version,
           restage,
-          audit: [audit.event(ctx, opts.action, { type: 'credential', id: c.id })],
+          audit: [audit.event(ctx, opts.action, { type: 'credential', id: c.id }, 'success', null, credentialFacts(row, { version: row.version }))],
         },
         { revision: row.revision, nextAt: nextRefreshAt(expiresAt, lifetimeMs, deps.refreshLeadMs), failures: 0, blocked: false },
       );
@@ -246,7 +247,22 @@ export function createRefreshCoordinator(deps: OAuthDeps): RefreshCoordinator {
       await store.releaseRefresh(tenantId, id, owner, fence, {
         lastError: failure.lastError,
         schedule,
-        audit: [audit.event(ctx, 'credential.refresh', { type: 'credential', id }, 'failure', failure.code)],
+        audit: [
+          audit.event(
+            ctx,
+            'credential.refresh',
+            { type: 'credential', id },
+            'failure',
+            failure.code,
+            credentialFacts(c, {
+              category: failure.remote?.category ?? failure.code,
+              status: failure.remote?.status ?? null,
+              failure: failure.failure,
+              failures: schedule.failures,
+              blocked: schedule.blocked,
+            }),
+          ),
+        ],
       });
       return { status: 'failed', failure };
     }

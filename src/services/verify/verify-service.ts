@@ -4,6 +4,7 @@ import { validationFailed } from '../../domain/errors.js';
 import type { RequestContext } from '../../domain/principal.js';
 import { categoryOfSocketError, describeRemoteFailure, remoteStatus, type RemoteFailure, type RemoteFailureCategory } from '../../domain/remote-failure.js';
 import type { AuditService } from '../audit/audit-service.js';
+import { credentialFacts } from '../credentials/credential-rows.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
 import type { SecretValues } from '../credentials/secret-values.js';
 
@@ -128,6 +129,7 @@ export function createVerifyService(deps: {
           { type: 'credential', id },
           failure === null ? 'success' : 'failure',
           failure === null ? null : describeRemoteFailure(failure, protocol),
+          credentialFacts(credential, failure === null ? {} : { category: failure.category, status: failure.status }),
         ),
       );
       return failure === null ? { ok: true, checked_at: checkedAt } : { ok: false, checked_at: checkedAt, error: failure.category, status: failure.status };

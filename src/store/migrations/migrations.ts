@@ -208,4 +208,12 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`,
     ],
   },
+  {
+    id: 12,
+    name: 'audit event detail',
+    // What an event's consumers need beyond action and target (a rotation's version, a failure's
+    // category, an expiry warning's lead time): a small JSON object, never a secret. NULL on
+    // every event before, which hash as they did.
+    statements: () => [`ALTER TABLE audit_events ADD COLUMN detail TEXT`],
+  },
 ];

@@ -33,6 +33,7 @@ export function auditEventObject(e: AuditRow) {
     ip: e.ip,
     user_agent: e.userAgent,
     suppressed: e.suppressed ?? 0,
+    detail: e.detail ?? null,
     seq: e.seq,
     hash: e.hash,
     prev_hash: e.prevHash,
