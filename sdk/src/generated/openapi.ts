@@ -4168,6 +4168,10 @@ export interface paths {
                                     type: string;
                                 };
                                 at: string;
+                                /** @description Facts beyond action and target, on the events that have them: a rotation's `version`, a status change's `status`, an expiry warning's `lead_days` and `expires_at`, a failure's `category`. Ids, numbers, fixed words and timestamps only, never a secret. Hashed into the chain when present. */
+                                detail: {
+                                    [key: string]: string | number | boolean | null;
+                                } | null;
                                 hash: string | null;
                                 id: string;
                                 ip: string;
