@@ -155,7 +155,7 @@ describe('console: a credential made and changed through its form', () => {
     assert.equal((await page.content()).includes(first), false);
     await page.getByLabel('Username').fill('mailer');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByText('Saved.').waitFor();
+    await page.getByText('Saved.', { exact: true }).waitFor();
     assert.equal((await native('GET', `/v1/credentials/${c.id}`)).config.username, 'mailer');
     assert.match(await versions(page), /^\D*1\s+current/m, 'a config change is no new version');
 
@@ -197,7 +197,7 @@ describe('console: a credential made and changed through its form', () => {
     await page.locator('#conflict').getByText('Conflict').waitFor();
     assert.equal((await native('GET', `/v1/credentials/${c.id}`)).config.username, 'mailer', 'nothing was overwritten');
     await page.getByRole('button', { name: 'Load the current version' }).click();
-    await page.getByLabel('Description').waitFor();
+    await page.locator('#conflict').waitFor({ state: 'detached' });
     assert.equal(await page.getByLabel('Description').inputValue(), 'changed meanwhile');
   });
 
@@ -234,7 +234,8 @@ describe('console: status, delete and restore', () => {
     await page.getByText('Deactivated: it is paused until reactivated.').waitFor();
     assert.equal((await native('GET', `/v1/credentials/${c.id}`)).status, 'inactive');
     await page.getByRole('button', { name: 'Reactivate' }).click();
-    await page.getByText('Reactivated.').waitFor();
+    // Exact: the notice before says "…until reactivated."
+    await page.getByText('Reactivated.', { exact: true }).waitFor();
     assert.equal((await native('GET', `/v1/credentials/${c.id}`)).status, 'active');
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('button', { name: 'Yes, delete it' }).click();
@@ -269,6 +270,7 @@ describe('console: OAuth connect', () => {
     await page.locator('input[name="login"]').fill('alice');
     await page.locator('input[name="password"]').fill('any');
     await page.locator('button[type="submit"]').click();
+    await page.locator('input[name="login"]').waitFor({ state: 'detached' });
     await page.locator('button[type="submit"]').click();
     await page.getByText('Connected: the provider granted access').waitFor();
     assert.equal(new URL(page.url()).search, '', 'the callback query left the address bar');
