@@ -4378,6 +4378,23 @@ export interface paths {
                                 injection: {
                                     [key: string]: unknown;
                                 };
+                                /** @description Requirements that span config and secret, which the two JSON Schemas cannot say (a form shows and requires fields by them); requirements within config are if/then/else in config_schema. */
+                                rules: {
+                                    /** @description Paths that must then be present */
+                                    require?: string[];
+                                    /** @description Paths of which at least one must then be present */
+                                    require_one_of?: string[];
+                                    /** @description Paths "config.<field>" / "secret.<field>"; every condition must hold */
+                                    when?: {
+                                        [key: string]: {
+                                            equals: string | number | boolean | null;
+                                        } | {
+                                            not: string | number | boolean | null;
+                                        } | {
+                                            in: (string | number | boolean | null)[];
+                                        };
+                                    };
+                                }[];
                                 secret_fields: string[];
                                 secret_schema: {
                                     [key: string]: unknown;
