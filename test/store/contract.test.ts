@@ -135,7 +135,7 @@ describe(`store contract: console sessions (${TEST_STORE})`, () => {
     assert.equal(await store.findConsoleSession(live.tokenHash), null);
   });
 
-  it('keeps an OIDC session (identity, no key hash), and refuses a row that stands for both or neither (migration 13)', async () => {
+  it('keeps an OIDC session (identity, no key hash), and refuses a row that stands for both or neither (migration 14)', async () => {
     const tenantId = newTenant();
     const identity = JSON.stringify({ iss: 'https://idp.example', claims: { sub: 'alice' } });
     const sso = { tokenHash: randomBytes(32), tenantId, keyHash: null, oidcIdentity: identity, createdAt: at(0), expiresAt: at(3_600_000) };
