@@ -5,6 +5,8 @@ import type {
   ConsoleSessionStore,
   CoordinationStore,
   CredentialStore,
+  EventFeedStore,
+  ExpiryStore,
   IdempotencyStore,
   KeyManagementStore,
   OAuthStore,
@@ -96,6 +98,10 @@ const AUDIT_SINKS: AccessOf<AuditSinkStore> = {
   releaseAuditSinkLease: 'write',
 };
 
+const EXPIRY: AccessOf<ExpiryStore> = { listCredentialExpiryChecks: 'read', listAccessKeyExpiryChecks: 'read', recordExpiryChecks: 'write' };
+
+const EVENT_FEED: AccessOf<EventFeedStore> = { listEventRows: 'read', auditPositionBefore: 'read', auditHead: 'read' };
+
 const IDEMPOTENCY: AccessOf<IdempotencyStore> = {
   reserveIdempotencyKey: 'write',
   completeIdempotencyKey: 'write',
@@ -154,6 +160,8 @@ export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...CREDENTIALS,
   ...AUDIT,
   ...AUDIT_SINKS,
+  ...EXPIRY,
+  ...EVENT_FEED,
   ...IDEMPOTENCY,
   ...COORDINATION,
   ...KEY_MANAGEMENT,

@@ -66,6 +66,11 @@ export interface AuditService {
   /** Purges events older than `retentionDays` (0 = keep forever) behind an anchor; see audit-retention.ts. */
   purgeExpired(retentionDays?: number): Promise<{ purged: number; anchors: number }>;
   startRetention(retentionDays: number, intervalMs?: number): void;
+  /**
+   * Calls `listener` with the tenants whose chains this process just sealed events onto (the event
+   * feed wakes its streams with it). Returns the unsubscribe function.
+   */
+  onSealed(listener: (tenantIds: readonly string[]) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -90,6 +95,11 @@ export function createAuditService(deps: {
   let pump: SinkPump | null = null;
   /** Tenants whose checkpoint key this process just made: their existing chain may be adopted once. */
   const adoptable = new Set<string>();
+  const sealedListeners = new Set<(tenantIds: readonly string[]) => void>();
+  const announceSealed = (tenantIds: readonly string[]): void => {
+    pump?.wake();
+    for (const l of sealedListeners) l(tenantIds);
+  };
   /** Chains whose break the sealer has already reported (once per process is enough for the log). */
   const reportedBreaks = new Set<string>();
   const refusals = new RefusalWindows(deps.refusalWindowMs ?? REFUSAL_WINDOW_MS, (event) => {
@@ -143,7 +153,7 @@ export function createAuditService(deps: {
     }
     for (const t of sealed) adoptable.delete(t);
     await durable.then(() => {
-      if (sealed.size > 0) pump?.wake();
+      if (sealed.size > 0) announceSealed([...sealed]);
       for (const p of batch) p.resolve();
     }, refuse);
   };
@@ -236,15 +246,18 @@ export function createAuditService(deps: {
     const tenants = tenantId === undefined ? await store.tenantsWithUnsealedAudit() : [tenantId];
     let sealed = 0;
     let firstError: unknown;
+    const moved: string[] = [];
     for (const t of tenants) {
       try {
-        sealed += await sealTenant(t);
+        const n = await sealTenant(t);
+        sealed += n;
+        if (n > 0) moved.push(t);
       } catch (err) {
         // One tenant whose key cannot be opened must not hold up every other tenant's chain.
         firstError ??= err;
       }
     }
-    if (sealed > 0) pump?.wake();
+    if (moved.length > 0) announceSealed(moved);
     if (firstError !== undefined) throw firstError;
     return sealed;
   };
@@ -372,6 +385,10 @@ export function createAuditService(deps: {
         Math.min(intervalMs, RETENTION_FIRST_RUN_MS),
       );
       retentionTimer.unref();
+    },
+    onSealed(listener) {
+      sealedListeners.add(listener);
+      return () => sealedListeners.delete(listener);
     },
     async stop() {
       refusals.closeAll();
