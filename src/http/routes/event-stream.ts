@@ -98,7 +98,9 @@ export async function openEventStream(
 
   let unsentPosition = false;
   try {
-    await write(': connected\n\n');
+    // The start position as an id at once: a client that reconnects before any event came resumes
+    // here, not at a later head.
+    await write(`: connected\n${position !== undefined ? `id: ${position}\n` : ''}\n`);
     while (!closed) {
       pending = false;
       const page = await feed.page(ctx, { ...filters, ...(position !== undefined ? { after: position } : {}), limit: STREAM_PAGE });
