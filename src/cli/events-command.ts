@@ -39,7 +39,7 @@ export function addEventsCommands(program: Command): void {
     .option('--type <type>', 'only this event type (repeat for several)', eventType)
     .option('--credential <id>', 'only events about this credential', resourceId)
     .option('--since <time>', 'start with the events from this time (RFC 3339) instead of now', timestamp('--since'))
-    .option('--after <position>', 'start after this chain position (a line\'s #n, an event\'s data.seq)', wholeNumber('--after', 0, Number.MAX_SAFE_INTEGER))
+    .option('--after <position>', "start after this chain position (a line's #n, an event's data.seq)", wholeNumber('--after', 0, Number.MAX_SAFE_INTEGER))
     .option('--json', 'one JSON object per line (JSON lines) for scripts')
     .action(
       act(async (opts: TailFlags) => {
@@ -54,7 +54,11 @@ export function addEventsCommands(program: Command): void {
           ...(opts.since ? { since: opts.since } : {}),
         };
         try {
-          for await (const e of clientFor(opts).events.stream({ filter, ...(opts.after !== undefined ? { after: opts.after } : {}), signal: controller.signal })) {
+          for await (const e of clientFor(opts).events.stream({
+            filter,
+            ...(opts.after !== undefined ? { after: opts.after } : {}),
+            signal: controller.signal,
+          })) {
             const line = `${opts.json ? JSON.stringify(e) : eventLine(e)}\n`;
             if (!process.stdout.write(line)) await once(process.stdout, 'drain');
           }

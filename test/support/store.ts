@@ -165,7 +165,10 @@ export async function seedCredentialRows(sql: RawSql, rows: readonly CredentialR
   try {
     for (let i = 0; i < rows.length; i += perStatement) {
       const chunk = rows.slice(i, i + perStatement);
-      await sql.run(`INSERT INTO credentials (${CREDENTIAL_COLUMNS.join(', ')}) VALUES ${chunk.map(() => marks).join(', ')}`, ...chunk.flatMap(credentialToParams));
+      await sql.run(
+        `INSERT INTO credentials (${CREDENTIAL_COLUMNS.join(', ')}) VALUES ${chunk.map(() => marks).join(', ')}`,
+        ...chunk.flatMap(credentialToParams),
+      );
     }
     await sql.exec('COMMIT');
   } catch (err) {
