@@ -59,6 +59,10 @@ export interface Config {
   oauthRefreshLeadMs: number;
   /** Origins `return_to` of an OAuth connect may send the browser back to (none by default). */
   oauthReturnOrigins: string[];
+  /** Webhook delivery (services/webhooks): the first retry's delay, the cap, and how long a failure streak lasts before the subscription is disabled. */
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  webhookDisableAfterMs: number;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +137,17 @@ export const CONFIG_VARIABLES = [
     'STS endpoint (https URL) used to assume the role of an aws ROLE credential; unset = https://sts.<config.region>.amazonaws.com, or the global endpoint without a region',
   ],
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
+  [
+    'LATCHKEY_WEBHOOK_RETRY_BASE_MS',
+    '5000',
+    'delay before the first retry of a failed webhook delivery; each further retry doubles it (with jitter), up to the maximum',
+  ],
+  ['LATCHKEY_WEBHOOK_RETRY_MAX_MS', '3600000', 'the longest delay between two attempts to deliver a webhook event'],
+  [
+    'LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS',
+    '72',
+    'a webhook subscription whose deliveries have failed without a success for this long (and at least 5 attempts) is disabled, with a webhook.disabled event; fractions allowed',
+  ],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
   [
@@ -380,5 +395,17 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
     oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,
     oauthReturnOrigins: returnOrigins(env.LATCHKEY_OAUTH_RETURN_ORIGINS),
+    webhookRetryBaseMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
+    webhookRetryMaxMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000),
+    webhookDisableAfterMs: hours(env, 'LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS', 72) * 3_600_000,
   };
+}
+
+/** A positive number of hours, fractions allowed (tests use seconds' worth). */
+function hours(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 8760)
+    throw new ConfigError(`${name} must be a number of hours above 0 and at most 8760, got "${raw}"`);
+  return Number(raw);
 }

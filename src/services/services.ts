@@ -30,6 +30,10 @@ import { createEgressGuard, EgressAllowList, type EgressGuard } from '../egress/
 import { createTeamDirectory } from './tenancy/team-directory.js';
 import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
 import { createTenantsService, type TenantsService } from './tenancy/tenants-service.js';
+import { announceInvalidation } from './coordination/cache-coherence.js';
+import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
+import type { RetryPolicy } from './webhooks/webhook-target.js';
+import { createWebhooksService, type WebhooksService } from './webhooks/webhooks-service.js';
 
 export interface Services {
   catalog: Catalog;
@@ -56,6 +60,9 @@ export interface Services {
   sigv4: SigV4Verifier;
   restoreByName: RestoreByName;
   pendingVersions: PendingVersions;
+  /** Webhook subscriptions (/v1/webhooks) and their delivery (started by the server only). */
+  webhooks: WebhooksService;
+  webhookDispatcher: WebhookDispatcher;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
@@ -81,6 +88,7 @@ export function createServices(deps: {
   eventsPollMs?: number;
   oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] };
   proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null };
+  webhooks?: { egress: EgressGuard; policy: RetryPolicy; leaseMs?: number };
 }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({
@@ -125,6 +133,29 @@ export function createServices(deps: {
     cache: createTokenCache({ store, keyring, clock, owner: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}` }),
   });
   const awsKeyPairs = createAwsKeyPairs({ store, keyring, audit, clock });
+  // Webhook calls go where a tenant points them: the egress guard, with no redirect followed.
+  const webhookEgress =
+    deps.webhooks?.egress ?? createEgressGuard({ allow: new EgressAllowList([]), timeoutMs: 10_000, maxResponseBytes: 1024 * 1024, maxRedirects: 0 });
+  const webhookDispatcher = createWebhookDispatcher({
+    store,
+    audit,
+    delivery: { egress: webhookEgress, keyring, clock },
+    policy: deps.webhooks?.policy ?? { baseMs: 5000, maxMs: 3_600_000, disableAfterMs: 72 * 3_600_000 },
+    logger,
+    ...(deps.webhooks?.leaseMs !== undefined ? { leaseMs: deps.webhooks.leaseMs } : {}),
+  });
+  audit.onSealed((tenantIds) => webhookDispatcher.wake(tenantIds));
+  const webhooks = createWebhooksService({
+    store,
+    keyring,
+    audit,
+    clock,
+    egress: webhookEgress,
+    onChange: (tenantId) => {
+      webhookDispatcher.changed(tenantId);
+      void announceInvalidation(store, 'webhook', tenantId, 30_000);
+    },
+  });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
   const expiry = createExpiryScheduler({ store, audit, clock, logger, leadDays: deps.expiryWarningDays ?? [30, 7, 1] });
   // One process per SQLite file: everything sealed is sealed here, and wakes streams at once.
@@ -162,6 +193,8 @@ export function createServices(deps: {
     sigv4: createSigV4Verifier({ pairs: awsKeyPairs, clock, service: 'secretsmanager' }),
     restoreByName: createRestoreByName({ store, credentials }),
     pendingVersions: createPendingVersions({ store, keyring, catalog, audit, clock, credentials }),
+    webhooks,
+    webhookDispatcher,
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const { first, holdMs } = failures.failed(ip, clock.now().getTime());
@@ -169,6 +202,7 @@ export function createServices(deps: {
       return holdMs;
     },
     async stop() {
+      await webhookDispatcher.stop();
       await oauth.stop();
       await lifecycle.stop();
       await expiry.stop();

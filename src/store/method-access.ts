@@ -17,6 +17,7 @@ import type {
 } from './port.js';
 import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
 import type { DeletedNameStore } from './deleted-names-sql.js';
+import type { WebhookStore } from './webhooks-sql.js';
 
 /**
  * What a store method does to stored data: `read` changes nothing; `write` changes it, so an
@@ -151,6 +152,20 @@ const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
 };
 const COMPAT: AccessOf<AwsKeyPairStore & DeletedNameStore> = { putAwsKeyPair: 'write', findAwsKeyPair: 'read', listDeletedCredentialIds: 'read' };
 
+const WEBHOOKS: AccessOf<WebhookStore> = {
+  insertWebhook: 'write',
+  getWebhook: 'read',
+  listWebhooks: 'read',
+  countWebhooks: 'read',
+  updateWebhook: 'write',
+  deleteWebhook: 'write',
+  listActiveWebhookRefs: 'read',
+  recordWebhookAttempt: 'write',
+  listWebhookAttempts: 'read',
+  countWebhookAttempts: 'read',
+  getSealedAuditEvent: 'read',
+};
+
 /** Every method of `Store` with what it does to stored data. */
 export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...LIFECYCLE,
@@ -168,6 +183,7 @@ export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...OAUTH,
   ...CONSOLE_SESSIONS,
   ...COMPAT,
+  ...WEBHOOKS,
 };
 
 export type StoreMethodName = MethodNames<Store>;

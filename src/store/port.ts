@@ -1,5 +1,7 @@
 import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
 import type { DeletedNameStore } from './deleted-names-sql.js';
+import type { WebhookStore } from './webhooks-sql.js';
+export type { WebhookAttemptRow, WebhookDeliveryState, WebhookRow, WebhookStore } from './webhooks-sql.js';
 
 /**
  * What services may ask of storage, as roles: each service declares the roles (or the methods of
@@ -190,8 +192,8 @@ export interface AuditStore {
 
 /** Where each audit sink stands in each chain, and which process delivers it. */
 export interface AuditSinkStore {
-  /** Chains with sealed events past what `sink` has acknowledged. */
-  listAuditSinkWork(sink: string): Promise<AuditSinkWork[]>;
+  /** Chains with sealed events past what `sink` has acknowledged (only `tenantId`'s, when given). */
+  listAuditSinkWork(sink: string, tenantId?: string): Promise<AuditSinkWork[]>;
   /** What `sink` has acknowledged of a tenant's chain (0 = nothing). */
   getAuditSinkCursor(sink: string, tenantId: string): Promise<number>;
   /** Moves the cursor forward to `seq` (never back). */
@@ -273,7 +275,7 @@ export interface CoordinationStore {
    * Best effort: a process whose feed was down when it was sent drops every cache when its feed
    * comes back (see `subscribeInvalidations`). A single-process store makes it a no-op.
    */
-  publishInvalidation(topic: 'access_key' | 'keyring', key: string): Promise<void>;
+  publishInvalidation(topic: 'access_key' | 'keyring' | 'webhook', key: string): Promise<void>;
   /**
    * Delivers invalidations published by any process to `handler` until closed, and tells it
    * whether the feed is live. While it is not, invalidations may be lost, so caches must not be
@@ -433,7 +435,8 @@ export type Store = StoreLifecycle &
   OAuthStore &
   ConsoleSessionStore &
   AwsKeyPairStore &
-  DeletedNameStore;
+  DeletedNameStore &
+  WebhookStore;
 
 /** The `meta` row naming the root key that wraps the store now: new data keys must be wrapped by it. */
 export const ROOT_KEY_ID_META = 'root_key_id';

@@ -12,6 +12,7 @@ import { oauthStore } from './oauth-sql.js';
 import type { QueryDialect, SqlRunner } from './sql-runner.js';
 import { tenancyStore } from './tenancy-sql.js';
 import type { WriteRunner } from './transaction-script.js';
+import { webhookStore } from './webhooks-sql.js';
 
 /**
  * Every store method written once (the `*-sql.ts` files), for an adapter's connection: its
@@ -35,5 +36,6 @@ export function sqlStore(db: SqlRunner, w: WriteRunner, d: QueryDialect) {
     ...consoleSessionStore(db),
     ...awsKeyPairStore(db, w, d),
     ...deletedNameStore(db),
+    ...webhookStore(db, w),
   };
 }

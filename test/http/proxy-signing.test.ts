@@ -511,6 +511,24 @@ describe('proxy: a client certificate at the TLS handshake (mtls)', () => {
     assert.equal(seen.length, count);
   });
 
+  it('config.server_name is the name the certificate is checked against: the wrong one fails the handshake', async () => {
+    const body = (name: string) => ({
+      type: 'mtls',
+      config: { certificate: certs.clientCert, ca_certificate: certs.serverCert, server_name: name },
+      secret: { private_key: certs.clientKey },
+    });
+    // The target's certificate names localhost only; sent to localhost but told to expect another name, the proxy refuses it.
+    const wrong = await credential(body('elsewhere.test'));
+    const count = seen.length;
+    const refused = await use(wrong, '/who', { to: mtlsPort });
+    assert.equal(refused.status, 502, refused.text);
+    assert.equal(seen.length, count);
+    const right = await credential(body('localhost'));
+    const r = await use(right, '/who', { to: mtlsPort });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, { cn: 'latchkey-client' });
+  });
+
   it('plain http cannot carry a client certificate: 422', async () => {
     const id = await credential({
       type: 'mtls',

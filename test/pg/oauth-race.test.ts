@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { jwtVerify } from 'jose';
 import pg from 'pg';
 import { startServer, type TestServer } from '../support/server.ts';
 import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
@@ -13,6 +14,8 @@ import { CLIENT, startProvider, type TestProvider } from '../support/oauth-provi
  * refresh would not only be wasteful but fatal. Expected: the provider sees exactly one refresh
  * request, all 100 reveals get the new access token, and what is stored is the newest refresh
  * token (proved by using it).
+ *
+ * The same holds for a derived token (a minted JWT): one mint across both processes.
  *
  * Needs PostgreSQL: without LATCHKEY_TEST_STORE=postgres and a reachable
  * LATCHKEY_TEST_DATABASE_URL every test says SKIPPED, loudly, and passes nothing.
@@ -133,5 +136,31 @@ describe('refresh across two processes on one PostgreSQL', () => {
     );
     const stored = (await b.request('GET', `/v1/credentials/${id}/secret`, { key: a.ownerKey })).body.secret.refresh_token;
     assert.equal(stored, p.lastIssuedRefreshToken());
+  });
+});
+
+describe('derived tokens across two processes on one PostgreSQL', () => {
+  it('2×25 concurrent token requests for an unminted JWT: one mint, every caller gets the same token', async (t) => {
+    if (noPostgres(t)) return;
+    const k = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const made = await a.request('POST', '/v1/credentials', {
+      body: {
+        name: `Mint race ${randomBytes(4).toString('hex')}`,
+        type: 'jwt',
+        config: { algorithm: 'ES256', claims: { iss: 'latchkey-test', sub: 'svc-1', aud: 'https://api.example.test' } },
+        secret: { signing_key: k.privateKey.export({ type: 'pkcs8', format: 'pem' }) },
+      },
+    });
+    assert.equal(made.status, 201, made.text);
+    const id = made.body.id as string;
+    const results = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? a : b).request('POST', `/v1/credentials/${id}/token`, { key: a.ownerKey })),
+    );
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    // Each mint has its own jti: one token means one mint, shared by both processes.
+    const tokens = new Set(results.map((r) => r.body.token.token as string));
+    assert.equal(tokens.size, 1, `the two processes minted ${tokens.size} tokens`);
+    const { payload } = await jwtVerify([...tokens][0] as string, k.publicKey, { algorithms: ['ES256'], issuer: 'latchkey-test' });
+    assert.ok(typeof payload.jti === 'string' && payload.jti.length > 0);
   });
 });

@@ -4378,6 +4378,23 @@ export interface paths {
                                 injection: {
                                     [key: string]: unknown;
                                 };
+                                /** @description Requirements that span config and secret, which the two JSON Schemas cannot say (a form shows and requires fields by them); requirements within config are if/then/else in config_schema. */
+                                rules: {
+                                    /** @description Paths that must then be present */
+                                    require?: string[];
+                                    /** @description Paths of which at least one must then be present */
+                                    require_one_of?: string[];
+                                    /** @description Paths "config.<field>" / "secret.<field>"; every condition must hold */
+                                    when?: {
+                                        [key: string]: {
+                                            equals: string | number | boolean | null;
+                                        } | {
+                                            not: string | number | boolean | null;
+                                        } | {
+                                            in: (string | number | boolean | null)[];
+                                        };
+                                    };
+                                }[];
                                 secret_fields: string[];
                                 secret_schema: {
                                     [key: string]: unknown;
@@ -8709,6 +8726,757 @@ export interface paths {
                             data_key_version: number;
                             previous_version: number;
                             tenant_id: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant’s webhook subscriptions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                active: boolean;
+                                created_at: string;
+                                delivery: {
+                                    /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                    failing_since: string | null;
+                                    /** @description Failed attempts in the current streak */
+                                    failures: number;
+                                    next_attempt_at: string | null;
+                                };
+                                description: string;
+                                /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                                disabled_reason: "failure_streak" | null;
+                                event_types: string[] | null;
+                                id: string;
+                                /** @description Until then deliveries are signed with the previous secret too */
+                                previous_secret_expires_at: string | null;
+                                team_id: string | null;
+                                updated_at: string;
+                                url: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Subscribe a URL to the tenant’s events (the signing secret is shown once)
+         * @description Owners and admins. Deliveries follow the Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature); a new subscription gets the events from now on. See docs/events.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        active?: boolean;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
+                        description?: string;
+                        /** @description The event types delivered (docs/events.md); null = all of them, including types added later */
+                        event_types?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[] | null;
+                        /** @description Only events about this team's objects (the event's data.team_id); null = the whole tenant */
+                        team_id?: string | null;
+                        /** @description https:// (http:// and private addresses only where LATCHKEY_EGRESS_ALLOW allows) */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        } & {
+                            /** @description The Standard Webhooks signing secret (whsec_…), shown in this response only */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook subscription */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a webhook subscription and its delivery log */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a webhook subscription (URL, filter, team scope, active, description) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description false pauses delivery; true resumes it from the first event not yet delivered */
+                        active?: boolean;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
+                        description?: string;
+                        /** @description The event types delivered (docs/events.md); null = all of them, including types added later */
+                        event_types?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[] | null;
+                        /** @description Only events about this team's objects (the event's data.team_id); null = the whole tenant */
+                        team_id?: string | null;
+                        /** @description https:// (http:// and private addresses only where LATCHKEY_EGRESS_ALLOW allows) */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log: each attempt, newest first (cursor paging) */
+        get: {
+            parameters: {
+                query?: {
+                    per_page?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                at: string;
+                                /** @description The how-manieth attempt to deliver this event to this subscription */
+                                attempt: number;
+                                /** @description The event, which is also the delivery’s webhook-id */
+                                event_id: string;
+                                event_type: string;
+                                /** @description null on success; else one of http_status, connect_failed, tls_failed, timeout, refused, bad_response: http_status for an answer outside 2xx, else how the call failed. Never the receiver’s body */
+                                failure: string | null;
+                                id: string;
+                                latency_ms: number;
+                                /** @description Sent by POST …/redeliver */
+                                manual: boolean;
+                                /** @description The receiver's HTTP status; null when it did not answer */
+                                status: number | null;
+                            }[];
+                            next_cursor: string | null;
+                            per_page: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{event_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one event to the subscription again, now
+         * @description Out of order, with the same webhook-id; logged as a manual attempt. Any event of the tenant can be sent again while the audit trail holds it, whatever the filter says. The answer is the attempt (its status, or why it failed).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    event_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            at: string;
+                            /** @description The how-manieth attempt to deliver this event to this subscription */
+                            attempt: number;
+                            /** @description The event, which is also the delivery’s webhook-id */
+                            event_id: string;
+                            event_type: string;
+                            /** @description null on success; else one of http_status, connect_failed, tls_failed, timeout, refused, bad_response: http_status for an answer outside 2xx, else how the call failed. Never the receiver’s body */
+                            failure: string | null;
+                            id: string;
+                            latency_ms: number;
+                            /** @description Sent by POST …/redeliver */
+                            manual: boolean;
+                            /** @description The receiver's HTTP status; null when it did not answer */
+                            status: number | null;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret (shown once); the old one keeps signing during the overlap
+         * @description During the overlap every delivery carries two signatures (space-separated v1,… entries): receivers switch secrets without missing one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description How long the old secret signs too (default 86400; 0 = drop it now) */
+                        overlap_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        } & {
+                            /** @description The Standard Webhooks signing secret (whsec_…), shown in this response only */
+                            secret: string;
                         };
                     };
                 };

@@ -61,16 +61,13 @@ export interface AuditService {
   /** Checkpoints need the tenants' keys: the composition root hands the keyring over here. */
   enableCheckpoints(keyring: Pick<Keyring, 'sealFor' | 'openFor'>): void;
   startSealer(intervalMs: number): void;
+  /** Calls `listener` with the tenants whose chains this process just sealed events onto. */
+  onSealed(listener: (tenantIds: ReadonlySet<string>) => void): void;
   /** Streams sealed events to `sink` from its durable cursor until `stop`. */
   startSink(sink: AuditSink, opts?: { pollMs?: number; batch?: number }): SinkPump;
   /** Purges events older than `retentionDays` (0 = keep forever) behind an anchor; see audit-retention.ts. */
   purgeExpired(retentionDays?: number): Promise<{ purged: number; anchors: number }>;
   startRetention(retentionDays: number, intervalMs?: number): void;
-  /**
-   * Calls `listener` with the tenants whose chains this process just sealed events onto (the event
-   * feed wakes its streams with it). Returns the unsubscribe function.
-   */
-  onSealed(listener: (tenantIds: readonly string[]) => void): () => void;
   stop(): Promise<void>;
 }
 
@@ -93,13 +90,14 @@ export function createAuditService(deps: {
   let sealing: Promise<number> | null = null;
   let keys: CheckpointKeys | null = null;
   let pump: SinkPump | null = null;
+  const sealListeners: Array<(tenantIds: ReadonlySet<string>) => void> = [];
+  /** Chains moved: whatever streams from them (the audit sink, webhooks) looks now, not at its next poll. */
+  const announceSealed = (tenantIds: ReadonlySet<string>): void => {
+    pump?.wake();
+    for (const l of sealListeners) l(tenantIds);
+  };
   /** Tenants whose checkpoint key this process just made: their existing chain may be adopted once. */
   const adoptable = new Set<string>();
-  const sealedListeners = new Set<(tenantIds: readonly string[]) => void>();
-  const announceSealed = (tenantIds: readonly string[]): void => {
-    pump?.wake();
-    for (const l of sealedListeners) l(tenantIds);
-  };
   /** Chains whose break the sealer has already reported (once per process is enough for the log). */
   const reportedBreaks = new Set<string>();
   const refusals = new RefusalWindows(deps.refusalWindowMs ?? REFUSAL_WINDOW_MS, (event) => {
@@ -153,7 +151,7 @@ export function createAuditService(deps: {
     }
     for (const t of sealed) adoptable.delete(t);
     await durable.then(() => {
-      if (sealed.size > 0) announceSealed([...sealed]);
+      if (sealed.size > 0) announceSealed(sealed);
       for (const p of batch) p.resolve();
     }, refuse);
   };
@@ -246,18 +244,18 @@ export function createAuditService(deps: {
     const tenants = tenantId === undefined ? await store.tenantsWithUnsealedAudit() : [tenantId];
     let sealed = 0;
     let firstError: unknown;
-    const moved: string[] = [];
+    const moved = new Set<string>();
     for (const t of tenants) {
       try {
         const n = await sealTenant(t);
         sealed += n;
-        if (n > 0) moved.push(t);
+        if (n > 0) moved.add(t);
       } catch (err) {
         // One tenant whose key cannot be opened must not hold up every other tenant's chain.
         firstError ??= err;
       }
     }
-    if (moved.length > 0) announceSealed(moved);
+    if (sealed > 0) announceSealed(moved);
     if (firstError !== undefined) throw firstError;
     return sealed;
   };
@@ -350,6 +348,9 @@ export function createAuditService(deps: {
       }, intervalMs);
       sealTimer.unref();
     },
+    onSealed(listener) {
+      sealListeners.push(listener);
+    },
     startSink(sink, opts = {}) {
       if (pump) throw new Error('an audit sink is running already');
       pump = createSinkPump({ store, sink, clock, logger, ...opts });
@@ -385,10 +386,6 @@ export function createAuditService(deps: {
         Math.min(intervalMs, RETENTION_FIRST_RUN_MS),
       );
       retentionTimer.unref();
-    },
-    onSealed(listener) {
-      sealedListeners.add(listener);
-      return () => sealedListeners.delete(listener);
     },
     async stop() {
       refusals.closeAll();

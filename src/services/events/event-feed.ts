@@ -65,7 +65,9 @@ export function createEventFeed(deps: {
   const wakeAll = (tenantId: string): void => {
     for (const w of watchers.get(tenantId) ?? []) w();
   };
-  const unlisten = deps.audit.onSealed((tenantIds) => {
+  let stopped = false;
+  deps.audit.onSealed((tenantIds) => {
+    if (stopped) return;
     for (const t of tenantIds) wakeAll(t);
   });
 
@@ -138,7 +140,7 @@ export function createEventFeed(deps: {
       };
     },
     stop() {
-      unlisten();
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
       for (const set of watchers.values()) for (const w of set) w();

@@ -217,6 +217,31 @@ export const MIGRATIONS: readonly Migration[] = [
     statements: () => [`ALTER TABLE audit_events ADD COLUMN detail TEXT`],
   },
   {
+    id: 13,
+    name: 'webhook subscriptions',
+    statements: (d) => [
+      // A tenant's webhook subscriptions (services/webhooks): the signing secrets sealed under the
+      // tenant's keyring, the failure streak of the delivery (the backoff survives a restart and
+      // moves with the lease to another process), and the place in the chain as an audit sink
+      // cursor (sink 'webhook:<id>').
+      `CREATE TABLE webhooks (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL, description TEXT NOT NULL,
+         event_types TEXT, team_id TEXT, active INTEGER NOT NULL, disabled_reason TEXT,
+         sealed_secret ${d.bytes} NOT NULL, sealed_previous_secret ${d.bytes}, previous_secret_expires_at TEXT,
+         secret_version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+         failing_since TEXT, failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+         retry_event_id TEXT, retry_attempts INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (tenant_id, id))`,
+      `CREATE INDEX webhooks_active ON webhooks (active, tenant_id, id)`,
+      // The delivery log: one row per attempt, never the receiver's body.
+      `CREATE TABLE webhook_deliveries (
+         tenant_id TEXT NOT NULL, webhook_id TEXT NOT NULL, id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+         attempt INTEGER NOT NULL, status INTEGER, failure TEXT, latency_ms INTEGER NOT NULL, at TEXT NOT NULL, manual INTEGER NOT NULL,
+         PRIMARY KEY (tenant_id, webhook_id, id))`,
+      `CREATE INDEX webhook_deliveries_event ON webhook_deliveries (tenant_id, webhook_id, event_id)`,
+    ],
+  },
+  {
     id: 14,
     name: 'expiry notices',
     statements: () => [
