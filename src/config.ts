@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseIssuerConfigs, type OidcIssuerConfig } from './services/auth/oidc.js';
 import { parseAuditSinkTarget, type AuditSinkTarget } from './services/audit/sinks/sink-target.js';
 import { EgressAllowList } from './egress/address-policy.js';
+import { parseLeadDays } from './services/events/expiry-plan.js';
 
 /** The whole configuration, read once from the environment (and an optional JSON file) at start. */
 export interface Config {
@@ -43,6 +44,9 @@ export interface Config {
   consoleOidc: ConsoleOidcConfig | null;
   deletedRetentionDays: number;
   schedulerIntervalMs: number;
+  expiryWarningDays: number[];
+  eventsHeartbeatMs: number;
+  eventsPollMs: number;
   /** Destinations a tenant-aimed outbound call may reach although private, and over plain http. */
   egressAllow: EgressAllowList;
   egressTimeoutMs: number;
@@ -134,7 +138,14 @@ export const CONFIG_VARIABLES = [
     'the scopes the console asks for (openid is always added); the mapped claims must be in the ID token',
   ],
   ['LATCHKEY_DELETED_RETENTION_DAYS', '30', 'soft-deleted credentials are restorable this long, then purged'],
-  ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
+  ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy, purge and expiry warnings run'],
+  [
+    'LATCHKEY_EXPIRY_WARNING_DAYS',
+    '30,7,1',
+    'lead times, in whole days, of the credential.expiring and access_key.expiring events; "none" = only the expired events (docs/events.md)',
+  ],
+  ['LATCHKEY_EVENTS_HEARTBEAT_MS', '15000', "how often GET /v1/events/stream sends a heartbeat comment (and re-checks the caller's key) while no event comes"],
+  ['LATCHKEY_EVENTS_POLL_MS', '1000', 'PostgreSQL: how often a process reads the chain heads of tenants it streams, to see events sealed by other processes'],
   [
     'LATCHKEY_EGRESS_ALLOW',
     '(none)',
@@ -343,6 +354,14 @@ function trustedProxies(raw: string | undefined): false | string[] {
   });
 }
 
+function expiryWarningDays(raw: string | undefined): number[] {
+  if (raw === undefined || raw === '') return [30, 7, 1];
+  const days = parseLeadDays(raw);
+  if (days === null)
+    throw new ConfigError(`LATCHKEY_EXPIRY_WARNING_DAYS must be whole days from 1 to 3650, comma-separated ("30,7,1"), or "none"; got "${raw}"`);
+  return days;
+}
+
 function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
   try {
     return parseIssuerConfigs(raw);
@@ -414,6 +433,9 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     consoleOidc: consoleOidc(env, issuers),
     deletedRetentionDays: int(env, 'LATCHKEY_DELETED_RETENTION_DAYS', 30, 0, 36_500),
     schedulerIntervalMs: int(env, 'LATCHKEY_SCHEDULER_INTERVAL_MS', 10_000, 100, 3_600_000),
+    expiryWarningDays: expiryWarningDays(env.LATCHKEY_EXPIRY_WARNING_DAYS),
+    eventsHeartbeatMs: int(env, 'LATCHKEY_EVENTS_HEARTBEAT_MS', 15_000, 100, 300_000),
+    eventsPollMs: int(env, 'LATCHKEY_EVENTS_POLL_MS', 1000, 50, 60_000),
     egressAllow: egressAllow(env.LATCHKEY_EGRESS_ALLOW),
     egressTimeoutMs: int(env, 'LATCHKEY_EGRESS_TIMEOUT_MS', 10_000, 100, 120_000),
     proxyTimeoutMs: int(env, 'LATCHKEY_PROXY_TIMEOUT_MS', 30_000, 100, 3_600_000),

@@ -122,6 +122,8 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
       oidcIssuers: config.oidcIssuers,
       deletedRetentionDays: config.deletedRetentionDays,
       auditRefusalWindowMs: config.auditRefusalWindowMs,
+      expiryWarningDays: config.expiryWarningDays,
+      eventsPollMs: config.eventsPollMs,
       oauth: {
         egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }),
         refreshLeadMs: config.oauthRefreshLeadMs,
@@ -196,6 +198,7 @@ export async function startServer(rt: Runtime): Promise<App> {
   rt.services.audit.startRetention(rt.config.auditRetentionDays);
   rt.services.webhookDispatcher.start();
   rt.services.lifecycle.start(rt.config.schedulerIntervalMs);
+  rt.services.expiry.start(rt.config.schedulerIntervalMs);
   rt.services.oauth.start(rt.config.oauthRefreshIntervalMs);
   // Fastify logs one line per address it listens on (every interface for 0.0.0.0); that is the
   // "listening" line, and the store and root key were logged when they were opened.

@@ -16,6 +16,8 @@ import { createCredentialsService, type CredentialsService } from './credentials
 import { createIdempotencyService, type IdempotencyService } from './idempotency/idempotency-service.js';
 import { createKeysService, type KeysService } from './keys/keys-service.js';
 import { createLifecycleJobs, type LifecycleJobs } from './lifecycle/lifecycle-jobs.js';
+import { createEventFeed, type EventFeed } from './events/event-feed.js';
+import { createExpiryScheduler, type ExpiryScheduler } from './events/expiry-scheduler.js';
 import { createOAuthService, type OAuthService } from './oauth/oauth-service.js';
 import { createProxyService, type ProxyService } from './proxy/proxy-service.js';
 import { createDerivedTokens, type DerivedTokens } from './tokens/derived-tokens.js';
@@ -46,6 +48,10 @@ export interface Services {
   tenants: TenantsService;
   teams: TeamsService;
   lifecycle: LifecycleJobs;
+  /** Expiry warnings of credentials, refresh tokens and access keys (docs/events.md). */
+  expiry: ExpiryScheduler;
+  /** GET /v1/events and its SSE stream. */
+  events: EventFeed;
   idempotency: IdempotencyService;
   keys: KeysService;
   oauth: OAuthService;
@@ -80,6 +86,10 @@ export function createServices(deps: {
   oidcIssuers: readonly OidcIssuerConfig[];
   deletedRetentionDays: number;
   auditRefusalWindowMs?: number;
+  /** Lead times of expiry warnings, in days (LATCHKEY_EXPIRY_WARNING_DAYS). */
+  expiryWarningDays?: readonly number[];
+  /** How often the event feed reads the heads of watched chains for events sealed by other processes (LATCHKEY_EVENTS_POLL_MS). */
+  eventsPollMs?: number;
   oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] };
   proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null };
   webhooks?: { egress: EgressGuard; policy: RetryPolicy; leaseMs?: number };
@@ -152,6 +162,9 @@ export function createServices(deps: {
     },
   });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
+  const expiry = createExpiryScheduler({ store, audit, clock, logger, leadDays: deps.expiryWarningDays ?? [30, 7, 1] });
+  // One process per SQLite file: everything sealed is sealed here, and wakes streams at once.
+  const events = createEventFeed({ store, audit, logger, pollMs: store.capabilities.multiProcess ? (deps.eventsPollMs ?? 1000) : 0 });
 
   return {
     catalog,
@@ -168,6 +181,8 @@ export function createServices(deps: {
     consoleOidc,
     credentials,
     lifecycle,
+    expiry,
+    events,
     oauth,
     verify: createVerifyService({ credentials, oauthVerify: (ctx, id) => oauth.verify(ctx, id), egress, audit, clock, timeoutMs: 10_000 }),
     tokens,
@@ -203,6 +218,8 @@ export function createServices(deps: {
       await webhookDispatcher.stop();
       await oauth.stop();
       await lifecycle.stop();
+      await expiry.stop();
+      events.stop();
       authenticator.stop();
       await authenticator.flushUsage().catch(() => undefined);
       await audit.stop();

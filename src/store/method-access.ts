@@ -5,6 +5,8 @@ import type {
   ConsoleSessionStore,
   CoordinationStore,
   CredentialStore,
+  EventFeedStore,
+  ExpiryStore,
   IdempotencyStore,
   KeyManagementStore,
   OAuthStore,
@@ -97,6 +99,10 @@ const AUDIT_SINKS: AccessOf<AuditSinkStore> = {
   releaseAuditSinkLease: 'write',
 };
 
+const EXPIRY: AccessOf<ExpiryStore> = { listCredentialExpiryChecks: 'read', listAccessKeyExpiryChecks: 'read', recordExpiryChecks: 'write' };
+
+const EVENT_FEED: AccessOf<EventFeedStore> = { listEventRows: 'read', auditPositionBefore: 'read', auditHead: 'read' };
+
 const IDEMPOTENCY: AccessOf<IdempotencyStore> = {
   reserveIdempotencyKey: 'write',
   completeIdempotencyKey: 'write',
@@ -171,6 +177,8 @@ export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...CREDENTIALS,
   ...AUDIT,
   ...AUDIT_SINKS,
+  ...EXPIRY,
+  ...EVENT_FEED,
   ...IDEMPOTENCY,
   ...COORDINATION,
   ...KEY_MANAGEMENT,

@@ -203,6 +203,60 @@ export interface AuditSinkStore {
   releaseAuditSinkLease(sink: string, owner: string): Promise<void>;
 }
 
+/** A notice the expiry scheduler owes: `leadDays` before `expiresAt` (0 = it expired), with its audit event. */
+export interface ExpiryNotice {
+  what: 'credential' | 'refresh_token' | 'access_key';
+  expiresAt: string;
+  leadDays: number;
+  event: AuditRow;
+}
+
+/** What the scheduler decided about one row it read: the notices due now and when to look next. */
+export interface ExpiryCheckResult {
+  objectType: 'credential' | 'access_key';
+  id: string;
+  /** The credential's revision as read (null for access keys, whose expiry never changes). */
+  revision: number | null;
+  /** `expiry_check_at` as read. */
+  checkAt: string;
+  nextCheckAt: string | null;
+  notices: readonly ExpiryNotice[];
+}
+
+/** The expiry scheduler's rows: what is due for a look, and what it noticed (services/events/expiry-scheduler.ts). */
+export interface ExpiryStore {
+  /** Across tenants, like the lifecycle scans: credentials whose `expiry_check_at` is at or before `now`, earliest first. */
+  listCredentialExpiryChecks(now: string, limit: number): Promise<Array<{ credential: CredentialRow; checkAt: string }>>;
+  listAccessKeyExpiryChecks(now: string, limit: number): Promise<Array<{ key: AccessKeyRow; checkAt: string }>>;
+  /**
+   * In one transaction: for each row still as it was read (revision and `checkAt`), moves its next
+   * look to `nextCheckAt` and records each notice not recorded before (unique per object, kind,
+   * expiry value and lead time) with its audit event. Rows changed since are skipped (the change
+   * set a new look). Returns the notices written.
+   */
+  recordExpiryChecks(tenantId: string, checks: readonly ExpiryCheckResult[]): Promise<number>;
+}
+
+/** Which audit events a feed page reads: chain positions in (`after`, `through`], and the filters. */
+export interface EventRowQuery {
+  after: number;
+  through: number;
+  /** The (action, outcome) pairs that are the event types asked for (services/events/event-types.ts). */
+  sources: ReadonlyArray<{ action: string; outcome: AuditRow['outcome'] }>;
+  objectType?: string;
+  objectId?: string;
+  since?: string;
+}
+
+/** Sealed audit events in chain order, for the event feed (GET /v1/events and its SSE stream). */
+export interface EventFeedStore {
+  listEventRows(tenantId: string, q: EventRowQuery, limit: number): Promise<AuditRow[]>;
+  /** The position of the newest sealed event stamped before `at` (0 when none): where a `since` scan may start. */
+  auditPositionBefore(tenantId: string, at: string): Promise<number>;
+  /** The tenant's newest sealed position (0 when nothing is sealed). Every position up to it is committed. */
+  auditHead(tenantId: string): Promise<number>;
+}
+
 /** Reservations of `Idempotency-Key`s and the responses they replay. */
 export interface IdempotencyStore {
   reserveIdempotencyKey(row: IdempotencyRow, staleBefore: string): Promise<{ reserved: true } | { reserved: false; existing: IdempotencyRow }>;
@@ -379,6 +433,8 @@ export type Store = StoreLifecycle &
   CredentialStore &
   AuditStore &
   AuditSinkStore &
+  ExpiryStore &
+  EventFeedStore &
   IdempotencyStore &
   CoordinationStore &
   KeyManagementStore &

@@ -4,6 +4,8 @@ import { deletedNameStore } from './deleted-names-sql.js';
 import { auditSinkStore, auditStore } from './audit-sql.js';
 import { consoleSessionStore } from './console-sessions-sql.js';
 import { credentialStore } from './credentials-sql.js';
+import { eventFeedStore } from './events-sql.js';
+import { expiryStore } from './expiry-sql.js';
 import { idempotencyStore } from './idempotency-sql.js';
 import { keyManagementStore } from './key-management-sql.js';
 import { oauthStore } from './oauth-sql.js';
@@ -26,6 +28,8 @@ export function sqlStore(db: SqlRunner, w: WriteRunner, d: QueryDialect) {
     ...credentialStore(db, w, d),
     ...auditStore(db, w, d),
     ...auditSinkStore(db),
+    ...expiryStore(db, w),
+    ...eventFeedStore(db),
     ...idempotencyStore(db, w, d),
     ...keyManagementStore(db, w, d),
     ...oauthStore(db, w),

@@ -6842,6 +6842,213 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's events in chain order, from a position (needs audit:read)
+         * @description Sealed audit events that are events (docs/events.md), oldest first. Page on with `after=next_cursor`; `has_more: false` means caught up: keep `next_cursor` and ask again later, nothing sealed after it is missed. A page looks at up to 10 000 chain positions, so a page may hold fewer than `per_page` events (even none) and still have `has_more`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    per_page?: number;
+                    /** @description chain position to read after (a `next_cursor`, an event's `data.seq`) */
+                    after?: number;
+                    /** @description one or more event types (repeat the parameter) */
+                    "filter[type]"?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[];
+                    "filter[credential_id]"?: string;
+                    "filter[object_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
+                    "filter[since]"?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description The event's facts by type (`type`, `team_id`, `version`, `status`, `lead_days`, `expires_at`, `what`, `category`, …): never a secret. */
+                                data: {
+                                    actor: {
+                                        id: string;
+                                        name: string;
+                                        type: string;
+                                    };
+                                    /** @description `credential`, `access_key`, … */
+                                    object: string;
+                                    object_id: string | null;
+                                    request_id: string;
+                                    /** @description The chain position: `after=` and `Last-Event-ID` take it. */
+                                    seq: number | null;
+                                    tenant_id: string;
+                                } & {
+                                    [key: string]: string | number | boolean | null;
+                                };
+                                /** @description The audit event's id (`evt_…`): deduplicate by it. */
+                                id: string;
+                                timestamp: string;
+                                /**
+                                 * @description The event types and the `data` fields of each are listed in docs/events.md.
+                                 * @enum {unknown}
+                                 */
+                                type: "credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled";
+                            }[];
+                            has_more: boolean;
+                            /** @description The position to pass as `after` next (decimal). */
+                            next_cursor: string;
+                            per_page: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same events as Server-Sent Events, as they are sealed (needs audit:read)
+         * @description text/event-stream: each event is `id: <chain position>`, `event: <type>`, `data: <the event as GET /v1/events lists it>`. Resumes after `Last-Event-ID` (or `after=`); without either it starts at the head (or at `filter[since]`). A comment line (`: heartbeat`) comes every LATCHKEY_EVENTS_HEARTBEAT_MS while no event does, with an `id:` when the position moved past events the filters left out. The caller's key is checked again at each heartbeat.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description chain position to read after (a `next_cursor`, an event's `data.seq`) */
+                    after?: number;
+                    /** @description one or more event types (repeat the parameter) */
+                    "filter[type]"?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[];
+                    "filter[credential_id]"?: string;
+                    "filter[object_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
+                    "filter[since]"?: string;
+                };
+                header?: {
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/folders": {
         parameters: {
             query?: never;

@@ -260,4 +260,28 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX console_oidc_logins_expiry ON console_oidc_logins (expires_at)`,
     ],
   },
+  {
+    id: 15,
+    name: 'expiry notices',
+    statements: () => [
+      // When the expiry scheduler should next look at a row: every write of a live row with an
+      // expiry sets it to the write's time (rows.ts), the scheduler moves it to the next notice it
+      // will owe (or NULL). Only rows whose time has come are read, through the partial index, so a
+      // tick costs the notices due, not the size of the table.
+      `ALTER TABLE credentials ADD COLUMN expiry_check_at TEXT`,
+      `ALTER TABLE access_keys ADD COLUMN expiry_check_at TEXT`,
+      `CREATE INDEX credentials_expiry_check ON credentials (expiry_check_at) WHERE expiry_check_at IS NOT NULL`,
+      `CREATE INDEX access_keys_expiry_check ON access_keys (expiry_check_at) WHERE expiry_check_at IS NOT NULL`,
+      // Rows that had an expiry before: looked at on the first tick.
+      `UPDATE credentials SET expiry_check_at = updated_at WHERE deleted_at IS NULL AND (expires_at IS NOT NULL OR type = 'oauth2')`,
+      `UPDATE access_keys SET expiry_check_at = created_at WHERE expires_at IS NOT NULL`,
+      // What was noticed: one row per object, kind of expiry, expiry value and lead time (0 =
+      // expired), written in the transaction of its audit event. The key makes a notice happen
+      // once, whichever process races to write it; a moved expiry is a new value, noticed afresh.
+      `CREATE TABLE expiry_notices (
+         tenant_id TEXT NOT NULL, object_type TEXT NOT NULL, object_id TEXT NOT NULL, what TEXT NOT NULL,
+         expires_at TEXT NOT NULL, lead_days INTEGER NOT NULL, event_id TEXT NOT NULL, noticed_at TEXT NOT NULL,
+         PRIMARY KEY (tenant_id, object_type, object_id, what, expires_at, lead_days))`,
+    ],
+  },
 ];
