@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { parseIssuerConfigs, type OidcIssuerConfig } from './services/auth/oidc.js';
 import { parseAuditSinkTarget, type AuditSinkTarget } from './services/audit/sinks/sink-target.js';
 import { EgressAllowList } from './egress/address-policy.js';
+import { parseLeadDays } from './services/events/expiry-plan.js';
 
 /** The whole configuration, read once from the environment (and an optional JSON file) at start. */
 export interface Config {
@@ -39,8 +40,13 @@ export interface Config {
   /** Audit events older than this are purged behind an anchor; 0 = kept forever. */
   auditRetentionDays: number;
   oidcIssuers: OidcIssuerConfig[];
+  /** "Sign in with SSO" on the console (docs/console.md); null = access keys only. */
+  consoleOidc: ConsoleOidcConfig | null;
   deletedRetentionDays: number;
   schedulerIntervalMs: number;
+  expiryWarningDays: number[];
+  eventsHeartbeatMs: number;
+  eventsPollMs: number;
   /** Destinations a tenant-aimed outbound call may reach although private, and over plain http. */
   egressAllow: EgressAllowList;
   egressTimeoutMs: number;
@@ -55,6 +61,19 @@ export interface Config {
   oauthRefreshLeadMs: number;
   /** Origins `return_to` of an OAuth connect may send the browser back to (none by default). */
   oauthReturnOrigins: string[];
+  /** Webhook delivery (services/webhooks): the first retry's delay, the cap, and how long a failure streak lasts before the subscription is disabled. */
+  webhookRetryBaseMs: number;
+  webhookRetryMaxMs: number;
+  webhookDisableAfterMs: number;
+}
+
+/** The console's OIDC client: an issuer of LATCHKEY_OIDC_ISSUERS, whose claim mapping it uses. */
+export interface ConsoleOidcConfig {
+  issuer: OidcIssuerConfig;
+  clientId: string;
+  /** null = a public client (PKCE only, no client authentication at the token endpoint). */
+  clientSecret: string | null;
+  scopes: string[];
 }
 
 export class ConfigError extends Error {
@@ -106,8 +125,27 @@ export const CONFIG_VARIABLES = [
     '(unset)',
     'JSON array of trusted OIDC issuers: issuer, audience, jwks_uri?, algorithms?, tenant_id | tenant_claim, role_claim, role_map, default_role, teams_claim',
   ],
+  [
+    'LATCHKEY_CONSOLE_OIDC_ISSUER',
+    '(unset)',
+    'the console\'s "Sign in with SSO": an issuer listed in LATCHKEY_OIDC_ISSUERS, whose tenant, role and team mapping applies to the ID token (docs/console.md); unset = access keys only',
+  ],
+  ['LATCHKEY_CONSOLE_OIDC_CLIENT_ID', '(unset)', "the console's client id at that issuer (redirect URI: <public URL>/ui/oidc/callback)"],
+  ['LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET', '(unset)', 'its client secret (client_secret_basic); unset = a public client, PKCE only'],
+  [
+    'LATCHKEY_CONSOLE_OIDC_SCOPES',
+    'openid profile email',
+    'the scopes the console asks for (openid is always added); the mapped claims must be in the ID token',
+  ],
   ['LATCHKEY_DELETED_RETENTION_DAYS', '30', 'soft-deleted credentials are restorable this long, then purged'],
-  ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
+  ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy, purge and expiry warnings run'],
+  [
+    'LATCHKEY_EXPIRY_WARNING_DAYS',
+    '30,7,1',
+    'lead times, in whole days, of the credential.expiring and access_key.expiring events; "none" = only the expired events (docs/events.md)',
+  ],
+  ['LATCHKEY_EVENTS_HEARTBEAT_MS', '15000', "how often GET /v1/events/stream sends a heartbeat comment (and re-checks the caller's key) while no event comes"],
+  ['LATCHKEY_EVENTS_POLL_MS', '1000', 'PostgreSQL: how often a process reads the chain heads of tenants it streams, to see events sealed by other processes'],
   [
     'LATCHKEY_EGRESS_ALLOW',
     '(none)',
@@ -122,6 +160,17 @@ export const CONFIG_VARIABLES = [
     'STS endpoint (https URL) used to assume the role of an aws ROLE credential; unset = https://sts.<config.region>.amazonaws.com, or the global endpoint without a region',
   ],
   ['LATCHKEY_PUBLIC_URL', '(unset)', 'the URL browsers reach this server at (OAuth redirect_uri = <url>/v1/oauth/callback); unset = taken from each request'],
+  [
+    'LATCHKEY_WEBHOOK_RETRY_BASE_MS',
+    '5000',
+    'delay before the first retry of a failed webhook delivery; each further retry doubles it (with jitter), up to the maximum',
+  ],
+  ['LATCHKEY_WEBHOOK_RETRY_MAX_MS', '3600000', 'the longest delay between two attempts to deliver a webhook event'],
+  [
+    'LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS',
+    '72',
+    'a webhook subscription whose deliveries have failed without a success for this long (and at least 5 attempts) is disabled, with a webhook.disabled event; fractions allowed',
+  ],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
   [
@@ -305,12 +354,45 @@ function trustedProxies(raw: string | undefined): false | string[] {
   });
 }
 
+function expiryWarningDays(raw: string | undefined): number[] {
+  if (raw === undefined || raw === '') return [30, 7, 1];
+  const days = parseLeadDays(raw);
+  if (days === null)
+    throw new ConfigError(`LATCHKEY_EXPIRY_WARNING_DAYS must be whole days from 1 to 3650, comma-separated ("30,7,1"), or "none"; got "${raw}"`);
+  return days;
+}
+
 function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
   try {
     return parseIssuerConfigs(raw);
   } catch (err) {
     throw new ConfigError(err instanceof SyntaxError ? 'LATCHKEY_OIDC_ISSUERS is not valid JSON' : (err as Error).message);
   }
+}
+
+function consoleOidc(env: Env, issuers: readonly OidcIssuerConfig[]): ConsoleOidcConfig | null {
+  const issuer = env.LATCHKEY_CONSOLE_OIDC_ISSUER || '';
+  const clientId = env.LATCHKEY_CONSOLE_OIDC_CLIENT_ID || '';
+  if (issuer === '') {
+    if (clientId !== '' || env.LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET) throw new ConfigError('LATCHKEY_CONSOLE_OIDC_CLIENT_ID needs LATCHKEY_CONSOLE_OIDC_ISSUER');
+    return null;
+  }
+  const mapping = issuers.find((c) => c.issuer === issuer);
+  // The console signs people in with the same claim mapping as the API's bearer tokens, and only that.
+  if (!mapping)
+    throw new ConfigError(`LATCHKEY_CONSOLE_OIDC_ISSUER ${issuer} must also be an entry of LATCHKEY_OIDC_ISSUERS (its tenant, role and team mapping applies)`);
+  if (clientId === '') throw new ConfigError('LATCHKEY_CONSOLE_OIDC_ISSUER needs LATCHKEY_CONSOLE_OIDC_CLIENT_ID');
+  const url = URL.canParse(issuer) ? new URL(issuer) : null;
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new ConfigError('LATCHKEY_CONSOLE_OIDC_ISSUER must be an http(s) URL');
+  const scopes = (env.LATCHKEY_CONSOLE_OIDC_SCOPES || 'openid profile email').split(/[\s,]+/).filter((x) => x !== '');
+  if (scopes.some((x) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x)))
+    throw new ConfigError('LATCHKEY_CONSOLE_OIDC_SCOPES: scope names are printable ASCII without quotes or backslashes (RFC 6749 §3.3)');
+  return {
+    issuer: mapping,
+    clientId,
+    clientSecret: env.LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET || null,
+    scopes: ['openid', ...scopes.filter((x) => x !== 'openid')],
+  };
 }
 
 export function loadConfig(rawEnv: Env = process.env): Config {
@@ -322,6 +404,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     throw new ConfigError('LATCHKEY_DATABASE_URL must start with postgres:// or postgresql://');
   }
   const keyEnv = env.LATCHKEY_KEY_ENV || 'live';
+  const issuers = oidcIssuers(env.LATCHKEY_OIDC_ISSUERS);
   if (!/^[a-z0-9]{1,16}$/.test(keyEnv)) throw new ConfigError('LATCHKEY_KEY_ENV must be 1-16 lowercase letters or digits');
   return {
     host: env.LATCHKEY_HOST || '127.0.0.1',
@@ -346,9 +429,13 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),
     auditSinkSecret: env.LATCHKEY_AUDIT_SINK_SECRET || null,
     auditRetentionDays: int(env, 'LATCHKEY_AUDIT_RETENTION_DAYS', 365, 0, 36_500),
-    oidcIssuers: oidcIssuers(env.LATCHKEY_OIDC_ISSUERS),
+    oidcIssuers: issuers,
+    consoleOidc: consoleOidc(env, issuers),
     deletedRetentionDays: int(env, 'LATCHKEY_DELETED_RETENTION_DAYS', 30, 0, 36_500),
     schedulerIntervalMs: int(env, 'LATCHKEY_SCHEDULER_INTERVAL_MS', 10_000, 100, 3_600_000),
+    expiryWarningDays: expiryWarningDays(env.LATCHKEY_EXPIRY_WARNING_DAYS),
+    eventsHeartbeatMs: int(env, 'LATCHKEY_EVENTS_HEARTBEAT_MS', 15_000, 100, 300_000),
+    eventsPollMs: int(env, 'LATCHKEY_EVENTS_POLL_MS', 1000, 50, 60_000),
     egressAllow: egressAllow(env.LATCHKEY_EGRESS_ALLOW),
     egressTimeoutMs: int(env, 'LATCHKEY_EGRESS_TIMEOUT_MS', 10_000, 100, 120_000),
     proxyTimeoutMs: int(env, 'LATCHKEY_PROXY_TIMEOUT_MS', 30_000, 100, 3_600_000),
@@ -358,5 +445,17 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     oauthRefreshIntervalMs: int(env, 'LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', 30_000, 100, 3_600_000),
     oauthRefreshLeadMs: int(env, 'LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', 300, 0, 86_400) * 1000,
     oauthReturnOrigins: returnOrigins(env.LATCHKEY_OAUTH_RETURN_ORIGINS),
+    webhookRetryBaseMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
+    webhookRetryMaxMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000),
+    webhookDisableAfterMs: hours(env, 'LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS', 72) * 3_600_000,
   };
+}
+
+/** A positive number of hours, fractions allowed (tests use seconds' worth). */
+function hours(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+(\.\d+)?$/.test(raw) || Number(raw) <= 0 || Number(raw) > 8760)
+    throw new ConfigError(`${name} must be a number of hours above 0 and at most 8760, got "${raw}"`);
+  return Number(raw);
 }

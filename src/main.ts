@@ -116,17 +116,26 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
       keyEnv: config.keyEnv,
       authCacheTtlMs: config.authCacheTtlMs,
       consoleSessionSeconds: config.consoleSessionSeconds,
+      consoleOidc: config.consoleOidc,
       authFailureDelayMs: config.authFailureDelayMs,
       authFailureWindowMs: config.authFailureWindowMs,
       oidcIssuers: config.oidcIssuers,
       deletedRetentionDays: config.deletedRetentionDays,
       auditRefusalWindowMs: config.auditRefusalWindowMs,
+      expiryWarningDays: config.expiryWarningDays,
+      eventsPollMs: config.eventsPollMs,
       oauth: {
         egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 3 }),
         refreshLeadMs: config.oauthRefreshLeadMs,
         returnOrigins: config.oauthReturnOrigins,
       },
       proxy: { timeoutMs: config.proxyTimeoutMs, maxResponseBytes: config.proxyMaxResponseBytes, awsStsEndpoint: config.awsStsEndpoint },
+      webhooks: {
+        egress: createEgressGuard({ allow: config.egressAllow, timeoutMs: config.egressTimeoutMs, maxResponseBytes: 1024 * 1024, maxRedirects: 0 }),
+        policy: { baseMs: config.webhookRetryBaseMs, maxMs: config.webhookRetryMaxMs, disableAfterMs: config.webhookDisableAfterMs },
+        // The lease outlasts an attempt (the egress deadline) with room to record it: no second process attempts meanwhile.
+        leaseMs: Math.max(30_000, config.egressTimeoutMs * 2 + 5000),
+      },
     });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
     services.audit.enableCheckpoints(keyring);
@@ -142,6 +151,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
           dropAll: () => keyring.invalidate(),
           setTrusted: (trusted) => keyring.setCacheTrusted(trusted),
         },
+        webhook: services.webhookDispatcher.cache,
       },
       onFeedState: (live) => {
         if (!store.capabilities.multiProcess) return;
@@ -186,7 +196,9 @@ export async function startServer(rt: Runtime): Promise<App> {
   rt.services.audit.startSealer(rt.config.auditSealIntervalMs);
   if (rt.config.auditSink) rt.services.audit.startSink(createAuditSink(rt.config.auditSink, { secret: rt.config.auditSinkSecret, logger: rt.logger }));
   rt.services.audit.startRetention(rt.config.auditRetentionDays);
+  rt.services.webhookDispatcher.start();
   rt.services.lifecycle.start(rt.config.schedulerIntervalMs);
+  rt.services.expiry.start(rt.config.schedulerIntervalMs);
   rt.services.oauth.start(rt.config.oauthRefreshIntervalMs);
   // Fastify logs one line per address it listens on (every interface for 0.0.0.0); that is the
   // "listening" line, and the store and root key were logged when they were opened.

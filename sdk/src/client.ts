@@ -2,6 +2,7 @@ import { LatchkeyError } from './errors.js';
 import { AccessKeys } from './resources/access-keys.js';
 import { AuditEvents } from './resources/audit-events.js';
 import { Credentials } from './resources/credentials.js';
+import { Events } from './resources/events.js';
 import { Folders } from './resources/folders.js';
 import { Integrations } from './resources/integrations.js';
 import { OAuth } from './resources/oauth.js';
@@ -50,6 +51,7 @@ export class Latchkey {
   readonly integrations: Integrations;
   readonly accessKeys: AccessKeys;
   readonly auditEvents: AuditEvents;
+  readonly events: Events;
   readonly tenants: Tenants;
   readonly teams: Teams;
   readonly folders: Folders;
@@ -82,6 +84,7 @@ export class Latchkey {
     this.integrations = new Integrations(this.#transport);
     this.accessKeys = new AccessKeys(this.#transport);
     this.auditEvents = new AuditEvents(this.#transport);
+    this.events = new Events(this.#transport);
     this.tenants = new Tenants(this.#transport);
     this.teams = new Teams(this.#transport);
     this.folders = new Folders(this.#transport);

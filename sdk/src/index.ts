@@ -35,6 +35,8 @@ export type {
 export type { Integrations, IntegrationListOptions, IntegrationListPageOptions, IntegrationRevealOptions } from './resources/integrations.js';
 export type { AccessKeys, AccessKeyListOptions, AccessKeyListPageOptions } from './resources/access-keys.js';
 export type { AuditEvents, AuditEventListOptions, AuditEventListPageOptions } from './resources/audit-events.js';
+export type { Events, EventListOptions, EventStreamOptions } from './resources/events.js';
+export { readSse, type SseMessage } from './sse.js';
 export type { Tenants } from './resources/tenants.js';
 export type { Teams, TeamListOptions } from './resources/teams.js';
 export type { Folders } from './resources/folders.js';

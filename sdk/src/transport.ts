@@ -16,7 +16,8 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-export type QueryValue = string | number | boolean | Date | null | undefined;
+/** A query parameter's value; an array repeats the parameter (`filter[type]=a&filter[type]=b`). */
+export type QueryValue = string | number | boolean | Date | readonly string[] | null | undefined;
 
 export interface HttpRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -114,6 +115,38 @@ export class Transport {
     }
   }
 
+  /**
+   * Opens a long-lived response (Server-Sent Events): the same headers and error mapping as
+   * `request`, the deadline on the answer's headers only, no retries (the caller reconnects).
+   */
+  async openStream(req: Omit<HttpRequest, 'method' | 'body'>): Promise<Response> {
+    const opts = req.options ?? {};
+    const timeoutMs = opts.timeoutMs ?? this.#config.timeoutMs;
+    const headers = { ...this.#headers({ ...req, method: 'GET' }), accept: 'text/event-stream' };
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(opts.signal?.reason);
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => controller.abort(new TimeoutSignal()), timeoutMs);
+    let res: Response;
+    try {
+      res = await this.#config.fetch(this.#url(req.path, req.query), { method: 'GET', headers, signal: controller.signal, redirect: 'error' });
+    } catch (err) {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (opts.signal?.aborted) throw opts.signal.reason;
+      if (controller.signal.reason instanceof TimeoutSignal) throw new LatchkeyTimeoutError(timeoutMs, 'GET', this.#config.baseUrl, req.path);
+      throw new LatchkeyConnectionError('GET', this.#config.baseUrl, req.path, err);
+    } finally {
+      clearTimeout(timer);
+    }
+    // The body outlives this call: the caller's signal still ends it, so its listener stays.
+    if (res.status >= 400) {
+      opts.signal?.removeEventListener('abort', onAbort);
+      throw this.#apiError(res.status, res.headers, await res.text(), `GET ${req.path}`);
+    }
+    return res;
+  }
+
   async #attempt(url: string, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number, signal: AbortSignal | undefined) {
     const timeout = AbortSignal.timeout(timeoutMs);
     const linked = linkSignals(timeout, signal);
@@ -136,7 +169,8 @@ export class Transport {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query)) {
         if (v === undefined || v === null) continue;
-        params.append(k, v instanceof Date ? v.toISOString() : String(v));
+        if (Array.isArray(v)) for (const item of v as readonly string[]) params.append(k, item);
+        else params.append(k, v instanceof Date ? v.toISOString() : String(v));
       }
       const qs = params.toString();
       if (qs) url += '?' + qs;

@@ -208,6 +208,18 @@ export type AuditEvent = AuditEventPage['data'][number];
 export type AuditEventListQuery = Query<paths['/v1/audit-events']['get']>;
 export type AuditEventFilter = AllowDates<FilterOf<AuditEventListQuery>, 'since' | 'until'>;
 
+// ---------------------------------------------------------------------------------------------
+// Events (docs/events.md)
+
+/** `GET /v1/events` answer: events oldest first, `next_cursor` (the position to pass as `after`) and `has_more`. */
+export type EventPage = Json<paths['/v1/events']['get']['responses']['200']>;
+/** One event, as the list, the SSE stream and webhooks carry it. */
+export type LatchkeyEvent = EventPage['data'][number];
+export type EventType = LatchkeyEvent['type'];
+export type EventListQuery = Query<paths['/v1/events']['get']>;
+/** `type` (one or more), `credential_id` or `object_id`, `since`. */
+export type EventFilter = AllowDates<FilterOf<EventListQuery>, 'since'>;
+
 /** `GET /v1/audit-events/verify`; `unsealed` counts events not yet sealed into the chain. */
 export type AuditVerifyResult = Json<paths['/v1/audit-events/verify']['get']['responses']['200']>;
 

@@ -18,7 +18,7 @@ function pooledRandom(): number {
 
 const ulid = monotonicFactory(pooledRandom);
 
-export type IdPrefix = 'crd' | 'key' | 'ten' | 'team' | 'fld' | 'evt' | 'req' | 'usr';
+export type IdPrefix = 'crd' | 'key' | 'ten' | 'team' | 'fld' | 'evt' | 'req' | 'usr' | 'whk' | 'dlv';
 
 export function newId(prefix: IdPrefix): string {
   return `${prefix}_${ulid()}`;

@@ -14,6 +14,8 @@ export const PERMISSIONS = [
   'audit:read',
   'access_keys:manage',
   'teams:manage',
+  // Webhook subscriptions: where the tenant's events go, and their signing secrets.
+  'webhooks:manage',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -27,6 +29,7 @@ const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
     'audit:read',
     'access_keys:manage',
     'teams:manage',
+    'webhooks:manage',
   ]),
   // The source documents reserve decrypted secrets for integration admins and service accounts.
   integration_admin: new Set<Permission>([

@@ -22,6 +22,8 @@ import { registerIdempotency } from './idempotency.js';
 import { parseStrictJsonBody } from './strict-json.js';
 import { accessKeyRoutes } from './routes/access-keys.js';
 import { auditRoutes, recordRefusedResponses } from './routes/audit-events.js';
+import { eventRoutes } from './routes/events.js';
+import { webhookRoutes } from './routes/webhooks.js';
 import { credentialTypeRoutes } from './routes/credential-types.js';
 import { credentialRoutes } from './routes/credentials.js';
 import { pendingVersionRoutes } from './routes/pending-versions.js';
@@ -229,8 +231,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(tenantRoutes(services), { prefix: '/v1' });
   await app.register(teamRoutes(services), { prefix: '/v1' });
   await app.register(auditRoutes(services), { prefix: '/v1' });
+  await app.register(eventRoutes(services, config), { prefix: '/v1' });
+  await app.register(webhookRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
-  await app.register(consoleRoutes(services), { prefix: '/ui' });
+  await app.register(consoleRoutes(services, config.publicUrl), { prefix: '/ui' });
   await app.register(compatRoutes(services, { deletedRetentionDays: config.deletedRetentionDays }), { prefix: '/compat' });
   return app;
 }

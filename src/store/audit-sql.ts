@@ -111,12 +111,12 @@ export function auditStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Omit
 
 export function auditSinkStore(db: SqlRunner): AuditSinkStore {
   return {
-    async listAuditSinkWork(sink) {
+    async listAuditSinkWork(sink, tenantId) {
       const rows = await db.all(
         `SELECT h.tenant_id, h.seq AS head, COALESCE(c.seq, 0) AS delivered FROM audit_chain_heads h
            LEFT JOIN audit_sink_cursors c ON c.sink = ? AND c.tenant_id = h.tenant_id
-          WHERE h.seq > COALESCE(c.seq, 0) ORDER BY h.tenant_id`,
-        [sink],
+          WHERE h.seq > COALESCE(c.seq, 0)${tenantId === undefined ? '' : ' AND h.tenant_id = ?'} ORDER BY h.tenant_id`,
+        tenantId === undefined ? [sink] : [sink, tenantId],
       );
       return rows.map((r) => ({ tenantId: r.tenant_id as string, head: Number(r.head), delivered: Number(r.delivered) }));
     },

@@ -5,6 +5,8 @@ import type {
   ConsoleSessionStore,
   CoordinationStore,
   CredentialStore,
+  EventFeedStore,
+  ExpiryStore,
   IdempotencyStore,
   KeyManagementStore,
   OAuthStore,
@@ -15,6 +17,7 @@ import type {
 } from './port.js';
 import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
 import type { DeletedNameStore } from './deleted-names-sql.js';
+import type { WebhookStore } from './webhooks-sql.js';
 
 /**
  * What a store method does to stored data: `read` changes nothing; `write` changes it, so an
@@ -96,6 +99,10 @@ const AUDIT_SINKS: AccessOf<AuditSinkStore> = {
   releaseAuditSinkLease: 'write',
 };
 
+const EXPIRY: AccessOf<ExpiryStore> = { listCredentialExpiryChecks: 'read', listAccessKeyExpiryChecks: 'read', recordExpiryChecks: 'write' };
+
+const EVENT_FEED: AccessOf<EventFeedStore> = { listEventRows: 'read', auditPositionBefore: 'read', auditHead: 'read' };
+
 const IDEMPOTENCY: AccessOf<IdempotencyStore> = {
   reserveIdempotencyKey: 'write',
   completeIdempotencyKey: 'write',
@@ -142,8 +149,24 @@ const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
   findConsoleSession: 'read',
   deleteConsoleSession: 'write',
   deleteExpiredConsoleSessions: 'write',
+  insertConsoleOidcLogin: 'write',
+  takeConsoleOidcLogin: 'write',
 };
 const COMPAT: AccessOf<AwsKeyPairStore & DeletedNameStore> = { putAwsKeyPair: 'write', findAwsKeyPair: 'read', listDeletedCredentialIds: 'read' };
+
+const WEBHOOKS: AccessOf<WebhookStore> = {
+  insertWebhook: 'write',
+  getWebhook: 'read',
+  listWebhooks: 'read',
+  countWebhooks: 'read',
+  updateWebhook: 'write',
+  deleteWebhook: 'write',
+  listActiveWebhookRefs: 'read',
+  recordWebhookAttempt: 'write',
+  listWebhookAttempts: 'read',
+  countWebhookAttempts: 'read',
+  getSealedAuditEvent: 'read',
+};
 
 /** Every method of `Store` with what it does to stored data. */
 export const STORE_METHOD_ACCESS: AccessOf<Store> = {
@@ -154,12 +177,15 @@ export const STORE_METHOD_ACCESS: AccessOf<Store> = {
   ...CREDENTIALS,
   ...AUDIT,
   ...AUDIT_SINKS,
+  ...EXPIRY,
+  ...EVENT_FEED,
   ...IDEMPOTENCY,
   ...COORDINATION,
   ...KEY_MANAGEMENT,
   ...OAUTH,
   ...CONSOLE_SESSIONS,
   ...COMPAT,
+  ...WEBHOOKS,
 };
 
 export type StoreMethodName = MethodNames<Store>;

@@ -1,5 +1,7 @@
 import type { AwsKeyPairStore } from './aws-key-pairs-sql.js';
 import type { DeletedNameStore } from './deleted-names-sql.js';
+import type { WebhookStore } from './webhooks-sql.js';
+export type { WebhookAttemptRow, WebhookDeliveryState, WebhookRow, WebhookStore } from './webhooks-sql.js';
 
 /**
  * What services may ask of storage, as roles: each service declares the roles (or the methods of
@@ -190,8 +192,8 @@ export interface AuditStore {
 
 /** Where each audit sink stands in each chain, and which process delivers it. */
 export interface AuditSinkStore {
-  /** Chains with sealed events past what `sink` has acknowledged. */
-  listAuditSinkWork(sink: string): Promise<AuditSinkWork[]>;
+  /** Chains with sealed events past what `sink` has acknowledged (only `tenantId`'s, when given). */
+  listAuditSinkWork(sink: string, tenantId?: string): Promise<AuditSinkWork[]>;
   /** What `sink` has acknowledged of a tenant's chain (0 = nothing). */
   getAuditSinkCursor(sink: string, tenantId: string): Promise<number>;
   /** Moves the cursor forward to `seq` (never back). */
@@ -199,6 +201,60 @@ export interface AuditSinkStore {
   /** Takes or renews the sink's lease (one delivering process per sink); false while another owner holds it. */
   claimAuditSinkLease(sink: string, owner: string, now: string, until: string): Promise<boolean>;
   releaseAuditSinkLease(sink: string, owner: string): Promise<void>;
+}
+
+/** A notice the expiry scheduler owes: `leadDays` before `expiresAt` (0 = it expired), with its audit event. */
+export interface ExpiryNotice {
+  what: 'credential' | 'refresh_token' | 'access_key';
+  expiresAt: string;
+  leadDays: number;
+  event: AuditRow;
+}
+
+/** What the scheduler decided about one row it read: the notices due now and when to look next. */
+export interface ExpiryCheckResult {
+  objectType: 'credential' | 'access_key';
+  id: string;
+  /** The credential's revision as read (null for access keys, whose expiry never changes). */
+  revision: number | null;
+  /** `expiry_check_at` as read. */
+  checkAt: string;
+  nextCheckAt: string | null;
+  notices: readonly ExpiryNotice[];
+}
+
+/** The expiry scheduler's rows: what is due for a look, and what it noticed (services/events/expiry-scheduler.ts). */
+export interface ExpiryStore {
+  /** Across tenants, like the lifecycle scans: credentials whose `expiry_check_at` is at or before `now`, earliest first. */
+  listCredentialExpiryChecks(now: string, limit: number): Promise<Array<{ credential: CredentialRow; checkAt: string }>>;
+  listAccessKeyExpiryChecks(now: string, limit: number): Promise<Array<{ key: AccessKeyRow; checkAt: string }>>;
+  /**
+   * In one transaction: for each row still as it was read (revision and `checkAt`), moves its next
+   * look to `nextCheckAt` and records each notice not recorded before (unique per object, kind,
+   * expiry value and lead time) with its audit event. Rows changed since are skipped (the change
+   * set a new look). Returns the notices written.
+   */
+  recordExpiryChecks(tenantId: string, checks: readonly ExpiryCheckResult[]): Promise<number>;
+}
+
+/** Which audit events a feed page reads: chain positions in (`after`, `through`], and the filters. */
+export interface EventRowQuery {
+  after: number;
+  through: number;
+  /** The (action, outcome) pairs that are the event types asked for (services/events/event-types.ts). */
+  sources: ReadonlyArray<{ action: string; outcome: AuditRow['outcome'] }>;
+  objectType?: string;
+  objectId?: string;
+  since?: string;
+}
+
+/** Sealed audit events in chain order, for the event feed (GET /v1/events and its SSE stream). */
+export interface EventFeedStore {
+  listEventRows(tenantId: string, q: EventRowQuery, limit: number): Promise<AuditRow[]>;
+  /** The position of the newest sealed event stamped before `at` (0 when none): where a `since` scan may start. */
+  auditPositionBefore(tenantId: string, at: string): Promise<number>;
+  /** The tenant's newest sealed position (0 when nothing is sealed). Every position up to it is committed. */
+  auditHead(tenantId: string): Promise<number>;
 }
 
 /** Reservations of `Idempotency-Key`s and the responses they replay. */
@@ -219,7 +275,7 @@ export interface CoordinationStore {
    * Best effort: a process whose feed was down when it was sent drops every cache when its feed
    * comes back (see `subscribeInvalidations`). A single-process store makes it a no-op.
    */
-  publishInvalidation(topic: 'access_key' | 'keyring', key: string): Promise<void>;
+  publishInvalidation(topic: 'access_key' | 'keyring' | 'webhook', key: string): Promise<void>;
   /**
    * Delivers invalidations published by any process to `handler` until closed, and tells it
    * whether the feed is live. While it is not, invalidations may be lost, so caches must not be
@@ -348,8 +404,10 @@ export interface ConsoleSessionRow {
   /** SHA-256 of the cookie's token. */
   tokenHash: Buffer;
   tenantId: string;
-  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`). */
-  keyHash: Buffer;
+  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`); null for an OIDC sign-in. */
+  keyHash: Buffer | null;
+  /** An OIDC sign-in: its issuer and the mapped claims of its ID token (JSON); null for an access key. */
+  oidcIdentity: string | null;
   createdAt: string;
   expiresAt: string;
 }
@@ -361,6 +419,10 @@ export interface ConsoleSessionStore {
   deleteConsoleSession(tokenHash: Buffer): Promise<void>;
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpiredConsoleSessions(now: string): Promise<number>;
+  /** An SSO sign-in under way, by the SHA-256 of its state (docs/console.md); drops expired ones. */
+  insertConsoleOidcLogin(login: { stateHash: Buffer; createdAt: string; expiresAt: string }): Promise<void>;
+  /** Deletes the sign-in's row and says whether it was there and unexpired: true once at most, whoever asks. Drops expired rows too. */
+  takeConsoleOidcLogin(stateHash: Buffer, now: string): Promise<boolean>;
 }
 
 /** Everything an adapter implements. */
@@ -371,13 +433,16 @@ export type Store = StoreLifecycle &
   CredentialStore &
   AuditStore &
   AuditSinkStore &
+  ExpiryStore &
+  EventFeedStore &
   IdempotencyStore &
   CoordinationStore &
   KeyManagementStore &
   OAuthStore &
   ConsoleSessionStore &
   AwsKeyPairStore &
-  DeletedNameStore;
+  DeletedNameStore &
+  WebhookStore;
 
 /** The `meta` row naming the root key that wraps the store now: new data keys must be wrapped by it. */
 export const ROOT_KEY_ID_META = 'root_key_id';

@@ -66,6 +66,7 @@ export const ACCESS_KEY_COLUMNS = [
   'updated_at',
   'revision',
   'created_by',
+  'expiry_check_at',
 ] as const;
 
 export function accessKeyToParams(k: AccessKeyRow): unknown[] {
@@ -85,6 +86,8 @@ export function accessKeyToParams(k: AccessKeyRow): unknown[] {
     k.updatedAt,
     k.revision,
     k.createdBy ? JSON.stringify(k.createdBy) : null,
+    // An access key's expiry never changes: the expiry scheduler looks at it once it exists.
+    k.expiresAt !== null ? k.createdAt : null,
   ];
 }
 
@@ -142,6 +145,7 @@ export const CREDENTIAL_COLUMNS = [
   'next_rotation_at',
   'rotation_due',
   'proxy_rules',
+  'expiry_check_at',
 ] as const;
 
 export function credentialToParams(c: CredentialRow): unknown[] {
@@ -179,7 +183,19 @@ export function credentialToParams(c: CredentialRow): unknown[] {
     c.nextRotationAt,
     c.rotationDue ? 1 : 0,
     JSON.stringify(c.proxyRules),
+    expiryCheckAt(c),
   ];
+}
+
+/**
+ * When the expiry scheduler (services/events/expiry-scheduler.ts) should look at a credential
+ * written now: at once, if it is live and has an expiry (its own, or an OAuth2 refresh token's);
+ * never otherwise. The scheduler then moves it to the next notice due. Every write resets it, so
+ * a moved expiry, a restore or a refresh is looked at again; what was noticed is kept apart.
+ */
+function expiryCheckAt(c: CredentialRow): string | null {
+  const has = c.expiresAt !== null || typeof c.config.refresh_token_expires_at === 'string';
+  return c.deletedAt === null && has ? c.updatedAt : null;
 }
 
 export function credentialFromRecord(r: DbRecord): CredentialRow {

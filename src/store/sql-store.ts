@@ -4,12 +4,15 @@ import { deletedNameStore } from './deleted-names-sql.js';
 import { auditSinkStore, auditStore } from './audit-sql.js';
 import { consoleSessionStore } from './console-sessions-sql.js';
 import { credentialStore } from './credentials-sql.js';
+import { eventFeedStore } from './events-sql.js';
+import { expiryStore } from './expiry-sql.js';
 import { idempotencyStore } from './idempotency-sql.js';
 import { keyManagementStore } from './key-management-sql.js';
 import { oauthStore } from './oauth-sql.js';
 import type { QueryDialect, SqlRunner } from './sql-runner.js';
 import { tenancyStore } from './tenancy-sql.js';
 import type { WriteRunner } from './transaction-script.js';
+import { webhookStore } from './webhooks-sql.js';
 
 /**
  * Every store method written once (the `*-sql.ts` files), for an adapter's connection: its
@@ -25,11 +28,14 @@ export function sqlStore(db: SqlRunner, w: WriteRunner, d: QueryDialect) {
     ...credentialStore(db, w, d),
     ...auditStore(db, w, d),
     ...auditSinkStore(db),
+    ...expiryStore(db, w),
+    ...eventFeedStore(db),
     ...idempotencyStore(db, w, d),
     ...keyManagementStore(db, w, d),
     ...oauthStore(db, w),
     ...consoleSessionStore(db),
     ...awsKeyPairStore(db, w, d),
     ...deletedNameStore(db),
+    ...webhookStore(db, w),
   };
 }

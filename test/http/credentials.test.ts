@@ -376,6 +376,9 @@ describe('catalog, operations and docs', () => {
     const smtp = r.body.data.find((t: any) => t.id === 'smtp');
     assert.equal(smtp.config_schema.properties.port.default, 25);
     assert.deepEqual(smtp.secret_fields, ['password']);
+    // Requirements spanning config and secret, for forms: the smtp password unless auth_type is none.
+    assert.deepEqual(smtp.rules, [{ when: { 'config.auth_type': { not: 'none' } }, require: ['secret.password'] }]);
+    assert.deepEqual(r.body.data.find((t: any) => t.id === 'text').rules, []);
   });
 
   it('/healthz, /readyz, /metrics and /openapi.json answer without a key; /v1 needs one', async () => {

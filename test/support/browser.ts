@@ -1,4 +1,5 @@
-import { chromium, type BrowserContext } from 'playwright-core';
+import { createServer, type AddressInfo } from 'node:net';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { tempDir } from './temp.ts';
 
 /**
@@ -23,4 +24,24 @@ export async function freshBrowser(): Promise<BrowserContext> {
       '--disable-sync',
     ],
   });
+}
+
+/** A fresh browser profile at `${url}/ui/`, signed in with `key` through the console's sign-in form. */
+export async function signedInPage(url: string, key: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await freshBrowser();
+  const page = context.pages()[0] ?? (await context.newPage());
+  await page.goto(`${url}/ui/`);
+  await page.getByLabel('Access key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Credentials' }).waitFor();
+  return { context, page };
+}
+
+/** A port free on loopback now, for a server whose URL must be known before it starts (an OAuth return origin). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
 }

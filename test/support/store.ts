@@ -8,6 +8,7 @@ import type { ActorRef, CredentialRow, Store, VersionRow } from '../../src/store
 import { numberParams } from '../../src/store/postgres/numbered-params.ts';
 import { openPostgresStore } from '../../src/store/postgres/postgres-store.ts';
 import { openSqliteStore } from '../../src/store/sqlite/sqlite-store.ts';
+import { CREDENTIAL_COLUMNS, credentialToParams } from '../../src/store/rows.ts';
 
 /**
  * Which store the HTTP suite runs on: `LATCHKEY_TEST_STORE=postgres` gives every server its own
@@ -150,4 +151,28 @@ export function versionRow(c: CredentialRow, n: number): VersionRow {
     createdAt: storeInstant(0),
     createdBy: STORE_ACTOR,
   };
+}
+
+/**
+ * Writes credential rows straight into the tables (no service, no versions, no audit), many per
+ * statement: for tests that need a large store fast. Every derived column is filled as a write
+ * through the store fills it (rows.ts `credentialToParams`).
+ */
+export async function seedCredentialRows(sql: RawSql, rows: readonly CredentialRow[]): Promise<void> {
+  const perStatement = 400;
+  const marks = `(${CREDENTIAL_COLUMNS.map(() => '?').join(', ')})`;
+  await sql.exec('BEGIN');
+  try {
+    for (let i = 0; i < rows.length; i += perStatement) {
+      const chunk = rows.slice(i, i + perStatement);
+      await sql.run(
+        `INSERT INTO credentials (${CREDENTIAL_COLUMNS.join(', ')}) VALUES ${chunk.map(() => marks).join(', ')}`,
+        ...chunk.flatMap(credentialToParams),
+      );
+    }
+    await sql.exec('COMMIT');
+  } catch (err) {
+    await sql.exec('ROLLBACK');
+    throw err;
+  }
 }

@@ -4378,6 +4378,23 @@ export interface paths {
                                 injection: {
                                     [key: string]: unknown;
                                 };
+                                /** @description Requirements that span config and secret, which the two JSON Schemas cannot say (a form shows and requires fields by them); requirements within config are if/then/else in config_schema. */
+                                rules: {
+                                    /** @description Paths that must then be present */
+                                    require?: string[];
+                                    /** @description Paths of which at least one must then be present */
+                                    require_one_of?: string[];
+                                    /** @description Paths "config.<field>" / "secret.<field>"; every condition must hold */
+                                    when?: {
+                                        [key: string]: {
+                                            equals: string | number | boolean | null;
+                                        } | {
+                                            not: string | number | boolean | null;
+                                        } | {
+                                            in: (string | number | boolean | null)[];
+                                        };
+                                    };
+                                }[];
                                 secret_fields: string[];
                                 secret_schema: {
                                     [key: string]: unknown;
@@ -6825,6 +6842,213 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's events in chain order, from a position (needs audit:read)
+         * @description Sealed audit events that are events (docs/events.md), oldest first. Page on with `after=next_cursor`; `has_more: false` means caught up: keep `next_cursor` and ask again later, nothing sealed after it is missed. A page looks at up to 10 000 chain positions, so a page may hold fewer than `per_page` events (even none) and still have `has_more`.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    per_page?: number;
+                    /** @description chain position to read after (a `next_cursor`, an event's `data.seq`) */
+                    after?: number;
+                    /** @description one or more event types (repeat the parameter) */
+                    "filter[type]"?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[];
+                    "filter[credential_id]"?: string;
+                    "filter[object_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
+                    "filter[since]"?: string;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                /** @description The event's facts by type (`type`, `team_id`, `version`, `status`, `lead_days`, `expires_at`, `what`, `category`, …): never a secret. */
+                                data: {
+                                    actor: {
+                                        id: string;
+                                        name: string;
+                                        type: string;
+                                    };
+                                    /** @description `credential`, `access_key`, … */
+                                    object: string;
+                                    object_id: string | null;
+                                    request_id: string;
+                                    /** @description The chain position: `after=` and `Last-Event-ID` take it. */
+                                    seq: number | null;
+                                    tenant_id: string;
+                                } & {
+                                    [key: string]: string | number | boolean | null;
+                                };
+                                /** @description The audit event's id (`evt_…`): deduplicate by it. */
+                                id: string;
+                                timestamp: string;
+                                /**
+                                 * @description The event types and the `data` fields of each are listed in docs/events.md.
+                                 * @enum {unknown}
+                                 */
+                                type: "credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled";
+                            }[];
+                            has_more: boolean;
+                            /** @description The position to pass as `after` next (decimal). */
+                            next_cursor: string;
+                            per_page: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The same events as Server-Sent Events, as they are sealed (needs audit:read)
+         * @description text/event-stream: each event is `id: <chain position>`, `event: <type>`, `data: <the event as GET /v1/events lists it>`. Resumes after `Last-Event-ID` (or `after=`); without either it starts at the head (or at `filter[since]`). A comment line (`: heartbeat`) comes every LATCHKEY_EVENTS_HEARTBEAT_MS while no event does, with an `id:` when the position moved past events the filters left out. The caller's key is checked again at each heartbeat.
+         */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description chain position to read after (a `next_cursor`, an event's `data.seq`) */
+                    after?: number;
+                    /** @description one or more event types (repeat the parameter) */
+                    "filter[type]"?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[];
+                    "filter[credential_id]"?: string;
+                    "filter[object_id]"?: string;
+                    /** @description RFC 3339; a leap second (second 60) cannot be stored and is refused */
+                    "filter[since]"?: string;
+                };
+                header?: {
+                    "last-event-id"?: string;
+                };
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description text/event-stream */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/folders": {
         parameters: {
             query?: never;
@@ -8471,6 +8695,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's keys: the root key that wraps them, a root-key rotation under way, its data-key versions and what is sealed under each (ids and counts, never key material; platform admins, or owners of the tenant) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data_key: {
+                                /** @description new secrets are sealed under this version */
+                                current_version: number;
+                                sealed_by_version: {
+                                    [key: string]: number;
+                                };
+                                /** @description values `latchkey keys reseal` would move to the current version */
+                                sealed_under_old_versions: number;
+                                versions: number[];
+                                /** @description root key ids wrapping its versions (two during a root rotation) */
+                                wrapped_by: string[];
+                            };
+                            last_root_rotation_at: string | null;
+                            provider_holds_root_key: boolean;
+                            /** @description the root key that wraps new data keys (a fingerprint, not secret) */
+                            root_key_id: string | null;
+                            /** @description a root-key rotation under way (`latchkey keys rotate-root`), or null */
+                            root_rotation: {
+                                from: string;
+                                started_at: string;
+                                to: string;
+                            } | null;
+                            tenant_id: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{id}/keys/rotate": {
         parameters: {
             query?: never;
@@ -8502,6 +8826,757 @@ export interface paths {
                             data_key_version: number;
                             previous_version: number;
                             tenant_id: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant’s webhook subscriptions */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                active: boolean;
+                                created_at: string;
+                                delivery: {
+                                    /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                    failing_since: string | null;
+                                    /** @description Failed attempts in the current streak */
+                                    failures: number;
+                                    next_attempt_at: string | null;
+                                };
+                                description: string;
+                                /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                                disabled_reason: "failure_streak" | null;
+                                event_types: string[] | null;
+                                id: string;
+                                /** @description Until then deliveries are signed with the previous secret too */
+                                previous_secret_expires_at: string | null;
+                                team_id: string | null;
+                                updated_at: string;
+                                url: string;
+                            }[];
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Subscribe a URL to the tenant’s events (the signing secret is shown once)
+         * @description Owners and admins. Deliveries follow the Standard Webhooks specification (webhook-id, webhook-timestamp, webhook-signature); a new subscription gets the events from now on. See docs/events.md.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        active?: boolean;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
+                        description?: string;
+                        /** @description The event types delivered (docs/events.md); null = all of them, including types added later */
+                        event_types?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[] | null;
+                        /** @description Only events about this team's objects (the event's data.team_id); null = the whole tenant */
+                        team_id?: string | null;
+                        /** @description https:// (http:// and private addresses only where LATCHKEY_EGRESS_ALLOW allows) */
+                        url: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        } & {
+                            /** @description The Standard Webhooks signing secret (whsec_…), shown in this response only */
+                            secret: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One webhook subscription */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a webhook subscription and its delivery log */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a webhook subscription (URL, filter, team scope, active, description) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description false pauses delivery; true resumes it from the first event not yet delivered */
+                        active?: boolean;
+                        /**
+                         * Format: display-text
+                         * @description No control characters but tab and line breaks; no bidi embeddings, overrides or isolates
+                         */
+                        description?: string;
+                        /** @description The event types delivered (docs/events.md); null = all of them, including types added later */
+                        event_types?: ("credential.created" | "credential.updated" | "credential.rotated" | "credential.refreshed" | "credential.status_changed" | "credential.deleted" | "credential.restored" | "credential.purged" | "credential.expiring" | "credential.expired" | "credential.rotation_due" | "credential.refresh_failing" | "credential.verify_failing" | "access_key.expiring" | "access_key.expired" | "webhook.disabled")[] | null;
+                        /** @description Only events about this team's objects (the event's data.team_id); null = the whole tenant */
+                        team_id?: string | null;
+                        /** @description https:// (http:// and private addresses only where LATCHKEY_EGRESS_ALLOW allows) */
+                        url?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The delivery log: each attempt, newest first (cursor paging) */
+        get: {
+            parameters: {
+                query?: {
+                    per_page?: number;
+                    cursor?: string;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: {
+                                at: string;
+                                /** @description The how-manieth attempt to deliver this event to this subscription */
+                                attempt: number;
+                                /** @description The event, which is also the delivery’s webhook-id */
+                                event_id: string;
+                                event_type: string;
+                                /** @description null on success; else one of http_status, connect_failed, tls_failed, timeout, refused, bad_response: http_status for an answer outside 2xx, else how the call failed. Never the receiver’s body */
+                                failure: string | null;
+                                id: string;
+                                latency_ms: number;
+                                /** @description Sent by POST …/redeliver */
+                                manual: boolean;
+                                /** @description The receiver's HTTP status; null when it did not answer */
+                                status: number | null;
+                            }[];
+                            next_cursor: string | null;
+                            per_page: number;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/deliveries/{event_id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send one event to the subscription again, now
+         * @description Out of order, with the same webhook-id; logged as a manual attempt. Any event of the tenant can be sent again while the audit trail holds it, whatever the filter says. The answer is the attempt (its status, or why it failed).
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                    event_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            at: string;
+                            /** @description The how-manieth attempt to deliver this event to this subscription */
+                            attempt: number;
+                            /** @description The event, which is also the delivery’s webhook-id */
+                            event_id: string;
+                            event_type: string;
+                            /** @description null on success; else one of http_status, connect_failed, tls_failed, timeout, refused, bad_response: http_status for an answer outside 2xx, else how the call failed. Never the receiver’s body */
+                            failure: string | null;
+                            id: string;
+                            latency_ms: number;
+                            /** @description Sent by POST …/redeliver */
+                            manual: boolean;
+                            /** @description The receiver's HTTP status; null when it did not answer */
+                            status: number | null;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhooks/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A new signing secret (shown once); the old one keeps signing during the overlap
+         * @description During the overlap every delivery carries two signatures (space-separated v1,… entries): receivers switch secrets without missing one.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description How long the old secret signs too (default 86400; 0 = drop it now) */
+                        overlap_seconds?: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            active: boolean;
+                            created_at: string;
+                            delivery: {
+                                /** @description Start of the current failure streak; null when the last attempt succeeded */
+                                failing_since: string | null;
+                                /** @description Failed attempts in the current streak */
+                                failures: number;
+                                next_attempt_at: string | null;
+                            };
+                            description: string;
+                            /** @description Why the server turned the subscription off: `failure_streak` after LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS of failed deliveries */
+                            disabled_reason: "failure_streak" | null;
+                            event_types: string[] | null;
+                            id: string;
+                            /** @description Until then deliveries are signed with the previous secret too */
+                            previous_secret_expires_at: string | null;
+                            team_id: string | null;
+                            updated_at: string;
+                            url: string;
+                        } & {
+                            /** @description The Standard Webhooks signing secret (whsec_…), shown in this response only */
+                            secret: string;
                         };
                     };
                 };

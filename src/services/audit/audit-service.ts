@@ -70,6 +70,8 @@ export interface AuditService {
   /** Checkpoints need the tenants' keys: the composition root hands the keyring over here. */
   enableCheckpoints(keyring: Pick<Keyring, 'sealFor' | 'openFor'>): void;
   startSealer(intervalMs: number): void;
+  /** Calls `listener` with the tenants whose chains this process just sealed events onto. */
+  onSealed(listener: (tenantIds: ReadonlySet<string>) => void): void;
   /** Streams sealed events to `sink` from its durable cursor until `stop`. */
   startSink(sink: AuditSink, opts?: { pollMs?: number; batch?: number }): SinkPump;
   /** Purges events older than `retentionDays` (0 = keep forever) behind an anchor; see audit-retention.ts. */
@@ -97,6 +99,12 @@ export function createAuditService(deps: {
   let sealing: Promise<number> | null = null;
   let keys: CheckpointKeys | null = null;
   let pump: SinkPump | null = null;
+  const sealListeners: Array<(tenantIds: ReadonlySet<string>) => void> = [];
+  /** Chains moved: whatever streams from them (the audit sink, webhooks) looks now, not at its next poll. */
+  const announceSealed = (tenantIds: ReadonlySet<string>): void => {
+    pump?.wake();
+    for (const l of sealListeners) l(tenantIds);
+  };
   /** Tenants whose checkpoint key this process just made: their existing chain may be adopted once. */
   const adoptable = new Set<string>();
   /** Chains whose break the sealer has already reported (once per process is enough for the log). */
@@ -153,7 +161,7 @@ export function createAuditService(deps: {
     }
     for (const t of sealed) adoptable.delete(t);
     await durable.then(() => {
-      if (sealed.size > 0) pump?.wake();
+      if (sealed.size > 0) announceSealed(sealed);
       for (const p of batch) p.resolve();
     }, refuse);
   };
@@ -246,15 +254,18 @@ export function createAuditService(deps: {
     const tenants = tenantId === undefined ? await store.tenantsWithUnsealedAudit() : [tenantId];
     let sealed = 0;
     let firstError: unknown;
+    const moved = new Set<string>();
     for (const t of tenants) {
       try {
-        sealed += await sealTenant(t);
+        const n = await sealTenant(t);
+        sealed += n;
+        if (n > 0) moved.add(t);
       } catch (err) {
         // One tenant whose key cannot be opened must not hold up every other tenant's chain.
         firstError ??= err;
       }
     }
-    if (sealed > 0) pump?.wake();
+    if (sealed > 0) announceSealed(moved);
     if (firstError !== undefined) throw firstError;
     return sealed;
   };
@@ -358,6 +369,9 @@ export function createAuditService(deps: {
         service.sealPending().catch((err: unknown) => logger.warn({ err: { message: (err as Error).message } }, 'audit sealing failed; will retry'));
       }, intervalMs);
       sealTimer.unref();
+    },
+    onSealed(listener) {
+      sealListeners.push(listener);
     },
     startSink(sink, opts = {}) {
       if (pump) throw new Error('an audit sink is running already');

@@ -4,7 +4,7 @@ import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError, validationFailed, type FieldIssue } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import { actorRef, requirePermission, type RequestContext } from '../../domain/principal.js';
-import type { CredentialRow, CredentialWrite, VersionRow } from '../../store/port.js';
+import type { CredentialRow, CredentialWrite, EventDetail, VersionRow } from '../../store/port.js';
 import type { CredentialStore, TeamStore } from '../../store/port.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { TeamDirectory } from '../tenancy/team-directory.js';
@@ -29,6 +29,9 @@ export function createCredentialsService(deps: {
   tokens?: TokenRefresher;
 }): CredentialsService {
   const { store, keyring, catalog, audit, clock, teams } = deps;
+  /** The audit event of a change to credential `c` (as written), with the facts its consumers need. */
+  const changeEvent = (ctx: RequestContext, action: string, c: CredentialRow, more?: EventDetail) =>
+    audit.event(ctx, action, { type: 'credential', id: c.id }, 'success', null, credentialFacts(c, more));
 
   async function sealVersion(
     ctx: RequestContext,
@@ -120,7 +123,7 @@ export function createCredentialsService(deps: {
     const result = await store.insertCredential(row.tenantId, {
       credential: row,
       version,
-      audit: [audit.event(ctx, 'credential.create', { type: 'credential', id }, 'success', null, credentialFacts(row, { version: 1 }))],
+      audit: [changeEvent(ctx, 'credential.create', row, { version: 1 })],
     });
     if (result === 'slug_taken') throw nameTaken(row);
     if (result === 'id_taken') throw new LatchkeyError('CONFLICT', `Credential id ${id} is taken`);
@@ -173,7 +176,7 @@ export function createCredentialsService(deps: {
       credential: row,
       version,
       restage: await restageFor(current, gracePeriodSeconds),
-      audit: [audit.event(ctx, action, { type: 'credential', id: current.id }, 'success', null, credentialFacts(row, { version: row.version }))],
+      audit: [changeEvent(ctx, action, row, { version: row.version })],
     });
     return row;
   }
@@ -237,7 +240,7 @@ export function createCredentialsService(deps: {
         credential: row,
         version,
         restage: await restageFor(existing),
-        audit: [audit.event(ctx, 'credential.update', { type: 'credential', id }, 'success', null, credentialFacts(row, { version: row.version }))],
+        audit: [changeEvent(ctx, 'credential.update', row, { version: row.version })],
       });
       return { credential: row, created: false, generated: checked.generated };
     },
@@ -325,14 +328,11 @@ export function createCredentialsService(deps: {
         version,
         ...(version ? { restage: await restageFor(current) } : {}),
         audit: [
-          audit.event(
-            ctx,
-            action,
-            { type: 'credential', id },
-            'success',
-            null,
-            credentialFacts(row, { version: row.version, status: row.status, ...(row.status === current.status ? {} : { previous_status: current.status }) }),
-          ),
+          changeEvent(ctx, action, row, {
+            version: row.version,
+            status: row.status,
+            ...(row.status === current.status ? {} : { previous_status: current.status }),
+          }),
         ],
       });
       return row;
@@ -350,9 +350,7 @@ export function createCredentialsService(deps: {
         if (!owner) throw new LatchkeyError('FORBIDDEN', 'Only owners may purge');
         if (opts.expectedRevision !== undefined && opts.expectedRevision !== c.revision)
           throw new LatchkeyError('PRECONDITION_FAILED', 'The credential changed since that ETag');
-        const purged = await store.purgeCredential(c.tenantId, id, [
-          audit.event(ctx, 'credential.purge', { type: 'credential', id }, 'success', null, credentialFacts(c)),
-        ]);
+        const purged = await store.purgeCredential(c.tenantId, id, [changeEvent(ctx, 'credential.purge', c)]);
         if (purged === 'last_account_credential') throw lastAccountCredential();
         return;
       }
@@ -360,7 +358,7 @@ export function createCredentialsService(deps: {
       await writeUpdate(c, opts.expectedRevision, {
         credential: { ...c, deletedAt: now, updatedAt: now, revision: c.revision + 1, modifiedBy: actorRef(ctx) },
         version: null,
-        audit: [audit.event(ctx, 'credential.delete', { type: 'credential', id }, 'success', null, credentialFacts(c))],
+        audit: [changeEvent(ctx, 'credential.delete', c)],
       });
     },
 
@@ -377,7 +375,7 @@ export function createCredentialsService(deps: {
       await writeUpdate(c, undefined, {
         credential: row,
         version: null,
-        audit: [audit.event(ctx, 'credential.restore', { type: 'credential', id }, 'success', null, credentialFacts(c))],
+        audit: [changeEvent(ctx, 'credential.restore', c)],
       });
       return row;
     },
@@ -452,9 +450,7 @@ export function createCredentialsService(deps: {
       await writeUpdate(c, expectedRevision, {
         credential: row,
         version: null,
-        audit: [
-          audit.event(ctx, 'credential.rotation_due', { type: 'credential', id }, 'success', null, credentialFacts(c, { next_rotation_at: c.nextRotationAt })),
-        ],
+        audit: [changeEvent(ctx, 'credential.rotation_due', c, { next_rotation_at: c.nextRotationAt })],
       });
     },
 

@@ -218,6 +218,74 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     id: 13,
+    name: 'webhook subscriptions',
+    statements: (d) => [
+      // A tenant's webhook subscriptions (services/webhooks): the signing secrets sealed under the
+      // tenant's keyring, the failure streak of the delivery (the backoff survives a restart and
+      // moves with the lease to another process), and the place in the chain as an audit sink
+      // cursor (sink 'webhook:<id>').
+      `CREATE TABLE webhooks (
+         tenant_id TEXT NOT NULL, id TEXT NOT NULL, url TEXT NOT NULL, description TEXT NOT NULL,
+         event_types TEXT, team_id TEXT, active INTEGER NOT NULL, disabled_reason TEXT,
+         sealed_secret ${d.bytes} NOT NULL, sealed_previous_secret ${d.bytes}, previous_secret_expires_at TEXT,
+         secret_version INTEGER NOT NULL, revision INTEGER NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+         failing_since TEXT, failures INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT,
+         retry_event_id TEXT, retry_attempts INTEGER NOT NULL DEFAULT 0,
+         PRIMARY KEY (tenant_id, id))`,
+      `CREATE INDEX webhooks_active ON webhooks (active, tenant_id, id)`,
+      // The delivery log: one row per attempt, never the receiver's body.
+      `CREATE TABLE webhook_deliveries (
+         tenant_id TEXT NOT NULL, webhook_id TEXT NOT NULL, id TEXT NOT NULL, event_id TEXT NOT NULL, event_type TEXT NOT NULL,
+         attempt INTEGER NOT NULL, status INTEGER, failure TEXT, latency_ms INTEGER NOT NULL, at TEXT NOT NULL, manual INTEGER NOT NULL,
+         PRIMARY KEY (tenant_id, webhook_id, id))`,
+      `CREATE INDEX webhook_deliveries_event ON webhook_deliveries (tenant_id, webhook_id, event_id)`,
+    ],
+  },
+  {
+    id: 14,
+    name: 'console sign-in with OIDC',
+    statements: (d) => [
+      // A console session stands for an access key (key_hash) or for an OIDC identity (the mapped
+      // claims of its ID token, JSON), never both. Sessions are short-lived: the table is made
+      // anew, so everyone signed in to the console signs in again after the upgrade.
+      `DROP TABLE console_sessions`,
+      `CREATE TABLE console_sessions (
+         token_hash ${d.bytes} PRIMARY KEY, tenant_id TEXT NOT NULL, key_hash ${d.bytes}, oidc_identity TEXT,
+         created_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+         CHECK ((key_hash IS NULL AND oidc_identity IS NOT NULL) OR (key_hash IS NOT NULL AND oidc_identity IS NULL)))`,
+      `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`,
+      // An SSO sign-in under way: the SHA-256 of its state, taken once by the callback. Nothing a
+      // code exchange needs is here (the PKCE verifier and the nonce come from the browser's cookie).
+      `CREATE TABLE console_oidc_logins (state_hash ${d.bytes} PRIMARY KEY, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)`,
+      `CREATE INDEX console_oidc_logins_expiry ON console_oidc_logins (expires_at)`,
+    ],
+  },
+  {
+    id: 15,
+    name: 'expiry notices',
+    statements: () => [
+      // When the expiry scheduler should next look at a row: every write of a live row with an
+      // expiry sets it to the write's time (rows.ts), the scheduler moves it to the next notice it
+      // will owe (or NULL). Only rows whose time has come are read, through the partial index, so a
+      // tick costs the notices due, not the size of the table.
+      `ALTER TABLE credentials ADD COLUMN expiry_check_at TEXT`,
+      `ALTER TABLE access_keys ADD COLUMN expiry_check_at TEXT`,
+      `CREATE INDEX credentials_expiry_check ON credentials (expiry_check_at) WHERE expiry_check_at IS NOT NULL`,
+      `CREATE INDEX access_keys_expiry_check ON access_keys (expiry_check_at) WHERE expiry_check_at IS NOT NULL`,
+      // Rows that had an expiry before: looked at on the first tick.
+      `UPDATE credentials SET expiry_check_at = updated_at WHERE deleted_at IS NULL AND (expires_at IS NOT NULL OR type = 'oauth2')`,
+      `UPDATE access_keys SET expiry_check_at = created_at WHERE expires_at IS NOT NULL`,
+      // What was noticed: one row per object, kind of expiry, expiry value and lead time (0 =
+      // expired), written in the transaction of its audit event. The key makes a notice happen
+      // once, whichever process races to write it; a moved expiry is a new value, noticed afresh.
+      `CREATE TABLE expiry_notices (
+         tenant_id TEXT NOT NULL, object_type TEXT NOT NULL, object_id TEXT NOT NULL, what TEXT NOT NULL,
+         expires_at TEXT NOT NULL, lead_days INTEGER NOT NULL, event_id TEXT NOT NULL, noticed_at TEXT NOT NULL,
+         PRIMARY KEY (tenant_id, object_type, object_id, what, expires_at, lead_days))`,
+    ],
+  },
+  {
+    id: 14,
     name: 'credentials found by exact name',
     statements: () => [
       // The AWS Secrets Manager and Vault KV v2 APIs address a secret by its name on every read;

@@ -29,8 +29,14 @@ export function useSession(s: Session | null, ended: () => void): void {
 }
 
 export async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  return (await send<T>(method, path, body)).body;
+}
+
+/** A call that also sends `If-Match` (optimistic concurrency) and answers the resource's `ETag`. */
+export async function send<T>(method: string, path: string, body?: unknown, ifMatch?: string | null): Promise<{ body: T; etag: string | null }> {
   const headers: Record<string, string> = { accept: 'application/json', 'x-csrf-token': csrf };
   if (body !== undefined) headers['content-type'] = 'application/json';
+  if (ifMatch) headers['if-match'] = ifMatch;
   const res = await fetch(path, {
     method,
     headers,
@@ -38,7 +44,8 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     cache: 'no-store',
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
-  if (res.status === 204) return undefined as T;
+  const etag = res.headers.get('etag');
+  if (res.status === 204) return { body: undefined as T, etag };
   const json = (await res.json().catch(() => ({}))) as { error?: { code?: string; message?: string; details?: unknown } };
   if (!res.ok) {
     const e = json.error ?? {};
@@ -47,7 +54,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     if (res.status === 401 && !path.startsWith('/ui/session')) onSessionEnd();
     throw err;
   }
-  return json as T;
+  return { body: json as T, etag };
 }
 
 /** The call failed because the session ended: the sign-in page is already showing, render nothing else. */

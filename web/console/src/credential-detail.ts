@@ -1,6 +1,9 @@
-import { call, describe, sessionEnded, type Session } from './api.js';
+import { call, describe, send, sessionEnded, type Session } from './api.js';
+import { credentialActions } from './credential-actions.js';
 import { badges, type Credential } from './credentials-list.js';
 import { h, show, when } from './dom.js';
+import { takeFlash } from './notice.js';
+import { connection } from './oauth-connect.js';
 
 interface Version {
   version: number;
@@ -93,11 +96,12 @@ function revealPanel(id: string, refreshAudit: () => Promise<void>): HTMLElement
 export async function credentialDetail(id: string, session: Session): Promise<void> {
   const can = (p: string) => session.permissions.includes(p);
   let c: Credential;
+  let etag: string | null;
   let versions: Version[];
   let trail: HTMLElement;
   try {
-    [c, versions, trail] = await Promise.all([
-      call<Credential>('GET', `/v1/credentials/${encodeURIComponent(id)}`),
+    [{ body: c, etag }, versions, trail] = await Promise.all([
+      send<Credential>('GET', `/v1/credentials/${encodeURIComponent(id)}`),
       call<{ data: Version[] }>('GET', `/v1/credentials/${encodeURIComponent(id)}/versions`).then((v) => v.data),
       can('audit:read') ? auditTrail(id) : Promise.resolve(h('p', { class: 'muted' }, 'Your role does not read the audit log.')),
     ]);
@@ -110,10 +114,13 @@ export async function credentialDetail(id: string, session: Session): Promise<vo
   const refreshAudit = async () => {
     if (can('audit:read')) audit.replaceChildren(await auditTrail(c.id));
   };
+  const actions = await credentialActions(c, etag, session, () => credentialDetail(id, session));
   show(
     h('p', {}, h('a', { href: '#/credentials' }, '← Credentials')),
+    takeFlash(),
     h('h1', { id: 'credential-name' }, c.name),
     badges(c),
+    actions,
     h(
       'section',
       {},
@@ -141,6 +148,7 @@ export async function credentialDetail(id: string, session: Session): Promise<vo
         ).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
       ),
     ),
+    c.type === 'oauth2' ? h('section', {}, h('h2', {}, 'Connection'), connection(c)) : null,
     h('section', {}, h('h2', {}, 'Configuration'), pairs(c.config)),
     h('section', {}, h('h2', {}, 'Metadata fields'), pairs(c.metadata)),
     h(

@@ -18,7 +18,7 @@ export interface WebhookOptions {
   maxBackoffMs?: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
     const timer = setTimeout(() => {
@@ -34,7 +34,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Rejects when `signal` aborts, so stopping does not wait for a call in flight (it ends on its own deadline). */
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(signal.reason);
