@@ -285,7 +285,7 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
-    id: 14,
+    id: 17,
     name: 'credentials found by exact name',
     statements: () => [
       // The AWS Secrets Manager and Vault KV v2 APIs address a secret by its name on every read;
