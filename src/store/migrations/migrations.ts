@@ -241,4 +241,11 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX webhook_deliveries_event ON webhook_deliveries (tenant_id, webhook_id, event_id)`,
     ],
   },
+  {
+    id: 14,
+    name: 'webhook delivery log by time',
+    // The delivery log is pruned by age (LATCHKEY_WEBHOOK_DELIVERY_LOG_DAYS) across tenants, in
+    // batches: an index on the time keeps each batch a range read, not a scan of the whole log.
+    statements: () => [`CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)`],
+  },
 ];
