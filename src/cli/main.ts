@@ -9,6 +9,7 @@ import { addLoginCommands } from './login-command.js';
 import { addRequestCommand } from './request-command.js';
 import { addRunCommand } from './run-command.js';
 import { addServerStatusCommand } from './server-status-command.js';
+import { addWebhooksCommands } from './webhooks-command.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 
@@ -31,6 +32,7 @@ addLoginCommands(program);
 addCredentialsCommands(program);
 addAccessKeysCommands(program);
 addAuditCommands(program);
+addWebhooksCommands(program);
 addRunCommand(program);
 addRequestCommand(program);
 addBackupCommands(program);
