@@ -39,6 +39,8 @@ export interface Config {
   /** Audit events older than this are purged behind an anchor; 0 = kept forever. */
   auditRetentionDays: number;
   oidcIssuers: OidcIssuerConfig[];
+  /** "Sign in with SSO" on the console (docs/console.md); null = access keys only. */
+  consoleOidc: ConsoleOidcConfig | null;
   deletedRetentionDays: number;
   schedulerIntervalMs: number;
   /** Destinations a tenant-aimed outbound call may reach although private, and over plain http. */
@@ -61,6 +63,15 @@ export interface Config {
   webhookDisableAfterMs: number;
   /** Webhook delivery log rows older than this are deleted (0 = kept forever). */
   webhookDeliveryLogDays: number;
+}
+
+/** The console's OIDC client: an issuer of LATCHKEY_OIDC_ISSUERS, whose claim mapping it uses. */
+export interface ConsoleOidcConfig {
+  issuer: OidcIssuerConfig;
+  clientId: string;
+  /** null = a public client (PKCE only, no client authentication at the token endpoint). */
+  clientSecret: string | null;
+  scopes: string[];
 }
 
 export class ConfigError extends Error {
@@ -111,6 +122,18 @@ export const CONFIG_VARIABLES = [
     'LATCHKEY_OIDC_ISSUERS',
     '(unset)',
     'JSON array of trusted OIDC issuers: issuer, audience, jwks_uri?, algorithms?, tenant_id | tenant_claim, role_claim, role_map, default_role, teams_claim',
+  ],
+  [
+    'LATCHKEY_CONSOLE_OIDC_ISSUER',
+    '(unset)',
+    'the console\'s "Sign in with SSO": an issuer listed in LATCHKEY_OIDC_ISSUERS, whose tenant, role and team mapping applies to the ID token (docs/console.md); unset = access keys only',
+  ],
+  ['LATCHKEY_CONSOLE_OIDC_CLIENT_ID', '(unset)', "the console's client id at that issuer (redirect URI: <public URL>/ui/oidc/callback)"],
+  ['LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET', '(unset)', 'its client secret (client_secret_basic); unset = a public client, PKCE only'],
+  [
+    'LATCHKEY_CONSOLE_OIDC_SCOPES',
+    'openid profile email',
+    'the scopes the console asks for (openid is always added); the mapped claims must be in the ID token',
   ],
   ['LATCHKEY_DELETED_RETENTION_DAYS', '30', 'soft-deleted credentials are restorable this long, then purged'],
   ['LATCHKEY_SCHEDULER_INTERVAL_MS', '10000', 'how often scheduled deactivation, rotation policy and purge run'],
@@ -331,6 +354,31 @@ function oidcIssuers(raw: string | undefined): OidcIssuerConfig[] {
   }
 }
 
+function consoleOidc(env: Env, issuers: readonly OidcIssuerConfig[]): ConsoleOidcConfig | null {
+  const issuer = env.LATCHKEY_CONSOLE_OIDC_ISSUER || '';
+  const clientId = env.LATCHKEY_CONSOLE_OIDC_CLIENT_ID || '';
+  if (issuer === '') {
+    if (clientId !== '' || env.LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET) throw new ConfigError('LATCHKEY_CONSOLE_OIDC_CLIENT_ID needs LATCHKEY_CONSOLE_OIDC_ISSUER');
+    return null;
+  }
+  const mapping = issuers.find((c) => c.issuer === issuer);
+  // The console signs people in with the same claim mapping as the API's bearer tokens, and only that.
+  if (!mapping)
+    throw new ConfigError(`LATCHKEY_CONSOLE_OIDC_ISSUER ${issuer} must also be an entry of LATCHKEY_OIDC_ISSUERS (its tenant, role and team mapping applies)`);
+  if (clientId === '') throw new ConfigError('LATCHKEY_CONSOLE_OIDC_ISSUER needs LATCHKEY_CONSOLE_OIDC_CLIENT_ID');
+  const url = URL.canParse(issuer) ? new URL(issuer) : null;
+  if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new ConfigError('LATCHKEY_CONSOLE_OIDC_ISSUER must be an http(s) URL');
+  const scopes = (env.LATCHKEY_CONSOLE_OIDC_SCOPES || 'openid profile email').split(/[\s,]+/).filter((x) => x !== '');
+  if (scopes.some((x) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(x)))
+    throw new ConfigError('LATCHKEY_CONSOLE_OIDC_SCOPES: scope names are printable ASCII without quotes or backslashes (RFC 6749 §3.3)');
+  return {
+    issuer: mapping,
+    clientId,
+    clientSecret: env.LATCHKEY_CONSOLE_OIDC_CLIENT_SECRET || null,
+    scopes: ['openid', ...scopes.filter((x) => x !== 'openid')],
+  };
+}
+
 export function loadConfig(rawEnv: Env = process.env): Config {
   refuseUnknownVariables(rawEnv);
   const env = withFile(rawEnv);
@@ -340,6 +388,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     throw new ConfigError('LATCHKEY_DATABASE_URL must start with postgres:// or postgresql://');
   }
   const keyEnv = env.LATCHKEY_KEY_ENV || 'live';
+  const issuers = oidcIssuers(env.LATCHKEY_OIDC_ISSUERS);
   if (!/^[a-z0-9]{1,16}$/.test(keyEnv)) throw new ConfigError('LATCHKEY_KEY_ENV must be 1-16 lowercase letters or digits');
   return {
     host: env.LATCHKEY_HOST || '127.0.0.1',
@@ -364,7 +413,8 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     auditSink: auditSink(env.LATCHKEY_AUDIT_SINK),
     auditSinkSecret: env.LATCHKEY_AUDIT_SINK_SECRET || null,
     auditRetentionDays: int(env, 'LATCHKEY_AUDIT_RETENTION_DAYS', 365, 0, 36_500),
-    oidcIssuers: oidcIssuers(env.LATCHKEY_OIDC_ISSUERS),
+    oidcIssuers: issuers,
+    consoleOidc: consoleOidc(env, issuers),
     deletedRetentionDays: int(env, 'LATCHKEY_DELETED_RETENTION_DAYS', 30, 0, 36_500),
     schedulerIntervalMs: int(env, 'LATCHKEY_SCHEDULER_INTERVAL_MS', 10_000, 100, 3_600_000),
     egressAllow: egressAllow(env.LATCHKEY_EGRESS_ALLOW),

@@ -116,6 +116,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
       keyEnv: config.keyEnv,
       authCacheTtlMs: config.authCacheTtlMs,
       consoleSessionSeconds: config.consoleSessionSeconds,
+      consoleOidc: config.consoleOidc,
       authFailureDelayMs: config.authFailureDelayMs,
       authFailureWindowMs: config.authFailureWindowMs,
       oidcIssuers: config.oidcIssuers,

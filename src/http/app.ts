@@ -232,7 +232,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   await app.register(auditRoutes(services), { prefix: '/v1' });
   await app.register(webhookRoutes(services), { prefix: '/v1' });
   await app.register(dialectRoutes(services), { prefix: '/compat' });
-  await app.register(consoleRoutes(services), { prefix: '/ui' });
+  await app.register(consoleRoutes(services, config.publicUrl), { prefix: '/ui' });
   await app.register(compatRoutes(services, { deletedRetentionDays: config.deletedRetentionDays }), { prefix: '/compat' });
   return app;
 }

@@ -10,6 +10,7 @@ import { createAuditService, type AuditService } from './audit/audit-service.js'
 import { createAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { AuthFailureThrottle } from './auth/failure-throttle.js';
 import { createOidcVerifier, type OidcIssuerConfig } from './auth/oidc.js';
+import { createConsoleOidc, type ConsoleOidc, type ConsoleOidcSettings } from './console/console-oidc.js';
 import { createConsoleSessions, type ConsoleSessions } from './console/console-sessions.js';
 import { createCredentialsService, type CredentialsService } from './credentials/credentials-service.js';
 import { createIdempotencyService, type IdempotencyService } from './idempotency/idempotency-service.js';
@@ -39,6 +40,8 @@ export interface Services {
   audit: AuditService;
   authenticator: Authenticator & { stop(): void };
   consoleSessions: ConsoleSessions;
+  /** The console's "Sign in with SSO"; null when no console issuer is configured. */
+  consoleOidc: ConsoleOidc | null;
   credentials: CredentialsService;
   accessKeys: AccessKeysService;
   tenants: TenantsService;
@@ -74,6 +77,7 @@ export function createServices(deps: {
   keyEnv: string;
   authCacheTtlMs: number;
   consoleSessionSeconds?: number;
+  consoleOidc?: ConsoleOidcSettings | null;
   authFailureDelayMs: number;
   authFailureWindowMs: number;
   oidcIssuers: readonly OidcIssuerConfig[];
@@ -93,6 +97,7 @@ export function createServices(deps: {
   const directory = createTeamDirectory(store, clock);
   const oidc = deps.oidcIssuers.length > 0 ? createOidcVerifier(deps.oidcIssuers, { store, teams: directory }) : undefined;
   const authenticator = createAuthenticator({ store, clock, cacheTtlMs: deps.authCacheTtlMs, usageFlushMs: 1000, oidc });
+  const consoleOidc = deps.consoleOidc ? createConsoleOidc(deps.consoleOidc, { store, teams: directory, clock, timeoutMs: 10_000 }) : null;
   const failures = new AuthFailureThrottle(deps.authFailureDelayMs, deps.authFailureWindowMs);
   // The OAuth service refreshes tokens for the credentials service (reveal of an expired token,
   // rotate with no body) and uses it for everything else: each is handed the other late.
@@ -156,7 +161,15 @@ export function createServices(deps: {
     catalog,
     audit,
     authenticator,
-    consoleSessions: createConsoleSessions({ store, authenticator, audit, clock, ttlSeconds: deps.consoleSessionSeconds ?? 28_800 }),
+    consoleSessions: createConsoleSessions({
+      store,
+      authenticator,
+      oidc: consoleOidc ?? undefined,
+      audit,
+      clock,
+      ttlSeconds: deps.consoleSessionSeconds ?? 28_800,
+    }),
+    consoleOidc,
     credentials,
     lifecycle,
     oauth,

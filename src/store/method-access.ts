@@ -143,6 +143,8 @@ const CONSOLE_SESSIONS: AccessOf<ConsoleSessionStore> = {
   findConsoleSession: 'read',
   deleteConsoleSession: 'write',
   deleteExpiredConsoleSessions: 'write',
+  insertConsoleOidcLogin: 'write',
+  takeConsoleOidcLogin: 'write',
 };
 const COMPAT: AccessOf<AwsKeyPairStore & DeletedNameStore> = { putAwsKeyPair: 'write', findAwsKeyPair: 'read', listDeletedCredentialIds: 'read' };
 

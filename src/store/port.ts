@@ -350,8 +350,10 @@ export interface ConsoleSessionRow {
   /** SHA-256 of the cookie's token. */
   tokenHash: Buffer;
   tenantId: string;
-  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`). */
-  keyHash: Buffer;
+  /** SHA-256 of the access key signed in with (as `access_keys.key_hash`); null for an OIDC sign-in. */
+  keyHash: Buffer | null;
+  /** An OIDC sign-in: its issuer and the mapped claims of its ID token (JSON); null for an access key. */
+  oidcIdentity: string | null;
   createdAt: string;
   expiresAt: string;
 }
@@ -363,6 +365,10 @@ export interface ConsoleSessionStore {
   deleteConsoleSession(tokenHash: Buffer): Promise<void>;
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpiredConsoleSessions(now: string): Promise<number>;
+  /** An SSO sign-in under way, by the SHA-256 of its state (docs/console.md); drops expired ones. */
+  insertConsoleOidcLogin(login: { stateHash: Buffer; createdAt: string; expiresAt: string }): Promise<void>;
+  /** Deletes the sign-in's row and says whether it was there and unexpired: true once at most, whoever asks. Drops expired rows too. */
+  takeConsoleOidcLogin(stateHash: Buffer, now: string): Promise<boolean>;
 }
 
 /** Everything an adapter implements. */

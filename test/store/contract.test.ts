@@ -114,7 +114,14 @@ describe(`store contract: compare-and-set on a credential's revision (${TEST_STO
 describe(`store contract: console sessions (${TEST_STORE})`, () => {
   it('finds a session by its token hash only, deletes it, and purges expired ones', async () => {
     const tenantId = newTenant();
-    const session = (expiresAt: string) => ({ tokenHash: randomBytes(32), tenantId, keyHash: randomBytes(32), createdAt: at(0), expiresAt });
+    const session = (expiresAt: string) => ({
+      tokenHash: randomBytes(32),
+      tenantId,
+      keyHash: randomBytes(32),
+      oidcIdentity: null,
+      createdAt: at(0),
+      expiresAt,
+    });
     const live = session(at(3_600_000));
     const old = session(at(-1));
     await store.insertConsoleSession(live);
@@ -126,6 +133,32 @@ describe(`store contract: console sessions (${TEST_STORE})`, () => {
     assert.deepEqual(await store.findConsoleSession(live.tokenHash), live);
     await store.deleteConsoleSession(live.tokenHash);
     assert.equal(await store.findConsoleSession(live.tokenHash), null);
+  });
+
+  it('keeps an OIDC session (identity, no key hash), and refuses a row that stands for both or neither (migration 14)', async () => {
+    const tenantId = newTenant();
+    const identity = JSON.stringify({ iss: 'https://idp.example', claims: { sub: 'alice' } });
+    const sso = { tokenHash: randomBytes(32), tenantId, keyHash: null, oidcIdentity: identity, createdAt: at(0), expiresAt: at(3_600_000) };
+    await store.insertConsoleSession(sso);
+    assert.deepEqual(await store.findConsoleSession(sso.tokenHash), sso);
+    await assert.rejects(store.insertConsoleSession({ ...sso, tokenHash: randomBytes(32), keyHash: randomBytes(32) }));
+    await assert.rejects(store.insertConsoleSession({ ...sso, tokenHash: randomBytes(32), oidcIdentity: null }));
+  });
+
+  it('takes an SSO sign-in state once, and never an expired one', async () => {
+    const live = randomBytes(32);
+    const old = randomBytes(32);
+    await store.insertConsoleOidcLogin({ stateHash: live, createdAt: at(0), expiresAt: at(600_000) });
+    await store.insertConsoleOidcLogin({ stateHash: old, createdAt: at(-700_000), expiresAt: at(-100_000) });
+    const takes = await Promise.all([1, 2, 3].map(() => store.takeConsoleOidcLogin(live, at(0))));
+    assert.deepEqual(takes.sort(), [false, false, true]);
+    assert.equal(await store.takeConsoleOidcLogin(old, at(0)), false);
+    assert.equal(await store.takeConsoleOidcLogin(randomBytes(32), at(0)), false);
+    // A new sign-in clears the ones nobody finished.
+    const stale = randomBytes(32);
+    await store.insertConsoleOidcLogin({ stateHash: stale, createdAt: at(-700_000), expiresAt: at(-100_000) });
+    await store.insertConsoleOidcLogin({ stateHash: randomBytes(32), createdAt: at(0), expiresAt: at(600_000) });
+    assert.equal(await store.takeConsoleOidcLogin(stale, at(-200_000)), false);
   });
 });
 

@@ -47,7 +47,14 @@ class CookieJar {
   }
 }
 
-export async function startProvider(opts: { redirectUris: string[]; shortAccessTokenSeconds?: number }): Promise<TestProvider> {
+/** Claims of a scope of the test's own, put into ID tokens too (the console's sign-in reads them there). */
+export interface ExtraClaims {
+  scope: string;
+  names: string[];
+  of: (accountId: string) => Record<string, unknown>;
+}
+
+export async function startProvider(opts: { redirectUris: string[]; shortAccessTokenSeconds?: number; extraClaims?: ExtraClaims }): Promise<TestProvider> {
   const server: Server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -94,10 +101,17 @@ export async function startProvider(opts: { redirectUris: string[]; shortAccessT
       Interaction: 600,
       IdToken: 3600,
     },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name'],
+      ...(opts.extraClaims ? { [opts.extraClaims.scope]: opts.extraClaims.names } : {}),
+    },
+    // With extra claims, ID tokens carry every claim of the granted scopes (not only in userinfo).
+    ...(opts.extraClaims ? { conformIdTokenClaims: false } : {}),
     findAccount: async (_ctx, id) => ({
       accountId: id,
-      claims: async () => ({ sub: id, email: `${id}@example.test`, email_verified: true, name: `User ${id}` }),
+      claims: async () => ({ sub: id, email: `${id}@example.test`, email_verified: true, name: `User ${id}`, ...opts.extraClaims?.of(id) }),
     }),
     cookies: { keys: ['test-cookie-key-0123456789'] },
   });

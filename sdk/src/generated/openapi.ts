@@ -8488,6 +8488,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tenants/{id}/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's keys: the root key that wraps them, a root-key rotation under way, its data-key versions and what is sealed under each (ids and counts, never key material; platform admins, or owners of the tenant) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data_key: {
+                                /** @description new secrets are sealed under this version */
+                                current_version: number;
+                                sealed_by_version: {
+                                    [key: string]: number;
+                                };
+                                /** @description values `latchkey keys reseal` would move to the current version */
+                                sealed_under_old_versions: number;
+                                versions: number[];
+                                /** @description root key ids wrapping its versions (two during a root rotation) */
+                                wrapped_by: string[];
+                            };
+                            last_root_rotation_at: string | null;
+                            provider_holds_root_key: boolean;
+                            /** @description the root key that wraps new data keys (a fingerprint, not secret) */
+                            root_key_id: string | null;
+                            /** @description a root-key rotation under way (`latchkey keys rotate-root`), or null */
+                            root_rotation: {
+                                from: string;
+                                started_at: string;
+                                to: string;
+                            } | null;
+                            tenant_id: string;
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Every status >= 400 answers with this envelope. */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: {
+                                code: string;
+                                details?: string | {
+                                    message: string;
+                                    path: string;
+                                }[];
+                                message: string;
+                                request_id: string;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/tenants/{id}/keys/rotate": {
         parameters: {
             query?: never;

@@ -5,6 +5,7 @@
  * session's CSRF token (console-session-auth.ts); it never holds an access key after sign-in.
  */
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { serialize as serializeCookie } from 'cookie';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -13,7 +14,8 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { permissionsOf } from '../../domain/roles.js';
 import type { Principal } from '../../domain/principal.js';
 import type { Services } from '../../services/services.js';
-import { SECURE_SESSION_COOKIE, SESSION_COOKIE, principalOfSession, sessionTokenOf } from './console-session-auth.js';
+import { SECURE_SESSION_COOKIE, SESSION_COOKIE, principalOfSession, sessionCookie, sessionTokenOf } from './console-session-auth.js';
+import { consoleOidcRoutes } from './console-oidc-routes.js';
 
 // No inline script or style anywhere, so 'self' is all the page needs; frame-ancestors keeps it
 // out of frames (clickjacking a reveal), form-action 'none' keeps a form from ever submitting
@@ -67,7 +69,7 @@ function assertSameOrigin(request: FastifyRequest): void {
   if (origin !== `${request.protocol}://${request.host}`) throw new LatchkeyError('FORBIDDEN', "Sign-in is accepted only from this server's own console page");
 }
 
-export function consoleRoutes(services: Services): FastifyPluginAsync {
+export function consoleRoutes(services: Services, publicUrl: string | null = null): FastifyPluginAsync {
   const assets = loadAssets();
   const sessions = services.consoleSessions;
   return async (fastify) => {
@@ -84,6 +86,7 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
     };
     const page = { config: { public: true }, schema: { hide: true } };
     app.get('/', page, serve('index.html'));
+    await app.register(consoleOidcRoutes(services, publicUrl));
     app.get('/assets/app.js', page, serve('app.js'));
     app.get('/assets/app.css', page, serve('app.css'));
 
@@ -104,17 +107,14 @@ export function consoleRoutes(services: Services): FastifyPluginAsync {
         try {
           made = await sessions.signIn(request.body.key, meta);
         } catch (err) {
-          if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') services.recordFailedAuthentication(request.id, request.ip, meta.userAgent);
+          // The same hold as a bad bearer key (app.ts): a form is no faster a way to guess keys.
+          if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') {
+            const holdMs = services.recordFailedAuthentication(request.id, request.ip, meta.userAgent);
+            if (holdMs > 0) await sleep(holdMs);
+          }
           throw err;
         }
-        const secure = request.protocol === 'https';
-        const cookie = serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, made.token, {
-          httpOnly: true,
-          sameSite: 'strict',
-          secure,
-          path: '/',
-          maxAge: Math.max(1, Math.round((Date.parse(made.expiresAt) - Date.now()) / 1000)),
-        });
+        const cookie = sessionCookie(request.protocol === 'https', made.token, made.expiresAt);
         return reply
           .code(201)
           .header('set-cookie', cookie)

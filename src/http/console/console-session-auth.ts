@@ -1,4 +1,4 @@
-import { parse as parseCookies } from 'cookie';
+import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import type { FastifyRequest } from 'fastify';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Principal } from '../../domain/principal.js';
@@ -8,6 +8,17 @@ import type { ConsoleSessions } from '../../services/console/console-sessions.js
 export const SESSION_COOKIE = 'latchkey_session';
 export const SECURE_SESSION_COOKIE = '__Host-latchkey_session';
 export const CSRF_HEADER = 'x-csrf-token';
+
+/** The session cookie: HttpOnly, SameSite=Strict, Path=/, `__Host-` and Secure over HTTPS, for the session's life. */
+export function sessionCookie(secure: boolean, token: string, expiresAt: string): string {
+  return serializeCookie(secure ? SECURE_SESSION_COOKIE : SESSION_COOKIE, token, {
+    httpOnly: true,
+    sameSite: 'strict',
+    secure,
+    path: '/',
+    maxAge: Math.max(1, Math.round((Date.parse(expiresAt) - Date.now()) / 1000)),
+  });
+}
 
 export function sessionTokenOf(request: FastifyRequest): string | undefined {
   const header = request.headers.cookie;

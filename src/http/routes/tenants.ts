@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { KeyStatus } from '../../services/keys/keys-service.js';
 import type { Services } from '../../services/services.js';
 import type { TenantRow } from '../../domain/records.js';
 import { IdParams, Name, errorResponses } from '../schemas/common.js';
@@ -10,6 +11,41 @@ import { AccessKeyView } from './access-keys.js';
 const tags = ['tenants'];
 const TenantView = Type.Object({ id: Type.String(), name: Type.String(), created_at: Type.String() });
 const tenantView = (t: TenantRow) => ({ id: t.id, name: t.name, created_at: t.createdAt });
+
+const KeyStatusView = Type.Object({
+  tenant_id: Type.String(),
+  root_key_id: Type.Union([Type.String(), Type.Null()], { description: 'the root key that wraps new data keys (a fingerprint, not secret)' }),
+  provider_holds_root_key: Type.Boolean(),
+  root_rotation: Type.Union([Type.Object({ from: Type.String(), to: Type.String(), started_at: Type.String() }), Type.Null()], {
+    description: 'a root-key rotation under way (`latchkey keys rotate-root`), or null',
+  }),
+  last_root_rotation_at: Type.Union([Type.String(), Type.Null()]),
+  data_key: Type.Object({
+    current_version: Type.Integer({ description: 'new secrets are sealed under this version' }),
+    versions: Type.Array(Type.Integer()),
+    wrapped_by: Type.Array(Type.String(), { description: 'root key ids wrapping its versions (two during a root rotation)' }),
+    sealed_by_version: Type.Record(Type.String(), Type.Integer()),
+    sealed_under_old_versions: Type.Integer({ description: 'values `latchkey keys reseal` would move to the current version' }),
+  }),
+});
+
+function keyStatusView(tenantId: string, k: KeyStatus) {
+  const t = k.tenants.find((x) => x.tenantId === tenantId);
+  return {
+    tenant_id: tenantId,
+    root_key_id: k.rootKeyId,
+    provider_holds_root_key: k.providerHoldsRootKey,
+    root_rotation: k.rotation ? { from: k.rotation.from, to: k.rotation.to, started_at: k.rotation.startedAt } : null,
+    last_root_rotation_at: k.lastRootRotationAt,
+    data_key: {
+      current_version: t?.currentVersion ?? 0,
+      versions: [...(t?.versions ?? [])].sort((a, b) => a - b),
+      wrapped_by: t?.rootKeyIds ?? [],
+      sealed_by_version: t?.sealedByVersion ?? {},
+      sealed_under_old_versions: t?.sealedUnderOldVersions ?? 0,
+    },
+  };
+}
 
 export function tenantRoutes(s: Services): FastifyPluginAsync {
   return async (fastify) => {
@@ -59,6 +95,20 @@ export function tenantRoutes(s: Services): FastifyPluginAsync {
         await s.tenants.purge(request.ctx, request.params.id);
         return reply.code(204).send(null);
       },
+    );
+
+    app.get(
+      '/tenants/:id/keys',
+      {
+        schema: {
+          tags,
+          params: IdParams,
+          summary:
+            "The tenant's keys: the root key that wraps them, a root-key rotation under way, its data-key versions and what is sealed under each (ids and counts, never key material; platform admins, or owners of the tenant)",
+          response: { 200: KeyStatusView, ...errorResponses },
+        },
+      },
+      async (request) => keyStatusView(request.params.id, await s.keys.statusAs(request.ctx, request.params.id)),
     );
 
     app.post(

@@ -90,6 +90,67 @@ export function parseIssuerConfigs(json: string | undefined): OidcIssuerConfig[]
  * jose caches the key set and refetches it, with a cooldown, when a token names an unknown `kid`.
  * Every failure is the same 401.
  */
+/** The tenants a token's claims name (or the issuer's one tenant). */
+export function tenantsOfClaims(c: OidcIssuerConfig, payload: JWTPayload): string[] {
+  return c.tenant_id ? [c.tenant_id] : claimList(payload, c.tenant_claim);
+}
+
+/** What the claim mapping reads of a token: the rest of it is never kept (console sessions store this). */
+export function mappedClaims(c: OidcIssuerConfig, payload: JWTPayload): JWTPayload {
+  const names = ['sub', c.tenant_claim, c.role_claim, c.teams_claim, c.name_claim ?? 'name', c.email_claim ?? 'email'];
+  const kept: JWTPayload = {};
+  for (const n of names) if (n !== undefined && Object.hasOwn(payload, n)) kept[n] = payload[n];
+  return kept;
+}
+
+/**
+ * A verified token's claims as a principal of this issuer: which tenant, which role (only through
+ * role_map or default_role), which teams. Every way of signing in with the issuer (a bearer JWT, a
+ * console session) maps claims here, so they cannot disagree.
+ */
+export async function principalFromClaims(
+  c: OidcIssuerConfig,
+  payload: JWTPayload,
+  tenantHeader: string | undefined,
+  deps: { store: Pick<Store, 'getTenant'>; teams: TeamDirectory },
+): Promise<Principal> {
+  const tenantIds = tenantsOfClaims(c, payload);
+  if (tenantIds.length === 0) throw unauthenticated();
+  let tenantId: string;
+  if (tenantHeader !== undefined) {
+    if (!tenantIds.includes(tenantHeader)) throw new LatchkeyError('FORBIDDEN', 'You do not belong to that tenant');
+    tenantId = tenantHeader;
+  } else if (tenantIds.length === 1 && tenantIds[0] !== undefined) {
+    tenantId = tenantIds[0];
+  } else {
+    throw new LatchkeyError('INVALID_PARAMETER', 'You belong to several tenants: choose one with x-tenant-id');
+  }
+  if (!(await deps.store.getTenant(tenantId))) throw unauthenticated();
+  // Only role_map grants a role (Object.hasOwn: a claim value "constructor" is not a key of it).
+  const mapped = claimList(payload, c.role_claim).find((v) => c.role_map !== undefined && Object.hasOwn(c.role_map, v));
+  const role = mapped === undefined ? c.default_role : c.role_map?.[mapped];
+  // A valid token that maps to no role is refused like any other failure: no role, no access.
+  if (!role) throw unauthenticated();
+  const slugs = claimList(payload, c.teams_claim);
+  const teamIds = slugs.length === 0 ? [] : (await deps.teams.teamsOf(tenantId)).filter((t) => slugs.includes(t.slug)).map((t) => t.id);
+  const subjectHash = createHash('sha256')
+    .update(`${c.issuer}\0${String(payload.sub)}`)
+    .digest('hex')
+    .slice(0, 26);
+  const name = claimList(payload, c.name_claim ?? 'name')[0] ?? String(payload.sub);
+  return {
+    type: c.principal_type ?? 'user',
+    id: `usr_${subjectHash}`,
+    name: name.slice(0, 200),
+    email: claimList(payload, c.email_claim ?? 'email')[0] ?? null,
+    tenantId,
+    tenantIds,
+    role,
+    teamIds,
+    platformAdmin: false,
+  };
+}
+
 export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: { store: Pick<Store, 'getTenant'>; teams: TeamDirectory }): OidcVerifier {
   const byIssuer = new Map(configs.map((c) => [c.issuer, c]));
   const keySets = new Map<string, Promise<JWTVerifyGetKey>>();
@@ -139,41 +200,7 @@ export function createOidcVerifier(configs: readonly OidcIssuerConfig[], deps: {
       } catch {
         throw unauthenticated();
       }
-      const tenantIds = c.tenant_id ? [c.tenant_id] : claimList(payload, c.tenant_claim);
-      if (tenantIds.length === 0) throw unauthenticated();
-      let tenantId: string;
-      if (tenantHeader !== undefined) {
-        if (!tenantIds.includes(tenantHeader)) throw new LatchkeyError('FORBIDDEN', 'You do not belong to that tenant');
-        tenantId = tenantHeader;
-      } else if (tenantIds.length === 1 && tenantIds[0] !== undefined) {
-        tenantId = tenantIds[0];
-      } else {
-        throw new LatchkeyError('INVALID_PARAMETER', 'You belong to several tenants: choose one with x-tenant-id');
-      }
-      if (!(await deps.store.getTenant(tenantId))) throw unauthenticated();
-      // Only role_map grants a role (Object.hasOwn: a claim value "constructor" is not a key of it).
-      const mapped = claimList(payload, c.role_claim).find((v) => c.role_map !== undefined && Object.hasOwn(c.role_map, v));
-      const role = mapped === undefined ? c.default_role : c.role_map?.[mapped];
-      // A valid token that maps to no role is refused like any other failure: no role, no access.
-      if (!role) throw unauthenticated();
-      const slugs = claimList(payload, c.teams_claim);
-      const teamIds = slugs.length === 0 ? [] : (await deps.teams.teamsOf(tenantId)).filter((t) => slugs.includes(t.slug)).map((t) => t.id);
-      const subjectHash = createHash('sha256')
-        .update(`${c.issuer}\0${String(payload.sub)}`)
-        .digest('hex')
-        .slice(0, 26);
-      const name = claimList(payload, c.name_claim ?? 'name')[0] ?? String(payload.sub);
-      return {
-        type: c.principal_type ?? 'user',
-        id: `usr_${subjectHash}`,
-        name: name.slice(0, 200),
-        email: claimList(payload, c.email_claim ?? 'email')[0] ?? null,
-        tenantId,
-        tenantIds,
-        role,
-        teamIds,
-        platformAdmin: false,
-      };
+      return principalFromClaims(c, payload, tenantHeader, deps);
     },
   };
 }

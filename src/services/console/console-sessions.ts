@@ -2,10 +2,11 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../domain/clock.js';
 import { LatchkeyError } from '../../domain/errors.js';
 import type { Principal, RequestContext } from '../../domain/principal.js';
-import type { ConsoleSessionStore } from '../../store/port.js';
+import type { ConsoleSessionRow, ConsoleSessionStore } from '../../store/port.js';
 import { ACCESS_KEY_RE, hashAccessKey } from '../access-keys/key-material.js';
 import type { AuditService } from '../audit/audit-service.js';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { ConsoleOidc } from './console-oidc.js';
 
 /**
  * Console sessions (docs/console.md). A person pastes an access key once; the browser then holds
@@ -20,6 +21,12 @@ import type { Authenticator } from '../auth/authenticator.js';
 export interface ConsoleSessions {
   signIn(
     key: string,
+    meta: { requestId: string; ip: string; userAgent: string },
+  ): Promise<{ token: string; csrfToken: string; principal: Principal; expiresAt: string }>;
+  /** A session for a person signed in with the console's OIDC issuer (console-oidc.ts). */
+  signInOidc(
+    principal: Principal,
+    identity: string,
     meta: { requestId: string; ip: string; userAgent: string },
   ): Promise<{ token: string; csrfToken: string; principal: Principal; expiresAt: string }>;
   /** The session's principal, or UNAUTHENTICATED (missing, expired, signed out, or its key revoked). */
@@ -37,31 +44,48 @@ const csrfOf = (token: string): string => hash('sha256', `latchkey console csrf\
 export function createConsoleSessions(deps: {
   store: ConsoleSessionStore;
   authenticator: Pick<Authenticator, 'authenticate' | 'authenticateKeyHash'>;
+  /** Maps an OIDC session's identity to its principal now; absent = OIDC sessions end at their next request. */
+  oidc?: Pick<ConsoleOidc, 'principalOf'> | undefined;
   audit: AuditService;
   clock: Clock;
   ttlSeconds: number;
 }): ConsoleSessions {
   const { store, authenticator, audit, clock } = deps;
+  const target = (p: Principal) => ({ type: p.type === 'access_key' ? 'access_key' : 'user', id: p.id });
+
+  async function open(
+    principal: Principal,
+    standsFor: { keyHash: Buffer | null; oidcIdentity: string | null },
+    meta: { requestId: string; ip: string; userAgent: string },
+  ) {
+    const now = clock.now();
+    // Expired rows are removed here rather than by a timer: sign-ins are rare, and a stale row
+    // is refused anyway by its expires_at.
+    await store.deleteExpiredConsoleSessions(now.toISOString());
+    const token = `lks_${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
+    await store.insertConsoleSession({ tokenHash: tokenHash(token), tenantId: principal.tenantId, ...standsFor, createdAt: now.toISOString(), expiresAt });
+    await audit.append(audit.event({ principal, ...meta }, 'console.sign_in', target(principal)));
+    return { token, csrfToken: csrfOf(token), principal, expiresAt };
+  }
+
+  /** The principal the session stands for now: its access key checked again, or its OIDC identity mapped again. */
+  function principalOfRow(session: ConsoleSessionRow, tenantHeader: string | undefined): Promise<Principal> {
+    if (session.keyHash !== null) return authenticator.authenticateKeyHash(session.keyHash, tenantHeader);
+    if (session.oidcIdentity === null || deps.oidc === undefined) return Promise.reject(unauthenticated());
+    return deps.oidc.principalOf(session.oidcIdentity, session.tenantId, tenantHeader);
+  }
+
   return {
     async signIn(key, meta) {
       // Access keys only: an OIDC token has its own expiry and a sign-in flow of its own.
       if (!ACCESS_KEY_RE.test(key)) throw new LatchkeyError('UNAUTHENTICATED', 'Not an access key');
       const principal = await authenticator.authenticate(`Bearer ${key}`, undefined);
-      const now = clock.now();
-      // Expired rows are removed here rather than by a timer: sign-ins are rare, and a stale row
-      // is refused anyway by its expires_at.
-      await store.deleteExpiredConsoleSessions(now.toISOString());
-      const token = `lks_${randomBytes(32).toString('base64url')}`;
-      const expiresAt = new Date(now.getTime() + deps.ttlSeconds * 1000).toISOString();
-      await store.insertConsoleSession({
-        tokenHash: tokenHash(token),
-        tenantId: principal.tenantId,
-        keyHash: hashAccessKey(key),
-        createdAt: now.toISOString(),
-        expiresAt,
-      });
-      await audit.append(audit.event({ principal, ...meta }, 'console.sign_in', { type: 'access_key', id: principal.id }));
-      return { token, csrfToken: csrfOf(token), principal, expiresAt };
+      return open(principal, { keyHash: hashAccessKey(key), oidcIdentity: null }, meta);
+    },
+
+    signInOidc(principal, identity, meta) {
+      return open(principal, { keyHash: null, oidcIdentity: identity }, meta);
     },
 
     async resolve(token, tenantHeader) {
@@ -75,9 +99,9 @@ export function createConsoleSessions(deps: {
       }
       let principal: Principal;
       try {
-        principal = await authenticator.authenticateKeyHash(session.keyHash, tenantHeader);
+        principal = await principalOfRow(session, tenantHeader);
       } catch (err) {
-        // The key behind the session is gone or expired: so is the session.
+        // The key behind the session is gone or expired, or the identity maps to no role: so is the session.
         if (err instanceof LatchkeyError && err.code === 'UNAUTHENTICATED') await store.deleteConsoleSession(h);
         throw err;
       }
@@ -86,7 +110,7 @@ export function createConsoleSessions(deps: {
 
     async signOut(ctx, token) {
       await store.deleteConsoleSession(tokenHash(token));
-      await audit.append(audit.event(ctx, 'console.sign_out', { type: 'access_key', id: ctx.principal.id }));
+      await audit.append(audit.event(ctx, 'console.sign_out', target(ctx.principal)));
     },
 
     csrfMatches(token, sent) {

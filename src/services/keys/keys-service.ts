@@ -70,6 +70,8 @@ export interface KeysService {
    */
   reseal(opts: { tenantId?: string; batchSize: number; pauseMs: number; onProgress?: Progress }): Promise<ResealReport>;
   status(opts?: { tenantId?: string }): Promise<KeyStatus>;
+  /** One tenant's keys through the API (the console's key status page): platform admins, or owners of that tenant. */
+  statusAs(ctx: RequestContext, tenantId: string): Promise<KeyStatus>;
   readiness(): Promise<KeyReadiness>;
 }
 
@@ -137,7 +139,15 @@ export function createKeysService(deps: {
     return { rows, values };
   }
 
-  return {
+  /** Platform admins, or owners of the tenant; outside callers learn nothing of which tenant ids exist. */
+  const ownerOrAdmin = (ctx: RequestContext, tenantId: string, what: string): void => {
+    const p = ctx.principal;
+    if (p.platformAdmin || (p.tenantId === tenantId && p.role === 'owner')) return;
+    if (p.tenantIds.includes(tenantId)) throw new LatchkeyError('FORBIDDEN', `Only owners of the tenant or platform admins may ${what}`);
+    throw tenantNotFound(tenantId);
+  };
+
+  const service: KeysService = {
     rotateRoot: (opts) => rotateRootKey({ store, keyring, clock }, opts),
 
     rotateDataKey(tenantId) {
@@ -147,13 +157,7 @@ export function createKeysService(deps: {
     },
 
     async rotateDataKeyAs(ctx, tenantId) {
-      const p = ctx.principal;
-      const owner = p.tenantId === tenantId && p.role === 'owner';
-      if (!p.platformAdmin && !owner) {
-        // Outside callers learn nothing of which tenant ids exist.
-        if (p.tenantIds.includes(tenantId)) throw new LatchkeyError('FORBIDDEN', 'Only owners of the tenant or platform admins may rotate its data key');
-        throw tenantNotFound(tenantId);
-      }
+      ownerOrAdmin(ctx, tenantId, 'rotate its data key');
       return addDataKeyVersion(tenantId, (from, to) => ({
         ...audit.event(ctx, 'tenant.data_key_rotate', { type: 'tenant', id: tenantId }, 'success', `v${from} → v${to}`),
         tenantId,
@@ -244,10 +248,16 @@ export function createKeysService(deps: {
       };
     },
 
+    async statusAs(ctx, tenantId) {
+      ownerOrAdmin(ctx, tenantId, 'see its keys');
+      return service.status({ tenantId });
+    },
+
     async readiness() {
       const [rootKeyId, rotationRaw] = await Promise.all([store.getMeta(ROOT_KEY_ID_META), store.getMeta(ROOT_ROTATION_META)]);
       const rotation = parseRootRotation(rotationRaw);
       return { rootKeyId, rotationInProgress: rotation !== null, rotatingTo: rotation?.to ?? null };
     },
   };
+  return service;
 }

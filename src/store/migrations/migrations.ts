@@ -243,6 +243,25 @@ export const MIGRATIONS: readonly Migration[] = [
   },
   {
     id: 14,
+    name: 'console sign-in with OIDC',
+    statements: (d) => [
+      // A console session stands for an access key (key_hash) or for an OIDC identity (the mapped
+      // claims of its ID token, JSON), never both. Sessions are short-lived: the table is made
+      // anew, so everyone signed in to the console signs in again after the upgrade.
+      `DROP TABLE console_sessions`,
+      `CREATE TABLE console_sessions (
+         token_hash ${d.bytes} PRIMARY KEY, tenant_id TEXT NOT NULL, key_hash ${d.bytes}, oidc_identity TEXT,
+         created_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+         CHECK ((key_hash IS NULL AND oidc_identity IS NOT NULL) OR (key_hash IS NOT NULL AND oidc_identity IS NULL)))`,
+      `CREATE INDEX console_sessions_expiry ON console_sessions (expires_at)`,
+      // An SSO sign-in under way: the SHA-256 of its state, taken once by the callback. Nothing a
+      // code exchange needs is here (the PKCE verifier and the nonce come from the browser's cookie).
+      `CREATE TABLE console_oidc_logins (state_hash ${d.bytes} PRIMARY KEY, created_at TEXT NOT NULL, expires_at TEXT NOT NULL)`,
+      `CREATE INDEX console_oidc_logins_expiry ON console_oidc_logins (expires_at)`,
+    ],
+  },
+  {
+    id: 15,
     name: 'webhook delivery log by time',
     // The delivery log is pruned by age (LATCHKEY_WEBHOOK_DELIVERY_LOG_DAYS) across tenants, in
     // batches: an index on the time keeps each batch a range read, not a scan of the whole log.

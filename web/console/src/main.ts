@@ -1,10 +1,12 @@
 import { ApiError, call, describe, useSession, type Session } from './api.js';
 import { accessKeys } from './access-keys.js';
+import { ADMIN_PATHS, adminLinks, adminRoute } from './admin-pages.js';
 import { credentialDetail } from './credential-detail.js';
 import { editCredentialPage, newCredentialPage } from './credential-form.js';
 import { credentialsList } from './credentials-list.js';
 import { h, show } from './dom.js';
 import { takeOAuthReturn } from './oauth-connect.js';
+import { ssoChoice } from './sso.js';
 
 let session: Session | null = null;
 
@@ -17,6 +19,7 @@ function nav(): void {
     h('a', { href: '#/credentials' }, 'Credentials'),
     session.permissions.includes('credentials:write') ? h('a', { href: '#/credentials/new' }, 'New credential') : '',
     session.permissions.includes('access_keys:manage') ? h('a', { href: '#/access-keys' }, 'Access keys') : '',
+    ...adminLinks(session),
     h('span', { class: 'muted', id: 'who' }, `${session.principal.name} (${session.principal.role})`),
     h('button', { type: 'button', class: 'plain', id: 'sign-out', onclick: () => void signOut() }, 'Sign out'),
   );
@@ -60,20 +63,21 @@ function signInPage(notice?: string): void {
     h('button', { type: 'submit' }, 'Sign in'),
     error,
   );
-  show(h('h1', {}, 'Sign in'), notice ? h('p', { id: 'notice', role: 'status' }, notice) : null, form);
+  show(h('h1', {}, 'Sign in'), notice ? h('p', { id: 'notice', role: 'status' }, notice) : null, form, ssoChoice());
 }
 
 function start(s: Session): void {
   session = s;
   useSession(s, () => ended('Your session ended. Sign in again.'));
   nav();
-  if (!/^#\/(credentials|access-keys)/.test(location.hash)) location.hash = '#/credentials';
+  if (!/^#\/(credentials|access-keys)/.test(location.hash) && !ADMIN_PATHS.test(location.hash)) location.hash = '#/credentials';
   else void route();
 }
 
 async function route(): Promise<void> {
   if (session === null) return;
   const [path = '', query = ''] = location.hash.slice(1).split('?');
+  if (await adminRoute(path, query, session)) return;
   const detail = /^\/credentials\/(.+)$/.exec(path);
   const edit = /^\/credentials\/(.+)\/edit$/.exec(path);
   if (path === '/access-keys') await accessKeys(session);
