@@ -22,7 +22,7 @@ export interface JsonResponse {
 }
 
 export interface JsonRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   path: string;
   token?: string;
   body?: unknown;

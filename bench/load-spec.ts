@@ -1,7 +1,7 @@
 // The contract between the orchestrator (run.ts) and a load worker (load.ts): what to fire,
 // and what comes back. Passed as one JSON argument, answered as JSON lines on stdout.
 
-export type HttpMethod = 'GET' | 'POST';
+export type HttpMethod = 'GET' | 'POST' | 'PATCH';
 
 export interface LoadSpec {
   /** Row label, e.g. "metadata GET". */
@@ -104,7 +104,7 @@ export function parseLoadSpec(input: unknown): LoadSpec {
   if (typeof label !== 'string') throw new Error('load spec: label');
   if (typeof origin !== 'string') throw new Error('load spec: origin');
   assertLoopbackOrigin(origin);
-  if (method !== 'GET' && method !== 'POST') throw new Error('load spec: method');
+  if (method !== 'GET' && method !== 'POST' && method !== 'PATCH') throw new Error('load spec: method');
   if (awsSign !== undefined && !(isStringRecord(awsSign) && ['accessKeyId', 'secretAccessKey', 'region', 'service', 'target'].every((k) => k in awsSign))) {
     throw new Error('load spec: awsSign');
   }

@@ -1,6 +1,7 @@
 // What is measured on each server: one Scenario per table row. A scenario is one load worker,
 // or several at once (the first is the one reported; the others are background load).
 import type { LoadSpec } from './load-spec.js';
+import type { LoadRunOutcome, LoadTarget } from './load-runner.js';
 import type { SeededStore } from './latchkey-seed.js';
 import { smtpCredentialBody } from './latchkey-seed.js';
 import { JsonClient, optionalStringAt } from './http-json.js';
@@ -20,6 +21,10 @@ export interface Scenario {
   serverEnv?: Record<string, string>;
   /** The specs are aimed at another server than the one under test (the proxy's target, sent to straight). */
   direct?: boolean;
+  /** Runs on the measured server before the row (e.g. subscribes a webhook); what it returns runs after it. */
+  setup?: (origin: string) => Promise<() => Promise<void>>;
+  /** A row that is not a load run (e.g. webhook deliveries per second from a backlog): its outcome in a load run's shape. */
+  measure?: (origin: string, target: LoadTarget) => Promise<LoadRunOutcome>;
 }
 
 export interface LoadShape {

@@ -15,6 +15,7 @@ import { CpuWindowMeter } from './proc-usage.js';
 import type { CpuWindow } from './proc-usage.js';
 import { freePort, launchServer } from './server-launch.js';
 import type { RunningServer } from './server-launch.js';
+import { prepareWebhookBench, webhookScenarios, type WebhookBench } from './webhook-bench.js';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const latchkeyBin = join(repoRoot, 'bin', 'latchkey.js');
@@ -175,6 +176,7 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
   let seeded: SeededStore | null = null;
   let seedingCpu: CpuWindow | null = null;
   let proxy: ProxyBench | null = null;
+  let webhooks: WebhookBench | null = null;
   const databaseCommand = store.databaseUrl === null ? null : 'postgres';
   const { env: launcherEnv, nodeFlags } = launcher();
   const launch = async (firstStart: boolean, extraEnv: Record<string, string> = {}): Promise<RunningServer> => {
@@ -250,9 +252,11 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
       if (seeded === null) throw new Error(`${store.id}: not seeded`);
       const deep = await findDeepCursor(server.origin, seeded.hot.ownerKey, store.deepPages);
       proxy ??= await startProxyTarget(server.origin, seeded, ctx);
-      return [...latchkeyScenarios(server.origin, ctx.shape, seeded, deep), ...proxyScenarios(ctx.shape, proxy)];
+      webhooks ??= await prepareWebhookBench(server.origin, seeded);
+      return [...latchkeyScenarios(server.origin, ctx.shape, seeded, deep), ...proxyScenarios(ctx.shape, proxy), ...webhookScenarios(ctx.shape, webhooks)];
     },
     cleanup: async () => {
+      await webhooks?.receiver.close();
       for (const dir of [dataDir, ownDataDir]) if (dir !== null && !ctx.keep) rmSync(dir, { recursive: true, force: true });
     },
   };

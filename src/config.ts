@@ -65,6 +65,8 @@ export interface Config {
   webhookRetryBaseMs: number;
   webhookRetryMaxMs: number;
   webhookDisableAfterMs: number;
+  /** Webhook delivery log rows older than this are deleted (0 = kept forever). */
+  webhookDeliveryLogDays: number;
 }
 
 /** The console's OIDC client: an issuer of LATCHKEY_OIDC_ISSUERS, whose claim mapping it uses. */
@@ -171,6 +173,7 @@ export const CONFIG_VARIABLES = [
     '72',
     'a webhook subscription whose deliveries have failed without a success for this long (and at least 5 attempts) is disabled, with a webhook.disabled event; fractions allowed',
   ],
+  ['LATCHKEY_WEBHOOK_DELIVERY_LOG_DAYS', '30', 'webhook delivery log rows (one per attempt) older than this are deleted, hourly (0 = keep forever)'],
   ['LATCHKEY_OAUTH_REFRESH_INTERVAL_MS', '30000', 'how often the token refresh scheduler looks for OAuth2 tokens about to expire'],
   ['LATCHKEY_OAUTH_REFRESH_LEAD_SECONDS', '300', 'refresh OAuth2 access tokens this long before they expire (at most half their lifetime)'],
   [
@@ -448,6 +451,7 @@ export function loadConfig(rawEnv: Env = process.env): Config {
     webhookRetryBaseMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_BASE_MS', 5000, 10, 3_600_000),
     webhookRetryMaxMs: int(env, 'LATCHKEY_WEBHOOK_RETRY_MAX_MS', 3_600_000, 10, 86_400_000),
     webhookDisableAfterMs: hours(env, 'LATCHKEY_WEBHOOK_DISABLE_AFTER_HOURS', 72) * 3_600_000,
+    webhookDeliveryLogDays: int(env, 'LATCHKEY_WEBHOOK_DELIVERY_LOG_DAYS', 30, 0, 36_500),
   };
 }
 

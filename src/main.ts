@@ -135,6 +135,7 @@ export async function openRuntime(config: Config, opts: { logger?: Logger; clock
         policy: { baseMs: config.webhookRetryBaseMs, maxMs: config.webhookRetryMaxMs, disableAfterMs: config.webhookDisableAfterMs },
         // The lease outlasts an attempt (the egress deadline) with room to record it: no second process attempts meanwhile.
         leaseMs: Math.max(30_000, config.egressTimeoutMs * 2 + 5000),
+        deliveryLogDays: config.webhookDeliveryLogDays,
       },
     });
     // Audit checkpoints are keyed per tenant through the keyring (see services/audit/checkpoint-keys.ts).
@@ -197,6 +198,7 @@ export async function startServer(rt: Runtime): Promise<App> {
   if (rt.config.auditSink) rt.services.audit.startSink(createAuditSink(rt.config.auditSink, { secret: rt.config.auditSinkSecret, logger: rt.logger }));
   rt.services.audit.startRetention(rt.config.auditRetentionDays);
   rt.services.webhookDispatcher.start();
+  rt.services.webhookLogRetention.start();
   rt.services.lifecycle.start(rt.config.schedulerIntervalMs);
   rt.services.expiry.start(rt.config.schedulerIntervalMs);
   rt.services.oauth.start(rt.config.oauthRefreshIntervalMs);

@@ -10,6 +10,7 @@ import { addLoginCommands } from './login-command.js';
 import { addRequestCommand } from './request-command.js';
 import { addRunCommand } from './run-command.js';
 import { addServerStatusCommand } from './server-status-command.js';
+import { addWebhooksCommands } from './webhooks-command.js';
 
 /** Exit codes: 0 ok, 1 failure, 2 usage. */
 
@@ -33,6 +34,7 @@ addCredentialsCommands(program);
 addAccessKeysCommands(program);
 addAuditCommands(program);
 addEventsCommands(program);
+addWebhooksCommands(program);
 addRunCommand(program);
 addRequestCommand(program);
 addBackupCommands(program);

@@ -32,6 +32,7 @@ import { createTeamDirectory } from './tenancy/team-directory.js';
 import { createTeamsService, type TeamsService } from './tenancy/teams-service.js';
 import { createTenantsService, type TenantsService } from './tenancy/tenants-service.js';
 import { announceInvalidation } from './coordination/cache-coherence.js';
+import { createDeliveryLogRetention, type DeliveryLogRetention } from './webhooks/delivery-log-retention.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from './webhooks/webhook-dispatcher.js';
 import type { RetryPolicy } from './webhooks/webhook-target.js';
 import { createWebhooksService, type WebhooksService } from './webhooks/webhooks-service.js';
@@ -66,6 +67,8 @@ export interface Services {
   /** Webhook subscriptions (/v1/webhooks) and their delivery (started by the server only). */
   webhooks: WebhooksService;
   webhookDispatcher: WebhookDispatcher;
+  /** Prunes the webhook delivery log by age (started by the server only). */
+  webhookLogRetention: DeliveryLogRetention;
   /** Audits a failed authentication (at most one event per source per second) and says how long to hold the 401 (ms). */
   recordFailedAuthentication(requestId: string, ip: string, userAgent: string): number;
   stop(): Promise<void>;
@@ -92,7 +95,7 @@ export function createServices(deps: {
   eventsPollMs?: number;
   oauth?: { egress: EgressGuard; refreshLeadMs: number; returnOrigins: readonly string[] };
   proxy?: { timeoutMs: number; maxResponseBytes: number; awsStsEndpoint: string | null };
-  webhooks?: { egress: EgressGuard; policy: RetryPolicy; leaseMs?: number };
+  webhooks?: { egress: EgressGuard; policy: RetryPolicy; leaseMs?: number; deliveryLogDays?: number };
 }): Services {
   const { store, keyring, catalog, clock, logger } = deps;
   const audit = createAuditService({
@@ -167,6 +170,7 @@ export function createServices(deps: {
       void announceInvalidation(store, 'webhook', tenantId, 30_000);
     },
   });
+  const webhookLogRetention = createDeliveryLogRetention({ store, clock, logger, days: deps.webhooks?.deliveryLogDays ?? 30 });
   const lifecycle = createLifecycleJobs({ store, clock, credentials, catalog, logger, deletedRetentionDays: deps.deletedRetentionDays });
   const expiry = createExpiryScheduler({ store, audit, clock, logger, leadDays: deps.expiryWarningDays ?? [30, 7, 1] });
   // One process per SQLite file: everything sealed is sealed here, and wakes streams at once.
@@ -214,6 +218,7 @@ export function createServices(deps: {
     pendingVersions: createPendingVersions({ store, keyring, catalog, audit, clock, credentials }),
     webhooks,
     webhookDispatcher,
+    webhookLogRetention,
     keys: createKeysService({ store, keyring, audit, clock }),
     recordFailedAuthentication(requestId, ip, userAgent) {
       const { first, holdMs } = failures.failed(ip, clock.now().getTime());
@@ -222,6 +227,7 @@ export function createServices(deps: {
     },
     async stop() {
       await webhookDispatcher.stop();
+      await webhookLogRetention.stop();
       await oauth.stop();
       await lifecycle.stop();
       await expiry.stop();

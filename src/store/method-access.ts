@@ -166,6 +166,8 @@ const WEBHOOKS: AccessOf<WebhookStore> = {
   listWebhookAttempts: 'read',
   countWebhookAttempts: 'read',
   getSealedAuditEvent: 'read',
+  lowestActiveWebhookCursor: 'read',
+  pruneWebhookAttempts: 'write',
 };
 
 /** Every method of `Store` with what it does to stored data. */

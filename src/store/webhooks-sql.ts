@@ -97,6 +97,13 @@ export interface WebhookStore {
   countWebhookAttempts(tenantId: string, webhookId: string, eventId: string): Promise<number>;
   /** A sealed audit event of the tenant, by id (what a redelivery sends again). */
   getSealedAuditEvent(tenantId: string, id: string): Promise<AuditRow | null>;
+  /**
+   * The lowest chain position an active subscription of the tenant has delivered through, or null
+   * when none is active: audit retention keeps the events after it (a paused or disabled one holds nothing).
+   */
+  lowestActiveWebhookCursor(tenantId: string): Promise<number | null>;
+  /** Deletes up to `limit` delivery log rows older than `before`, across tenants, oldest first; returns how many. */
+  pruneWebhookAttempts(before: string, limit: number): Promise<number>;
 }
 
 /** The audit sink cursor and lease name of a subscription. */
@@ -310,6 +317,24 @@ export function webhookStore(db: SqlRunner, w: WriteRunner): WebhookStore {
         eventId,
       ]);
       return Number(r?.n ?? 0);
+    },
+    async lowestActiveWebhookCursor(tenantId) {
+      const r = await db.one(
+        `SELECT MIN(c.seq) AS seq FROM webhooks w JOIN audit_sink_cursors c ON c.tenant_id = w.tenant_id AND c.sink = 'webhook:' || w.id
+         WHERE w.tenant_id = ? AND w.active = 1`,
+        [tenantId],
+      );
+      return r?.seq === null || r?.seq === undefined ? null : Number(r.seq);
+    },
+    async pruneWebhookAttempts(before, limit) {
+      // A bounded batch per statement (webhook_deliveries_at): no long transaction, no lock on the whole log.
+      return w.write(function* () {
+        return yield* run(
+          `DELETE FROM webhook_deliveries WHERE (tenant_id, webhook_id, id) IN
+             (SELECT tenant_id, webhook_id, id FROM webhook_deliveries WHERE at < ? ORDER BY at LIMIT ?)`,
+          [before, limit],
+        );
+      });
     },
     async getSealedAuditEvent(tenantId, id) {
       const r = await db.one('SELECT * FROM audit_events WHERE id = ? AND tenant_id = ? AND seq IS NOT NULL', [id, tenantId]);

@@ -13,8 +13,27 @@ const RETENTION_ACTOR = { type: 'system' as const, id: 'audit-retention', name: 
 
 type RetentionStore = Pick<
   Store,
-  'listAuditChains' | 'auditRetentionBoundary' | 'purgeAuditThrough' | 'readSealedAudit' | 'latestSealedAudit' | 'getAuditChainState' | 'getAuditSinkCursor'
+  | 'listAuditChains'
+  | 'auditRetentionBoundary'
+  | 'purgeAuditThrough'
+  | 'readSealedAudit'
+  | 'latestSealedAudit'
+  | 'getAuditChainState'
+  | 'getAuditSinkCursor'
+  | 'lowestActiveWebhookCursor'
 >;
+
+/**
+ * How far the tenant's chain has been delivered by everything that still wants it: the configured
+ * sink, and every active webhook subscription (a paused or disabled one does not hold retention
+ * back: it would hold it forever). Null: nothing holds.
+ */
+async function deliveredThrough(store: RetentionStore, sinkId: string | null, tenantId: string): Promise<number | null> {
+  const sink = sinkId === null ? null : await store.getAuditSinkCursor(sinkId, tenantId);
+  const webhooks = await store.lowestActiveWebhookCursor(tenantId);
+  if (sink === null) return webhooks;
+  return webhooks === null ? sink : Math.min(sink, webhooks);
+}
 
 /**
  * Deletes events older than the retention period from the start of each chain, and leaves the
@@ -23,7 +42,7 @@ type RetentionStore = Pick<
  * sealed into the chain after the events it replaced, so editing its claim breaks its own hash.
  *
  * Two things are never purged: the newest sealed event (it is what the keyed checkpoint names),
- * and — when a sink is configured — anything that sink has not yet acknowledged. A stretch that
+ * and anything the configured sink or an active webhook subscription has not yet acknowledged. A stretch that
  * does not verify is kept too: retention must not be the way evidence of tampering disappears.
  */
 export async function purgeExpiredAudit(deps: {
@@ -49,8 +68,8 @@ export async function purgeExpiredAudit(deps: {
       if (!b) break;
       let throughSeq = b.throughSeq;
       let throughHash = b.throughHash;
-      if (deps.holdBackFor !== null) {
-        const delivered = await store.getAuditSinkCursor(deps.holdBackFor, tenantId);
+      const delivered = await deliveredThrough(store, deps.holdBackFor, tenantId);
+      if (delivered !== null) {
         if (delivered < throughSeq) {
           if (delivered < b.firstSeq) break;
           const at = (await store.readSealedAudit(tenantId, delivered - 1, 1))[0];

@@ -6,7 +6,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { newId } from '../../domain/ids.js';
 import type { RequestContext } from '../../domain/principal.js';
 import type { ActorRef, AppendSeal, AuditQuery, AuditRow, EventDetail, Keyset, SealDecision, SealRound, UsageTouch } from '../../store/port.js';
-import type { AuditSinkStore, AuditStore, KeyManagementStore, StoreLifecycle } from '../../store/port.js';
+import type { AuditSinkStore, AuditStore, KeyManagementStore, StoreLifecycle, WebhookStore } from '../../store/port.js';
 import { StoreFull } from '../../store/port.js';
 import { keepLatestTouches } from '../../store/usage-touches.js';
 import { makeCheckpoint, openCheckpoint, sealEvents } from './audit-chain.js';
@@ -84,7 +84,11 @@ export interface AuditService {
 export const REFUSAL_WINDOW_MS = 60_000;
 
 export function createAuditService(deps: {
-  store: AuditStore & AuditSinkStore & Pick<StoreLifecycle, 'capabilities'> & Pick<KeyManagementStore, 'listTenantKeys'>;
+  store: AuditStore &
+    AuditSinkStore &
+    Pick<StoreLifecycle, 'capabilities'> &
+    Pick<KeyManagementStore, 'listTenantKeys'> &
+    Pick<WebhookStore, 'lowestActiveWebhookCursor'>;
   clock: Clock;
   logger: Logger;
   refusalWindowMs?: number;

@@ -285,6 +285,13 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    id: 16,
+    name: 'webhook delivery log by time',
+    // The delivery log is pruned by age (LATCHKEY_WEBHOOK_DELIVERY_LOG_DAYS) across tenants, in
+    // batches: an index on the time keeps each batch a range read, not a scan of the whole log.
+    statements: () => [`CREATE INDEX webhook_deliveries_at ON webhook_deliveries (at)`],
+  },
+  {
     id: 17,
     name: 'credentials found by exact name',
     statements: () => [
