@@ -208,6 +208,8 @@ describe('console: a credential made and changed through its form', () => {
     await page.getByLabel('Provider').waitFor();
     assert.equal(await page.evaluate('document.documentElement.scrollWidth <= 390'), true, 'the longest form fits 390 px');
     await page.goto(`${s.url}/ui/#/credentials/new?type=text`);
+    // Same heading as the oauth2 form: wait until that form is gone, or the keys land in it.
+    await page.getByLabel('Provider').waitFor({ state: 'detached' });
     await page.getByRole('heading', { name: 'New credential' }).waitFor();
     await page.getByLabel(/^Name/).focus();
     await page.keyboard.type(`Form keyboard ${Date.now()}`);
