@@ -112,7 +112,7 @@ describe('console: a credential made and changed through its form', () => {
     assert.match(await page.locator('label[for="f-secret-password"]').innerText(), /\(required\)/, 'required by the rule');
     const name = `Form SMTP ${Date.now()}`;
     await page.getByLabel(/^Name/).fill(name);
-    await page.getByLabel('Host').fill('127.0.0.1');
+    await page.getByLabel(/^Host/).fill('127.0.0.1');
     await page.getByLabel('Port').fill('70000');
     await page.getByLabel('Username').fill('mail');
     smtpPassword = secret('smtp-first');
@@ -208,6 +208,8 @@ describe('console: a credential made and changed through its form', () => {
     await page.getByLabel('Provider').waitFor();
     assert.equal(await page.evaluate('document.documentElement.scrollWidth <= 390'), true, 'the longest form fits 390 px');
     await page.goto(`${s.url}/ui/#/credentials/new?type=text`);
+    // Same heading as the oauth2 form: wait until that form is gone, or the keys land in it.
+    await page.getByLabel('Provider').waitFor({ state: 'detached' });
     await page.getByRole('heading', { name: 'New credential' }).waitFor();
     await page.getByLabel(/^Name/).focus();
     await page.keyboard.type(`Form keyboard ${Date.now()}`);
@@ -222,6 +224,36 @@ describe('console: a credential made and changed through its form', () => {
     await page.locator('#credential-name').waitFor();
     assert.equal(await page.evaluate('document.documentElement.scrollWidth <= 390'), true, 'the detail page fits too');
     assert.equal(await page.locator('#generated').count(), 0, 'shown once');
+  });
+
+  it('create in a team with allowed_hosts and an expiry: the API stores them; an invalid host shows the API error on allowed_hosts', async () => {
+    const team = await native('POST', '/v1/teams', { name: `Forms team ${Date.now()}` });
+    const page = await signedIn(s.ownerKey);
+    await page.goto(`${s.url}/ui/#/credentials/new?type=smtp`);
+    await page.getByRole('heading', { name: 'New credential' }).waitFor();
+    const name = `Form access ${Date.now()}`;
+    await page.getByLabel(/^Name/).fill(name);
+    await page.getByLabel(/^Host/).fill('127.0.0.1');
+    assert.equal(await page.getByLabel('Folder').isVisible(), false, 'no folder without a team');
+    await page.getByLabel('Team', { exact: true }).selectOption(team.id);
+    assert.equal(await page.getByLabel('Shared with teams').isVisible(), false, 'only for SPECIFIC_TEAMS');
+    await page.getByLabel('Allowed hosts').fill('mail.example.com\nnot a host!');
+    await page.getByLabel('Expires').fill('2031-05-04T10:30');
+    await page.getByRole('button', { name: 'Create credential' }).click();
+    await errorOf(page, 'allowed_hosts').getByText('allowed_hosts.1').waitFor();
+    assert.equal(await page.getByLabel('Allowed hosts').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'f-allowed_hosts', 'focus moves to the field in error');
+    await page.getByLabel('Allowed hosts').fill('mail.example.com\n*.vendor.example:8443\n');
+    await page.getByRole('button', { name: 'Create credential' }).click();
+    await page.locator('#credential-name').getByText(name).waitFor();
+    const id = decodeURIComponent(new URL(page.url()).hash.replace('#/credentials/', ''));
+    const stored = await native('GET', `/v1/credentials/${id}`);
+    assert.equal(stored.team_id, team.id);
+    assert.equal(stored.read_access, 'TEAM', 'the default with a team');
+    assert.deepEqual(stored.allowed_hosts, ['mail.example.com', '*.vendor.example:8443']);
+    // The input is the browser's local time; the API holds the same instant in UTC.
+    const expected = await page.evaluate("new Date('2031-05-04T10:30').getTime()");
+    assert.equal(Date.parse(stored.expires_at), expected);
   });
 });
 

@@ -1,5 +1,5 @@
+import { accessFields, type Stored } from './access-fields.js';
 import { ApiError, call, describe, send, sessionEnded, type Session } from './api.js';
-import type { Credential } from './credentials-list.js';
 import { h, show } from './dom.js';
 import { flash } from './notice.js';
 import { presetPicker, presets } from './oauth-connect.js';
@@ -11,7 +11,8 @@ import { type CredentialType, credentialTypes } from './type-rules.js';
  * Create and edit a credential from its type's JSON Schema (`GET /v1/credential-types`). The form
  * is `novalidate`: the API is the one judge, and its 422 details land on the fields they name.
  * Edit sends only what changed (PATCH merges config and secret), with `If-Match` set to the
- * ETag the form was made from, so someone else's change in between is a clear conflict.
+ * ETag the form was made from, so someone else's change in between is a clear conflict. Team,
+ * folder, sharing, allowed hosts, expiry and the test credential come from access-fields.ts.
  */
 const back = (id?: string) =>
   h('p', {}, h('a', { href: id ? `#/credentials/${encodeURIComponent(id)}` : '#/credentials' }, id ? '← Credential' : '← Credentials'));
@@ -61,8 +62,9 @@ export async function newCredentialPage(params: URLSearchParams): Promise<void> 
   const description = field('description', DESCRIPTION);
   const section = typeFields(chosen);
   const picker = chosen.id === 'oauth2' ? presetPicker(await presets(), section.fields, section.refresh) : null;
+  const access = await accessFields(chosen);
   const general = h('p', { class: 'error', role: 'alert', id: 'form-error' });
-  const all = [name, description, ...section.fields];
+  const all = () => [name, description, ...section.fields, ...access.fields()];
   const form = h(
     'form',
     {
@@ -71,15 +73,17 @@ export async function newCredentialPage(params: URLSearchParams): Promise<void> 
       onsubmit: async (e: Event) => {
         e.preventDefault();
         const v = section.read();
-        if (v.issues.length > 0) return showIssues(all, general, new ApiError(422, 'VALIDATION_FAILED', 'Check the fields marked below', v.issues));
-        const body: Record<string, unknown> = { name: name.read() ?? '', type: chosen.id, config: v.config };
+        const a = access.read();
+        const issues = [...v.issues, ...a.issues];
+        if (issues.length > 0) return showIssues(all(), general, new ApiError(422, 'VALIDATION_FAILED', 'Check the fields marked below', issues));
+        const body: Record<string, unknown> = { name: name.read() ?? '', type: chosen.id, config: v.config, ...a.body };
         const d = description.read();
         if (d !== undefined) body.description = d;
         if (Object.keys(v.secret).length > 0) body.secret = v.secret;
         const provider = picker?.value();
         if (provider) body.provider = provider;
         try {
-          const made = await call<Credential & { generated_secret?: Record<string, unknown> }>('POST', '/v1/credentials', body);
+          const made = await call<Stored & { generated_secret?: Record<string, unknown> }>('POST', '/v1/credentials', body);
           const open = h('p', {}, h('a', { href: `#/credentials/${encodeURIComponent(made.id)}` }, `Open ${made.name}`));
           if (made.generated_secret) show(h('h1', {}, 'Credential created'), generatedOnce(made.generated_secret, open));
           else {
@@ -87,7 +91,7 @@ export async function newCredentialPage(params: URLSearchParams): Promise<void> 
             location.hash = `#/credentials/${encodeURIComponent(made.id)}`;
           }
         } catch (err) {
-          if (!sessionEnded(err)) showIssues(all, general, err);
+          if (!sessionEnded(err)) showIssues(all(), general, err);
         }
       },
     },
@@ -96,6 +100,7 @@ export async function newCredentialPage(params: URLSearchParams): Promise<void> 
     description.wrap,
     picker?.el,
     section.el,
+    access.el,
     general,
     h('button', { type: 'submit' }, 'Create credential'),
   );
@@ -117,11 +122,11 @@ function configChanges(stored: Record<string, unknown>, v: ReturnType<TypeFields
 }
 
 export async function editCredentialPage(id: string, _session: Session): Promise<void> {
-  let c: Credential;
+  let c: Stored;
   let etag: string | null;
   let t: CredentialType | undefined;
   try {
-    const [got, types] = await Promise.all([send<Credential>('GET', `/v1/credentials/${encodeURIComponent(id)}`), credentialTypes()]);
+    const [got, types] = await Promise.all([send<Stored>('GET', `/v1/credentials/${encodeURIComponent(id)}`), credentialTypes()]);
     c = got.body;
     etag = got.etag;
     t = types.find((x) => x.id === c.type);
@@ -133,8 +138,9 @@ export async function editCredentialPage(id: string, _session: Session): Promise
   const name = field('name', NAME, { value: c.name, required: true });
   const description = field('description', DESCRIPTION, { value: c.description });
   const section = typeFields(t, { config: c.config, stored: c.secret_fields });
+  const access = await accessFields(t, c);
   const general = h('div', { class: 'error', role: 'alert', id: 'form-error' });
-  const all: Field[] = [name, description, ...section.fields];
+  const all = (): Field[] => [name, description, ...section.fields, ...access.fields()];
   const form = h(
     'form',
     {
@@ -143,8 +149,10 @@ export async function editCredentialPage(id: string, _session: Session): Promise
       onsubmit: async (e: Event) => {
         e.preventDefault();
         const v = section.read();
-        if (v.issues.length > 0) return showIssues(all, general, new ApiError(422, 'VALIDATION_FAILED', 'Check the fields marked below', v.issues));
-        const patch: Record<string, unknown> = {};
+        const a = access.read();
+        const issues = [...v.issues, ...a.issues];
+        if (issues.length > 0) return showIssues(all(), general, new ApiError(422, 'VALIDATION_FAILED', 'Check the fields marked below', issues));
+        const patch: Record<string, unknown> = { ...a.body };
         const n = name.read();
         if (n !== c.name) patch.name = n ?? '';
         const d = description.read() ?? '';
@@ -163,7 +171,7 @@ export async function editCredentialPage(id: string, _session: Session): Promise
         } catch (err) {
           if (sessionEnded(err)) return;
           if (err instanceof ApiError && err.status === 412) {
-            for (const f of all) f.setError('');
+            for (const f of all()) f.setError('');
             general.replaceChildren(
               h(
                 'p',
@@ -174,7 +182,7 @@ export async function editCredentialPage(id: string, _session: Session): Promise
             );
             return;
           }
-          showIssues(all, general, err);
+          showIssues(all(), general, err);
         }
       },
     },
@@ -182,6 +190,7 @@ export async function editCredentialPage(id: string, _session: Session): Promise
     name.wrap,
     description.wrap,
     section.el,
+    access.el,
     general,
     h('button', { type: 'submit' }, 'Save changes'),
   );

@@ -57,6 +57,8 @@ export interface FieldOptions {
   required?: boolean;
   /** Shown in place of the schema's description. */
   hint?: string;
+  /** Shown in place of the label made from the path. */
+  label?: string;
 }
 
 export function field(path: string, schema: PropSchema, o: FieldOptions = {}): Field {
@@ -83,37 +85,49 @@ export function field(path: string, schema: PropSchema, o: FieldOptions = {}): F
     // A secret is never put into a page: its input starts empty.
     if (!o.secret) input.value = shown(kind, value);
   }
-  const hintText = o.hint ?? schema.description ?? '';
-  const hint = hintText ? h('span', { class: 'hint', id: `${id}-hint` }, hintText + (kind === 'list' ? ' Separate with commas.' : '')) : null;
+  const hint = (o.hint ?? schema.description ?? '') + (kind === 'list' ? ' Separate with commas.' : '');
+  const f = shell(path, input, o.label ?? labelOf(path.split('.').pop() ?? path), hint.trim(), () => {
+    if (input instanceof HTMLInputElement && input.type === 'checkbox') return input.checked;
+    const text = input.value;
+    if (text.trim() === '') return undefined;
+    if (kind === 'number') return NUMBER.test(text) ? Number(text) : text;
+    if (kind === 'list')
+      return text
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+    if (kind === 'json') {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        throw new FieldError('is not valid JSON');
+      }
+    }
+    return kind === 'text' && !o.secret ? text.trim() : text;
+  });
+  f.setRequired(o.required === true);
+  return f;
+}
+
+/**
+ * The frame every input sits in: a label, a hint and an error line the input points at
+ * (aria-describedby, aria-invalid); `read` turns what was typed into the value to send.
+ */
+export function shell(path: string, input: Input, labelText: string, hintText: string, read: () => unknown): Field {
+  const id = input.id;
+  const hint = hintText ? h('span', { class: 'hint', id: `${id}-hint` }, hintText) : null;
   const error = h('span', { class: 'field-error', id: `${id}-error` });
   input.setAttribute('aria-describedby', `${hint ? `${id}-hint ` : ''}${id}-error`);
   const mark = h('span', { class: 'req' });
-  const label = h('label', { for: id }, labelOf(path.split('.').pop() ?? path), mark);
-  const wrap = h('div', { class: `field${kind === 'boolean' ? ' check' : ''}`, 'data-path': path }, label, input, hint, error);
-  const f: Field = {
+  const label = h('label', { for: id }, labelText, mark);
+  const check = input instanceof HTMLInputElement && input.type === 'checkbox';
+  const wrap = h('div', { class: `field${check ? ' check' : ''}`, 'data-path': path }, label, input, hint, error);
+  return {
     path,
     wrap,
     input,
     label,
-    read() {
-      if (input instanceof HTMLInputElement && input.type === 'checkbox') return input.checked;
-      const text = input.value;
-      if (text.trim() === '') return undefined;
-      if (kind === 'number') return NUMBER.test(text) ? Number(text) : text;
-      if (kind === 'list')
-        return text
-          .split(',')
-          .map((x) => x.trim())
-          .filter((x) => x !== '');
-      if (kind === 'json') {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          throw new FieldError('is not valid JSON');
-        }
-      }
-      return kind === 'text' && !o.secret ? text.trim() : text;
-    },
+    read,
     setError(message) {
       error.textContent = message;
       if (message) input.setAttribute('aria-invalid', 'true');
@@ -125,8 +139,6 @@ export function field(path: string, schema: PropSchema, o: FieldOptions = {}): F
       else input.removeAttribute('aria-required');
     },
   };
-  f.setRequired(o.required === true);
-  return f;
 }
 
 export interface Issue {
@@ -149,7 +161,7 @@ export function showIssues(fields: Field[], general: HTMLElement, err: unknown):
   const loose: string[] = [];
   for (const d of err.details as Issue[]) {
     const f = fields.find((x) => x.path === d.path) ?? fields.find((x) => d.path.startsWith(`${x.path}.`) || d.path.startsWith(`${x.path}[`));
-    if (f && !f.wrap.hidden) f.setError(`${labelOf(f.path.split('.').pop() ?? '')} ${d.message}${f.path === d.path ? '' : ` (${d.path})`}`);
+    if (f && !f.wrap.hidden) f.setError(`${f.label.firstChild?.textContent ?? f.path} ${d.message}${f.path === d.path ? '' : ` (${d.path})`}`);
     else loose.push(`${d.path} ${d.message}`);
   }
   general.append(err.message, ...loose.map((l) => h('span', { class: 'issue' }, l)));

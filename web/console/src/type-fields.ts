@@ -1,5 +1,5 @@
 import { h } from './dom.js';
-import { type Field, FieldError, field, type Issue } from './schema-form.js';
+import { type Field, FieldError, field, type Issue, labelOf } from './schema-form.js';
 import { type CredentialType, requirements } from './type-rules.js';
 
 /**
@@ -20,8 +20,10 @@ export interface TypeFieldsOptions {
   config?: Record<string, unknown>;
   /** Secret fields already stored: the form is editing an existing credential. */
   stored?: string[];
-  /** Only the secret fieldset (rotation). */
+  /** Only the secret fieldset (rotation, the test secret). */
   secretOnly?: boolean;
+  /** Which secret the fields are for: `test_secret` labels them "Test …" (a test credential's own secret). */
+  slot?: 'secret' | 'test_secret';
 }
 
 export function typeFields(t: CredentialType, o: TypeFieldsOptions = {}): TypeFields {
@@ -30,8 +32,9 @@ export function typeFields(t: CredentialType, o: TypeFieldsOptions = {}): TypeFi
     ? []
     : Object.entries(t.config_schema.properties).map(([name, s]) => field(`config.${name}`, s, o.config ? { value: o.config[name] ?? null } : {}));
   const replacing = new Map<Field, boolean>();
+  const slot = o.slot ?? 'secret';
   const secret = Object.entries(t.secret_schema.properties).map(([name, s]) => {
-    const f = field(`secret.${name}`, s, { secret: true });
+    const f = field(`${slot}.${name}`, s, { secret: true, ...(slot === 'test_secret' ? { label: `Test ${labelOf(name).toLowerCase()}` } : {}) });
     if (!editing) return f;
     const isSet = o.stored?.includes(name) === true;
     const state = h('span', { class: `badge ${isSet ? 'ok' : 'warn'}` }, isSet ? 'set' : 'not set');
@@ -78,18 +81,23 @@ export function typeFields(t: CredentialType, o: TypeFieldsOptions = {}): TypeFi
     for (const f of secret) present[nameOf(f)] = (typed(f) && lenient(f) !== undefined) || (editing && o.stored?.includes(nameOf(f)) === true);
     const r = requirements(t, { config: cfg, secret: present });
     for (const f of fields) {
-      f.wrap.hidden = r.hidden.has(f.path);
+      // The catalog's rules name `secret.…`; the test secret follows the same ones.
+      const p = f.path.replace(/^test_secret\./, 'secret.');
+      f.wrap.hidden = r.hidden.has(p);
       // A stored secret that is kept satisfies its requirement: nothing more to type.
-      f.setRequired(r.required.has(f.path) && !(replacing.has(f) && !replacing.get(f) && o.stored?.includes(nameOf(f))));
+      f.setRequired(r.required.has(p) && !(replacing.has(f) && !replacing.get(f) && o.stored?.includes(nameOf(f))));
     }
   }
 
-  const generated = t.capabilities.generatable && !editing ? h('p', { class: 'hint' }, 'Leave the secret empty and the server makes one (shown once).') : null;
+  const generated =
+    t.capabilities.generatable && !editing && slot === 'secret'
+      ? h('p', { class: 'hint' }, 'Leave the secret empty and the server makes one (shown once).')
+      : null;
   const el = h(
     'div',
     { class: 'type-fields', oninput: refresh, onchange: refresh },
     config.length > 0 ? h('fieldset', {}, h('legend', {}, 'Configuration'), ...config.map((f) => f.wrap)) : null,
-    secret.length > 0 ? h('fieldset', {}, h('legend', {}, 'Secret'), generated, ...secret.map((f) => f.wrap)) : null,
+    secret.length > 0 ? h('fieldset', {}, h('legend', {}, slot === 'secret' ? 'Secret' : 'Test secret'), generated, ...secret.map((f) => f.wrap)) : null,
   );
   refresh();
   return {
@@ -103,7 +111,7 @@ export function typeFields(t: CredentialType, o: TypeFieldsOptions = {}): TypeFi
         if (f.path.startsWith('config.')) out.shown.push(nameOf(f));
         try {
           const v = f.read();
-          if (v !== undefined) (f.path.startsWith('secret.') ? out.secret : out.config)[nameOf(f)] = v;
+          if (v !== undefined) (f.path.startsWith('config.') ? out.config : out.secret)[nameOf(f)] = v;
         } catch (err) {
           if (err instanceof FieldError) out.issues.push({ path: f.path, message: err.message });
         }
