@@ -14,7 +14,17 @@ import { join } from 'node:path';
 //   test/store/     the store contract, through the Store port below HTTP: once per store
 //   test/pg/        several processes on one PostgreSQL, its outages: the PostgreSQL pass only
 //   test/sqlite/    the SQLite data directory itself (its lock, its filesystem): the SQLite pass only
-const KINDS = { unit: 'unit', http: 'per-store', security: 'per-store', store: 'per-store', pg: 'postgres', sqlite: 'sqlite' };
+//   test/browser/   the console in Chromium, a client of the HTTP API like any other: the SQLite pass
+//                   only (what it asks of the store runs on both in test/http, test/store and test/pg)
+const KINDS = {
+  unit: 'unit',
+  http: 'per-store',
+  security: 'per-store',
+  store: 'per-store',
+  pg: 'postgres',
+  sqlite: 'sqlite',
+  browser: 'sqlite',
+};
 const only = process.argv.slice(2);
 const pick = (f) => only.length === 0 || only.some((o) => f.includes(o));
 const files = { unit: [], 'per-store': [], postgres: [], sqlite: [] };
