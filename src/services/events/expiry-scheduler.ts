@@ -5,6 +5,7 @@ import type { AccessKeyRow, CredentialRow, ExpiryCheckResult, ExpiryNotice, Expi
 import type { AuditService } from '../audit/audit-service.js';
 import { credentialFacts } from '../credentials/credential-rows.js';
 import { canObtainToken } from '../oauth/refresh-policy.js';
+import { periodic } from '../lifecycle/periodic.js';
 import { planExpiryNotices, type DueNotice, type Expiry } from './expiry-plan.js';
 
 export interface ExpiryScheduler {
@@ -51,8 +52,6 @@ export function createExpiryScheduler(deps: {
   leadDays: readonly number[];
 }): ExpiryScheduler {
   const { store, audit, clock, logger } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | null = null;
 
   const noticeOf = (
     tenantId: string,
@@ -127,20 +126,5 @@ export function createExpiryScheduler(deps: {
     return { checked, noticed };
   };
 
-  return {
-    runOnce,
-    start(intervalMs) {
-      timer = setInterval(() => {
-        if (running) return;
-        running = runOnce()
-          .catch((err: unknown) => logger.warn({ code: (err as { code?: string }).code }, 'expiry scheduler failed; will retry'))
-          .finally(() => (running = null));
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return { runOnce, ...periodic(runOnce, logger, 'expiry scheduler failed; will retry') };
 }

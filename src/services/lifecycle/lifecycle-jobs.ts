@@ -4,6 +4,7 @@ import { LatchkeyError } from '../../domain/errors.js';
 import { systemContext, type RequestContext } from '../../domain/principal.js';
 import type { CredentialStore } from '../../store/port.js';
 import type { Catalog } from '../../catalog/catalog.js';
+import { periodic } from './periodic.js';
 import type { CredentialsService } from '../credentials/credentials-service.js';
 
 export interface LifecycleJobs {
@@ -36,8 +37,6 @@ export function createLifecycleJobs(deps: {
   deletedRetentionDays: number;
 }): LifecycleJobs {
   const { store, clock, credentials, catalog, logger } = deps;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<unknown> | null = null;
 
   const each = async (rows: Array<{ tenantId: string; id: string }>, act: (ctx: RequestContext, id: string) => Promise<boolean>): Promise<number> => {
     let n = 0;
@@ -80,20 +79,5 @@ export function createLifecycleJobs(deps: {
     return { deactivated, rotated, markedDue, purged };
   };
 
-  return {
-    runOnce,
-    start(intervalMs) {
-      timer = setInterval(() => {
-        if (running) return;
-        running = runOnce()
-          .catch((err: unknown) => logger.warn({ code: (err as { code?: string }).code }, 'lifecycle jobs failed; will retry'))
-          .finally(() => (running = null));
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      if (timer) clearInterval(timer);
-      await running;
-    },
-  };
+  return { runOnce, ...periodic(runOnce, logger, 'lifecycle jobs failed; will retry') };
 }
