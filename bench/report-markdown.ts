@@ -214,17 +214,32 @@ const addedMs = (a: number | null | undefined, b: number | null | undefined): st
 function proxyAndCompatNotes(report: BenchReport, store: string): string[] {
   const notes: string[] = [];
   const direct = row(report, store, 'proxy-direct');
+  const naive = row(report, store, 'proxy-naive');
   const proxied = row(report, store, 'proxy');
   const directPaced = row(report, store, 'proxy-direct-paced');
+  const naivePaced = row(report, store, 'proxy-naive-paced');
   const proxiedPaced = row(report, store, 'proxy-paced');
   const rpsRatio = times(proxied?.rps, direct?.rps);
   if (rpsRatio !== null) {
+    const added = (r: SummaryRow | undefined): string =>
+      r && directPaced
+        ? `p50 ${addedMs(r.p50, directPaced.p50) ?? '?'} and p99 ${addedMs(r.p99, directPaced.p99) ?? '?'} (${r.p50?.toFixed(2) ?? '?'}/${r.p99?.toFixed(2) ?? '?'} ms)`
+        : '?';
     const paced =
       directPaced && proxiedPaced
-        ? `; at a steady rate (${proxiedPaced.label.replace(/^.*@ /, '')}) it adds p50 ${addedMs(proxiedPaced.p50, directPaced.p50) ?? '?'} and p99 ${addedMs(proxiedPaced.p99, directPaced.p99) ?? '?'} ` +
-          `(${proxiedPaced.p50?.toFixed(2) ?? '?'}/${proxiedPaced.p99?.toFixed(2) ?? '?'} against ${directPaced.p50?.toFixed(2) ?? '?'}/${directPaced.p99?.toFixed(2) ?? '?'} ms)`
+        ? `; at a steady rate (${proxiedPaced.label.replace(/^.*@ /, '')}) it adds ${added(proxiedPaced)} to the direct request's ${directPaced.p50?.toFixed(2) ?? '?'}/${directPaced.p99?.toFixed(2) ?? '?'} ms` +
+          (naivePaced ? `, where the naive proxy adds ${added(naivePaced)}` : '')
         : '';
-    notes.push(`On ${store}, a proxied request answers ${rpsRatio} the req/s of the same request sent straight to the target${paced}.`);
+    const ceiling = naive
+      ? ` The naive proxy (its ceiling: forwarding alone) answers ${times(naive.rps, direct?.rps) ?? '?'} of the direct req/s, and Latchkey's proxy ${times(proxied?.rps, naive.rps) ?? '?'} of the naive proxy's.`
+      : '';
+    const reveal = row(report, store, 'reveal');
+    const againstReveal = reveal
+      ? ` A proxied request costs ${times(reveal.rpsPerCpuSecond, proxied?.rpsPerCpuSecond) ?? '?'} the server CPU of a reveal.`
+      : '';
+    notes.push(
+      `On ${store}, a proxied request answers ${rpsRatio} the req/s of the same request sent straight to the target${paced}.${ceiling}${againstReveal}`,
+    );
   }
   const native = row(report, store, 'oauth-reveal');
   const parts: string[] = [];

@@ -55,7 +55,7 @@ async function measureServer(
       const measured = own?.server ?? server;
       // A direct row measures the proxy's loopback target itself, not the server under test.
       const specs = scenario.specs.map((spec) => (scenario.direct === true ? spec : { ...spec, origin: measured.origin }));
-      const loadTarget = { serverPid: measured.pid, databaseCommand: target.databaseCommand };
+      const loadTarget = { serverPid: scenario.directPid ?? measured.pid, databaseCommand: scenario.direct === true ? null : target.databaseCommand };
       const teardown = scenario.setup === undefined ? null : await scenario.setup(measured.origin);
       const outcome = await (scenario.measure === undefined ? runLoad(specs, loadTarget, load) : scenario.measure(measured.origin, loadTarget)).finally(() =>
         teardown?.(),

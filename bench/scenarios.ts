@@ -21,6 +21,8 @@ export interface Scenario {
   serverEnv?: Record<string, string>;
   /** The specs are aimed at another server than the one under test (the proxy's target, sent to straight). */
   direct?: boolean;
+  /** With `direct`: the process whose CPU the row reports (else the server under test's, idle meanwhile). */
+  directPid?: number;
   /** Runs on the measured server before the row (e.g. subscribes a webhook); what it returns runs after it. */
   setup?: (origin: string) => Promise<() => Promise<void>>;
   /** A row that is not a load run (e.g. webhook deliveries per second from a backlog): its outcome in a load run's shape. */
@@ -316,6 +318,8 @@ export function latchkeyScenarios(origin: string, shape: LoadShape, store: Seede
 /** The proxy's loopback target and the credential that may be sent there (targets.ts). */
 export interface ProxyBench {
   targetOrigin: string;
+  /** bench/ceilings/naive-proxy.ts, forwarding to the same target: what forwarding alone costs. */
+  naiveProxy: { origin: string; pid: number };
   credentialId: string;
   serviceKey: string;
 }
@@ -323,8 +327,10 @@ export interface ProxyBench {
 /**
  * The same GET sent straight to a loopback target and through Latchkey's proxy with an api_key
  * injected, in the same run: the proxy's added latency is the difference of the two rows' p50
- * and p99, its throughput the ratio of their req/s. Every Latchkey server of the bench may reach
- * loopback (LATCHKEY_EGRESS_ALLOW in targets.ts), as an operator allows an internal API.
+ * and p99, its throughput the ratio of their req/s. The naive proxy's rows are the ceiling of the
+ * proxied ones: the same forwarding with no key, credential, audit or scrubbing, on the same core.
+ * Every Latchkey server of the bench may reach loopback (LATCHKEY_EGRESS_ALLOW in targets.ts), as
+ * an operator allows an internal API.
  */
 export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] {
   const direct: LoadSpec = {
@@ -335,6 +341,7 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
     headers: {},
     expectStatus: 200,
   };
+  const naive: LoadSpec = { ...direct, origin: proxy.naiveProxy.origin, label: 'naive proxy GET /forward/', paths: ['/forward/'] };
   const proxied: LoadSpec = {
     ...direct,
     label: 'proxied GET /',
@@ -354,6 +361,15 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
       note: 'the target runs on the load core; compare with the next row',
     },
     {
+      id: 'proxy-naive',
+      label: 'naive proxy GET /forward/ → the same target (bare Fastify + Node agent, header added)',
+      kind: 'saturate',
+      specs: [naive],
+      direct: true,
+      directPid: proxy.naiveProxy.pid,
+      note: 'the ceiling of the next row: forwarding alone, on the server core',
+    },
+    {
       id: 'proxy',
       label: 'proxy ANY /v1/credentials/{id}/proxy/ → the same target (api_key header injected)',
       kind: 'saturate',
@@ -366,6 +382,14 @@ export function proxyScenarios(shape: LoadShape, proxy: ProxyBench): Scenario[] 
       kind: 'paced',
       specs: [{ ...direct, label: `GET / straight to the target @ ${rate}/s`, pacedRate: rate }],
       direct: true,
+    },
+    {
+      id: 'proxy-naive-paced',
+      label: `naive proxy GET /forward/ @ ${rate}/s`,
+      kind: 'paced',
+      specs: [{ ...naive, label: `naive proxy GET /forward/ @ ${rate}/s`, pacedRate: rate }],
+      direct: true,
+      directPid: proxy.naiveProxy.pid,
     },
     {
       id: 'proxy-paced',

@@ -264,7 +264,8 @@ export function latchkeyTarget(store: LatchkeyStoreSpec, ctx: TargetContext): La
 
 /**
  * The proxy rows' target: the hello ceiling, started once per store and kept up for the whole
- * bench (killed at exit), on the load core; and an api_key credential allowed to reach it.
+ * bench (killed at exit), on the load core; the naive proxy in front of it (bench/ceilings/
+ * naive-proxy.ts); and an api_key credential allowed to reach the target.
  */
 async function startProxyTarget(origin: string, seeded: SeededStore, ctx: TargetContext): Promise<ProxyBench> {
   const target = await launchServer({
@@ -278,6 +279,18 @@ async function startProxyTarget(origin: string, seeded: SeededStore, ctx: Target
     stdin: 'pipe',
   });
   onHarnessExit(() => void target.stop());
+  // The forwarding ceiling: on the server core, idle while Latchkey is measured, as Latchkey is while it is.
+  const naive = await launchServer({
+    name: 'naive proxy',
+    command: process.execPath,
+    args: ['--import', 'tsx', join(repoRoot, 'bench', 'ceilings', 'naive-proxy.ts')],
+    env: { BENCH_HOST: '127.0.0.1', BENCH_PORT: '0', BENCH_PROXY_TARGET: target.origin, NODE_ENV: 'production' },
+    cwd: repoRoot,
+    cpu: ctx.serverCpu,
+    nice: ctx.nice,
+    stdin: 'pipe',
+  });
+  onHarnessExit(() => void naive.stop());
   const client = new JsonClient(origin, 1);
   try {
     const body = await client.expect(201, {
@@ -286,7 +299,12 @@ async function startProxyTarget(origin: string, seeded: SeededStore, ctx: Target
       token: seeded.hot.ownerKey,
       body: { name: `bench proxy ${Date.now()}`, type: 'api_key', read_access: 'GLOBAL', allowed_hosts: [new URL(target.origin).host] },
     });
-    return { targetOrigin: target.origin, credentialId: stringAt(body, 'id'), serviceKey: seeded.hot.serviceKey };
+    return {
+      targetOrigin: target.origin,
+      naiveProxy: { origin: naive.origin, pid: naive.pid },
+      credentialId: stringAt(body, 'id'),
+      serviceKey: seeded.hot.serviceKey,
+    };
   } finally {
     client.close();
   }

@@ -168,6 +168,14 @@ before(async () => {
       const body = Buffer.concat(chunks);
       // Never answers: the proxy's deadline must.
       if (req.url === '/hang') return;
+      if (req.url === '/split') {
+        // The key comes back cut in two, in chunks written apart: the scrubber must hold the first part back.
+        const key = String(req.headers['x-api-key'] ?? '');
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write(`before ${key.slice(0, 7)}`);
+        setTimeout(() => res.end(`${key.slice(7)} after`), 30);
+        return;
+      }
       if (req.url === '/big-stream') {
         // No declared length: the limit is found only while streaming.
         res.writeHead(200, { 'content-type': 'text/plain' });
@@ -402,6 +410,17 @@ describe('proxy: destinations', () => {
       () => 'cut off',
     );
     assert.notEqual(streamed, '200 100000');
+    // The result is written after the answer went out: it may be a moment behind it.
+    let reasons: string[] = [];
+    for (let tries = 0; tries < 40 && !reasons.some((r) => r.includes('/big-stream -> 200 too_large')); tries++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const results = await s.request('GET', `/v1/audit-events?per_page=100&filter[credential_id]=${id}`);
+      reasons = results.body.data.filter((e: { action: string }) => e.action === 'credential.use_result').map((e: { reason: string }) => e.reason);
+    }
+    assert.ok(
+      reasons.some((r) => r.includes('/big-stream -> 200 too_large')),
+      reasons.join('\n'),
+    );
   });
 
   it('a credential that names a header the connection owns is refused, and nothing is sent', async () => {
@@ -468,6 +487,27 @@ describe('proxy: a target that echoes the request', () => {
       assert.match(r.text, /\[REDACTED\]/);
     }
     await assertServerHoldsNoSecret(s, SECRETS);
+  });
+
+  it('catches a key split across two chunks of the answer', async () => {
+    const id = await credential({ type: 'api_key', config: { placement: 'header', name: 'X-Api-Key' }, secret: { value: HEADER_KEY }, allowed_hosts: here() });
+    const r = await use(id, '/split');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.text, 'before [REDACTED] after');
+  });
+
+  it('catches a key of spaces, quotes, brackets and non-ASCII letters in each URL encoding', async () => {
+    const odd = `p w!'()~*é€ ${canary('odd')}`;
+    const id = await credential({ type: 'api_key', config: { placement: 'query', name: 'k' }, secret: { value: odd }, allowed_hosts: here() });
+    const r = await use(id, '/echo', { method: 'POST', body: 'hello' });
+    assert.equal(r.status, 200, r.text);
+    // The target got it form-encoded (`+`, `%21`), as URLSearchParams writes a query.
+    const sent = new URLSearchParams({ k: odd }).toString().slice(2);
+    assert.ok(seen.at(-1)!.url.includes(sent), seen.at(-1)!.url);
+    for (const form of [odd, sent, encodeURIComponent(odd), Buffer.from(odd).toString('hex'), Buffer.from(odd).toString('base64')]) {
+      assert.ok(!r.text.includes(form), `the answer holds ${form}`);
+    }
+    assertNoSecret({ 'echo body': r.text }, [odd]);
   });
 });
 

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { Clock } from '../../domain/clock.js';
@@ -12,7 +12,7 @@ import type { DerivedTokens } from '../tokens/derived-tokens.js';
 import { hostAllowed } from './allowed-hosts.js';
 import { outsideRules } from './proxy-rules.js';
 import { checkUsable, injectorFor, type Injected } from './injection.js';
-import { formsOf, scrubText, SecretScrubber } from './scrub.js';
+import { AnswerTooLarge, formsOf, scrubHeader, SecretScrubber } from './scrub.js';
 
 export interface ProxyRequest {
   credentialId: string;
@@ -117,22 +117,6 @@ function parseTarget(raw: string | undefined, rest: string): URL {
   const url = new URL(`${base.origin}${base.pathname.replace(/\/+$/, '')}${path}`);
   if (url.origin !== base.origin) throw new LatchkeyError('INVALID_PARAMETER', 'the proxied path must stay on the target');
   return url;
-}
-
-/** Counts and bounds the bytes of an answer; past the bound the stream fails (the caller sees a cut-off answer). */
-class ByteLimit extends Transform {
-  bytes = 0;
-  constructor(private readonly max: number) {
-    super();
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, callback: TransformCallback): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.max) {
-      callback(new EgressFailed('bad_response'));
-      return;
-    }
-    callback(null, chunk);
-  }
 }
 
 export function createProxyService(deps: {
@@ -245,31 +229,27 @@ export function createProxyService(deps: {
       const out: Record<string, string | string[]> = {};
       for (const [name, value] of Object.entries(res.headers)) {
         if (value === undefined || NOT_RETURNED.has(name) || back.has(name)) continue;
-        out[name] = Array.isArray(value) ? value.map((v) => scrubText(v, forms)) : scrubText(value, forms);
+        out[name] = Array.isArray(value) ? value.map((v) => scrubHeader(v, forms)) : scrubHeader(value, forms);
       }
-      const limit = new ByteLimit(deps.maxResponseBytes);
-      const scrubbed = new SecretScrubber(forms);
+      const scrubbed = new SecretScrubber(forms.bytes, deps.maxResponseBytes);
       let reported = false;
       const settle = (outcome: string): void => {
         if (reported) return;
         reported = true;
-        report(status, outcome, limit.bytes);
+        report(status, outcome, scrubbed.bytes);
       };
-      res.on('error', () => settle(signal.aborted ? 'timeout' : 'aborted'));
-      limit.on('error', (err) => {
-        settle(signal.aborted ? 'timeout' : 'too_large');
+      res.on('error', (err) => {
+        settle(signal.aborted ? 'timeout' : 'aborted');
         scrubbed.destroy(err);
       });
-      res.on('error', (err) => limit.destroy(err));
+      scrubbed.on('error', (err) => settle(signal.aborted ? 'timeout' : err instanceof AnswerTooLarge ? 'too_large' : 'aborted'));
       scrubbed.on('end', () => settle('ok'));
       scrubbed.on('close', () => {
-        // The caller went away before the end: stop reading from the target too.
-        if (!reported) {
-          res.destroy();
-          settle('aborted');
-        }
+        // Cut off (too large) or the caller went away before the end: stop reading from the target too.
+        if (!res.readableEnded) res.destroy();
+        settle('aborted');
       });
-      res.pipe(limit).pipe(scrubbed);
+      res.pipe(scrubbed);
       return { status, headers: out, body: scrubbed };
     },
   };
