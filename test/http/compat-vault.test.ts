@@ -162,6 +162,22 @@ describe('KV v2 through node-vault', () => {
     await refused(viewer.write('secret/data/guarded/one', { data: { value: 'y'.repeat(20) } }), 403);
     assertNoSecret({ denied: JSON.stringify(denied.response.body) }, [x]);
   });
+  it('a name read again finds what is there now: after a native rename, delete and restore', async () => {
+    const v = vault(keys.service);
+    const x = canary('vault-moving');
+    secrets.push(x);
+    // Read before it exists, then again once it does: a remembered miss would hide it.
+    await refused(v.read('secret/data/moving/a'), 404);
+    const c = await ok(s.request('POST', '/v1/credentials', { body: { name: 'moving/a', type: 'text', secret: { value: x } } }), 201);
+    assert.deepEqual((await v.read('secret/data/moving/a')).data.data, { value: x });
+    await ok(s.request('PATCH', `/v1/credentials/${c.id}`, { body: { name: 'moving/b' } }), 200);
+    await refused(v.read('secret/data/moving/a'), 404);
+    assert.deepEqual((await v.read('secret/data/moving/b')).data.data, { value: x });
+    await ok(s.request('DELETE', `/v1/credentials/${c.id}`), 204);
+    await refused(v.read('secret/data/moving/b'), 404);
+    await ok(s.request('POST', `/v1/credentials/${c.id}/restore`), 200);
+    assert.deepEqual((await v.read('secret/data/moving/b')).data.data, { value: x });
+  });
 });
 
 describe('one credential, three APIs', () => {

@@ -3,8 +3,10 @@ import type { CredentialRow, VersionRow } from '../../domain/records.js';
 /** Enough for the hot set of a large tenant; a miss costs one point read. */
 const MAX_ENTRIES = 20_000;
 const MAX_TOTALS = 1_000;
+const MAX_PAGES = 1_000;
 
-const WRITES_CACHED_ROWS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+credential(?:s|_versions)\b/i;
+// The table name may be quoted (a tenant purge names each table it read from the schema).
+const WRITES_CACHED_ROWS = /^\s*(?:UPDATE|INSERT\s+INTO|DELETE\s+FROM)\s+"?credential(?:s|_versions)\b/i;
 
 /** Whether a statement changes rows of the credentials or credential_versions table. */
 export function writesCachedRows(sql: string): boolean {
@@ -21,10 +23,11 @@ function deepFreeze<T>(value: T): T {
 
 /**
  * Credential and version rows the SQLite adapter has read, so a metadata read or a reveal does
- * not read and parse the same rows again, and list totals, so a page of a large tenant does not
- * count it again. The server's writes pass through the adapter and keep this exact: a statement
+ * not read and parse the same rows again; list totals, so a page of a large tenant does not
+ * count it again; and the ids of list pages, so the compatible APIs' by-name lookup (a list
+ * filtered to one name, on every read) does not query again. The server's writes pass through the adapter and keep this exact: a statement
  * that writes either table empties it (writes are rare next to reads), and a usage touch updates
- * the one row it concerns (no total depends on it). Another process writing the file (the `keys`
+ * the one row it concerns (no total or page depends on it: none filters or orders by it). Another process writing the file (the `keys`
  * commands re-seal versions next to a live server) is caught by the adapter's data_version check.
  * Rows are frozen, so a caller that tried to edit a shared row would fail loudly instead of
  * changing what others read.
@@ -35,6 +38,8 @@ export class CredentialCache {
   private readonly versions = new Map<string, VersionRow>();
   /** List totals by query and parameters: a COUNT over a large tenant costs more than the page. */
   private readonly totals = new Map<string, number>();
+  /** The ids of list pages, by query and parameters. */
+  private readonly pages = new Map<string, readonly string[]>();
 
   get(tenantId: string, id: string): CredentialRow | undefined {
     return this.rows.get(`${tenantId}\u0000${id}`);
@@ -75,10 +80,21 @@ export class CredentialCache {
     return n;
   }
 
+  page(key: string, query: () => string[]): readonly string[] {
+    let ids = this.pages.get(key);
+    if (ids === undefined) {
+      if (this.pages.size >= MAX_PAGES) evictOldest(this.pages);
+      ids = Object.freeze(query());
+      this.pages.set(key, ids);
+    }
+    return ids;
+  }
+
   clear(): void {
     this.rows.clear();
     this.versions.clear();
     this.totals.clear();
+    this.pages.clear();
   }
 }
 

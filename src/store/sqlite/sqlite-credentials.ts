@@ -88,12 +88,12 @@ export function sqliteCredentials(c: SqliteConnection): SqliteCredentials {
       return credentialById(tenantId, id);
     },
     async listCredentials(tenantId, visibility, filter, page) {
-      // Ids from the query, rows from the cache: building 25 rows of 40 columns each was most of
-      // what a list cost. Reads cannot interleave with writes here (all calls are synchronous).
+      // Ids from the query (or the cache's page of them), rows from the cache: building 25 rows of
+      // 40 columns each was most of what a list cost. Reads cannot interleave with writes here
+      // (all calls are synchronous).
       const q = credentialListSql(tenantId, visibility, filter, page, sqliteDialect.jsonArrayHasAny, 'id');
-      const rows = all(q.rows.text, ...q.rows.params)
-        .map((r) => credentialById(tenantId, r.id as string))
-        .filter((x): x is CredentialRow => x !== null);
+      const ids = c.credentialCache.page(JSON.stringify([q.rows.text, q.rows.params]), () => all(q.rows.text, ...q.rows.params).map((r) => r.id as string));
+      const rows = ids.map((id) => credentialById(tenantId, id)).filter((x): x is CredentialRow => x !== null);
       const total = c.credentialCache.total(JSON.stringify([q.count.text, q.count.params]), () => Number(all(q.count.text, ...q.count.params)[0]?.n ?? 0));
       return { rows, total };
     },
