@@ -1,5 +1,5 @@
 import { call, describe, sessionEnded } from './api.js';
-import { h, show, when } from './dom.js';
+import { h, pager, show, when } from './dom.js';
 
 interface AuditEvent {
   id: string;
@@ -114,17 +114,6 @@ export async function auditLog(params: URLSearchParams): Promise<void> {
     show(h('h1', {}, 'Audit log'), filters, h('p', { class: 'error', role: 'alert' }, describe(err)));
     return;
   }
-  const pager = h('div', { class: 'pager' });
-  if (cursor) {
-    const first = new URLSearchParams(params);
-    first.delete('cursor');
-    pager.append(h('a', { href: `#/audit?${first}` }, 'First page'));
-  }
-  if (events.next_cursor !== null) {
-    const next = new URLSearchParams(params);
-    next.set('cursor', events.next_cursor);
-    pager.append(h('a', { href: `#/audit?${next}`, rel: 'next' }, 'Next page'));
-  }
   show(
     h('h1', {}, 'Audit log'),
     chain,
@@ -155,6 +144,6 @@ export async function auditLog(params: URLSearchParams): Promise<void> {
         ),
       ),
     ),
-    pager,
+    pager('audit', params, events.next_cursor),
   );
 }

@@ -1,5 +1,5 @@
 import { call, describe, sessionEnded } from './api.js';
-import { h, show, when } from './dom.js';
+import { h, pager, show, when } from './dom.js';
 
 export interface Credential {
   id: string;
@@ -126,17 +126,6 @@ export async function credentialsList(params: URLSearchParams): Promise<void> {
       h('td', {}, when(c.updated_at)),
     ),
   );
-  const pager = h('div', { class: 'pager' });
-  if (cursor) {
-    const first = new URLSearchParams(params);
-    first.delete('cursor');
-    pager.append(h('a', { href: `#/credentials?${first}` }, 'First page'));
-  }
-  if (page.next_cursor !== null) {
-    const next = new URLSearchParams(params);
-    next.set('cursor', page.next_cursor);
-    pager.append(h('a', { href: `#/credentials?${next}`, rel: 'next' }, 'Next page'));
-  }
   show(
     h('h1', {}, 'Credentials'),
     filters,
@@ -147,6 +136,6 @@ export async function credentialsList(params: URLSearchParams): Promise<void> {
       h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'Type'), h('th', {}, 'Status'), h('th', {}, 'Expires'), h('th', {}, 'Updated'))),
       h('tbody', {}, ...rows),
     ),
-    pager,
+    pager('credentials', params, page.next_cursor),
   );
 }

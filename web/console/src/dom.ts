@@ -38,3 +38,19 @@ export function when(iso: string | null): string {
   if (iso === null) return '—';
   return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, ' UTC');
 }
+
+/** "First page" (when on a later one) and "Next page" links of a cursor-paged list at `#/<route>`, its filters kept. */
+export function pager(route: string, params: URLSearchParams, nextCursor: string | null): HTMLElement {
+  const el = h('div', { class: 'pager' });
+  if (params.get('cursor')) {
+    const first = new URLSearchParams(params);
+    first.delete('cursor');
+    el.append(h('a', { href: `#/${route}?${first}` }, 'First page'));
+  }
+  if (nextCursor !== null) {
+    const next = new URLSearchParams(params);
+    next.set('cursor', nextCursor);
+    el.append(h('a', { href: `#/${route}?${next}`, rel: 'next' }, 'Next page'));
+  }
+  return el;
+}
