@@ -508,6 +508,19 @@ describe('proxy: a target that echoes the request', () => {
       assert.ok(!r.text.includes(form), `the answer holds ${form}`);
     }
     assertNoSecret({ 'echo body': r.text }, [odd]);
+    // In a header Node writes each character as one byte (latin1); the echo sends it back so.
+    const accented = `clé-ñü ${canary('latin1')}`;
+    const inHeader = await credential({
+      type: 'api_key',
+      config: { placement: 'header', name: 'X-Api-Key' },
+      secret: { value: accented },
+      allowed_hosts: here(),
+    });
+    const h = await use(inHeader, '/echo', { method: 'POST', body: 'hello' });
+    assert.equal(h.status, 200, h.text);
+    assert.equal(seen.at(-1)!.headers['x-api-key'], accented, 'the target got the key as sent');
+    assert.equal(h.headers.get('x-echo-key'), '[REDACTED]');
+    assert.ok(!h.text.includes(accented), h.text);
   });
 });
 

@@ -49,7 +49,10 @@ export function formsOf(values: readonly string[]): SecretForms {
     .map((f) => Buffer.from(f))
     .filter((f) => f.length >= MIN_FORM)
     .sort((a, b) => b.length - a.length);
-  return { bytes, latin1: bytes.map((f) => f.toString('latin1')) };
+  // A header carries a form either as the UTF-8 bytes a target wrote (read back as latin1 text)
+  // or as Node writes a header string: one byte per character, which reads back as the string.
+  const texts = new Set([...bytes.map((f) => f.toString('latin1')), ...[...forms].filter((f) => f.length >= MIN_FORM)]);
+  return { bytes, latin1: [...texts].sort((a, b) => b.length - a.length) };
 }
 
 function replaceAll(buf: Buffer, forms: readonly Buffer[]): Buffer {
