@@ -8,6 +8,7 @@ import { Integrations } from './resources/integrations.js';
 import { OAuth } from './resources/oauth.js';
 import { ServiceCredentials } from './resources/service-credentials.js';
 import { Teams } from './resources/teams.js';
+import { Webhooks } from './resources/webhooks.js';
 import { Tenants } from './resources/tenants.js';
 import { Transport, pathOf, type HttpRequest, type QueryValue, type RequestOptions } from './transport.js';
 
@@ -54,6 +55,7 @@ export class Latchkey {
   readonly events: Events;
   readonly tenants: Tenants;
   readonly teams: Teams;
+  readonly webhooks: Webhooks;
   readonly folders: Folders;
   readonly oauth: OAuth;
   readonly serviceCredentials: ServiceCredentials;
@@ -87,6 +89,7 @@ export class Latchkey {
     this.events = new Events(this.#transport);
     this.tenants = new Tenants(this.#transport);
     this.teams = new Teams(this.#transport);
+    this.webhooks = new Webhooks(this.#transport);
     this.folders = new Folders(this.#transport);
     this.oauth = new OAuth(this.#transport);
     this.serviceCredentials = new ServiceCredentials(this.#transport);

@@ -39,6 +39,7 @@ export type { Events, EventListOptions, EventStreamOptions } from './resources/e
 export { readSse, type SseMessage } from './sse.js';
 export type { Tenants } from './resources/tenants.js';
 export type { Teams, TeamListOptions } from './resources/teams.js';
+export type { Webhooks, WebhookDeliveryListOptions, WebhookDeliveryPageOptions, WebhookRotateOptions } from './resources/webhooks.js';
 export type { Folders } from './resources/folders.js';
 export type { OAuth } from './resources/oauth.js';
 export type { ServiceCredentials, ServiceCredential } from './resources/service-credentials.js';

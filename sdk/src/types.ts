@@ -220,6 +220,20 @@ export type EventListQuery = Query<paths['/v1/events']['get']>;
 /** `type` (one or more), `credential_id` or `object_id`, `since`. */
 export type EventFilter = AllowDates<FilterOf<EventListQuery>, 'since'>;
 
+// ---------------------------------------------------------------------------------------------
+// Webhooks (docs/events.md)
+
+export type Webhook = Json<paths['/v1/webhooks/{id}']['get']['responses']['200']>;
+/** `GET /v1/webhooks`: every subscription of the tenant in one answer (not paged). */
+export type WebhookList = Json<paths['/v1/webhooks']['get']['responses']['200']>;
+export type WebhookCreateBody = JsonBody<paths['/v1/webhooks']['post']>;
+export type WebhookPatchBody = JsonBody<paths['/v1/webhooks/{id}']['patch']>;
+/** A subscription with its `whsec_` signing secret: the answer of create and rotate-secret, shown that once. */
+export type WebhookWithSecret = Json<paths['/v1/webhooks']['post']['responses']['201']>;
+/** One page of `GET /v1/webhooks/{id}/deliveries`, newest attempt first. */
+export type WebhookDeliveryPage = Json<paths['/v1/webhooks/{id}/deliveries']['get']['responses']['200']>;
+export type WebhookDelivery = WebhookDeliveryPage['data'][number];
+
 /** `GET /v1/audit-events/verify`; `unsealed` counts events not yet sealed into the chain. */
 export type AuditVerifyResult = Json<paths['/v1/audit-events/verify']['get']['responses']['200']>;
 

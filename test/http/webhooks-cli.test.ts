@@ -4,6 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ok as okApi, runCli, smtpBody, startServer, type TestServer } from '../support/server.ts';
+import { Latchkey } from '../../sdk/src/index.ts';
 import { startReceiver, waitFor, type Receiver } from '../support/webhook-receiver.ts';
 
 // `latchkey webhooks …` through the bundled CLI (bin/latchkey.js), as a user runs it, against a
@@ -111,5 +112,54 @@ describe('latchkey webhooks', () => {
     assert.equal((await cli('webhooks', 'get', '../x')).code, 2);
     assert.equal((await cli('webhooks', 'rotate-secret', 'whk_x', '--overlap-seconds', '-1')).code, 2);
     assert.equal((await cli('webhooks', 'update', 'whk_x', '--team-id', 'team_1', '--tenant-wide')).code, 2);
+  });
+});
+
+describe('lk.webhooks (the SDK)', () => {
+  it('create answers the secret once; list, get, update, deliveries, redeliver, rotateSecret, delete', async () => {
+    const lk = new Latchkey({ baseUrl: s.url, apiKey: s.ownerKey });
+    const path = '/sdk';
+    const created = await lk.webhooks.create({ url: rx.url(path), event_types: ['credential.created'], description: 'from the SDK' });
+    assert.match(created.secret, /^whsec_/);
+    assert.ok(created.etag);
+    rx.setSecrets(path, [created.secret]);
+    const listed = await lk.webhooks.list().toArray();
+    assert.ok(listed.some((w) => w.id === created.id));
+    const got = await lk.webhooks.get(created.id);
+    assert.equal(got.description, 'from the SDK');
+    assert.equal(JSON.stringify([listed, got]).includes(created.secret), false, 'the secret is shown once');
+
+    const c = await okApi(s.request('POST', '/v1/credentials', { body: smtpBody(`sdk hook ${Date.now()}`) }));
+    const delivered = await waitFor('the delivery', () => rx.accepted(path).find((r) => r.event?.data.object_id === c.id));
+    const eventId = delivered.event?.id ?? '';
+    const attempts = await waitFor('the log', async () => {
+      const rows = await lk.webhooks.deliveries(created.id, { perPage: 1 }).toArray();
+      return rows.some((a) => a.event_id === eventId) ? rows : null;
+    });
+    assert.equal(attempts.find((a) => a.event_id === eventId)?.status, 200);
+    const again = await lk.webhooks.redeliver(created.id, eventId);
+    assert.equal(again.status, 200);
+    assert.equal(again.attempt, 2);
+
+    // A stale etag is refused; the current one changes the subscription.
+    const paused = await lk.webhooks.update(created.id, { active: false }, { ifMatch: got.etag });
+    assert.equal(paused.active, false);
+    await assert.rejects(lk.webhooks.update(created.id, { active: true }, { ifMatch: got.etag }), (err: { status?: number }) => err.status === 412);
+
+    const rotated = await lk.webhooks.rotateSecret(created.id, { overlapSeconds: 0 });
+    assert.match(rotated.secret, /^whsec_/);
+    assert.notEqual(rotated.secret, created.secret);
+    rx.setSecrets(path, [rotated.secret]);
+    assert.equal((await lk.webhooks.redeliver(created.id, eventId)).status, 200);
+    const last = await waitFor('the delivery signed with the new secret', () =>
+      rx
+        .all(path)
+        .filter((r) => r.event?.id === eventId)
+        .at(2),
+    );
+    assert.deepEqual(last.verifiedWith, [0]);
+
+    await lk.webhooks.delete(created.id);
+    await assert.rejects(lk.webhooks.get(created.id), (err: { status?: number }) => err.status === 404);
   });
 });
