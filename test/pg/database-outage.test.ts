@@ -2,9 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
-import pg from 'pg';
 import { smtpBody, startServer, type TestServer } from '../support/server.ts';
-import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
+import { adminUrl, postgresGate, scratchDatabase } from '../support/postgres-gate.ts';
 
 /*
  * Losing the database under load. Latchkey talks to PostgreSQL through a TCP relay this test
@@ -224,34 +223,12 @@ function assertOnlySuccessOr503(outcomes: Outcome[]): void {
   }
 }
 
-const dbName = `lk_outage_${randomBytes(5).toString('hex')}`;
+const db = scratchDatabase('lk_outage');
 let relay: Relay;
 let s: TestServer;
 /** Set if the server process ends before the suite stops it: every later failure is explained by it. */
 let serverExit: string | null = null;
 const exitNote = (): string => (serverExit ? ` — ${serverExit}` : '');
-
-async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-  const url = new URL(adminUrl as string);
-  url.pathname = `/${dbName}`;
-  const c = new pg.Client({ connectionString: url.toString() });
-  await c.connect();
-  try {
-    return (await c.query(text, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
-
-async function admin(text: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(text);
-  } finally {
-    await c.end();
-  }
-}
 
 /** Every acknowledged create is there, whole, after recovery: through the API and in the tables. */
 async function assertNoLostWrite(acknowledged: Map<string, string>): Promise<void> {
@@ -271,7 +248,7 @@ async function assertNoLostWrite(acknowledged: Map<string, string>): Promise<voi
     assert.equal(typeof r.body.secret.password, 'string');
   }
   // No partial write anywhere (acknowledged or not): no credential without its version or its audit record.
-  const orphans = await sql<{ n: string }>(`
+  const orphans = await db.query<{ n: string }>(`
     SELECT count(*) AS n FROM credentials c
      WHERE NOT EXISTS (SELECT 1 FROM credential_versions v WHERE v.tenant_id = c.tenant_id AND v.credential_id = c.id)
         OR NOT EXISTS (SELECT 1 FROM audit_events a WHERE a.tenant_id = c.tenant_id AND a.target_id = c.id AND a.action = 'credential.create')`);
@@ -280,14 +257,14 @@ async function assertNoLostWrite(acknowledged: Map<string, string>): Promise<voi
 
 before(async () => {
   if (problem !== null) return;
-  await admin(`CREATE DATABASE ${dbName}`);
+  await db.create();
   const pgUrl = new URL(adminUrl as string);
   relay = new Relay({ host: pgUrl.hostname, port: Number(pgUrl.port || 5432) });
   await relay.listen();
   const viaRelay = new URL(adminUrl as string);
   viaRelay.hostname = '127.0.0.1';
   viaRelay.port = String(relay.port);
-  viaRelay.pathname = `/${dbName}`;
+  viaRelay.pathname = `/${db.name}`;
   s = await startServer({ env: { LATCHKEY_DATABASE_URL: viaRelay.toString(), LATCHKEY_LOG_LEVEL: 'info' } });
   s.proc.on('exit', (code, signal) => {
     serverExit = `Latchkey exited (code ${code}, signal ${signal})`;
@@ -298,7 +275,7 @@ after(async () => {
   if (problem !== null) return;
   await s?.stop();
   await relay?.close();
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await db.drop();
 });
 
 describe('losing the database mid-traffic', () => {
@@ -441,7 +418,7 @@ describe('losing the database mid-traffic', () => {
     await sleep(500);
     let terminated = 0;
     for (let round = 0; round < 20; round++) {
-      const rows = await sql<{ ok: boolean }>(
+      const rows = await db.query<{ ok: boolean }>(
         "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name LIKE 'latchkey%'",
       );
       terminated += rows.filter((r) => r.ok).length;

@@ -1,10 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { smtpBody, startServer, type TestServer } from '../support/server.ts';
-import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
+import { postgresGate, scratchDatabase } from '../support/postgres-gate.ts';
 
 /*
  * Two `latchkey serve` processes on one PostgreSQL database, the way users scale out behind a
@@ -17,45 +16,20 @@ import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
 
 const { problem, noPostgres } = await postgresGate('multi-process tests');
 
-const dbName = `lk_mp_${randomBytes(5).toString('hex')}`;
+const db = scratchDatabase('lk_mp');
 let a: TestServer;
 let b: TestServer;
 let owner: string;
-
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
-/** Direct SQL on the shared database, to check what the processes wrote. */
-async function sql<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-  const url = new URL(adminUrl as string);
-  url.pathname = `/${dbName}`;
-  const c = new pg.Client({ connectionString: url.toString() });
-  await c.connect();
-  try {
-    return (await c.query(text, params)).rows as T[];
-  } finally {
-    await c.end();
-  }
-}
 
 const unique = (label: string) => `${label} ${randomBytes(4).toString('hex')}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 before(async () => {
   if (problem !== null) return;
-  await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
-  const url = new URL(adminUrl as string);
-  url.pathname = `/${dbName}`;
+  await db.create();
   // One root key for both, as every process of one deployment has; a long auth cache TTL so a
   // refusal within a second can only come from the invalidation, not from the entry expiring.
-  const env = { LATCHKEY_DATABASE_URL: url.toString(), LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'), LATCHKEY_AUTH_CACHE_TTL_MS: '600000' };
+  const env = { LATCHKEY_DATABASE_URL: db.url(), LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'), LATCHKEY_AUTH_CACHE_TTL_MS: '600000' };
   // One after the other: the first start creates the tenant and prints the owner key.
   a = await startServer({ env });
   owner = a.ownerKey;
@@ -67,7 +41,7 @@ before(async () => {
 after(async () => {
   if (problem !== null) return;
   await Promise.all([a?.stop(), b?.stop()]);
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  await db.drop();
 });
 
 describe('two processes on one PostgreSQL database', () => {
@@ -96,8 +70,8 @@ describe('two processes on one PostgreSQL database', () => {
   it('both processes have a live invalidation feed', async (t) => {
     if (noPostgres(t)) return;
     for (const s of [a, b]) assert.match(s.logs(), /cache invalidation feed is live/);
-    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
-      dbName,
+    const listeners = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
+      db.name,
     ]);
     assert.equal(Number(listeners[0]?.n), 2, 'one LISTEN session per process');
   });
@@ -193,9 +167,9 @@ describe('two processes on one PostgreSQL database', () => {
     const liveBefore = [a, b].map((s) => (s.logs().match(/cache invalidation feed is live/g) ?? []).length);
 
     // What a failover or an administrator does to sessions: both processes lose their LISTEN.
-    const killed = await sql<{ ok: boolean }>(
+    const killed = await db.query<{ ok: boolean }>(
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`,
-      [dbName],
+      [db.name],
     );
     assert.equal(killed.length, 2);
     // Revoked while the feeds are down or reconnecting: the notification may reach nobody.
@@ -218,8 +192,8 @@ describe('two processes on one PostgreSQL database', () => {
       assert.match(s.logs(), /cache invalidation feed is down/);
       assert.ok((s.logs().match(/cache invalidation feed is live/g) ?? []).length > liveBefore[i]!, 'the feed did not come back');
     }
-    const listeners = await sql<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
-      dbName,
+    const listeners = await db.query<{ n: string }>(`SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'latchkey-listen'`, [
+      db.name,
     ]);
     assert.equal(Number(listeners[0]?.n), 2);
   });
@@ -238,7 +212,7 @@ describe('two processes on one PostgreSQL database', () => {
     assert.equal(renamed.status, 200, renamed.text);
     await sleep(300);
     assert.equal((await b.request('GET', `/v1/credentials/${cred.body.id}/secret`, { key })).status, 200);
-    const rows = await sql<{ actor: string }>(
+    const rows = await db.query<{ actor: string }>(
       `SELECT actor FROM audit_events WHERE target_id = $1 AND action = 'credential.reveal' ORDER BY at DESC, id DESC LIMIT 1`,
       [cred.body.id],
     );
@@ -268,7 +242,7 @@ describe('two processes on one PostgreSQL database', () => {
       assert.equal(now.headers.get('etag'), winner.headers.get('etag'));
       assert.equal(now.body.description, winner.body.description);
     }
-    const updates = await sql<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE target_id = $1 AND action = 'credential.update'`, [id]);
+    const updates = await db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_events WHERE target_id = $1 AND action = 'credential.update'`, [id]);
     assert.equal(Number(updates[0]?.n), 1, 'one winner, one audit record');
   });
 
@@ -283,7 +257,7 @@ describe('two processes on one PostgreSQL database', () => {
     assert.deepEqual([...new Set(all.map((r) => r.status))], [201], all.map((r) => r.text).join('\n'));
     assert.equal(new Set(all.map((r) => r.body.id)).size, 1, 'every answer names the same credential');
     assert.equal(all.filter((r) => r.headers.get('idempotent-replayed') !== 'true').length, 1, 'one original answer, the rest replays');
-    const rows = await sql<{ n: string }>('SELECT count(*) AS n FROM credentials WHERE name = $1', [name]);
+    const rows = await db.query<{ n: string }>('SELECT count(*) AS n FROM credentials WHERE name = $1', [name]);
     assert.equal(Number(rows[0]?.n), 1);
     for (const s of [a, b]) {
       const list = await s.request('GET', `/v1/credentials?filter[name]=${encodeURIComponent(name)}`, { key: owner });
@@ -321,7 +295,7 @@ describe('two processes on one PostgreSQL database', () => {
     }
     assert.equal(status, 401, 'A ended the session of the key revoked on B');
     assert.equal((await viaSession(b, 'GET', '/v1/credentials', session)).status, 401);
-    assert.equal((await sql('SELECT 1 FROM console_sessions')).length, 0, 'the ended session is gone from the store');
+    assert.equal((await db.query('SELECT 1 FROM console_sessions')).length, 0, 'the ended session is gone from the store');
 
     const second = await signIn(owner);
     assert.equal((await viaSession(a, 'GET', '/v1/credentials', second)).status, 200);

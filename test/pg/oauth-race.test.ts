@@ -2,9 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { jwtVerify } from 'jose';
-import pg from 'pg';
 import { startServer, type TestServer } from '../support/server.ts';
-import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
+import { postgresGate, scratchDatabase } from '../support/postgres-gate.ts';
 import { CLIENT, startProvider, type TestProvider } from '../support/oauth-provider.ts';
 
 /*
@@ -23,28 +22,16 @@ import { CLIENT, startProvider, type TestProvider } from '../support/oauth-provi
 
 const { problem, noPostgres } = await postgresGate('OAuth refresh race across processes');
 
-const dbName = `lk_race_${randomBytes(5).toString('hex')}`;
+const db = scratchDatabase('lk_race');
 let a: TestServer;
 let b: TestServer;
 let p: TestProvider;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 before(async () => {
   if (problem !== null) return;
-  await admin(`CREATE DATABASE ${dbName}`);
-  const url = new URL(adminUrl as string);
-  url.pathname = `/${dbName}`;
+  await db.create();
   const env = {
-    LATCHKEY_DATABASE_URL: url.toString(),
+    LATCHKEY_DATABASE_URL: db.url(),
     LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'),
     LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32,::1/128',
     // The scheduler stays out of it: the reveals are what race.
@@ -60,7 +47,7 @@ after(async () => {
   if (problem !== null) return;
   await Promise.all([a?.stop(), b?.stop()]);
   await p?.close();
-  await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  await db.drop();
 });
 
 async function connect(): Promise<string> {

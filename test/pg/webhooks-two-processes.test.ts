@@ -1,9 +1,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { ok, smtpBody, startServer, type TestServer } from '../support/server.ts';
-import { adminUrl, postgresGate } from '../support/postgres-gate.ts';
+import { postgresGate, scratchDatabase } from '../support/postgres-gate.ts';
 import { startReceiver, waitFor, type Receiver } from '../support/webhook-receiver.ts';
 
 // Two `latchkey serve` processes on one PostgreSQL, both running a pump for the same subscription:
@@ -11,29 +10,17 @@ import { startReceiver, waitFor, type Receiver } from '../support/webhook-receiv
 // never two requests are in flight to the subscription together.
 
 const { problem, noPostgres } = await postgresGate('webhook delivery with two processes');
-const dbName = `lk_whmp_${randomBytes(5).toString('hex')}`;
+const db = scratchDatabase('lk_whmp');
 let a: TestServer;
 let b: TestServer;
 let rx: Receiver;
 
-async function admin<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString: adminUrl });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
-
 before(async () => {
   if (problem !== null) return;
   rx = await startReceiver();
-  await admin((c) => c.query(`CREATE DATABASE ${dbName}`));
-  const url = new URL(adminUrl as string);
-  url.pathname = `/${dbName}`;
+  await db.create();
   const env = {
-    LATCHKEY_DATABASE_URL: url.toString(),
+    LATCHKEY_DATABASE_URL: db.url(),
     LATCHKEY_ROOT_KEY: randomBytes(32).toString('base64'),
     LATCHKEY_EGRESS_ALLOW: '127.0.0.1/32',
     LATCHKEY_AUDIT_SEAL_INTERVAL_MS: '20',
@@ -46,7 +33,7 @@ after(async () => {
   if (problem !== null) return;
   await Promise.all([a?.stop(), b?.stop()]);
   await rx?.close();
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  await db.drop();
 });
 
 describe('webhooks with two processes on one PostgreSQL', () => {

@@ -1,4 +1,5 @@
 import type { TestContext } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { TEST_STORE } from './store.ts';
 
@@ -36,5 +37,46 @@ export async function postgresGate(what: string): Promise<{ problem: string | nu
       t.skip(message);
       return true;
     },
+  };
+}
+
+async function onDatabase<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A database of one test file's own on the test server, for processes that share it; dropped after. */
+export interface ScratchDatabase {
+  name: string;
+  /** Its URL on the test server (the host and credentials of LATCHKEY_TEST_DATABASE_URL). */
+  url(): string;
+  create(): Promise<void>;
+  drop(): Promise<void>;
+  /** Direct SQL on it, to check what the processes wrote. */
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+}
+
+export function scratchDatabase(prefix: string): ScratchDatabase {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
+  const url = (): string => {
+    const u = new URL(adminUrl as string);
+    u.pathname = `/${name}`;
+    return u.toString();
+  };
+  return {
+    name,
+    url,
+    async create() {
+      await onDatabase(adminUrl as string, (c) => c.query(`CREATE DATABASE ${name}`));
+    },
+    async drop() {
+      await onDatabase(adminUrl as string, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+    query: <T>(text: string, params: unknown[] = []) => onDatabase(url(), async (c) => (await c.query(text, params)).rows as T[]),
   };
 }
