@@ -382,6 +382,16 @@ describe('console: the audit log', () => {
     await page.getByRole('button', { name: 'Filter' }).click();
     await page.getByText('No events match.').waitFor();
     assert.match(await page.locator('#chain').innerText(), /Chain verified: ok/);
+    // An event with facts shows them: the create's type and the rest of its detail.
+    await page.getByLabel('Outcome').selectOption('');
+    await page.getByLabel('Action').fill('credential.create');
+    await page.evaluate("document.getElementById('events').dataset.stale = '1'");
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await rows.first().waitFor();
+    const created = (await native('GET', `/v1/audit-events?filter[credential_id]=${c.id}&filter[action]=credential.create`)).data[0];
+    assert.equal(created.detail?.type, 'smtp', JSON.stringify(created));
+    const shown = await rows.first().locator('td.detail').innerText();
+    for (const [k, v] of Object.entries(created.detail)) assert.ok(shown.includes(`${k}: ${String(v)}`), `${k} missing from "${shown}"`);
     const html = await page.content();
     for (const v of secrets) assert.equal(html.includes(v), false);
   });

@@ -9,6 +9,8 @@ interface AuditEvent {
   actor: { type: string; id: string; name: string };
   target: { type: string; id: string | null };
   reason: string | null;
+  /** Facts of the change (type, team, version, status…); never a secret. */
+  detail: Record<string, string | number | boolean | null> | null;
   suppressed: number;
 }
 interface Verify {
@@ -125,7 +127,17 @@ export async function auditLog(params: URLSearchParams): Promise<void> {
       h(
         'thead',
         {},
-        h('tr', {}, h('th', {}, 'When'), h('th', {}, 'Action'), h('th', {}, 'Outcome'), h('th', {}, 'Actor'), h('th', {}, 'Target'), h('th', {}, 'Reason')),
+        h(
+          'tr',
+          {},
+          h('th', {}, 'When'),
+          h('th', {}, 'Action'),
+          h('th', {}, 'Outcome'),
+          h('th', {}, 'Actor'),
+          h('th', {}, 'Target'),
+          h('th', {}, 'Reason'),
+          h('th', {}, 'Detail'),
+        ),
       ),
       h(
         'tbody',
@@ -140,6 +152,15 @@ export async function auditLog(params: URLSearchParams): Promise<void> {
             h('td', {}, e.actor.name, h('span', { class: 'muted' }, ` ${e.actor.type} ${e.actor.id}`)),
             h('td', {}, target(e)),
             h('td', {}, e.reason ?? ''),
+            h(
+              'td',
+              { class: 'detail' },
+              e.detail === null
+                ? ''
+                : Object.entries(e.detail)
+                    .map(([k, v]) => `${k}: ${String(v)}`)
+                    .join(', '),
+            ),
           ),
         ),
       ),
