@@ -78,6 +78,10 @@ export function auditStore(db: SqlRunner, w: WriteRunner, d: QueryDialect): Omit
       const r = await db.one('SELECT * FROM audit_events WHERE tenant_id = ? AND action = ? AND seq IS NOT NULL ORDER BY seq DESC LIMIT 1', [tenantId, action]);
       return r ? auditFromRecord(r) : null;
     },
+    async getAuditChainKey(tenantId) {
+      const r = await db.one('SELECT sealed_key FROM audit_chain_keys WHERE tenant_id = ?', [tenantId]);
+      return r ? Buffer.from(r.sealed_key as Uint8Array) : null;
+    },
     async initAuditChainKey(tenantId, sealedKey, createdAt) {
       const created =
         (await db.run('INSERT INTO audit_chain_keys (tenant_id, sealed_key, created_at) VALUES (?, ?, ?) ON CONFLICT (tenant_id) DO NOTHING', [

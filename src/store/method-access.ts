@@ -85,6 +85,7 @@ const AUDIT: AccessOf<AuditStore> = {
   getAuditChainState: 'read',
   readSealedAudit: 'read',
   latestSealedAudit: 'read',
+  getAuditChainKey: 'read',
   initAuditChainKey: 'write',
   listAuditChains: 'read',
   auditRetentionBoundary: 'read',

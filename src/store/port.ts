@@ -174,6 +174,8 @@ export interface AuditStore {
   readSealedAudit(tenantId: string, afterSeq: number, limit: number): Promise<SealedAuditRow[]>;
   /** The sealed event of `action` with the highest seq (the retention anchor verification starts from). */
   latestSealedAudit(tenantId: string, action: string): Promise<AuditRow | null>;
+  /** The tenant's sealed checkpoint key, or null before its first seal. A read: verification works on a full disk. */
+  getAuditChainKey(tenantId: string): Promise<Buffer | null>;
   /** Stores the tenant's sealed checkpoint key unless one exists; returns the one stored. */
   initAuditChainKey(tenantId: string, sealedKey: Buffer, createdAt: string): Promise<{ sealedKey: Buffer; created: boolean }>;
   /** Every tenant id with a chain (the platform chain '' included). */

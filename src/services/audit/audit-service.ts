@@ -362,7 +362,13 @@ export function createAuditService(deps: {
       await service.sealPending(tenantId).catch((err: unknown) => {
         if (!(err instanceof StoreFull)) throw err;
       });
-      const k = keys ? await keys.keyFor(tenantId) : null;
+      // A key that cannot be stored now (a full disk) did not exist: there is no checkpoint to check.
+      const k = keys
+        ? await keys.keyFor(tenantId).catch((err: unknown) => {
+            if (err instanceof StoreFull) return null;
+            throw err;
+          })
+        : null;
       return verifyChain(store, tenantId, k?.key ?? null, () => store.countUnsealedAudit(tenantId));
     },
     enableCheckpoints(keyring) {

@@ -24,7 +24,7 @@ function aad(tenantId: string): Buffer {
 }
 
 export function createCheckpointKeys(deps: {
-  store: Pick<Store, 'initAuditChainKey' | 'listTenantKeys'>;
+  store: Pick<Store, 'getAuditChainKey' | 'initAuditChainKey' | 'listTenantKeys'>;
   keyring: Pick<Keyring, 'sealFor' | 'openFor'>;
   clock: Clock;
 }): CheckpointKeys {
@@ -37,6 +37,14 @@ export function createCheckpointKeys(deps: {
       if (tenantId === '' || (await store.listTenantKeys(tenantId)).length === 0) {
         keys.set(tenantId, null);
         return null;
+      }
+      // Read first: a key that exists needs no write, so verification answers on a full disk too.
+      const existing = await store.getAuditChainKey(tenantId);
+      if (existing !== null) {
+        const key = await keyring.openFor(tenantId, existing, aad(tenantId));
+        if (keys.size > 10_000) keys.clear();
+        keys.set(tenantId, key);
+        return { key, created: false };
       }
       const fresh = randomBytes(32);
       const stored = await store.initAuditChainKey(tenantId, await keyring.sealFor(tenantId, fresh, aad(tenantId)), clock.now().toISOString());
