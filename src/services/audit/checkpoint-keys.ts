@@ -30,6 +30,11 @@ export function createCheckpointKeys(deps: {
 }): CheckpointKeys {
   const { store, keyring, clock } = deps;
   const keys = new Map<string, Buffer | null>();
+  const remember = (tenantId: string, key: Buffer): Buffer => {
+    if (keys.size > 10_000) keys.clear();
+    keys.set(tenantId, key);
+    return key;
+  };
   return {
     async keyFor(tenantId) {
       const cached = keys.get(tenantId);
@@ -40,18 +45,11 @@ export function createCheckpointKeys(deps: {
       }
       // Read first: a key that exists needs no write, so verification answers on a full disk too.
       const existing = await store.getAuditChainKey(tenantId);
-      if (existing !== null) {
-        const key = await keyring.openFor(tenantId, existing, aad(tenantId));
-        if (keys.size > 10_000) keys.clear();
-        keys.set(tenantId, key);
-        return { key, created: false };
-      }
+      if (existing !== null) return { key: remember(tenantId, await keyring.openFor(tenantId, existing, aad(tenantId))), created: false };
       const fresh = randomBytes(32);
       const stored = await store.initAuditChainKey(tenantId, await keyring.sealFor(tenantId, fresh, aad(tenantId)), clock.now().toISOString());
       const key = stored.created ? fresh : await keyring.openFor(tenantId, stored.sealedKey, aad(tenantId));
-      if (keys.size > 10_000) keys.clear();
-      keys.set(tenantId, key);
-      return { key, created: stored.created };
+      return { key: remember(tenantId, key), created: stored.created };
     },
   };
 }

@@ -71,23 +71,11 @@ export class CredentialCache {
   }
 
   total(key: string, count: () => number): number {
-    let n = this.totals.get(key);
-    if (n === undefined) {
-      if (this.totals.size >= MAX_TOTALS) evictOldest(this.totals);
-      n = count();
-      this.totals.set(key, n);
-    }
-    return n;
+    return remembered(this.totals, MAX_TOTALS, key, count);
   }
 
   page(key: string, query: () => string[]): readonly string[] {
-    let ids = this.pages.get(key);
-    if (ids === undefined) {
-      if (this.pages.size >= MAX_PAGES) evictOldest(this.pages);
-      ids = Object.freeze(query());
-      this.pages.set(key, ids);
-    }
-    return ids;
+    return remembered(this.pages, MAX_PAGES, key, () => Object.freeze(query()));
   }
 
   clear(): void {
@@ -96,6 +84,17 @@ export class CredentialCache {
     this.totals.clear();
     this.pages.clear();
   }
+}
+
+/** The value under `key`, computed and kept (the oldest let go past `max`) when there is none. */
+function remembered<T>(map: Map<string, T>, max: number, key: string, compute: () => T): T {
+  let value = map.get(key);
+  if (value === undefined) {
+    if (map.size >= max) evictOldest(map);
+    value = compute();
+    map.set(key, value);
+  }
+  return value;
 }
 
 /** A Map iterates in insertion order: its first key is the oldest entry. */
