@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ok as okApi, runCli, smtpBody, startServer, type TestServer } from '../support/server.ts';
 import { Latchkey } from '../../sdk/src/index.ts';
+import { assertServerHoldsNoSecret } from '../support/canary.ts';
 import { startReceiver, waitFor, type Receiver } from '../support/webhook-receiver.ts';
 
 // `latchkey webhooks …` through the bundled CLI (bin/latchkey.js), as a user runs it, against a
@@ -161,5 +162,6 @@ describe('lk.webhooks (the SDK)', () => {
 
     await lk.webhooks.delete(created.id);
     await assert.rejects(lk.webhooks.get(created.id), (err: { status?: number }) => err.status === 404);
+    await assertServerHoldsNoSecret(s, [created.secret, rotated.secret]);
   });
 });
