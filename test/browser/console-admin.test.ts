@@ -11,19 +11,14 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startServer, smtpBody, type TestServer } from '../support/server.ts';
-import { assertServerHoldsNoSecret, canary } from '../support/canary.ts';
-import { freshBrowser } from '../support/browser.ts';
+import { assertServerHoldsNoSecret, canaryJar } from '../support/canary.ts';
+import { freshBrowser, nativeCaller } from '../support/browser.ts';
 import { CLIENT, startProvider, type TestProvider } from '../support/oauth-provider.ts';
 
 let s: TestServer;
 let p: TestProvider;
 let tenantId = '';
-const secrets: string[] = [CLIENT.secret];
-const secret = (label: string) => {
-  const v = canary(label);
-  secrets.push(v);
-  return v;
-};
+const { secrets, secret } = canaryJar([CLIENT.secret]);
 const contexts: BrowserContext[] = [];
 /** What the provider says of each login: tenants and role claim values (the mapping below turns them into roles). */
 const accounts: Record<string, { tenants: string[]; lk_role: string }> = {};
@@ -40,11 +35,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function native(method: string, path: string, body?: unknown, key?: string) {
-  const r = await s.request(method, path, { body, key });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
-}
+const native = nativeCaller(() => s);
 
 async function keyWithRole(role: string, name = `admin-console ${role} ${Date.now()}`): Promise<{ id: string; key: string }> {
   const k = await native('POST', '/v1/access-keys', { name, role });

@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { SMTPServer } from 'smtp-server';
 import { startServer, smtpBody, type TestServer } from '../support/server.ts';
-import { assertServerHoldsNoSecret, canary } from '../support/canary.ts';
-import { freePort, signedInPage } from '../support/browser.ts';
+import { assertServerHoldsNoSecret, canaryJar } from '../support/canary.ts';
+import { freePort, nativeCaller, signedInPage } from '../support/browser.ts';
 import { CLIENT, startProvider, type TestProvider } from '../support/oauth-provider.ts';
 
 let s: TestServer;
@@ -21,19 +21,10 @@ let smtp: SMTPServer;
 let smtpPort = 0;
 /** The one password the SMTP server accepts for "mailer" (the test moves it along with rotations). */
 let smtpPassword = '';
-const secrets: string[] = [];
-const secret = (label: string) => {
-  const v = canary(label);
-  secrets.push(v);
-  return v;
-};
+const { secrets, secret } = canaryJar();
 const contexts: BrowserContext[] = [];
 
-async function native(method: string, path: string, body?: unknown, key?: string) {
-  const r = await s.request(method, path, { body, key });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
-}
+const native = nativeCaller(() => s);
 
 async function signedIn(key: string): Promise<Page> {
   const { context, page } = await signedInPage(s.url, key);

@@ -9,23 +9,14 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startServer, smtpBody, type TestServer } from '../support/server.ts';
-import { assertServerHoldsNoSecret, canary } from '../support/canary.ts';
-import { freshBrowser } from '../support/browser.ts';
+import { assertServerHoldsNoSecret, canaryJar } from '../support/canary.ts';
+import { freshBrowser, nativeCaller } from '../support/browser.ts';
 
 let s: TestServer;
-const secrets: string[] = [];
-const secret = (label: string) => {
-  const v = canary(label);
-  secrets.push(v);
-  return v;
-};
+const { secrets, secret } = canaryJar();
 const contexts: BrowserContext[] = [];
 
-async function native(method: string, path: string, body?: unknown, key?: string) {
-  const r = await s.request(method, path, { body, key });
-  assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
-  return r.body;
-}
+const native = nativeCaller(() => s);
 
 async function keyWithRole(role: string): Promise<{ id: string; key: string }> {
   const k = await native('POST', '/v1/access-keys', { name: `console ${role} ${Date.now()}`, role });

@@ -1,5 +1,7 @@
+import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { TestServer } from './server.ts';
 import { tempDir } from './temp.ts';
 
 /**
@@ -44,4 +46,13 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as AddressInfo;
   await new Promise<void>((r) => server.close(() => r()));
   return port;
+}
+
+/** An API call the browser tests make beside the page (setup and checks): any 2xx, else the test fails. */
+export function nativeCaller(server: () => TestServer) {
+  return async (method: string, path: string, body?: unknown, key?: string) => {
+    const r = await server().request(method, path, { body, key });
+    assert.ok(r.status < 300, `${method} ${path}: ${r.status} ${r.text}`);
+    return r.body;
+  };
 }

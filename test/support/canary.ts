@@ -58,3 +58,16 @@ export async function assertServerHoldsNoSecret(
   places['audit events'] = audit.text;
   assertNoSecret(places, secrets);
 }
+
+/** Canaries a test file plants, kept so that it can search the server for every one at the end. */
+export function canaryJar(initial: readonly string[] = []): { secrets: string[]; secret(label: string): string } {
+  const secrets = [...initial];
+  return {
+    secrets,
+    secret(label) {
+      const v = canary(label);
+      secrets.push(v);
+      return v;
+    },
+  };
+}
