@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { openRuntime, type Runtime } from '../../src/main.ts';
 import type { RequestContext } from '../../src/domain/principal.ts';
 import type { AuditSink } from '../../src/services/audit/sinks/audit-sink.ts';
+import { ownerContext } from '../support/owner-context.ts';
 
 // The audit log through the HTTP API of a real server, with the database edited behind its back
 // the way an attacker with write access to the tables would.
@@ -544,22 +545,7 @@ describe('retention', () => {
     );
     const boot = await rt.services.tenants.bootstrap();
     assert.ok(boot);
-    ctx = {
-      principal: {
-        type: 'access_key',
-        id: 'key_retention',
-        name: 'retention test',
-        email: null,
-        tenantId: boot.tenant.id,
-        tenantIds: [boot.tenant.id],
-        role: 'owner',
-        teamIds: [],
-        platformAdmin: true,
-      },
-      requestId: 'req_retention',
-      ip: '127.0.0.1',
-      userAgent: 'test',
-    };
+    ctx = ownerContext(boot.tenant.id, 'retention test');
   });
 
   after(async () => {

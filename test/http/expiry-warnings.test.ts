@@ -9,6 +9,7 @@ import { openRuntime, type Runtime } from '../../src/main.ts';
 import type { RequestContext } from '../../src/domain/principal.ts';
 import type { EventType, LatchkeyEvent } from '../../src/services/events/event-types.ts';
 import { credentialRow, makeStoreFixture, seedCredentialRows, STORE_ACTOR, type StoreFixture } from '../support/store.ts';
+import { ownerContext } from '../support/owner-context.ts';
 
 // Expiry warnings with a clock the test moves, against a real store with a large table: the
 // scheduler runs in-process (as lifecycle-jobs.test.ts does) and "forty days later" takes no time.
@@ -50,22 +51,7 @@ before(async () => {
   const boot = await rt.services.tenants.bootstrap();
   assert.ok(boot);
   tenantId = boot.tenant.id;
-  ctx = {
-    principal: {
-      type: 'access_key',
-      id: 'key_test',
-      name: 'test',
-      email: null,
-      tenantId,
-      tenantIds: [tenantId],
-      role: 'owner',
-      teamIds: [],
-      platformAdmin: true,
-    },
-    requestId: 'req_test',
-    ip: '127.0.0.1',
-    userAgent: 'test',
-  };
+  ctx = ownerContext(tenantId);
 });
 
 after(async () => {

@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config.ts';
 import { openRuntime, type Runtime } from '../../src/main.ts';
 import type { RequestContext } from '../../src/domain/principal.ts';
 import { makeStoreFixture, type StoreFixture } from '../support/store.ts';
+import { ownerContext } from '../support/owner-context.ts';
 
 // The schedulers run against a real store and real crypto, in-process, with a clock the test
 // moves: no sleeps, and "days later" takes no time.
@@ -31,22 +32,7 @@ before(async () => {
   const boot = await rt.services.tenants.bootstrap();
   assert.ok(boot);
   rt2 = await openRuntime(config(), { clock });
-  ctx = {
-    principal: {
-      type: 'access_key',
-      id: 'key_test',
-      name: 'test',
-      email: null,
-      tenantId: boot.tenant.id,
-      tenantIds: [boot.tenant.id],
-      role: 'owner',
-      teamIds: [],
-      platformAdmin: true,
-    },
-    requestId: 'req_test',
-    ip: '127.0.0.1',
-    userAgent: 'test',
-  };
+  ctx = ownerContext(boot.tenant.id);
 });
 
 after(async () => {

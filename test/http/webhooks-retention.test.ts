@@ -9,6 +9,7 @@ import { startReceiver, type Receiver } from '../support/webhook-receiver.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openRuntime, type Runtime } from '../../src/main.ts';
 import type { RequestContext } from '../../src/domain/principal.ts';
+import { ownerContext } from '../support/owner-context.ts';
 
 // What retention does to webhooks, in-process with a clock the test moves (as the audit retention
 // test does): the delivery log is pruned by age, and audit retention keeps the events an active
@@ -40,22 +41,7 @@ before(async () => {
   );
   const boot = await rt.services.tenants.bootstrap();
   assert.ok(boot);
-  ctx = {
-    principal: {
-      type: 'access_key',
-      id: 'key_webhook_retention',
-      name: 'webhook retention test',
-      email: null,
-      tenantId: boot.tenant.id,
-      tenantIds: [boot.tenant.id],
-      role: 'owner',
-      teamIds: [],
-      platformAdmin: true,
-    },
-    requestId: 'req_webhook_retention',
-    ip: '127.0.0.1',
-    userAgent: 'test',
-  };
+  ctx = ownerContext(boot.tenant.id, 'webhook retention test');
 });
 
 after(async () => {
